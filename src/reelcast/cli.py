@@ -1,0 +1,320 @@
+"""The `reelcast` command: demo, train, evaluate, predict, extract, serve.
+
+Every command builds one Config: defaults, then `--config run.toml`, then `--set section.key=value`,
+then the named flags (which win).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from reelcast.config import Config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Predict a film's box-office revenue class from its plot, trailer pictures and sound.")
+log = logging.getLogger("reelcast")
+
+
+# ---- shared option plumbing -----------------------------------------------------------------------
+def setup_logging(verbose: bool, quiet: bool = False) -> None:
+    """Log to stderr: INFO by default, DEBUG with -v, WARNING with -q."""
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr,
+                        force=True)
+    # Third-party progress bars and chatter would bury reelcast's own progress output.
+    for noisy in ("httpx", "urllib3", "huggingface_hub", "transformers", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # transformers is a dependency; this only guards odd installs
+        pass
+
+
+def build_config(config: Path | None, sets: list[str] | None, flags: dict[str, Any]) -> Config:
+    """Defaults <- TOML file <- --set overrides <- named flags (None flags are left alone)."""
+    cfg = Config.load(config) if config else Config()
+    cfg.override(sets or [])
+    nested: dict[str, Any] = {}
+    for key, value in flags.items():
+        if value is None:
+            continue
+        node = nested
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    cfg.update(nested)
+    return cfg
+
+
+def fail(message: str) -> None:
+    """One clear line on stderr, exit status 2."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+ConfigOpt = typer.Option(None, "--config", help="TOML file with config sections (see `reelcast config`).")
+SetOpt = typer.Option(None, "--set", help="Override any setting: section.key=value (repeatable).")
+DeviceOpt = typer.Option(None, "--device", help="auto | cpu | cuda")
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Debug logging.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="Warnings only, no progress bars.")
+
+
+def data_flags(schema, text_col, revenue_col, trailer_col, id_col, zero_revenue_valid, skip_bad_rows,
+               trailer_map, trailer_links) -> dict[str, Any]:
+    """Named table flags as config keys."""
+    return {
+        "data.schema": schema, "data.text_col": text_col, "data.revenue_col": revenue_col,
+        "data.trailer_col": trailer_col, "data.id_col": id_col,
+        "data.zero_revenue_valid": zero_revenue_valid or None, "data.skip_bad_rows": skip_bad_rows or None,
+        "data.trailer_map": trailer_map, "data.trailer_links": trailer_links,
+    }
+
+
+# ---- commands ------------------------------------------------------------------------------------------
+@app.command()
+def train(
+    data: Path = typer.Option(..., "--data", help="Film table: CSV, TSV or Parquet."),
+    out: Path = typer.Option(Path("runs/latest"), "--out", help="Run folder for models and reports."),
+    text_model: str = typer.Option(None, "--text-model", help="Hugging Face id or local directory."),
+    splits: str = typer.Option(None, "--splits", help="all | 70-20-10 | 75-15-10 | 80-10-10 (comma list)."),
+    cv: int = typer.Option(None, "--cv", help="Stratified K-fold cross-validation instead of fixed splits."),
+    media: str = typer.Option(None, "--media", help="none | simulated | trailers"),
+    fusion: str = typer.Option(None, "--fusion", help="concat | attention"),
+    temporal: str = typer.Option(None, "--temporal", help="conv | gru | lstm"),
+    video_model: str = typer.Option(None, "--video-model", help="Frame encoder: hub id, directory, mobilenet_v2."),
+    finetune_text: bool = typer.Option(False, "--finetune-text", help="Train the text model end to end."),
+    labels: str = typer.Option(None, "--labels", help="quantile | thresholds"),
+    thresholds: str = typer.Option(None, "--thresholds", help="Seven ascending edges in millions (comma list)."),
+    tabular: str = typer.Option(None, "--tabular",
+                                help="Fuse metadata columns as a 4th modality: 'auto' or a comma list."),
+    allow_post_release: bool = typer.Option(False, "--allow-post-release",
+                                            help="Permit columns only known after release (leaks!)."),
+    epochs: int = typer.Option(None, "--epochs"),
+    patience: int = typer.Option(None, "--patience"),
+    batch_size: int = typer.Option(None, "--batch-size"),
+    lr: float = typer.Option(None, "--lr"),
+    seed: int = typer.Option(None, "--seed", help="Fixes splits, initialisation and sampling."),
+    no_ablation: bool = typer.Option(False, "--no-ablation", help="Skip baselines and ablation models."),
+    offline: bool = typer.Option(False, "--offline", help="Use only trailers already downloaded."),
+    cache_dir: str = typer.Option(None, "--cache-dir", help="Feature store and trailer cache folder."),
+    schema: str = typer.Option(None, "--schema", help="auto | imdb1000 | tmdb5000 | generic"),
+    text_col: str = typer.Option(None, "--text-col"),
+    revenue_col: str = typer.Option(None, "--revenue-col"),
+    trailer_col: str = typer.Option(None, "--trailer-col"),
+    id_col: str = typer.Option(None, "--id-col"),
+    zero_revenue_valid: bool = typer.Option(False, "--zero-revenue-valid", help="Keep films with revenue 0."),
+    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Drop malformed CSV rows (logged)."),
+    trailer_map: str = typer.Option(None, "--trailer-map", help="MovieLens ml-youtube.csv to join trailers."),
+    trailer_links: str = typer.Option(None, "--trailer-links", help="MovieLens links.csv (TMDb/IMDb ids)."),
+    device: str = DeviceOpt,
+    config: Path = ConfigOpt,
+    set_: list[str] = SetOpt,
+    verbose: bool = VerboseOpt,
+    quiet: bool = QuietOpt,
+):
+    """Train and evaluate on every split (or K folds) and write the report."""
+    setup_logging(verbose, quiet)
+    flags = {
+        "text.model": text_model, "split.splits": splits, "split.cv": cv, "media.mode": media,
+        "model.fusion": fusion, "video.temporal": temporal, "video.model": video_model,
+        "text.finetune": finetune_text or None, "labels.strategy": labels,
+        "labels.thresholds": thresholds, "tabular.allow_post_release": allow_post_release or None,
+        "train.epochs": epochs, "train.patience": patience, "train.batch_size": batch_size, "train.lr": lr,
+        "train.seed": seed, "split.seed": seed, "train.device": device, "eval.ablation": False if no_ablation else None,
+        "media.offline": offline or None, "cache_dir": cache_dir,
+        **data_flags(schema, text_col, revenue_col, trailer_col, id_col, zero_revenue_valid, skip_bad_rows,
+                     trailer_map, trailer_links),
+    }
+    if tabular is not None:
+        flags["tabular.use_in_fusion"] = True
+        if tabular != "auto":
+            flags["tabular.columns"] = tabular
+    try:
+        cfg = build_config(config, set_, flags)
+        run_and_print(cfg, data, out, progress=not quiet)
+    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
+        fail(str(e))
+
+
+def run_and_print(cfg: Config, data: Path, out: Path, progress: bool) -> None:
+    """Run the pipeline and print the split comparison."""
+    from reelcast.pipeline import comparison_text, run_train
+
+    t0 = time.perf_counter()
+    summary = run_train(cfg, data, out, progress=progress)
+    typer.echo(f"\nTest-set metrics per split ({cfg.media.mode} media, text model {cfg.text.model}):")
+    typer.echo(comparison_text(summary.comparison))
+    stats = summary.featurize_stats
+    typer.echo(f"\ntext features: {stats.get('text_encoded', 0)} encoded, {stats.get('text_cached', 0)} "
+               f"from the cache; featurize {summary.seconds['featurize']:.1f} s; "
+               f"whole run {time.perf_counter() - t0:.1f} s")
+    typer.echo(f"report: {summary.out_dir}/split_comparison.csv and {summary.out_dir}/split_*/")
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Option(..., "--model", help="A split folder of a training run."),
+    data: Path = typer.Option(..., "--data", help="Film table with revenue."),
+    out: Path = typer.Option(None, "--out", help="Write the metrics JSON here too."),
+    device: str = DeviceOpt,
+    set_: list[str] = SetOpt,
+    verbose: bool = VerboseOpt,
+    quiet: bool = QuietOpt,
+):
+    """Score a trained model on a table (classes from the model's own thresholds)."""
+    setup_logging(verbose, quiet)
+    from reelcast.metrics import SCALAR_METRICS
+    from reelcast.predictor import RevenuePredictor
+    from reelcast.reports import write_json
+
+    try:
+        overrides = build_config(None, set_, {}).to_dict() if set_ else None
+        p = RevenuePredictor.load(model, device=device, overrides=_only_set(overrides, set_), progress=not quiet)
+        metrics = p.evaluate(data)
+    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
+        fail(str(e))
+    for k in SCALAR_METRICS:
+        typer.echo(f"{k:>20}: {metrics[k]:.4f}")
+    typer.echo(f"{'films':>20}: {metrics['n']}")
+    if out:
+        write_json(out, metrics)
+
+
+def _only_set(full: dict | None, sets: list[str] | None) -> dict | None:
+    """Keep only the keys the user --set, so a checkpoint's own config is otherwise untouched."""
+    if not full or not sets:
+        return None
+    out: dict = {}
+    for s in sets:
+        path = s.split("=", 1)[0].strip().split(".")
+        src, dst = full, out
+        for part in path[:-1]:
+            src = src[part]
+            dst = dst.setdefault(part, {})
+        dst[path[-1]] = src[path[-1]]
+    return out
+
+
+@app.command()
+def predict(
+    model: Path = typer.Option(..., "--model", help="A split folder of a training run."),
+    description: str = typer.Option(None, "--description", help="The plot description."),
+    description_file: Path = typer.Option(None, "--description-file", help="Read the description from a file."),
+    title: str = typer.Option("", "--title"),
+    trailer: str = typer.Option(None, "--trailer", help="YouTube URL or id, media URL, or local file."),
+    data: Path = typer.Option(None, "--data", help="A table of films to predict at once."),
+    out: Path = typer.Option(None, "--out", help="With --data: write predictions (.csv or .json)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    offline: bool = typer.Option(False, "--offline", help="Use only trailers already downloaded."),
+    device: str = DeviceOpt,
+    set_: list[str] = SetOpt,
+    verbose: bool = VerboseOpt,
+    quiet: bool = QuietOpt,
+):
+    """Predict one new film (or a table of films)."""
+    setup_logging(verbose, quiet or as_json)
+    from reelcast.predictor import RevenuePredictor
+
+    if description_file is not None:
+        try:
+            description = description_file.read_text(encoding="utf-8")
+        except OSError as e:
+            fail(f"{description_file}: {e}")
+    if data is None and description is None:
+        fail("give --description (or --description-file) for one film, or --data for a table")
+    try:
+        sets = list(set_ or []) + (["media.offline=true"] if offline else [])
+        overrides = _only_set(build_config(None, sets, {}).to_dict(), sets)
+        p = RevenuePredictor.load(model, device=device, overrides=overrides, progress=not (quiet or as_json))
+        if data is not None:
+            df = p.predict(data)
+            if out:
+                from reelcast.io import atomic_write_text
+
+                text = df.to_json(orient="records", indent=2) if out.suffix == ".json" else df.to_csv(index=False)
+                atomic_write_text(out, text)
+            if as_json:
+                typer.echo(df.to_json(orient="records"))
+            else:
+                cols = ["film_id", "title", "class_name", "confidence", "modalities_used"]
+                typer.echo(df[cols].to_string(index=False))
+            return
+        result = p.predict_film(description, title=title, trailer=trailer)
+    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
+        fail(str(e))
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(f"{title or 'film'}: {result['class_name']} (class {result['predicted_class']}, "
+               f"p = {result['confidence']:.3f})")
+    for name, prob in result["probabilities"].items():
+        typer.echo(f"  {name:>12} {prob:6.3f} {'#' * round(prob * 40)}")
+    typer.echo("modality contributions (drop in the predicted class's probability when masked):")
+    for m, c in result["contributions"].items():
+        used = "" if result["modalities_used"][m] else "  (missing)"
+        typer.echo(f"  {m:>8} {c:+.3f}{used}")
+    for w in result["warnings"]:
+        typer.secho(f"warning: {w}", fg=typer.colors.YELLOW, err=True)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder."),
+    films: int = typer.Option(None, "--films", help="How many synthetic films."),
+    no_media: bool = typer.Option(False, "--no-media", help="Skip rendering and decoding trailers."),
+    seed: int = typer.Option(None, "--seed"),
+    verbose: bool = VerboseOpt,
+    quiet: bool = QuietOpt,
+):
+    """The whole path offline on a generated catalogue with tiny random encoders (no real accuracy)."""
+    setup_logging(verbose, quiet)
+    from reelcast.demo import DemoSettings, prepare_demo
+
+    settings = DemoSettings()
+    if films is not None:
+        settings.films = films
+    if seed is not None:
+        settings.seed = seed
+    settings.media = not no_media
+    typer.echo(
+        "reelcast demo: a SYNTHETIC catalogue of films with generated plots and trailers, encoded by tiny "
+        "randomly-initialised models. It exercises every step offline; its scores say nothing about real "
+        "films. Run `reelcast train --data YOUR_TABLE.csv` for that."
+    )
+    try:
+        cfg, table_path = prepare_demo(out, settings, progress=not quiet)
+        run_and_print(cfg, table_path, out, progress=not quiet)
+    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
+        fail(str(e))
+    split_dir = next(iter(sorted(out.glob("split_*"))), None)
+    if split_dir:
+        typer.echo(f"\nnext: reelcast predict --model {split_dir} --description \"A heist crew...\"")
+
+
+@app.command("config")
+def show_config(config: Path = ConfigOpt, set_: list[str] = SetOpt):
+    """Print the resolved configuration as TOML (a starting point for --config)."""
+    try:
+        typer.echo(build_config(config, set_, {}).to_toml())
+    except (ValueError, KeyError) as e:
+        fail(str(e))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,337 @@
+"""Typed configuration: every default of reelcast lives in this file.
+
+A `Config` is built from defaults, then a TOML file (`--config run.toml`, tables named like the
+sections below), then `section.field=value` overrides from the command line. The resolved config is
+saved beside every run (`config.toml`) and inside every model checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class DataConfig:
+    """How a film table is read and which columns mean what."""
+
+    schema: str = "auto"  # auto | imdb1000 | tmdb5000 | generic
+    id_col: str | None = None
+    title_col: str | None = None
+    text_col: str | None = None
+    revenue_col: str | None = None
+    trailer_col: str | None = None
+    # Revenue in the table is multiplied by this to get millions; None = the schema's own unit.
+    revenue_scale: float | None = None
+    # TMDB writes 0 for "unknown"; a zero revenue is only a real revenue when the user says so.
+    # None = the schema's own rule (IMDB-1000 rounds to 0.01 M, so its 0.00 is real; TMDB's 0 is not).
+    zero_revenue_valid: bool | None = None
+    # A CSV row with the wrong number of fields stops the load, unless the user asks to skip such rows.
+    skip_bad_rows: bool = False
+    # Joins a table without a trailer column to YouTube ids (MovieLens ml-youtube.csv + links.csv).
+    trailer_map: str | None = None
+    trailer_links: str | None = None
+
+
+@dataclass
+class LabelConfig:
+    """Revenue -> one of the eight ordered classes."""
+
+    strategy: str = "quantile"  # quantile (fit on training films only) | thresholds
+    # Seven ascending edges in millions, used with strategy = "thresholds".
+    thresholds: list[float] = field(default_factory=lambda: [1.0, 5.0, 20.0, 40.0, 65.0, 100.0, 150.0])
+
+
+@dataclass
+class SplitConfig:
+    """Which train/val/test splits a run trains and compares."""
+
+    splits: str = "all"  # all | 70-20-10 | 75-15-10 | 80-10-10 (comma-separated list allowed)
+    cv: int = 0  # > 1: stratified K-fold cross-validation instead of the fixed splits
+    seed: int = 42
+
+
+@dataclass
+class TextConfig:
+    """The frozen (or fine-tuned) text encoder over the description."""
+
+    model: str = "bert-base-uncased"  # hub id or local Hugging Face directory
+    max_length: int = 256
+    pooling: str = "cls"  # cls | mean
+    finetune: bool = False
+    batch_size: int = 32
+
+
+@dataclass
+class MediaConfig:
+    """Trailer acquisition and decoding."""
+
+    mode: str = "none"  # none | simulated | trailers
+    num_frames: int = 30
+    trim_start: float = 0.0  # seconds skipped at the start (studio logos)
+    trim_end: float = 0.0  # seconds skipped at the end (credits)
+    resize: int = 256  # shorter side before the centre crop
+    crop: int = 224
+    audio_seconds: float = 30.0
+    audio_offset: float = 0.0
+    sample_rate: int = 16000
+    download_dir: str | None = None  # default: <cache_dir>/trailers
+    max_height: int = 480
+    offline: bool = False
+    download_workers: int = 3
+    decode_workers: int = 2
+    timeout: float = 120.0
+    retries: int = 3
+
+
+@dataclass
+class VideoConfig:
+    """Per-frame image encoder (frozen) and the trainable temporal module."""
+
+    model: str = "microsoft/resnet-50"
+    temporal: str = "conv"  # conv | gru | lstm
+    batch_size: int = 32
+
+
+@dataclass
+class AudioConfig:
+    """Cached audio input and the trainable 1-D CNN that encodes it."""
+
+    frontend: str = "logmel"  # logmel | waveform
+    n_mels: int = 64
+    hop_ms: float = 10.0
+    win_ms: float = 25.0
+    dim: int = 1024
+
+
+@dataclass
+class TabularConfig:
+    """Pre-release metadata as a fourth modality and for the tabular baseline."""
+
+    columns: list[str] | None = None  # None = every pre-release column the table has
+    use_in_fusion: bool = False
+    # Post-release columns (votes, ratings, popularity) leak the outcome; off unless asked for.
+    allow_post_release: bool = False
+
+
+@dataclass
+class ModelConfig:
+    """The fusion network."""
+
+    fusion: str = "concat"  # concat | attention
+    hidden: list[int] = field(default_factory=lambda: [512, 256])
+    dropout: float = 0.3
+    attention_dim: int = 256
+    attention_heads: int = 4
+    # Probability of hiding a present modality during training, so missing trailers are expected.
+    modality_dropout: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation loop."""
+
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    epochs: int = 50
+    patience: int = 10
+    batch_size: int = 16
+    scheduler: str = "plateau"  # plateau | cosine | none
+    plateau_factor: float = 0.5
+    plateau_patience: int = 3
+    grad_clip: float = 1.0
+    class_balanced: bool = True
+    text_lr: float = 2e-5  # encoder learning rate when the text model is fine-tuned
+    device: str = "auto"  # auto | cpu | cuda
+    seed: int = 42
+    threads: int = 0  # torch intra-op threads; 0 = torch's default
+
+
+@dataclass
+class EvalConfig:
+    """Baselines, ablation and statistics written into every report."""
+
+    ablation: bool = True
+    bootstrap: int = 1000
+    confidence: float = 0.95
+    calibration_bins: int = 10
+    temperature_scaling: bool = True
+    permutation_repeats: int = 5
+
+
+@dataclass
+class Config:
+    """Everything a run needs; `Config()` is the documented default."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    labels: LabelConfig = field(default_factory=LabelConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    tabular: TabularConfig = field(default_factory=TabularConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    cache_dir: str = ".reelcast_cache"
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        """Build a config from nested dicts; unknown keys are an error naming the key."""
+        cfg = cls()
+        cfg.update(d)
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path) -> Config:
+        """Read a TOML file into a config."""
+        path = Path(path)
+        try:
+            with path.open("rb") as f:
+                d = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML: {e}") from e
+        try:
+            return cls.from_dict(d)
+        except (KeyError, ValueError, TypeError) as e:
+            raise ValueError(f"{path}: {e}") from e
+
+    def update(self, d: dict[str, Any], prefix: str = "") -> None:
+        """Apply nested overrides in place, converting values to the field types."""
+        _apply(self, d, prefix)
+
+    def override(self, assignments: list[str]) -> None:
+        """Apply `section.field=value` strings (values parsed as TOML, else as plain strings)."""
+        for a in assignments:
+            if "=" not in a:
+                raise ValueError(f"override {a!r}: expected section.field=value")
+            key, raw = a.split("=", 1)
+            try:
+                value = tomllib.loads(f"v = {raw}")["v"]
+            except tomllib.TOMLDecodeError:
+                value = raw
+            node: dict[str, Any] = {}
+            cur = node
+            parts = key.strip().split(".")
+            for p in parts[:-1]:
+                cur = cur.setdefault(p, {})
+            cur[parts[-1]] = value
+            self.update(node)
+
+    # ---- output ----------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (None values kept)."""
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        """Serialise to TOML; None values are written as comments since TOML has no null."""
+        lines: list[str] = []
+        top = {k: v for k, v in self.to_dict().items() if not isinstance(v, dict)}
+        for k, v in top.items():
+            lines.append(_toml_line(k, v))
+        for section, values in self.to_dict().items():
+            if not isinstance(values, dict):
+                continue
+            lines.append(f"\n[{section}]")
+            for k, v in values.items():
+                lines.append(_toml_line(k, v))
+        return "\n".join(lines) + "\n"
+
+    def save(self, path: str | Path) -> None:
+        """Write the resolved config as TOML (atomically)."""
+        from reelcast.io import atomic_write_text
+
+        atomic_write_text(Path(path), self.to_toml())
+
+
+def _toml_line(key: str, value: Any) -> str:
+    if value is None:
+        return f"# {key} = (unset)"
+    if isinstance(value, bool):
+        return f"{key} = {'true' if value else 'false'}"
+    if isinstance(value, (int, float)):
+        return f"{key} = {value!r}"
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{key} = "{escaped}"'
+    if isinstance(value, list):
+        return f"{key} = [{', '.join(_toml_line('x', v).split(' = ', 1)[1] for v in value)}]"
+    raise TypeError(f"cannot write {key}={value!r} to TOML")
+
+
+def _apply(obj: Any, d: dict[str, Any], prefix: str) -> None:
+    hints = typing.get_type_hints(type(obj))
+    names = {f.name for f in dataclasses.fields(obj)}
+    for key, value in d.items():
+        full = f"{prefix}{key}"
+        if key not in names:
+            raise KeyError(f"unknown config key {full!r} (known: {', '.join(sorted(names))})")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ValueError(f"config key {full!r} is a section; give a table")
+            _apply(current, value, f"{full}.")
+        else:
+            setattr(obj, key, _coerce(value, hints[key], full))
+
+
+def _coerce(value: Any, hint: Any, name: str) -> Any:
+    """Convert a TOML/CLI value to the annotated field type."""
+    args = typing.get_args(hint)
+    if value is None:
+        if type(None) in args:
+            return None
+        raise ValueError(f"config key {name!r} cannot be empty")
+    base = [a for a in args if a is not type(None)] if args and typing.get_origin(hint) is not list else []
+    if base:  # Optional[X] / X | None
+        hint = base[0]
+    origin = typing.get_origin(hint)
+    if origin is list:
+        (inner,) = typing.get_args(hint)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        return [_coerce(v, inner, name) for v in value]
+    try:
+        if hint is bool:
+            if isinstance(value, str):
+                if value.lower() in ("true", "1", "yes"):
+                    return True
+                if value.lower() in ("false", "0", "no"):
+                    return False
+                raise ValueError
+            return bool(value)
+        if hint is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if hint is float:
+            return float(value)
+        if hint is str:
+            return str(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"config key {name!r}: {value!r} is not a valid {hint.__name__}") from None
+    return value
+
+
+SPLITS: dict[str, tuple[float, float, float]] = {
+    "70-20-10": (0.70, 0.20, 0.10),
+    "75-15-10": (0.75, 0.15, 0.10),
+    "80-10-10": (0.80, 0.10, 0.10),
+}
+
+
+def split_names(spec: str) -> list[str]:
+    """Expand `all` or a comma list into known split names, in a stable order."""
+    if spec == "all":
+        return list(SPLITS)
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    for n in names:
+        if n not in SPLITS:
+            raise ValueError(f"unknown split {n!r}; known: all, {', '.join(SPLITS)}")
+    return names

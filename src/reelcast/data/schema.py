@@ -1,0 +1,167 @@
+"""Built-in table schemas (Kaggle IMDB-1000, TMDB-5000) and a generic one from user-named columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from reelcast.config import DataConfig
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Which source column holds what, and in which unit."""
+
+    name: str
+    text_col: str
+    revenue_col: str
+    revenue_scale: float  # multiply by this to get millions
+    zero_revenue_valid: bool
+    id_col: str | None = None
+    title_col: str | None = None
+    trailer_col: str | None = None
+    year_col: str | None = None
+    release_date_col: str | None = None
+    runtime_col: str | None = None
+    genres_col: str | None = None
+    genres_format: str = "comma"  # comma | tmdb_json
+    budget_col: str | None = None
+    budget_scale: float = 1.0
+    # Columns only known after release: they leak the outcome and are never features by default.
+    post_release_cols: tuple[str, ...] = field(default_factory=tuple)
+    # Headers that identify the schema.
+    signature: tuple[str, ...] = field(default_factory=tuple)
+
+    def required(self) -> list[str]:
+        """Columns a table must have for this schema."""
+        return [self.text_col, self.revenue_col]
+
+
+IMDB1000 = Schema(
+    name="imdb1000",
+    text_col="Description",
+    revenue_col="Revenue (Millions)",
+    revenue_scale=1.0,
+    # Revenue is in millions rounded to 2 decimals, so 0.00 is a real revenue under $5,000.
+    zero_revenue_valid=True,
+    id_col="Rank",
+    title_col="Title",
+    year_col="Year",
+    runtime_col="Runtime (Minutes)",
+    genres_col="Genre",
+    genres_format="comma",
+    post_release_cols=("Votes", "Rating", "Metascore"),
+    signature=("Description", "Revenue (Millions)", "Title"),
+)
+
+TMDB5000 = Schema(
+    name="tmdb5000",
+    text_col="overview",
+    revenue_col="revenue",
+    revenue_scale=1e-6,
+    # TMDB writes 0 for an unknown revenue.
+    zero_revenue_valid=False,
+    id_col="id",
+    title_col="title",
+    release_date_col="release_date",
+    runtime_col="runtime",
+    genres_col="genres",
+    genres_format="tmdb_json",
+    budget_col="budget",
+    budget_scale=1e-6,
+    post_release_cols=("vote_count", "vote_average", "popularity"),
+    signature=("overview", "revenue", "budget", "genres"),
+)
+
+# Films that arrive one at a time (CLI flags, the API) are already in reelcast's own columns.
+GENERIC_REQUEST = Schema(name="request", text_col="text", revenue_col="revenue_musd", revenue_scale=1.0,
+                         zero_revenue_valid=True, title_col="title", trailer_col="trailer")
+
+BUILTIN: dict[str, Schema] = {s.name: s for s in (IMDB1000, TMDB5000)}
+
+# Common names tried for a generic table when the user names no column.
+_GENERIC_GUESSES = {
+    "text_col": ("description", "overview", "plot", "synopsis", "summary", "text"),
+    "revenue_col": ("revenue", "gross", "box_office", "revenue_musd", "worldwide_gross"),
+    "title_col": ("title", "name", "movie_title", "film"),
+    "id_col": ("id", "film_id", "movie_id", "imdb_id", "tmdb_id"),
+    "trailer_col": ("trailer", "trailer_url", "youtube", "youtube_id", "youtubeid", "trailer_path"),
+    "year_col": ("year", "title_year", "release_year"),
+    "runtime_col": ("runtime", "duration", "runtime_minutes"),
+    "genres_col": ("genres", "genre"),
+    "budget_col": ("budget",),
+    "release_date_col": ("release_date",),
+}
+
+
+def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
+    lower = {c.lower().strip(): c for c in columns}
+    for n in names:
+        if n in lower:
+            return lower[n]
+    return None
+
+
+def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_revenue: bool = True) -> Schema:
+    """Pick the schema for a table (by header or by cfg.schema) and apply the user's column flags."""
+    if cfg.schema not in ("auto", "generic", *BUILTIN):
+        raise ValueError(f"unknown schema {cfg.schema!r}; known: auto, generic, {', '.join(BUILTIN)}")
+    schema: Schema | None = None
+    if cfg.schema in BUILTIN:
+        schema = BUILTIN[cfg.schema]
+    elif cfg.schema == "auto":
+        for s in BUILTIN.values():
+            if all(c in columns for c in s.signature):
+                schema = s
+                break
+    if schema is None:
+        guesses = {k: _find(columns, v) for k, v in _GENERIC_GUESSES.items()}
+        schema = Schema(
+            name="generic",
+            text_col=cfg.text_col or guesses["text_col"] or "",
+            revenue_col=cfg.revenue_col or guesses["revenue_col"] or "",
+            revenue_scale=1.0,
+            zero_revenue_valid=False,
+            id_col=guesses["id_col"],
+            title_col=guesses["title_col"],
+            trailer_col=guesses["trailer_col"],
+            year_col=guesses["year_col"],
+            runtime_col=guesses["runtime_col"],
+            genres_col=guesses["genres_col"],
+            budget_col=guesses["budget_col"],
+            release_date_col=guesses["release_date_col"],
+        )
+        needed = (("--text-col", "text_col"), ("--revenue-col", "revenue_col"))
+        for flag, attr in needed if require_revenue else needed[:1]:
+            if not getattr(schema, attr):
+                raise ValueError(
+                    f"{source}: cannot tell which column holds the {attr[:-4]}; pass {flag}. "
+                    f"Columns found: {', '.join(columns)}"
+                )
+    overrides = {
+        k: getattr(cfg, k)
+        for k in ("id_col", "title_col", "text_col", "revenue_col", "trailer_col")
+        if getattr(cfg, k) is not None
+    }
+    if cfg.revenue_scale is not None:
+        overrides["revenue_scale"] = cfg.revenue_scale
+    if cfg.zero_revenue_valid is not None:
+        overrides["zero_revenue_valid"] = cfg.zero_revenue_valid
+    schema = replace(schema, **overrides)
+    if schema.trailer_col is None:
+        schema = replace(schema, trailer_col=_find(columns, _GENERIC_GUESSES["trailer_col"]))
+    required = schema.required() if require_revenue else [schema.text_col]
+    missing = [c for c in required if c not in columns]
+    for attr in ("id_col", "title_col", "trailer_col"):
+        name = getattr(schema, attr)
+        if name is not None and name not in columns and attr in overrides:
+            missing.append(name)
+    if missing:
+        raise ValueError(
+            f"{source}: missing required column {', '.join(repr(m) for m in missing)} "
+            f"(schema {schema.name}); columns found: {', '.join(columns)}"
+        )
+    # Optional columns of a built-in schema that this copy of the table lacks are simply unused.
+    optional = ("id_col", "title_col", "trailer_col", "year_col", "release_date_col", "runtime_col",
+                "genres_col", "budget_col")
+    absent = {a: None for a in optional if getattr(schema, a) is not None and getattr(schema, a) not in columns}
+    return replace(schema, **absent) if absent else schema

@@ -1,0 +1,77 @@
+"""Stratified, seeded train/val/test splits and K folds.
+
+Splitting needs strata before the class thresholds exist (those are fit on the training films only),
+so films are stratified by their revenue rank in the whole table: provisional equal-frequency bins.
+That uses each film's revenue only to balance the split, as any stratified split uses its labels; the
+thresholds the model is trained and scored with still come from the training portion alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row positions of the training, validation and test films."""
+
+    name: str
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def sizes(self) -> dict[str, int]:
+        """Counts per portion."""
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def revenue_strata(revenue_musd: np.ndarray, num_bins: int) -> np.ndarray:
+    """Equal-frequency bins of revenue rank (ties broken by position, so every bin is filled)."""
+    r = np.asarray(revenue_musd, dtype=np.float64)
+    ranks = np.argsort(np.argsort(r, kind="stable"), kind="stable")
+    return (ranks * num_bins // max(len(r), 1)).astype(np.int64)
+
+
+def _can_stratify(strata: np.ndarray, n_take: int) -> bool:
+    _, counts = np.unique(strata, return_counts=True)
+    return counts.min() >= 2 and n_take >= len(counts)
+
+
+def make_split(
+    strata: np.ndarray, ratios: tuple[float, float, float], seed: int, name: str = ""
+) -> Split:
+    """One stratified split with the given (train, val, test) ratios."""
+    n = len(strata)
+    idx = np.arange(n)
+    _, val_r, test_r = ratios
+    n_test = max(1, round(n * test_r))
+    n_val = max(1, round(n * val_r))
+    if n - n_test - n_val < 1:
+        raise ValueError(f"split {name}: {n} films are too few for ratios {ratios}")
+    strat = strata if _can_stratify(strata, n_test) else None
+    if strat is None:
+        log.warning("split %s: too few films per class to stratify the test set; splitting at random", name)
+    rest, test = train_test_split(idx, test_size=n_test, random_state=seed, stratify=strat)
+    strat_rest = strata[rest] if _can_stratify(strata[rest], n_val) else None
+    train, val = train_test_split(rest, test_size=n_val, random_state=seed + 1, stratify=strat_rest)
+    return Split(name=name, train=np.sort(train), val=np.sort(val), test=np.sort(test))
+
+
+def make_folds(strata: np.ndarray, k: int, seed: int) -> list[Split]:
+    """K stratified folds: fold i is the test set, fold i+1 the validation set, the rest trains."""
+    if k < 3:
+        raise ValueError(f"--cv needs K >= 3 (one fold tests, one validates), got {k}")
+    skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    folds = [test for _, test in skf.split(np.zeros(len(strata)), strata)]
+    out = []
+    for i in range(k):
+        test, val = folds[i], folds[(i + 1) % k]
+        train = np.concatenate([folds[j] for j in range(k) if j not in (i, (i + 1) % k)])
+        out.append(Split(name=f"fold{i + 1}", train=np.sort(train), val=np.sort(val), test=np.sort(test)))
+    return out

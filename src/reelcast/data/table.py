@@ -1,0 +1,349 @@
+"""Reading a film table (CSV or Parquet), validating it, and mapping it to reelcast's columns.
+
+The canonical frame has one row per film and these columns:
+    film_id, title, text, revenue_musd, trailer, year, runtime, budget_musd, release_month, genres,
+    line (the row's line in the source file, for error messages)
+plus every source column under its own name prefixed with `src:` so tabular features can use them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reelcast.config import DataConfig
+from reelcast.data.schema import Schema, resolve_schema
+
+log = logging.getLogger(__name__)
+
+# How many example rows each problem lists in the log and the report.
+_EXAMPLES = 5
+
+
+@dataclass
+class TableReport:
+    """What validation found: rows dropped (by reason), warnings, duplicates."""
+
+    source: str
+    schema: str
+    rows_read: int = 0
+    rows_kept: int = 0
+    dropped: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    warnings: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    duplicates: list[tuple[int, int, str]] = field(default_factory=list)  # (line, first line, key)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary with counts and a few example line numbers per reason."""
+        return {
+            "source": self.source,
+            "schema": self.schema,
+            "rows_read": self.rows_read,
+            "rows_kept": self.rows_kept,
+            "dropped": {k: {"count": len(v), "lines": v[:_EXAMPLES]} for k, v in self.dropped.items()},
+            "warnings": {k: {"count": len(v), "lines": v[:_EXAMPLES]} for k, v in self.warnings.items()},
+            "duplicates": {
+                "count": len(self.duplicates),
+                "examples": [
+                    {"line": a, "duplicate_of_line": b, "key": k} for a, b, k in self.duplicates[:_EXAMPLES]
+                ],
+            },
+        }
+
+    def log(self) -> None:
+        """Write the summary to the log, one line per reason."""
+        log.info("%s: %d rows read, %d films kept (schema %s)", self.source, self.rows_read, self.rows_kept,
+                 self.schema)
+        for reason, lines in self.dropped.items():
+            log.warning("%s: dropped %d rows: %s (lines %s)", self.source, len(lines), reason,
+                        _lines(lines))
+        for reason, lines in self.warnings.items():
+            log.warning("%s: %d rows: %s (lines %s)", self.source, len(lines), reason, _lines(lines))
+        if self.duplicates:
+            ex = "; ".join(f"line {a} repeats line {b} ({k})" for a, b, k in self.duplicates[:_EXAMPLES])
+            log.warning("%s: dropped %d duplicate films, kept the first of each: %s", self.source,
+                        len(self.duplicates), ex)
+
+
+def _lines(lines: list[int]) -> str:
+    more = f", ... (+{len(lines) - _EXAMPLES})" if len(lines) > _EXAMPLES else ""
+    return ", ".join(map(str, lines[:_EXAMPLES])) + more
+
+
+@dataclass
+class FilmTable:
+    """A validated film table in reelcast's columns."""
+
+    df: pd.DataFrame
+    schema: Schema
+    report: TableReport
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+
+class TableError(ValueError):
+    """A table that cannot be read; the message names the file, row and field."""
+
+
+def read_raw(path: str | Path, skip_bad_rows: bool = False) -> tuple[pd.DataFrame, list[int], list[int]]:
+    """Read CSV/Parquet into a frame of source columns; returns (frame, line numbers, skipped lines)."""
+    path = Path(path)
+    if not path.exists():
+        raise TableError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        try:
+            df = pd.read_parquet(path)
+        except Exception as e:  # pyarrow raises several unrelated types for a bad file
+            raise TableError(f"{path}: not a readable Parquet file: {e}") from e
+        return df.reset_index(drop=True), list(range(1, len(df) + 1)), []
+    if suffix not in (".csv", ".tsv", ".txt"):
+        raise TableError(f"{path}: unsupported table format {suffix!r}; use .csv, .tsv or .parquet")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise TableError(f"{path}: not UTF-8 text (byte {e.start}); re-save the table as UTF-8") from e
+    delimiter = "\t" if suffix == ".tsv" else ","
+    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise TableError(f"{path}: the file is empty") from None
+    header = [h.strip() for h in header]
+    rows, lines, bad = [], [], []
+    line_start = reader.line_num + 1
+    try:
+        for fields in reader:
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                line_start = reader.line_num + 1
+                continue
+            if len(fields) != len(header):
+                bad.append((line_start, len(fields)))
+            else:
+                rows.append(fields)
+                lines.append(line_start)
+            line_start = reader.line_num + 1
+    except csv.Error as e:
+        raise TableError(f"{path}: line {reader.line_num}: malformed CSV: {e}") from e
+    if bad and not skip_bad_rows:
+        detail = "; ".join(f"line {ln} has {n} fields" for ln, n in bad[:_EXAMPLES])
+        raise TableError(
+            f"{path}: {len(bad)} malformed row(s), the header has {len(header)} fields: {detail}. "
+            "Fix the rows or pass --skip-bad-rows to drop them."
+        )
+    df = pd.DataFrame(rows, columns=header, dtype=object)
+    return df, lines, [ln for ln, _ in bad]
+
+
+_NUMBER_JUNK = re.compile(r"[\s$€£,_]")
+
+
+def parse_number(value: Any) -> float | None:
+    """A float from a cell ('1,234', '$5', 3.2); None when empty; raises ValueError when not a number."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        v = float(value)
+        return None if math.isnan(v) else v
+    s = _NUMBER_JUNK.sub("", str(value))
+    if s == "" or s.lower() in ("nan", "na", "n/a", "null", "none"):
+        return None
+    return float(s)
+
+
+def _genres(value: Any, fmt: str) -> list[str]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    s = str(value).strip()
+    if not s:
+        return []
+    if fmt == "tmdb_json" or s.startswith("["):
+        try:
+            items = json.loads(s)
+            return [str(g["name"] if isinstance(g, dict) else g).strip() for g in items]
+        except (ValueError, TypeError, KeyError):
+            pass
+    return [g.strip() for g in re.split(r"[,|/;]", s) if g.strip()]
+
+
+def _str(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+def load_films(path: str | Path, cfg: DataConfig | None = None, require_revenue: bool = True) -> FilmTable:
+    """Read, validate and map a film table; bad rows are dropped with a logged count and reason."""
+    cfg = cfg or DataConfig()
+    source = str(path)
+    raw, lines, skipped = read_raw(path, cfg.skip_bad_rows)
+    return films_from_frame(raw, cfg, source=source, lines=lines, skipped_lines=skipped,
+                            base_dir=Path(path).resolve().parent, require_revenue=require_revenue)
+
+
+def films_from_frame(
+    raw: pd.DataFrame,
+    cfg: DataConfig | None = None,
+    source: str = "<dataframe>",
+    lines: list[int] | None = None,
+    skipped_lines: list[int] | None = None,
+    base_dir: Path | None = None,
+    require_revenue: bool = True,
+) -> FilmTable:
+    """Validate an in-memory table (as `load_films` does for a file)."""
+    cfg = cfg or DataConfig()
+    raw = raw.reset_index(drop=True)
+    columns = [str(c) for c in raw.columns]
+    raw.columns = columns
+    schema = resolve_schema(columns, cfg, source, require_revenue=require_revenue)
+    lines = lines or list(range(2, len(raw) + 2))
+    report = TableReport(source=source, schema=schema.name, rows_read=len(raw) + len(skipped_lines or []))
+    if skipped_lines:
+        report.dropped["malformed CSV row (wrong number of fields)"].extend(skipped_lines)
+
+    out: list[dict[str, Any]] = []
+    seen_ids: dict[str, int] = {}
+    seen_title_year: dict[tuple[str, Any], int] = {}
+    records = raw.to_dict("records")
+    for rec, line in zip(records, lines, strict=True):
+        revenue = None
+        if require_revenue or schema.revenue_col in rec:
+            cell = rec.get(schema.revenue_col)
+            try:
+                revenue = parse_number(cell)
+            except ValueError:
+                report.dropped[f"non-numeric revenue in {schema.revenue_col!r}"].append(line)
+                continue
+            if revenue is None:
+                if require_revenue:
+                    report.dropped[f"missing revenue in {schema.revenue_col!r}"].append(line)
+                    continue
+            else:
+                revenue *= schema.revenue_scale
+                if revenue < 0:
+                    report.dropped[f"negative revenue in {schema.revenue_col!r}"].append(line)
+                    continue
+                if revenue == 0 and not schema.zero_revenue_valid:
+                    report.dropped[
+                        f"zero revenue in {schema.revenue_col!r} (read as unknown; "
+                        "--zero-revenue-valid keeps it)"
+                    ].append(line)
+                    continue
+        text = _str(rec.get(schema.text_col))
+        if not text:
+            report.warnings["empty description: text modality masked"].append(line)
+        title = _str(rec.get(schema.title_col)) if schema.title_col else ""
+        year = None
+        release_month = None
+        if schema.release_date_col and _str(rec.get(schema.release_date_col)):
+            date = pd.to_datetime(_str(rec.get(schema.release_date_col)), errors="coerce")
+            if not pd.isna(date):
+                year, release_month = int(date.year), int(date.month)
+        if schema.year_col:
+            try:
+                y = parse_number(rec.get(schema.year_col))
+                year = int(y) if y is not None else year
+            except ValueError:
+                report.warnings[f"non-numeric year in {schema.year_col!r}: ignored"].append(line)
+        film_id = _str(rec.get(schema.id_col)) if schema.id_col else ""
+        if not film_id:
+            film_id = f"{title} ({year})" if title else f"line{line}"
+        # Duplicates: same id, or same title and year; the first row wins.
+        if film_id in seen_ids:
+            report.duplicates.append((line, seen_ids[film_id], f"id {film_id}"))
+            continue
+        ty = (title.lower(), year)
+        if title and ty in seen_title_year:
+            report.duplicates.append((line, seen_title_year[ty], f"title+year {title} ({year})"))
+            continue
+        seen_ids[film_id] = line
+        if title:
+            seen_title_year[ty] = line
+
+        def num(col: str | None, scale: float = 1.0, line: int = line) -> float | None:
+            if not col:
+                return None
+            try:
+                v = parse_number(rec.get(col))
+            except ValueError:
+                report.warnings[f"non-numeric {col!r}: treated as missing"].append(line)
+                return None
+            return None if v is None else v * scale
+
+        budget = num(schema.budget_col, schema.budget_scale)
+        if budget == 0:  # TMDB's 0 means unknown, as for revenue
+            budget = None
+        runtime = num(schema.runtime_col)
+        if runtime == 0:
+            runtime = None
+        row = {
+            "film_id": film_id,
+            "title": title,
+            "text": text,
+            "revenue_musd": revenue,
+            "trailer": _str(rec.get(schema.trailer_col)) if schema.trailer_col else "",
+            "year": year,
+            "runtime": runtime,
+            "budget_musd": budget,
+            "release_month": release_month,
+            "genres": _genres(rec.get(schema.genres_col), schema.genres_format) if schema.genres_col else [],
+            "line": line,
+        }
+        for c in columns:
+            row[f"src:{c}"] = rec[c]
+        out.append(row)
+
+    df = pd.DataFrame(out)
+    if df.empty:
+        raise TableError(f"{source}: no usable films after validation; {_summary(report)}")
+    if require_revenue:
+        tiny = df.index[df["revenue_musd"].between(0, 0.001, inclusive="neither")]
+        if len(tiny):
+            report.warnings["revenue under $1,000 (possibly entered in the wrong unit): kept"].extend(
+                df.loc[tiny, "line"].tolist()
+            )
+    report.rows_kept = len(df)
+    if base_dir is not None:
+        df.attrs["base_dir"] = str(base_dir)
+    report.log()
+    return FilmTable(df=df, schema=schema, report=report, source=source)
+
+
+CANONICAL_COLUMNS = ("film_id", "title", "text", "revenue_musd", "trailer", "year", "runtime", "budget_musd",
+                     "release_month", "genres", "line")
+
+
+def canonical_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """A canonical film frame from dicts already in reelcast's column names (for single requests)."""
+    rows = []
+    for i, r in enumerate(records):
+        unknown = set(r) - set(CANONICAL_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown film field(s) {', '.join(sorted(unknown))}; known: "
+                             f"{', '.join(CANONICAL_COLUMNS)}")
+        row = {c: None for c in CANONICAL_COLUMNS}
+        row.update(r)
+        row["text"] = _str(row["text"])
+        row["title"] = _str(row["title"])
+        row["trailer"] = _str(row["trailer"])
+        row["genres"] = _genres(row["genres"], "comma") if not isinstance(row["genres"], list) else row["genres"]
+        row["film_id"] = row["film_id"] or row["title"] or f"film{i + 1}"
+        row["line"] = row["line"] or i + 1
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(CANONICAL_COLUMNS))
+
+
+def _summary(report: TableReport) -> str:
+    parts = [f"{len(v)} {k}" for k, v in report.dropped.items()]
+    return "dropped: " + "; ".join(parts) if parts else "the table has no rows"

@@ -1,0 +1,107 @@
+"""Text encoder: any Hugging Face BERT-family model over the description, [CLS] or mean pooled."""
+
+from __future__ import annotations
+
+import logging
+import string
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from reelcast.config import TextConfig
+from reelcast.encoders.common import load_error, model_id, resolve_device
+
+log = logging.getLogger(__name__)
+
+
+def load_text_backbone(name_or_path: str) -> tuple[nn.Module, object]:
+    """(model, tokenizer) from a hub id or a local directory."""
+    from transformers import AutoModel, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        model = AutoModel.from_pretrained(name_or_path)
+    except Exception as e:  # transformers raises OSError, ValueError, HTTP errors...
+        raise load_error("text", name_or_path, e) from e
+    return model, tokenizer
+
+
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """[CLS] vector or attention-masked mean of the last hidden states."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    if pooling == "mean":
+        m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
+    raise ValueError(f"text pooling must be cls or mean, got {pooling!r}")
+
+
+class TextEncoder:
+    """Frozen text encoder: texts in, one vector per text out."""
+
+    def __init__(self, cfg: TextConfig, device: str = "auto"):
+        self.cfg = cfg
+        self.device = resolve_device(device)
+        self.model, self.tokenizer = load_text_backbone(cfg.model)
+        self.model.eval().to(self.device)
+        self.dim = int(self.model.config.hidden_size)
+        # The id covers everything that changes the output vectors.
+        self.encoder_id = f"text:{model_id(cfg.model)}:{cfg.pooling}:{cfg.max_length}"
+
+    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """Padded token ids and attention masks, truncated to max_length."""
+        return self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.cfg.max_length, return_tensors="pt"
+        )
+
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Untruncated token counts, to warn about descriptions cut at max_length."""
+        return [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
+
+    @torch.inference_mode()
+    def encode(self, texts: list[str], progress: bool = True) -> np.ndarray:
+        """(len(texts), dim) float32; batches are length-sorted to waste little on padding."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        bs = self.cfg.batch_size
+        batches = [order[i : i + bs] for i in range(0, len(order), bs)]
+        for batch in tqdm(batches, desc="encode text", unit="batch", disable=not progress or len(batches) < 2):
+            enc = self.tokenize([texts[i] for i in batch]).to(self.device)
+            hidden = self.model(**enc).last_hidden_state
+            out[batch] = pool(hidden, enc["attention_mask"], self.cfg.pooling).float().cpu().numpy()
+        return out
+
+
+def _char_vocab() -> list[str]:
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    chars = list(string.ascii_lowercase + string.digits + string.punctuation)
+    return specials + chars + ["##" + c for c in string.ascii_lowercase + string.digits]
+
+
+def save_tiny_bert(directory: str | Path, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
+    """Write a tiny random BERT with a character-level WordPiece vocabulary as a local HF directory.
+
+    It carries no knowledge of language: it lets tests and the offline demo run the real loading and
+    encoding path without network access.
+    """
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab_file = directory / "vocab.txt"
+    vocab_file.write_text("\n".join(_char_vocab()) + "\n", encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True).save_pretrained(directory)
+    torch.manual_seed(seed)
+    cfg = BertConfig(
+        vocab_size=len(_char_vocab()),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=hidden * 2,
+        max_position_embeddings=512,
+    )
+    BertModel(cfg).save_pretrained(directory)
+    return directory

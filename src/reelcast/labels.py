@@ -1,0 +1,59 @@
+"""The eight ordered revenue classes and the binning of revenue into them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+CLASS_NAMES: list[str] = [
+    "Disaster",
+    "Flop",
+    "Successful",
+    "Average",
+    "Hit",
+    "Outstanding",
+    "Superhit",
+    "Blockbuster",
+]
+NUM_CLASSES = len(CLASS_NAMES)
+
+
+def fit_quantile_thresholds(revenue_musd: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Equal-frequency edges (ascending, length num_classes-1) from the given (training) revenues."""
+    r = np.asarray(revenue_musd, dtype=np.float64)
+    if r.size < num_classes:
+        raise ValueError(f"need at least {num_classes} films to fit {num_classes} quantile classes, got {r.size}")
+    qs = np.linspace(0, 1, num_classes + 1)[1:-1]
+    edges = np.quantile(r, qs)
+    # Heavy ties (many identical revenues) can give equal edges; nudge them apart so every class exists.
+    for i in range(1, len(edges)):
+        if edges[i] <= edges[i - 1]:
+            edges[i] = np.nextafter(edges[i - 1], np.inf)
+    return edges
+
+
+def check_thresholds(edges: list[float] | np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Validate explicit edges: num_classes-1 strictly ascending numbers."""
+    e = np.asarray(edges, dtype=np.float64)
+    if e.ndim != 1 or e.size != num_classes - 1:
+        raise ValueError(f"thresholds: need {num_classes - 1} edges for {num_classes} classes, got {e.size}")
+    if not np.all(np.diff(e) > 0):
+        raise ValueError(f"thresholds must be strictly ascending, got {e.tolist()}")
+    return e
+
+
+def assign_classes(revenue_musd: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Class index per film: class k holds revenues in [edge[k-1], edge[k])."""
+    return np.searchsorted(np.asarray(edges), np.asarray(revenue_musd, dtype=np.float64), side="right").astype(
+        np.int64
+    )
+
+
+def describe_thresholds(edges: np.ndarray) -> list[dict]:
+    """Human-readable class ranges in millions, for reports and the API."""
+    out = []
+    lo = 0.0
+    for k, name in enumerate(CLASS_NAMES):
+        hi = float(edges[k]) if k < len(edges) else None
+        out.append({"class": k, "name": name, "min_musd": lo, "max_musd": hi})
+        lo = hi if hi is not None else lo
+    return out

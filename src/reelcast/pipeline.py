@@ -1,0 +1,212 @@
+"""`reelcast train` end to end: one table, every split, a model and a report per split, a comparison.
+
+    run folder/
+      config.toml              the resolved configuration
+      table_report.json        rows read, kept, dropped (by reason), duplicates
+      split_comparison.csv     one row per split, one column per metric
+      split_70_20_10/          best_multimodal_model.pth, evaluation_results.json, training_curves.png,
+                               confusion_matrix.png, split_ids.csv, ...
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reelcast import reports
+from reelcast.config import SPLITS, Config, split_names
+from reelcast.data.splits import Split, make_folds, make_split
+from reelcast.featurize import FilmInputs
+from reelcast.labels import CLASS_NAMES, describe_thresholds
+from reelcast.metrics import SCALAR_METRICS, classification_metrics
+from reelcast.predictor import RevenuePredictor, as_table, softmax
+from reelcast.stats import bootstrap_ci, expected_calibration_error, mean_std
+
+log = logging.getLogger(__name__)
+
+# Metrics shown in the terminal comparison (all are in the CSV).
+HEADLINE = ["accuracy", "f1_macro", "f1_weighted", "one_away_accuracy", "mae_class", "qwk"]
+
+
+@dataclass
+class RunSummary:
+    """What `train` produced, for the CLI to print and tests to check."""
+
+    out_dir: Path
+    comparison: pd.DataFrame
+    split_dirs: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    featurize_stats: dict[str, int] = field(default_factory=dict)
+
+
+def split_dir_name(name: str) -> str:
+    """`70-20-10` -> `split_70_20_10`; folds keep their name."""
+    return f"split_{name.replace('-', '_')}" if name in SPLITS else name
+
+
+def evaluate_split(
+    p: RevenuePredictor, inputs: FilmInputs, y: np.ndarray, split: Split, cfg: Config
+) -> dict[str, Any]:
+    """Metrics on validation and test films, with bootstrap intervals and calibration for the test set."""
+    from reelcast.metrics import metric_fns
+
+    logits = p.logits(inputs)
+    probs = softmax(logits, p.temperature_)
+    pred = probs.argmax(1)
+    out: dict[str, Any] = {}
+    for part in ("val", "test"):
+        idx = getattr(split, part)
+        out[part] = classification_metrics(y[idx], pred[idx])
+    te = split.test
+    fns = metric_fns()
+    out["test_ci"] = {}
+    for name in SCALAR_METRICS:
+        point, lo, hi = bootstrap_ci(y[te], pred[te], fns[name], n_boot=cfg.eval.bootstrap,
+                                     confidence=cfg.eval.confidence, seed=cfg.split.seed)
+        out["test_ci"][name] = {"point": point, "low": lo, "high": hi}
+    out["calibration"] = {
+        "temperature": p.temperature_,
+        "ece_test": expected_calibration_error(probs[te], y[te], cfg.eval.calibration_bins),
+        "ece_test_uncalibrated": expected_calibration_error(softmax(logits[te]), y[te],
+                                                            cfg.eval.calibration_bins),
+    }
+    out["_probs"], out["_pred"] = probs, pred
+    return out
+
+
+def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool = True) -> RunSummary:
+    """Train and evaluate on every configured split (or K folds) and write the whole report."""
+    t_start = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg.save(out_dir / "config.toml")
+
+    base = RevenuePredictor(cfg, progress=progress)
+    table = as_table(data, cfg)
+    reports.write_json(out_dir / "table_report.json", table.report.to_dict())
+    t0 = time.perf_counter()
+    inputs = base.featurize(table)
+    seconds = {"featurize": time.perf_counter() - t0}
+    log.info("features ready for %d films in %.1f s (%s)", len(inputs), seconds["featurize"],
+             base.featurizer.stats)
+
+    strata = base.strata(table)
+    if cfg.split.cv and cfg.split.cv > 1:
+        splits = make_folds(strata, cfg.split.cv, cfg.split.seed)
+    else:
+        splits = [make_split(strata, SPLITS[n], cfg.split.seed, name=n) for n in split_names(cfg.split.splits)]
+
+    rows, dirs = [], {}
+    for split in splits:
+        t0 = time.perf_counter()
+        sdir = out_dir / split_dir_name(split.name)
+        p = RevenuePredictor(cfg, progress=progress)
+        p._featurizer = base.featurizer  # share loaded encoders and the store
+        p.fit(table, split, inputs)
+        y = p.labels_for(table)
+        model_inputs, _ = p.prepare_inputs(_with_tabular(p, inputs, table))
+        ev = evaluate_split(p, model_inputs, y, split, cfg)
+        probs, pred = ev.pop("_probs"), ev.pop("_pred")
+        result = {
+            "split": split.name,
+            "sizes": split.sizes(),
+            "class_names": CLASS_NAMES,
+            "thresholds_musd": [float(t) for t in p.thresholds_],
+            "classes": describe_thresholds(p.thresholds_),
+            "class_counts": p.class_counts_,
+            "modalities": p.spec_.modalities,
+            "encoder_ids": p.encoder_ids_,
+            "media_mode": cfg.media.mode,
+            "best_epoch": p.train_result_.best_epoch,
+            "epochs_run": len(p.train_result_.history),
+            "stopped_early": p.train_result_.stopped_early,
+            "train_seconds": p.train_result_.seconds,
+            **ev,
+            "history": p.train_result_.history,
+        }
+        if p.leaky_columns_:
+            result["leakage_warning"] = (
+                f"post-release columns used as features: {', '.join(p.leaky_columns_)}; "
+                "these scores are not achievable before release"
+            )
+        p.metrics_ = {"test": {k: ev["test"][k] for k in SCALAR_METRICS}, "split": split.name}
+        p.save(sdir)
+        reports.write_json(sdir / "evaluation_results.json", result)
+        reports.training_curves(p.train_result_.history, sdir / "training_curves.png", f"split {split.name}")
+        reports.confusion_matrix_png(ev["test"]["confusion_matrix"], sdir / "confusion_matrix.png",
+                                     f"test films, split {split.name}")
+        _write_split_ids(sdir, inputs, split, y)
+        _write_test_predictions(sdir, inputs, split, y, pred, probs)
+        from reelcast import evaluation
+
+        extra = evaluation.split_extras(p, table, inputs, split, y, probs, cfg, sdir, progress=progress)
+        if extra:
+            result.update(extra)
+            reports.write_json(sdir / "evaluation_results.json", result)
+        seconds[split.name] = time.perf_counter() - t0
+        row = {"split": split.name, **{k: ev["test"][k] for k in SCALAR_METRICS},
+               "test_films": len(split.test), "best_epoch": result["best_epoch"],
+               "train_seconds": round(result["train_seconds"], 1)}
+        rows.append(row)
+        dirs[split.name] = sdir
+        log.info("split %s: test accuracy %.3f, macro-F1 %.3f", split.name, row["accuracy"], row["f1_macro"])
+
+    comparison = pd.DataFrame(rows)
+    if cfg.split.cv and cfg.split.cv > 1:
+        ms = mean_std([{k: r[k] for k in SCALAR_METRICS} for r in rows])
+        comparison = pd.concat([comparison, pd.DataFrame([
+            {"split": "mean", **{k: ms[k][0] for k in SCALAR_METRICS}},
+            {"split": "std", **{k: ms[k][1] for k in SCALAR_METRICS}},
+        ])], ignore_index=True)
+    reports.write_csv(out_dir / "split_comparison.csv", comparison)
+    seconds["total"] = time.perf_counter() - t_start
+    return RunSummary(out_dir, comparison, dirs, seconds, dict(base.featurizer.stats))
+
+
+def _with_tabular(p: RevenuePredictor, inputs: FilmInputs, table) -> FilmInputs:
+    if p.tabular_ is not None and "tabular" not in inputs.modalities:
+        feats, present = p.tabular_.transform(table.df)
+        return inputs.with_tabular(feats, present)
+    return inputs
+
+
+def _write_split_ids(sdir: Path, inputs: FilmInputs, split: Split, y: np.ndarray) -> None:
+    rows = [
+        {"film_id": inputs.film_ids[i], "portion": part, "class": int(y[i]), "class_name": CLASS_NAMES[y[i]]}
+        for part in ("train", "val", "test")
+        for i in getattr(split, part)
+    ]
+    reports.write_csv(sdir / "split_ids.csv", pd.DataFrame(rows))
+
+
+def _write_test_predictions(sdir, inputs, split, y, pred, probs) -> None:
+    te = split.test
+    df = pd.DataFrame({
+        "film_id": [inputs.film_ids[i] for i in te],
+        "true_class": y[te],
+        "predicted_class": pred[te],
+        "true_name": [CLASS_NAMES[k] for k in y[te]],
+        "predicted_name": [CLASS_NAMES[k] for k in pred[te]],
+    })
+    for k, name in enumerate(CLASS_NAMES):
+        df[f"p_{name}"] = probs[te, k]
+    reports.write_csv(sdir / "test_predictions.csv", df)
+
+
+def comparison_text(comparison: pd.DataFrame) -> str:
+    """The terminal table and a line naming the best split by test macro-F1."""
+    cols = ["split", *HEADLINE, "test_films"]
+    table = reports.format_table(comparison[[c for c in cols if c in comparison]])
+    fixed = comparison[~comparison["split"].isin(["mean", "std"])]
+    best = fixed.loc[fixed["f1_macro"].idxmax()]
+    return (
+        f"{table}\n\nbest split by test macro-F1: {best['split']} ({best['f1_macro']:.3f}); "
+        "the splits test on different films, so see the bootstrap intervals in each "
+        "evaluation_results.json before reading much into the ranking."
+    )

@@ -1,0 +1,191 @@
+"""The training loop: AdamW, LR schedule, class-balanced loss, clipping, early stopping on macro-F1.
+
+Everything the loop touches is already an in-memory tensor (frozen features come from the store), so
+one epoch is only the fusion network's forward and backward passes.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score
+from torch import nn
+from tqdm.auto import tqdm
+
+from reelcast.config import TrainConfig
+from reelcast.labels import NUM_CLASSES
+from reelcast.model import FusionModel, modality_dropout
+
+log = logging.getLogger(__name__)
+
+Batch = dict[str, torch.Tensor]
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced: per-epoch history and the best weights."""
+
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_f1: float = 0.0
+    best_state: dict = field(default_factory=dict)
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch and numpy so initialisation, shuffling and dropout repeat."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+
+
+def class_weights(y: np.ndarray, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """Inverse-frequency weights n / (K * count), 0 for a class the training films lack."""
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    present = counts > 0
+    w = np.zeros(num_classes)
+    w[present] = counts.sum() / (present.sum() * counts[present])
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def take(inputs: Batch, idx: torch.Tensor, device: torch.device) -> Batch:
+    """Rows `idx` of every input tensor, on the device, in float32 (the store keeps float16)."""
+    out = {}
+    for k, v in inputs.items():
+        t = v[idx].to(device, non_blocking=True)
+        out[k] = t.float() if t.is_floating_point() else t
+    return out
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, inputs: Batch, device: torch.device, batch_size: int = 256) -> torch.Tensor:
+    """Logits for every film in `inputs`, in order, on the CPU."""
+    model.eval()
+    n = len(inputs["mask"])
+    out = [model(take(inputs, torch.arange(i, min(i + batch_size, n)), device)).cpu() for i in range(0, n, batch_size)]
+    return torch.cat(out) if out else torch.zeros(0, NUM_CLASSES)
+
+
+def build_optimizer(model: FusionModel, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; a fine-tuned text backbone gets its own (smaller) learning rate."""
+    backbone = list(model.text_backbone.parameters()) if hasattr(model, "text_backbone") else []
+    ids = {id(p) for p in backbone}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    groups = [{"params": rest, "lr": cfg.lr}]
+    if backbone:
+        groups.append({"params": backbone, "lr": cfg.text_lr})
+    # The fused kernel is several times faster than the default for the small fusion network on CPU.
+    try:
+        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    except (RuntimeError, TypeError):  # devices or old torch builds without a fused AdamW
+        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def build_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig):
+    """ReduceLROnPlateau on validation loss (default), cosine annealing, or none."""
+    if cfg.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience
+        )
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
+    if cfg.scheduler == "none":
+        return None
+    raise ValueError(f"scheduler must be plateau, cosine or none, got {cfg.scheduler!r}")
+
+
+def train_model(
+    model: FusionModel,
+    train: Batch,
+    y_train: np.ndarray,
+    val: Batch,
+    y_val: np.ndarray,
+    cfg: TrainConfig,
+    device: torch.device,
+    modality_drop: float = 0.0,
+    progress: bool = True,
+    desc: str = "train",
+) -> TrainResult:
+    """Train until early stopping; the model is left holding the best validation-F1 weights."""
+    t0 = time.perf_counter()
+    model.to(device)
+    weights = class_weights(y_train).to(device) if cfg.class_balanced else None
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    opt = build_optimizer(model, cfg)
+    sched = build_scheduler(opt, cfg)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    yt = torch.as_tensor(y_train, dtype=torch.long)
+    yv = torch.as_tensor(y_val, dtype=torch.long).to(device)
+    n = len(yt)
+    result = TrainResult()
+    best_key = (-1.0, float("inf"))
+    bad_epochs = 0
+
+    bar = tqdm(range(1, cfg.epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=False)
+    for epoch in bar:
+        # ---- one pass over the training films, in a seeded random order
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        total_loss, correct = 0.0, 0
+        for i in range(0, n, cfg.batch_size):
+            idx = perm[i : i + cfg.batch_size]
+            batch = take(train, idx, device)
+            batch["mask"] = modality_dropout(batch["mask"], modality_drop, gen)
+            target = yt[idx].to(device)
+            logits = model(batch)
+            loss = loss_fn(logits, target)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            total_loss += loss.item() * len(idx)
+            correct += (logits.argmax(1) == target).sum().item()
+
+        # ---- validation: loss drives the LR schedule, macro-F1 picks the best epoch
+        val_logits = predict_logits(model, val, device).to(device)
+        val_loss = loss_fn(val_logits, yv).item() if len(yv) else float("nan")
+        val_pred = val_logits.argmax(1).cpu().numpy()
+        val_acc = float((val_pred == y_val).mean()) if len(y_val) else float("nan")
+        val_f1 = float(f1_score(y_val, val_pred, average="macro", labels=range(NUM_CLASSES), zero_division=0))
+        lr = opt.param_groups[0]["lr"]
+        row = {
+            "epoch": epoch,
+            "train_loss": total_loss / max(n, 1),
+            "train_acc": correct / max(n, 1),
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "val_macro_f1": val_f1,
+            "lr": lr,
+        }
+        result.history.append(row)
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row['train_acc']:.2f}",
+                        val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.2f}", val_f1=f"{val_f1:.3f}")
+        if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            sched.step(val_loss)
+        elif sched is not None:
+            sched.step()
+
+        # ---- early stopping on macro-F1, ties broken by the lower validation loss
+        key = (val_f1, -val_loss)
+        if key > (best_key[0], -best_key[1]):
+            best_key = (val_f1, val_loss)
+            result.best_epoch, result.best_val_f1 = epoch, val_f1
+            result.best_state = copy.deepcopy(model.state_dict())
+            bad_epochs = 0
+        else:
+            bad_epochs += 1
+            if bad_epochs >= cfg.patience:
+                result.stopped_early = True
+                break
+    bar.close()
+    model.load_state_dict(result.best_state)
+    result.seconds = time.perf_counter() - t0
+    log.info("%s: best epoch %d of %d (val macro-F1 %.3f), %.1f s", desc, result.best_epoch,
+             len(result.history), result.best_val_f1, result.seconds)
+    return result
