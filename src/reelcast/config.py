@@ -8,11 +8,12 @@ saved beside every run (`config.toml`) and inside every model checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 
 @dataclass

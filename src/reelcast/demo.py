@@ -18,18 +18,47 @@ from reelcast.io import atomic_write_text
 
 # genre -> (log10 revenue mean in $M, plot words)
 GENRES: dict[str, tuple[float, list[str]]] = {
-    "Animation": (2.3, ["a curious robot", "talking animals", "a magical kingdom", "a lost toy", "friendship"]),
-    "Action": (2.1, ["a rogue agent", "an explosive chase", "a stolen warhead", "a mercenary crew", "revenge"]),
-    "Sci-Fi": (1.9, ["a distant planet", "an alien signal", "a time machine", "a starship", "the last colony"]),
-    "Comedy": (1.6, ["a wedding disaster", "two hapless roommates", "a road trip", "a fake identity", "a bet"]),
-    "Thriller": (1.4, ["a missing witness", "a corrupt detective", "a secret file", "a stalker", "a cover-up"]),
-    "Romance": (1.2, ["a summer love", "a second chance", "letters from the past", "a small bakery", "a vow"]),
+    "Animation": (
+        2.3,
+        ["a curious robot", "talking animals", "a magical kingdom", "a lost toy", "friendship"],
+    ),
+    "Action": (
+        2.1,
+        ["a rogue agent", "an explosive chase", "a stolen warhead", "a mercenary crew", "revenge"],
+    ),
+    "Sci-Fi": (
+        1.9,
+        ["a distant planet", "an alien signal", "a time machine", "a starship", "the last colony"],
+    ),
+    "Comedy": (
+        1.6,
+        ["a wedding disaster", "two hapless roommates", "a road trip", "a fake identity", "a bet"],
+    ),
+    "Thriller": (
+        1.4,
+        ["a missing witness", "a corrupt detective", "a secret file", "a stalker", "a cover-up"],
+    ),
+    "Romance": (
+        1.2,
+        ["a summer love", "a second chance", "letters from the past", "a small bakery", "a vow"],
+    ),
     "Horror": (1.0, ["a haunted house", "a cursed tape", "a cabin in the woods", "a demon", "the basement"]),
-    "Drama": (0.6, ["a grieving family", "a small town", "a factory strike", "an ageing pianist", "a memoir"]),
+    "Drama": (
+        0.6,
+        ["a grieving family", "a small town", "a factory strike", "an ageing pianist", "a memoir"],
+    ),
 }
 _OPENINGS = ["When", "After", "Years after", "On the night", "Just as"]
-_HEROES = ["a retired pilot", "a young journalist", "two estranged sisters", "a shy teenager", "a small-town cop",
-           "an ambitious chef", "a disgraced scientist", "a single father"]
+_HEROES = [
+    "a retired pilot",
+    "a young journalist",
+    "two estranged sisters",
+    "a shy teenager",
+    "a small-town cop",
+    "an ambitious chef",
+    "a disgraced scientist",
+    "a single father",
+]
 
 
 @dataclass
@@ -60,19 +89,23 @@ def make_catalogue(n: int, seed: int) -> pd.DataFrame:
         budget = float(np.round(10 ** rng.normal(1.4 + 0.3 * base, 0.35), 1))
         log_rev = base + 0.35 * np.log10(budget) + rng.normal(0, 0.35)
         a, b = rng.choice(words, 2, replace=False)
-        plot = (f"{rng.choice(_OPENINGS)} {rng.choice(_HEROES)} discovers {a}, "
-                f"{rng.choice(_HEROES)} must face {b} before it is too late.")
-        rows.append({
-            "id": f"demo{i:04d}",
-            "title": f"Demo Film {i + 1}",
-            "description": plot,
-            "genres": genre,
-            "year": int(rng.integers(2000, 2024)),
-            "runtime": int(rng.integers(80, 160)),
-            "budget": budget,
-            "revenue": float(np.round(10**log_rev, 2)),
-            "trailer": "",
-        })
+        plot = (
+            f"{rng.choice(_OPENINGS)} {rng.choice(_HEROES)} discovers {a}, "
+            f"{rng.choice(_HEROES)} must face {b} before it is too late."
+        )
+        rows.append(
+            {
+                "id": f"demo{i:04d}",
+                "title": f"Demo Film {i + 1}",
+                "description": plot,
+                "genres": genre,
+                "year": int(rng.integers(2000, 2024)),
+                "runtime": int(rng.integers(80, 160)),
+                "budget": budget,
+                "revenue": float(np.round(10**log_rev, 2)),
+                "trailer": "",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -86,8 +119,15 @@ def render_trailers(df: pd.DataFrame, folder: Path, s: DemoSettings, progress: b
         path = folder / f"{row['id']}.mp4"
         if not path.exists():  # rendering is deterministic, so an existing file is the same file
             w, h = s.trailer_size
-            render_trailer(path, seconds=s.trailer_seconds, fps=s.fps, width=w, height=h, audio=True,
-                           seed=genre_index[row["genres"]] * 1000 + i % 3)
+            render_trailer(
+                path,
+                seconds=s.trailer_seconds,
+                fps=s.fps,
+                width=w,
+                height=h,
+                audio=True,
+                seed=genre_index[row["genres"]] * 1000 + i % 3,
+            )
         df.loc[i, "trailer"] = f"trailers/{path.name}"
 
 

@@ -53,8 +53,9 @@ class FilmInputs:
         """A copy with the tabular modality added (fit per split, so added late)."""
         mods = [*self.modalities, "tabular"]
         arrays = {**self.arrays, "tabular": feats}
-        return FilmInputs(self.film_ids, mods, arrays, np.concatenate([self.mask, present[:, None]], 1),
-                          self.status)
+        return FilmInputs(
+            self.film_ids, mods, arrays, np.concatenate([self.mask, present[:, None]], 1), self.status
+        )
 
     def only(self, modalities: list[str]) -> FilmInputs:
         """A copy restricted to some modalities (for single-modality baselines)."""
@@ -150,7 +151,9 @@ class Featurizer:
             v = self.store.get("text", enc_id, k)
             if v is not None:
                 found[k] = v
-        todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found and t.strip()}.items())
+        todo = sorted(
+            {k: t for k, t in zip(keys, texts, strict=True) if k not in found and t.strip()}.items()
+        )
         if todo:
             vecs = self.text_encoder.encode([t for _, t in todo], progress=self.progress)
             for (k, _), v in zip(todo, vecs, strict=True):

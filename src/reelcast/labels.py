@@ -21,7 +21,9 @@ def fit_quantile_thresholds(revenue_musd: np.ndarray, num_classes: int = NUM_CLA
     """Equal-frequency edges (ascending, length num_classes-1) from the given (training) revenues."""
     r = np.asarray(revenue_musd, dtype=np.float64)
     if r.size < num_classes:
-        raise ValueError(f"need at least {num_classes} films to fit {num_classes} quantile classes, got {r.size}")
+        raise ValueError(
+            f"need at least {num_classes} films to fit {num_classes} quantile classes, got {r.size}"
+        )
     qs = np.linspace(0, 1, num_classes + 1)[1:-1]
     edges = np.quantile(r, qs)
     # Heavy ties (many identical revenues) can give equal edges; nudge them apart so every class exists.
@@ -43,9 +45,9 @@ def check_thresholds(edges: list[float] | np.ndarray, num_classes: int = NUM_CLA
 
 def assign_classes(revenue_musd: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Class index per film: class k holds revenues in [edge[k-1], edge[k])."""
-    return np.searchsorted(np.asarray(edges), np.asarray(revenue_musd, dtype=np.float64), side="right").astype(
-        np.int64
-    )
+    return np.searchsorted(
+        np.asarray(edges), np.asarray(revenue_musd, dtype=np.float64), side="right"
+    ).astype(np.int64)
 
 
 def describe_thresholds(edges: np.ndarray) -> list[dict]:

@@ -175,9 +175,10 @@ class FusionModel(nn.Module):
         if self.cfg.fusion == "concat":
             return self.classifier(torch.cat(vecs, dim=1))
         mask = batch["mask"]
-        tokens = torch.stack(
-            [self.proj[m](v) for m, v in zip(self.spec.modalities, vecs, strict=True)], dim=1
-        ) + self.modality_embed
+        tokens = (
+            torch.stack([self.proj[m](v) for m, v in zip(self.spec.modalities, vecs, strict=True)], dim=1)
+            + self.modality_embed
+        )
         tokens = torch.cat([self.fuse_token.expand(len(tokens), -1, -1), tokens], dim=1)
         pad = torch.cat([torch.zeros_like(mask[:, :1]), ~mask], dim=1)  # True = ignore
         fused = self.attn(tokens, src_key_padding_mask=pad)[:, 0]

@@ -63,11 +63,16 @@ def take(inputs: Batch, idx: torch.Tensor, device: torch.device) -> Batch:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, inputs: Batch, device: torch.device, batch_size: int = 256) -> torch.Tensor:
+def predict_logits(
+    model: nn.Module, inputs: Batch, device: torch.device, batch_size: int = 256
+) -> torch.Tensor:
     """Logits for every film in `inputs`, in order, on the CPU."""
     model.eval()
     n = len(inputs["mask"])
-    out = [model(take(inputs, torch.arange(i, min(i + batch_size, n)), device)).cpu() for i in range(0, n, batch_size)]
+    out = [
+        model(take(inputs, torch.arange(i, min(i + batch_size, n)), device)).cpu()
+        for i in range(0, n, batch_size)
+    ]
     return torch.cat(out) if out else torch.zeros(0, NUM_CLASSES)
 
 
@@ -164,8 +169,13 @@ def train_model(
             "lr": lr,
         }
         result.history.append(row)
-        bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row['train_acc']:.2f}",
-                        val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.2f}", val_f1=f"{val_f1:.3f}")
+        bar.set_postfix(
+            loss=f"{row['train_loss']:.3f}",
+            acc=f"{row['train_acc']:.2f}",
+            val_loss=f"{val_loss:.3f}",
+            val_acc=f"{val_acc:.2f}",
+            val_f1=f"{val_f1:.3f}",
+        )
         if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
             sched.step(val_loss)
         elif sched is not None:
@@ -186,6 +196,12 @@ def train_model(
     bar.close()
     model.load_state_dict(result.best_state)
     result.seconds = time.perf_counter() - t0
-    log.info("%s: best epoch %d of %d (val macro-F1 %.3f), %.1f s", desc, result.best_epoch,
-             len(result.history), result.best_val_f1, result.seconds)
+    log.info(
+        "%s: best epoch %d of %d (val macro-F1 %.3f), %.1f s",
+        desc,
+        result.best_epoch,
+        len(result.history),
+        result.best_val_f1,
+        result.seconds,
+    )
     return result

@@ -73,8 +73,15 @@ TMDB5000 = Schema(
 )
 
 # Films that arrive one at a time (CLI flags, the API) are already in reelcast's own columns.
-GENERIC_REQUEST = Schema(name="request", text_col="text", revenue_col="revenue_musd", revenue_scale=1.0,
-                         zero_revenue_valid=True, title_col="title", trailer_col="trailer")
+GENERIC_REQUEST = Schema(
+    name="request",
+    text_col="text",
+    revenue_col="revenue_musd",
+    revenue_scale=1.0,
+    zero_revenue_valid=True,
+    title_col="title",
+    trailer_col="trailer",
+)
 
 BUILTIN: dict[str, Schema] = {s.name: s for s in (IMDB1000, TMDB5000)}
 
@@ -161,7 +168,17 @@ def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_rev
             f"(schema {schema.name}); columns found: {', '.join(columns)}"
         )
     # Optional columns of a built-in schema that this copy of the table lacks are simply unused.
-    optional = ("id_col", "title_col", "trailer_col", "year_col", "release_date_col", "runtime_col",
-                "genres_col", "budget_col")
-    absent = {a: None for a in optional if getattr(schema, a) is not None and getattr(schema, a) not in columns}
+    optional = (
+        "id_col",
+        "title_col",
+        "trailer_col",
+        "year_col",
+        "release_date_col",
+        "runtime_col",
+        "genres_col",
+        "budget_col",
+    )
+    absent = {
+        a: None for a in optional if getattr(schema, a) is not None and getattr(schema, a) not in columns
+    }
     return replace(schema, **absent) if absent else schema

@@ -43,9 +43,7 @@ def _can_stratify(strata: np.ndarray, n_take: int) -> bool:
     return counts.min() >= 2 and n_take >= len(counts)
 
 
-def make_split(
-    strata: np.ndarray, ratios: tuple[float, float, float], seed: int, name: str = ""
-) -> Split:
+def make_split(strata: np.ndarray, ratios: tuple[float, float, float], seed: int, name: str = "") -> Split:
     """One stratified split with the given (train, val, test) ratios."""
     n = len(strata)
     idx = np.arange(n)

@@ -61,17 +61,25 @@ class TableReport:
 
     def log(self) -> None:
         """Write the summary to the log, one line per reason."""
-        log.info("%s: %d rows read, %d films kept (schema %s)", self.source, self.rows_read, self.rows_kept,
-                 self.schema)
+        log.info(
+            "%s: %d rows read, %d films kept (schema %s)",
+            self.source,
+            self.rows_read,
+            self.rows_kept,
+            self.schema,
+        )
         for reason, lines in self.dropped.items():
-            log.warning("%s: dropped %d rows: %s (lines %s)", self.source, len(lines), reason,
-                        _lines(lines))
+            log.warning("%s: dropped %d rows: %s (lines %s)", self.source, len(lines), reason, _lines(lines))
         for reason, lines in self.warnings.items():
             log.warning("%s: %d rows: %s (lines %s)", self.source, len(lines), reason, _lines(lines))
         if self.duplicates:
             ex = "; ".join(f"line {a} repeats line {b} ({k})" for a, b, k in self.duplicates[:_EXAMPLES])
-            log.warning("%s: dropped %d duplicate films, kept the first of each: %s", self.source,
-                        len(self.duplicates), ex)
+            log.warning(
+                "%s: dropped %d duplicate films, kept the first of each: %s",
+                self.source,
+                len(self.duplicates),
+                ex,
+            )
 
 
 def _lines(lines: list[int]) -> str:
@@ -177,6 +185,20 @@ def _genres(value: Any, fmt: str) -> list[str]:
     return [g.strip() for g in re.split(r"[,|/;]", s) if g.strip()]
 
 
+def _optional_number(
+    rec: dict, col: str | None, scale: float, report: TableReport, line: int
+) -> float | None:
+    """A numeric metadata cell scaled, or None; a non-numeric one is a logged warning, not an error."""
+    if not col:
+        return None
+    try:
+        v = parse_number(rec.get(col))
+    except ValueError:
+        report.warnings[f"non-numeric {col!r}: treated as missing"].append(line)
+        return None
+    return None if v is None else v * scale
+
+
 def _str(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -188,8 +210,15 @@ def load_films(path: str | Path, cfg: DataConfig | None = None, require_revenue:
     cfg = cfg or DataConfig()
     source = str(path)
     raw, lines, skipped = read_raw(path, cfg.skip_bad_rows)
-    return films_from_frame(raw, cfg, source=source, lines=lines, skipped_lines=skipped,
-                            base_dir=Path(path).resolve().parent, require_revenue=require_revenue)
+    return films_from_frame(
+        raw,
+        cfg,
+        source=source,
+        lines=lines,
+        skipped_lines=skipped,
+        base_dir=Path(path).resolve().parent,
+        require_revenue=require_revenue,
+    )
 
 
 def films_from_frame(
@@ -271,20 +300,10 @@ def films_from_frame(
         if title:
             seen_title_year[ty] = line
 
-        def num(col: str | None, scale: float = 1.0, line: int = line) -> float | None:
-            if not col:
-                return None
-            try:
-                v = parse_number(rec.get(col))
-            except ValueError:
-                report.warnings[f"non-numeric {col!r}: treated as missing"].append(line)
-                return None
-            return None if v is None else v * scale
-
-        budget = num(schema.budget_col, schema.budget_scale)
+        budget = _optional_number(rec, schema.budget_col, schema.budget_scale, report, line)
         if budget == 0:  # TMDB's 0 means unknown, as for revenue
             budget = None
-        runtime = num(schema.runtime_col)
+        runtime = _optional_number(rec, schema.runtime_col, 1.0, report, line)
         if runtime == 0:
             runtime = None
         row = {
@@ -320,8 +339,19 @@ def films_from_frame(
     return FilmTable(df=df, schema=schema, report=report, source=source)
 
 
-CANONICAL_COLUMNS = ("film_id", "title", "text", "revenue_musd", "trailer", "year", "runtime", "budget_musd",
-                     "release_month", "genres", "line")
+CANONICAL_COLUMNS = (
+    "film_id",
+    "title",
+    "text",
+    "revenue_musd",
+    "trailer",
+    "year",
+    "runtime",
+    "budget_musd",
+    "release_month",
+    "genres",
+    "line",
+)
 
 
 def canonical_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -330,14 +360,17 @@ def canonical_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     for i, r in enumerate(records):
         unknown = set(r) - set(CANONICAL_COLUMNS)
         if unknown:
-            raise ValueError(f"unknown film field(s) {', '.join(sorted(unknown))}; known: "
-                             f"{', '.join(CANONICAL_COLUMNS)}")
+            raise ValueError(
+                f"unknown film field(s) {', '.join(sorted(unknown))}; known: {', '.join(CANONICAL_COLUMNS)}"
+            )
         row = {c: None for c in CANONICAL_COLUMNS}
         row.update(r)
         row["text"] = _str(row["text"])
         row["title"] = _str(row["title"])
         row["trailer"] = _str(row["trailer"])
-        row["genres"] = _genres(row["genres"], "comma") if not isinstance(row["genres"], list) else row["genres"]
+        row["genres"] = (
+            _genres(row["genres"], "comma") if not isinstance(row["genres"], list) else row["genres"]
+        )
         row["film_id"] = row["film_id"] or row["title"] or f"film{i + 1}"
         row["line"] = row["line"] or i + 1
         rows.append(row)

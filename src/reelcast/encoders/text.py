@@ -68,7 +68,9 @@ class TextEncoder:
         order = np.argsort([len(t) for t in texts], kind="stable")
         bs = self.cfg.batch_size
         batches = [order[i : i + bs] for i in range(0, len(order), bs)]
-        for batch in tqdm(batches, desc="encode text", unit="batch", disable=not progress or len(batches) < 2):
+        for batch in tqdm(
+            batches, desc="encode text", unit="batch", disable=not progress or len(batches) < 2
+        ):
             enc = self.tokenize([texts[i] for i in batch]).to(self.device)
             hidden = self.model(**enc).last_hidden_state
             out[batch] = pool(hidden, enc["attention_mask"], self.cfg.pooling).float().cpu().numpy()

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from reelcast.config import SPLITS
+from reelcast.data.splits import make_folds, make_split, revenue_strata
+
+
+@pytest.mark.parametrize("name", list(SPLITS))
+def test_proportions_disjoint_and_stratified(name):
+    rev = np.random.default_rng(1).lognormal(3, 1, 872)
+    strata = revenue_strata(rev, 8)
+    s = make_split(strata, SPLITS[name], seed=42, name=name)
+    n = len(rev)
+    for part, ratio in zip(("train", "val", "test"), SPLITS[name], strict=True):
+        assert abs(len(getattr(s, part)) - ratio * n) <= 1
+    all_idx = np.concatenate([s.train, s.val, s.test])
+    assert len(np.unique(all_idx)) == n
+    # every class is in the test set in roughly its share
+    counts = np.bincount(strata[s.test], minlength=8)
+    assert counts.min() >= len(s.test) // 8 - 1
+
+
+def test_same_seed_same_split_other_seed_other_split():
+    strata = revenue_strata(np.arange(300.0), 8)
+    a = make_split(strata, SPLITS["70-20-10"], seed=5)
+    b = make_split(strata, SPLITS["70-20-10"], seed=5)
+    c = make_split(strata, SPLITS["70-20-10"], seed=6)
+    assert np.array_equal(a.test, b.test) and np.array_equal(a.val, b.val)
+    assert not np.array_equal(a.test, c.test)
+
+
+def test_folds_cover_every_film_once_as_test():
+    strata = revenue_strata(np.arange(200.0), 8)
+    folds = make_folds(strata, 5, seed=0)
+    tests = np.concatenate([f.test for f in folds])
+    assert sorted(tests.tolist()) == list(range(200))
+    for f in folds:
+        assert not set(f.train) & set(f.test) and not set(f.val) & set(f.test)
+
+
+def test_too_few_films_is_an_error():
+    with pytest.raises(ValueError, match="too few"):
+        make_split(np.zeros(2, dtype=int), SPLITS["70-20-10"], seed=0)

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from reelcast.labels import CLASS_NAMES, assign_classes, check_thresholds, fit_quantile_thresholds
+
+
+def test_class_names_and_order():
+    assert CLASS_NAMES == [
+        "Disaster",
+        "Flop",
+        "Successful",
+        "Average",
+        "Hit",
+        "Outstanding",
+        "Superhit",
+        "Blockbuster",
+    ]
+
+
+def test_quantile_bins_are_equal_frequency():
+    rev = np.random.default_rng(0).lognormal(3, 1.5, 800)
+    edges = fit_quantile_thresholds(rev)
+    assert len(edges) == 7 and np.all(np.diff(edges) > 0)
+    counts = np.bincount(assign_classes(rev, edges), minlength=8)
+    assert counts.min() >= 95 and counts.max() <= 105
+
+
+def test_ties_still_give_ascending_edges():
+    rev = np.array([0.0] * 50 + [1.0] * 50 + list(range(2, 30)))
+    edges = fit_quantile_thresholds(rev)
+    assert np.all(np.diff(edges) > 0)
+
+
+def test_assign_uses_half_open_bins():
+    edges = check_thresholds([1, 5, 20, 40, 65, 100, 150])
+    assert assign_classes(np.array([0.5, 1.0, 4.99, 150, 2000]), edges).tolist() == [0, 1, 1, 7, 7]
+
+
+def test_explicit_thresholds_are_checked():
+    with pytest.raises(ValueError, match="7 edges"):
+        check_thresholds([1, 2, 3])
+    with pytest.raises(ValueError, match="ascending"):
+        check_thresholds([1, 2, 3, 3, 4, 5, 6])
