@@ -269,6 +269,64 @@ def predict(
 
 
 @app.command()
+def extract(
+    data: Path = typer.Option(..., "--data", help="Film table with a trailer column (or --trailer-map)."),
+    video_model: str = typer.Option(None, "--video-model", help="Frame encoder: hub id, directory, mobilenet_v2."),
+    text_model: str = typer.Option(None, "--text-model", help="Also encode the descriptions with this model."),
+    offline: bool = typer.Option(False, "--offline", help="Use only trailers already downloaded."),
+    cache_dir: str = typer.Option(None, "--cache-dir", help="Feature store and trailer cache folder."),
+    manifest: Path = typer.Option(None, "--manifest", help="Write each film's media status here (CSV)."),
+    trailer_col: str = typer.Option(None, "--trailer-col"),
+    trailer_map: str = typer.Option(None, "--trailer-map", help="MovieLens ml-youtube.csv to join trailers."),
+    trailer_links: str = typer.Option(None, "--trailer-links", help="MovieLens links.csv (TMDb/IMDb ids)."),
+    device: str = DeviceOpt,
+    config: Path = ConfigOpt,
+    set_: list[str] = SetOpt,
+    verbose: bool = VerboseOpt,
+    quiet: bool = QuietOpt,
+):
+    """Fetch, decode and encode every film's trailer into the feature cache (resumable)."""
+    setup_logging(verbose, quiet)
+    from collections import Counter
+
+    import pandas as pd
+
+    from reelcast.featurize import Featurizer
+    from reelcast.io import atomic_write_text
+    from reelcast.media.extract import extract_media
+    from reelcast.predictor import as_table
+
+    flags = {"video.model": video_model, "text.model": text_model, "media.offline": offline or None,
+             "cache_dir": cache_dir, "media.mode": "trailers", "train.device": device,
+             **data_flags(None, None, None, trailer_col, None, None, None, trailer_map, trailer_links)}
+    try:
+        cfg = build_config(config, set_, flags)
+        table = as_table(data, cfg, require_revenue=False)
+        fz = Featurizer(cfg, cfg.train.device, progress=not quiet)
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        _, _, vmask, amask, statuses = extract_media(table.df, cfg, fz.store, lambda: fz.frame_encoder,
+                                                     progress=not quiet, timings=timings)
+        if text_model:
+            fz.text_features(table.df["text"].tolist())
+    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
+        fail(str(e))
+    total = time.perf_counter() - t0
+    counts = Counter(s.get("status", "?") for s in statuses)
+    typer.echo(f"{len(statuses)} films: video for {int(vmask.sum())}, audio for {int(amask.sum())}; "
+               f"statuses: {', '.join(f'{k} {v}' for k, v in counts.most_common())}")
+    if timings:
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+        typer.echo(f"time: {total:.1f} s wall; summed per stage (decode runs in parallel workers): {stages}")
+    if manifest:
+        rows = [{"film_id": f, "line": ln, "trailer": tr, **{k: v for k, v in s.items() if k != "warnings"}}
+                for f, ln, tr, s in zip(table.df["film_id"], table.df["line"], table.df["trailer"], statuses,
+                                        strict=True)]
+        atomic_write_text(manifest, pd.DataFrame(rows).to_csv(index=False))
+        typer.echo(f"manifest: {manifest}")
+
+
+@app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder."),
     films: int = typer.Option(None, "--films", help="How many synthetic films."),

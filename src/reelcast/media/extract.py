@@ -1,0 +1,214 @@
+"""Trailer features for a film table: fetch, decode in worker processes, encode frames in batches.
+
+Per film, three entries go into the feature store, each written atomically as soon as that film is
+done: per-frame features (T x D, float16), the audio input (log-mel or waveform, float16), and a
+status record. A run that is stopped (Ctrl-C, kill) loses at most the films in flight; the next run
+skips every film whose entries exist. `train` reads the same entries, so after `extract` it encodes
+nothing.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing as mp
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from reelcast.config import Config, MediaConfig
+from reelcast.encoders.audio import audio_input, audio_input_shape
+from reelcast.encoders.common import model_id
+from reelcast.features import FeatureStore
+from reelcast.io import sha256_file, sha256_text
+from reelcast.media.refs import TrailerRef, TrailerRefError, parse_trailer_ref
+
+log = logging.getLogger(__name__)
+
+# Peak amplitude below which a decoded soundtrack counts as silent (about -80 dBFS).
+SILENCE_PEAK = 1e-4
+
+
+def frames_encoder_id(cfg: Config) -> str:
+    """Store id of per-frame features: image model plus every sampling setting that changes them."""
+    m = cfg.media
+    return (f"frames:{model_id(cfg.video.model)}:n{m.num_frames}:r{m.resize}:c{m.crop}"
+            f":t{m.trim_start:g}-{m.trim_end:g}")
+
+
+def audio_encoder_id(cfg: Config) -> str:
+    """Store id of the cached audio input (front end and every decoding setting)."""
+    a, m = cfg.audio, cfg.media
+    front = f"logmel{a.n_mels}:h{a.hop_ms:g}:w{a.win_ms:g}" if a.frontend == "logmel" else "waveform"
+    return f"audio:{front}:sr{m.sample_rate}:s{m.audio_seconds:g}:o{m.audio_offset:g}"
+
+
+def status_id(cfg: Config) -> str:
+    """Store id of the per-film media status record (covers both feature entries)."""
+    return f"status:{sha256_text(frames_encoder_id(cfg) + '|' + audio_encoder_id(cfg))[:16]}"
+
+
+def media_key(ref: TrailerRef) -> str:
+    """Content key of a trailer: the YouTube id or URL, or the hash of a local file's bytes."""
+    if ref.kind == "file" and Path(ref.value).is_file():
+        return sha256_text("file:" + sha256_file(Path(ref.value)))
+    return sha256_text(ref.cache_key)
+
+
+def _decode_job(path: str, media_cfg: dict[str, Any]) -> dict[str, Any]:
+    """Worker process: decode one trailer into uint8 frames and a mono waveform (or a failure)."""
+    from reelcast.media.decode import MediaError, decode_trailer
+
+    t0 = time.perf_counter()
+    try:
+        d = decode_trailer(Path(path), MediaConfig(**media_cfg))
+    except MediaError as e:
+        return {"status": e.status, "message": str(e), "seconds": time.perf_counter() - t0}
+    return {"status": "ok", "frames": d.frames, "audio": d.audio, "duration": d.duration,
+            "warnings": list(getattr(d, "warnings", []) or []), "seconds": time.perf_counter() - t0}
+
+
+def resolve_refs(films: pd.DataFrame, base_dir: Path | None) -> tuple[dict[int, TrailerRef], dict[int, dict]]:
+    """Parse each film's trailer cell; bad cells become per-film statuses (logged with the line)."""
+    refs, failed = {}, {}
+    for i, (cell, line) in enumerate(zip(films["trailer"], films["line"], strict=True)):
+        try:
+            ref = parse_trailer_ref(cell, base_dir)
+        except TrailerRefError as e:
+            log.warning("line %s: trailer %s; the film goes on without video and audio", line, e)
+            failed[i] = {"status": "invalid", "message": str(e)}
+            continue
+        if ref is None:
+            failed[i] = {"status": "no_trailer", "message": "no trailer given"}
+        else:
+            refs[i] = ref
+    return refs, failed
+
+
+def extract_media(
+    films: pd.DataFrame,
+    cfg: Config,
+    store: FeatureStore,
+    get_frame_encoder: Callable[[], Any],
+    progress: bool = True,
+    timings: dict[str, float] | None = None,
+):
+    """Video (N, T, D) and audio (N, C, L) float16 arrays, their masks, and a status dict per film."""
+    timings = timings if timings is not None else {}
+    base_dir = Path(films.attrs["base_dir"]) if films.attrs.get("base_dir") else None
+    n = len(films)
+    refs, statuses = resolve_refs(films, base_dir)
+    fid, aid, sid = frames_encoder_id(cfg), audio_encoder_id(cfg), status_id(cfg)
+    keys = {i: media_key(ref) for i, ref in refs.items()}
+
+    todo = [i for i in refs if store.get_json("media", sid, keys[i]) is None]
+    if todo:
+        _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, progress, timings)
+
+    # ---- assemble from the store
+    a_shape = audio_input_shape(cfg.audio, cfg.media.sample_rate, cfg.media.audio_seconds)
+    frames_list: dict[int, np.ndarray] = {}
+    audio_list: dict[int, np.ndarray] = {}
+    for i, key in keys.items():
+        st = store.get_json("media", sid, key) or {"status": "missing", "message": "extraction did not finish"}
+        statuses[i] = st
+        if st.get("video_ok"):
+            v = store.get("frames", fid, key)
+            if v is not None:
+                frames_list[i] = v
+        if st.get("audio_ok"):
+            a = store.get("audio", aid, key)
+            if a is not None:
+                audio_list[i] = a
+    dim = next(iter(frames_list.values())).shape[1] if frames_list else get_frame_encoder().dim
+    video = np.zeros((n, cfg.media.num_frames, dim), dtype=np.float16)
+    audio = np.zeros((n, *a_shape), dtype=np.float16)
+    vmask, amask = np.zeros(n, bool), np.zeros(n, bool)
+    for i, v in frames_list.items():
+        video[i], vmask[i] = v, True
+    for i, a in audio_list.items():
+        audio[i], amask[i] = a, True
+    counts = Counter(statuses[i].get("status", "?") for i in range(n))
+    log.info("trailers: %d films, video for %d, audio for %d; statuses %s", n, vmask.sum(), amask.sum(),
+             dict(counts))
+    return video, audio, vmask, amask, [statuses[i] for i in range(n)]
+
+
+def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, progress, timings) -> None:
+    from reelcast.media.download import fetch_many
+
+    fid, aid, sid = frames_encoder_id(cfg), audio_encoder_id(cfg), status_id(cfg)
+    download_dir = Path(cfg.media.download_dir or Path(cfg.cache_dir) / "trailers")
+    t0 = time.perf_counter()
+    fetched = fetch_many({str(i): refs[i] for i in todo}, cfg.media, download_dir, progress=progress)
+    timings["download"] = timings.get("download", 0.0) + time.perf_counter() - t0
+
+    def record(i: int, rec: dict) -> None:
+        store.put_json("media", sid, keys[i], rec)
+
+    paths = {}
+    for i in todo:
+        r = fetched[str(i)]
+        if r.status == "ok" and r.path is not None:
+            paths[i] = r.path
+        else:
+            log.warning("line %s: trailer %s: %s: %s", films["line"].iloc[i], refs[i].value, r.status, r.message)
+            # Offline misses and network errors are not recorded: a later online run should retry them.
+            if r.status not in ("offline_miss", "network_error", "timeout"):
+                record(i, {"status": r.status, "message": r.message, "video_ok": False, "audio_ok": False})
+    if not paths:
+        return
+
+    encoder = get_frame_encoder()
+    media_cfg = asdict(cfg.media)
+    bar = tqdm(total=len(paths), desc="decode + encode trailers", unit="film", disable=not progress)
+    workers = max(1, cfg.media.decode_workers)
+    # spawn: worker processes must not inherit torch's thread pools (fork after torch can deadlock).
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(_decode_job, str(p), media_cfg): i for i, p in paths.items()}
+        try:
+            for fut in cf.as_completed(futures):
+                i = futures[fut]
+                res = fut.result()
+                timings["decode"] = timings.get("decode", 0.0) + res["seconds"]
+                if res["status"] != "ok":
+                    log.warning("line %s: trailer %s: %s", films["line"].iloc[i], paths[i], res["message"])
+                    record(i, {"status": res["status"], "message": res["message"], "video_ok": False,
+                               "audio_ok": False})
+                    bar.update()
+                    continue
+                # Frame features: the CNN runs here while the workers decode the next trailers.
+                t1 = time.perf_counter()
+                feats = encoder.encode(res["frames"])
+                timings["frames_cnn"] = timings.get("frames_cnn", 0.0) + time.perf_counter() - t1
+                store.put("frames", fid, keys[i], feats.astype(np.float16))
+                rec = {"status": "ok", "message": "", "video_ok": True, "audio_ok": False,
+                       "duration": res["duration"], "warnings": res["warnings"]}
+                wave = res["audio"]
+                if wave is None:
+                    rec["audio_status"] = "no_audio"
+                elif float(np.abs(wave).max(initial=0.0)) < SILENCE_PEAK:
+                    rec["audio_status"] = "silent"
+                else:
+                    t1 = time.perf_counter()
+                    store.put("audio", aid, keys[i], audio_input(wave, cfg.audio, cfg.media.sample_rate)
+                              .astype(np.float16))
+                    timings["audio"] = timings.get("audio", 0.0) + time.perf_counter() - t1
+                    rec["audio_ok"], rec["audio_status"] = True, "ok"
+                if not rec["audio_ok"]:
+                    rec["audio_message"] = f"trailer has {rec['audio_status'].replace('_', ' ')}: audio masked"
+                record(i, rec)  # last: a status record means both feature entries are complete
+                bar.update()
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+        finally:
+            bar.close()

@@ -1,0 +1,156 @@
+"""The `reelcast` command end to end on tiny models: train, evaluate, predict, config."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from reelcast.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_bert, films_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    r = invoke(
+        "train",
+        "--data",
+        films_csv,
+        "--out",
+        out,
+        "--text-model",
+        tiny_bert,
+        "--epochs",
+        3,
+        "--patience",
+        2,
+        "--lr",
+        1e-3,
+        "--cache-dir",
+        out.parent / "cache",
+        "--no-ablation",
+        "-q",
+        "--set",
+        "eval.bootstrap=20",
+        "--set",
+        "text.max_length=64",
+    )
+    assert r.exit_code == 0, r.output
+    return out, r.output
+
+
+def test_train_writes_every_report_file(trained):
+    out, output = trained
+    assert "best split by test macro-F1" in output
+    comp = pd.read_csv(out / "split_comparison.csv")
+    assert comp["split"].tolist() == ["70-20-10", "75-15-10", "80-10-10"]
+    for col in (
+        "accuracy",
+        "f1_macro",
+        "f1_weighted",
+        "precision_macro",
+        "recall_weighted",
+        "one_away_accuracy",
+        "mae_class",
+        "qwk",
+    ):
+        assert comp[col].between(0, 8).all(), col
+    for split in ("split_70_20_10", "split_75_15_10", "split_80_10_10"):
+        d = out / split
+        for f in (
+            "best_multimodal_model.pth",
+            "training_curves.png",
+            "evaluation_results.json",
+            "confusion_matrix.png",
+            "split_ids.csv",
+            "config.toml",
+        ):
+            assert (d / f).stat().st_size > 0, f"{split}/{f}"
+        res = json.loads((d / "evaluation_results.json").read_text())
+        assert len(res["thresholds_musd"]) == 7 and len(res["test"]["confusion_matrix"]) == 8
+        assert (
+            res["class_names"][7] == "Blockbuster"
+            and sum(res["class_counts"]["test"]) == res["sizes"]["test"]
+        )
+        ci = res["test_ci"]["accuracy"]
+        assert ci["low"] <= ci["point"] <= ci["high"]
+        ids = pd.read_csv(d / "split_ids.csv")
+        assert ids["film_id"].is_unique and len(ids) == 96
+    assert (out / "config.toml").exists() and (out / "table_report.json").exists()
+
+
+def test_rerun_encodes_nothing(trained, tiny_bert, films_csv):
+    out, _ = trained
+    r = invoke(
+        "train",
+        "--data",
+        films_csv,
+        "--out",
+        out.parent / "again",
+        "--text-model",
+        tiny_bert,
+        "--epochs",
+        1,
+        "--splits",
+        "80-10-10",
+        "--cache-dir",
+        out.parent / "cache",
+        "--no-ablation",
+        "-q",
+        "--set",
+        "text.max_length=64",
+        "--set",
+        "eval.bootstrap=20",
+    )
+    assert r.exit_code == 0, r.output
+    assert "text features: 0 encoded, 96 from the cache" in r.output
+
+
+def test_evaluate_and_predict(trained, films_csv, tmp_path):
+    out, _ = trained
+    model = out / "split_70_20_10"
+    r = invoke("evaluate", "--model", model, "--data", films_csv, "-q")
+    assert r.exit_code == 0, r.output
+    assert "one_away_accuracy" in r.output and "films: 96" in r.output
+    r = invoke(
+        "predict",
+        "--model",
+        model,
+        "--description",
+        "A rogue agent and an explosive chase.",
+        "--title",
+        "Nightfall",
+        "--json",
+    )
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)
+    assert res["class_name"] in res["probabilities"] and abs(sum(res["probabilities"].values()) - 1) < 1e-6
+    assert set(res["contributions"]) == {"text"}
+    preds = tmp_path / "preds.csv"
+    r = invoke("predict", "--model", model, "--data", films_csv, "--out", preds, "-q")
+    assert r.exit_code == 0, r.output
+    assert len(pd.read_csv(preds)) == 96
+
+
+def test_clear_errors(tmp_path, tiny_bert):
+    bad = tmp_path / "f.csv"
+    bad.write_text("Title,Plot\nA,b\n")
+    r = invoke("train", "--data", bad, "--out", tmp_path / "o", "--text-model", tiny_bert, "-q")
+    assert r.exit_code == 2 and "holds the revenue; pass --revenue-col" in r.output
+    assert "Columns found: Title, Plot" in r.output
+    r = invoke("predict", "--model", tmp_path, "--description", "x")
+    assert r.exit_code == 2 and "best_multimodal_model.pth" in r.output
+    r = invoke("train", "--data", bad, "--set", "train.nope=1")
+    assert r.exit_code == 2 and "train.nope" in r.output
+
+
+def test_config_command_prints_toml(tmp_path):
+    r = invoke("config", "--set", "train.lr=0.5")
+    assert r.exit_code == 0 and "lr = 0.5" in r.output and "[media]" in r.output
