@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from reelcast.config import Config, MediaConfig
 from reelcast.encoders.audio import audio_input, audio_input_shape
-from reelcast.encoders.common import model_id
+from reelcast.encoders.common import resolve_device
 from reelcast.features import FeatureStore
 from reelcast.io import sha256_file, sha256_text
 from reelcast.media.refs import TrailerRef, TrailerRefError, parse_trailer_ref
@@ -36,11 +36,15 @@ log = logging.getLogger(__name__)
 SILENCE_PEAK = 1e-4
 
 
-def frames_encoder_id(cfg: Config) -> str:
+def frames_encoder_id(cfg: Config, device: str = "cpu") -> str:
     """Store id of per-frame features: image model plus every sampling setting that changes them."""
+    from reelcast.encoders.frames import frame_encoder_id
+
     m = cfg.media
-    return (f"frames:{model_id(cfg.video.model)}:n{m.num_frames}:r{m.resize}:c{m.crop}"
-            f":t{m.trim_start:g}-{m.trim_end:g}")
+    return (
+        f"frames:{frame_encoder_id(cfg.video.model, device)}:n{m.num_frames}:r{m.resize}:c{m.crop}"
+        f":t{m.trim_start:g}-{m.trim_end:g}"
+    )
 
 
 def audio_encoder_id(cfg: Config) -> str:
@@ -50,9 +54,9 @@ def audio_encoder_id(cfg: Config) -> str:
     return f"audio:{front}:sr{m.sample_rate}:s{m.audio_seconds:g}:o{m.audio_offset:g}"
 
 
-def status_id(cfg: Config) -> str:
+def status_id(cfg: Config, device: str = "cpu") -> str:
     """Store id of the per-film media status record (covers both feature entries)."""
-    return f"status:{sha256_text(frames_encoder_id(cfg) + '|' + audio_encoder_id(cfg))[:16]}"
+    return f"status:{sha256_text(frames_encoder_id(cfg, device) + '|' + audio_encoder_id(cfg))[:16]}"
 
 
 def media_key(ref: TrailerRef) -> str:
@@ -71,8 +75,14 @@ def _decode_job(path: str, media_cfg: dict[str, Any]) -> dict[str, Any]:
         d = decode_trailer(Path(path), MediaConfig(**media_cfg))
     except MediaError as e:
         return {"status": e.status, "message": str(e), "seconds": time.perf_counter() - t0}
-    return {"status": "ok", "frames": d.frames, "audio": d.audio, "duration": d.duration,
-            "warnings": list(getattr(d, "warnings", []) or []), "seconds": time.perf_counter() - t0}
+    return {
+        "status": "ok",
+        "frames": d.frames,
+        "audio": d.audio,
+        "duration": d.duration,
+        "warnings": list(getattr(d, "warnings", []) or []),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def resolve_refs(films: pd.DataFrame, base_dir: Path | None) -> tuple[dict[int, TrailerRef], dict[int, dict]]:
@@ -105,7 +115,8 @@ def extract_media(
     base_dir = Path(films.attrs["base_dir"]) if films.attrs.get("base_dir") else None
     n = len(films)
     refs, statuses = resolve_refs(films, base_dir)
-    fid, aid, sid = frames_encoder_id(cfg), audio_encoder_id(cfg), status_id(cfg)
+    device = str(resolve_device(cfg.train.device))
+    fid, aid, sid = frames_encoder_id(cfg, device), audio_encoder_id(cfg), status_id(cfg, device)
     keys = {i: media_key(ref) for i, ref in refs.items()}
 
     todo = [i for i in refs if store.get_json("media", sid, keys[i]) is None]
@@ -117,7 +128,10 @@ def extract_media(
     frames_list: dict[int, np.ndarray] = {}
     audio_list: dict[int, np.ndarray] = {}
     for i, key in keys.items():
-        st = store.get_json("media", sid, key) or {"status": "missing", "message": "extraction did not finish"}
+        st = store.get_json("media", sid, key) or {
+            "status": "missing",
+            "message": "extraction did not finish",
+        }
         statuses[i] = st
         if st.get("video_ok"):
             v = store.get("frames", fid, key)
@@ -136,15 +150,21 @@ def extract_media(
     for i, a in audio_list.items():
         audio[i], amask[i] = a, True
     counts = Counter(statuses[i].get("status", "?") for i in range(n))
-    log.info("trailers: %d films, video for %d, audio for %d; statuses %s", n, vmask.sum(), amask.sum(),
-             dict(counts))
+    log.info(
+        "trailers: %d films, video for %d, audio for %d; statuses %s",
+        n,
+        vmask.sum(),
+        amask.sum(),
+        dict(counts),
+    )
     return video, audio, vmask, amask, [statuses[i] for i in range(n)]
 
 
 def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, progress, timings) -> None:
     from reelcast.media.download import fetch_many
 
-    fid, aid, sid = frames_encoder_id(cfg), audio_encoder_id(cfg), status_id(cfg)
+    device = str(resolve_device(cfg.train.device))
+    fid, aid, sid = frames_encoder_id(cfg, device), audio_encoder_id(cfg), status_id(cfg, device)
     download_dir = Path(cfg.media.download_dir or Path(cfg.cache_dir) / "trailers")
     t0 = time.perf_counter()
     fetched = fetch_many({str(i): refs[i] for i in todo}, cfg.media, download_dir, progress=progress)
@@ -159,7 +179,9 @@ def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, pro
         if r.status == "ok" and r.path is not None:
             paths[i] = r.path
         else:
-            log.warning("line %s: trailer %s: %s: %s", films["line"].iloc[i], refs[i].value, r.status, r.message)
+            log.warning(
+                "line %s: trailer %s: %s: %s", films["line"].iloc[i], refs[i].value, r.status, r.message
+            )
             # Offline misses and network errors are not recorded: a later online run should retry them.
             if r.status not in ("offline_miss", "network_error", "timeout"):
                 record(i, {"status": r.status, "message": r.message, "video_ok": False, "audio_ok": False})
@@ -180,8 +202,15 @@ def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, pro
                 timings["decode"] = timings.get("decode", 0.0) + res["seconds"]
                 if res["status"] != "ok":
                     log.warning("line %s: trailer %s: %s", films["line"].iloc[i], paths[i], res["message"])
-                    record(i, {"status": res["status"], "message": res["message"], "video_ok": False,
-                               "audio_ok": False})
+                    record(
+                        i,
+                        {
+                            "status": res["status"],
+                            "message": res["message"],
+                            "video_ok": False,
+                            "audio_ok": False,
+                        },
+                    )
                     bar.update()
                     continue
                 # Frame features: the CNN runs here while the workers decode the next trailers.
@@ -189,8 +218,14 @@ def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, pro
                 feats = encoder.encode(res["frames"])
                 timings["frames_cnn"] = timings.get("frames_cnn", 0.0) + time.perf_counter() - t1
                 store.put("frames", fid, keys[i], feats.astype(np.float16))
-                rec = {"status": "ok", "message": "", "video_ok": True, "audio_ok": False,
-                       "duration": res["duration"], "warnings": res["warnings"]}
+                rec = {
+                    "status": "ok",
+                    "message": "",
+                    "video_ok": True,
+                    "audio_ok": False,
+                    "duration": res["duration"],
+                    "warnings": res["warnings"],
+                }
                 wave = res["audio"]
                 if wave is None:
                     rec["audio_status"] = "no_audio"
@@ -198,12 +233,18 @@ def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, pro
                     rec["audio_status"] = "silent"
                 else:
                     t1 = time.perf_counter()
-                    store.put("audio", aid, keys[i], audio_input(wave, cfg.audio, cfg.media.sample_rate)
-                              .astype(np.float16))
+                    store.put(
+                        "audio",
+                        aid,
+                        keys[i],
+                        audio_input(wave, cfg.audio, cfg.media.sample_rate).astype(np.float16),
+                    )
                     timings["audio"] = timings.get("audio", 0.0) + time.perf_counter() - t1
                     rec["audio_ok"], rec["audio_status"] = True, "ok"
                 if not rec["audio_ok"]:
-                    rec["audio_message"] = f"trailer has {rec['audio_status'].replace('_', ' ')}: audio masked"
+                    rec["audio_message"] = (
+                        f"trailer has {rec['audio_status'].replace('_', ' ')}: audio masked"
+                    )
                 record(i, rec)  # last: a status record means both feature entries are complete
                 bar.update()
         except BaseException:

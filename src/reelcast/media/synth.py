@@ -62,20 +62,23 @@ def _draw(t: float, seconds: float, w: int, h: int, rng_params: dict, yy: np.nda
 
 
 def _rgb_to_yuv420p(img: np.ndarray) -> np.ndarray:
-    # BT.601 limited range in numpy: letting swscale convert made the bytes depend on buffer
-    # alignment (two different files for the same seed), and the output must be deterministic.
-    rgb = img.astype(np.float32)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    y = 16.0 + 0.256788 * r + 0.504129 * g + 0.097906 * b
-    u = 128.0 - 0.148223 * r - 0.290993 * g + 0.439216 * b
-    v = 128.0 + 0.439216 * r - 0.367788 * g - 0.071427 * b
-    h, w = y.shape
+    # BT.601 limited range in integer arithmetic. Float maths (numpy reductions, swscale) gave
+    # alignment-dependent rounding and so different files for the same seed.
+    h, w = img.shape[:2]
+    r, g, b = (img[..., c].astype(np.int32) for c in range(3))
+    y = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16
 
-    def sub(c: np.ndarray) -> np.ndarray:
-        return c.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    def block_sum(c: np.ndarray) -> np.ndarray:  # 2x2 sums for 4:2:0 chroma
+        return c[0::2, 0::2] + c[1::2, 0::2] + c[0::2, 1::2] + c[1::2, 1::2]
 
-    planes = [np.rint(y), np.rint(sub(u)).reshape(h // 4, w), np.rint(sub(v)).reshape(h // 4, w)]
-    return np.clip(np.concatenate(planes), 0, 255).astype(np.uint8)
+    rs, gs, bs = block_sum(r), block_sum(g), block_sum(b)
+    u = ((-38 * rs - 74 * gs + 112 * bs + 512) >> 10) + 128
+    v = ((112 * rs - 94 * gs - 18 * bs + 512) >> 10) + 128
+    out = np.empty((h * 3 // 2, w), np.uint8)  # all three results lie in 16..240 by construction
+    out[:h] = y
+    out[h : h + h // 4] = u.reshape(h // 4, w)
+    out[h + h // 4 :] = v.reshape(h // 4, w)
+    return out
 
 
 def _scene(seed: int) -> dict:
@@ -96,9 +99,14 @@ def _scene(seed: int) -> dict:
     return {"background": tuple(int(c) for c in rng.integers(0, 90, 3)), "shapes": shapes}
 
 
+def tone_frequency(seed: int) -> float:
+    """Pitch (Hz) of the soundtrack for `seed`: one of the 25 semitones from 220 to 880 Hz."""
+    return 220.0 * 2.0 ** ((seed * 7 % 25) / 12.0)
+
+
 def _tone(seconds: float, seed: int) -> np.ndarray:
-    # A tone between 220 and 880 Hz with a slow amplitude wobble, so loudness is not constant.
-    freq = 220.0 * 2.0 ** ((seed * 7 % 25) / 12.0)
+    # The seed's pitch with a slow amplitude wobble, so loudness is not constant.
+    freq = tone_frequency(seed)
     t = np.arange(round(seconds * AUDIO_RATE)) / AUDIO_RATE
     env = 0.5 + 0.4 * np.sin(2 * np.pi * 2.0 * t)
     return (0.3 * env * np.sin(2 * np.pi * freq * t)).astype(np.float32)
@@ -125,7 +133,7 @@ def render_trailer(
         raise ValueError(f"render_trailer: bad size/duration ({seconds} s, {fps} fps, {width}x{height})")
     if rotate not in (None, 0, 90, 180, 270, -90):
         raise ValueError(f"render_trailer: rotate must be a multiple of 90 degrees, got {rotate}")
-    k = -(rotate or 0) // 90  # np.rot90 turns counter-clockwise; store the picture turned back
+    k = (rotate or 0) // 90  # store turned counter-clockwise (np.rot90); the player turns it back
     coded_w, coded_h = (height, width) if k % 2 else (width, height)
     if coded_w % 2 or coded_h % 2:
         raise ValueError(f"render_trailer: yuv420p needs even sizes, got {width}x{height}")
@@ -140,8 +148,14 @@ def render_trailer(
             vs = out.add_stream("libx264", rate=fps)
             vs.width, vs.height, vs.pix_fmt = coded_w, coded_h, "yuv420p"
             vs.gop_size = max(1, round(_GOP_SECONDS * fps))
-            # threads=1 keeps the output byte-identical across machines; the clips are tiny.
-            vs.codec_context.options = {"preset": "veryfast", "crf": "20", "threads": "1"}
+            # One thread and no macroblock-tree rate control: with mbtree on, x264 gave different
+            # bytes for the same input from run to run (measured), and the clips must be reproducible.
+            vs.codec_context.options = {
+                "preset": "veryfast",
+                "crf": "20",
+                "threads": "1",
+                "x264-params": "mbtree=0",
+            }
             if vfr:
                 vs.codec_context.time_base = _VFR_TIME_BASE
             if k:
@@ -177,7 +191,12 @@ def render_trailer(
 
 
 def write_corrupt_copy(
-    src: str | Path, dst: str | Path, mode: str = "garble", start: float = 0.4, end: float = 0.6, seed: int = 0
+    src: str | Path,
+    dst: str | Path,
+    mode: str = "garble",
+    start: float = 0.4,
+    end: float = 0.6,
+    seed: int = 0,
 ) -> Path:
     """Copy a media file with damage: `garble` overwrites bytes [start, end) (fractions of the size)
     with noise, `truncate` keeps only the first `start` fraction."""

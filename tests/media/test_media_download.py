@@ -1,0 +1,253 @@
+"""Trailer acquisition with the yt-dlp and urllib boundaries replaced by fakes (no network)."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.error
+from dataclasses import replace
+from email.message import Message
+from pathlib import Path
+
+import pytest
+import yt_dlp
+
+from reelcast.config import MediaConfig
+from reelcast.media import download as dl
+from reelcast.media.download import fetch_many, fetch_trailer
+from reelcast.media.refs import TrailerRef
+
+VID = "K26_sDKnvMU"
+CFG = MediaConfig(retries=2, timeout=7.0, max_height=360, download_workers=2)
+
+
+class FakeYoutubeDL:
+    """Stands in for yt_dlp.YoutubeDL: follows a script of outcomes, one per extract_info call."""
+
+    script: list = []
+    calls: list = []
+
+    def __init__(self, params):
+        self.params = params
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def extract_info(self, url, download=True):
+        vid = url.rsplit("=", 1)[1]
+        FakeYoutubeDL.calls.append((vid, self.params))
+        outcome = FakeYoutubeDL.script.pop(0) if FakeYoutubeDL.script else "ok"
+        folder = Path(self.params["outtmpl"]).parent
+        if outcome == "partial":  # died half-way: only yt-dlp's .part file exists
+            (folder / f"{vid}.mp4.part").write_bytes(b"\x00" * 1000)
+            raise yt_dlp.utils.DownloadError(
+                "ERROR: unable to download video data: <urlopen error timed out>"
+            )
+        if outcome != "ok":
+            raise yt_dlp.utils.DownloadError(outcome)
+        out = folder / f"{vid}.mp4"
+        out.write_bytes(b"fake mp4 " + vid.encode())
+        return {"id": vid, "ext": "mp4", "requested_downloads": [{"filepath": str(out)}]}
+
+
+@pytest.fixture
+def fake_ytdl(monkeypatch):
+    FakeYoutubeDL.script = []
+    FakeYoutubeDL.calls = []
+    monkeypatch.setattr(yt_dlp, "YoutubeDL", FakeYoutubeDL)
+    return FakeYoutubeDL
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def yt(vid: str = VID) -> TrailerRef:
+    return TrailerRef("youtube", vid)
+
+
+def test_success_is_cached_and_reused(fake_ytdl, tmp_path):
+    r = fetch_trailer(yt(), CFG, tmp_path, sleep=Sleeps())
+    assert r.status == "ok" and r.attempts == 1 and not r.cached
+    assert r.path == tmp_path / f"yt-{VID}.mp4" and r.path.read_bytes() == b"fake mp4 " + VID.encode()
+    params = fake_ytdl.calls[0][1]
+    assert params["socket_timeout"] == 7.0 and "height<=360" in params["format"]
+    assert params["noplaylist"] and params["quiet"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # work folder removed
+
+    again = fetch_trailer(yt(), CFG, tmp_path, sleep=Sleeps())
+    assert again.status == "ok" and again.cached and again.path == r.path
+    assert len(fake_ytdl.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("message", "status"),
+    [
+        ("ERROR: [youtube] K26_sDKnvMU: Private video. Sign in if you've been granted access", "private"),
+        (
+            "ERROR: [youtube] K26_sDKnvMU: Video unavailable. This video has been removed by the uploader",
+            "unavailable",
+        ),
+        (
+            "ERROR: [youtube] K26_sDKnvMU: Sign in to confirm your age. This video may be inappropriate",
+            "age_restricted",
+        ),
+        (
+            "ERROR: [youtube] K26_sDKnvMU: The uploader has not made this video available in your country",
+            "geo_blocked",
+        ),
+        ("ERROR: [youtube] K26_sDKnvMU: Requested format is not available", "unavailable"),
+    ],
+)
+def test_permanent_errors_are_not_retried(fake_ytdl, tmp_path, message, status):
+    fake_ytdl.script = [message]
+    sleeps = Sleeps()
+    r = fetch_trailer(yt(), CFG, tmp_path, sleep=sleeps)
+    assert r.status == status and r.attempts == 1 and r.path is None
+    assert sleeps == [] and len(fake_ytdl.calls) == 1
+    assert not r.message.startswith("ERROR") and "K26_sDKnvMU" in r.message
+
+
+def test_transient_error_then_success_backs_off(fake_ytdl, tmp_path):
+    fake_ytdl.script = [
+        "ERROR: Unable to download webpage: <urlopen error [Errno -3] Temporary failure in name resolution>",
+        "ERROR: Unable to download webpage: HTTP Error 503: Service Unavailable",
+        "ok",
+    ]
+    sleeps = Sleeps()
+    r = fetch_trailer(yt(), CFG, tmp_path, sleep=sleeps)
+    assert r.status == "ok" and r.attempts == 3 and r.path.exists()
+    assert sleeps == [dl.BACKOFF_SECONDS, 2 * dl.BACKOFF_SECONDS]
+
+
+def test_transient_error_gives_up_after_retries(fake_ytdl, tmp_path):
+    fake_ytdl.script = ["ERROR: Read timed out."] * 5
+    sleeps = Sleeps()
+    r = fetch_trailer(yt(), replace(CFG, retries=2), tmp_path, sleep=sleeps)
+    assert r.status == "timeout" and r.attempts == 3 and len(sleeps) == 2
+    assert sleeps[1] == 2 * sleeps[0]
+
+
+def test_partial_download_is_never_a_finished_one(fake_ytdl, tmp_path):
+    fake_ytdl.script = ["partial"]
+    r = fetch_trailer(yt(), replace(CFG, retries=0), tmp_path, sleep=Sleeps())
+    assert r.status == "timeout" and r.path is None
+    assert list(tmp_path.iterdir()) == []  # neither the .part file nor the work folder is left
+    # A stray partial file from another tool is not a cache hit either.
+    (tmp_path / f"yt-{VID}.mp4.part").write_bytes(b"half")
+    offline = fetch_trailer(yt(), replace(CFG, offline=True), tmp_path, sleep=Sleeps())
+    assert offline.status == "offline_miss"
+    r = fetch_trailer(yt(), CFG, tmp_path, sleep=Sleeps())
+    assert r.status == "ok" and r.path.name == f"yt-{VID}.mp4" and len(fake_ytdl.calls) == 2
+
+
+def test_offline_uses_only_the_cache(fake_ytdl, tmp_path):
+    (tmp_path / f"yt-{VID}.webm").write_bytes(b"cached")
+    offline = replace(CFG, offline=True)
+    hit = fetch_trailer(yt(), offline, tmp_path, sleep=Sleeps())
+    assert hit.status == "ok" and hit.path == tmp_path / f"yt-{VID}.webm"
+    miss = fetch_trailer(yt("AAAAAAAAAAA"), offline, tmp_path, sleep=Sleeps())
+    assert miss.status == "offline_miss" and "AAAAAAAAAAA" in miss.message and str(tmp_path) in miss.message
+    assert fake_ytdl.calls == []
+
+
+def test_local_files(tmp_path):
+    f = tmp_path / "a.mp4"
+    f.write_bytes(b"x")
+    assert fetch_trailer(TrailerRef("file", str(f)), CFG, tmp_path / "dl").path == f
+    missing = fetch_trailer(TrailerRef("file", str(tmp_path / "b.mp4")), CFG, tmp_path / "dl")
+    assert missing.status == "not_found" and "b.mp4" in missing.message
+
+
+def test_fetch_many_parallel_dedup_and_manifest(fake_ytdl, tmp_path):
+    fake_ytdl.script = []  # every download succeeds except the private one below
+    private = "PPPPPPPPPPP"
+    original = FakeYoutubeDL.extract_info
+
+    def extract_info(self, url, download=True):
+        if url.endswith(private):
+            FakeYoutubeDL.calls.append((private, self.params))
+            raise yt_dlp.utils.DownloadError("ERROR: [youtube] PPPPPPPPPPP: Private video")
+        return original(self, url, download)
+
+    FakeYoutubeDL.extract_info = extract_info
+    try:
+        (tmp_path / "dl").mkdir()
+        (tmp_path / "dl" / "manifest.json").write_text(json.dumps({"old": {"status": "ok"}}))
+        refs = {
+            "1": yt(VID),
+            "2": yt(VID),  # the same trailer for two films: downloaded once
+            "3": yt("BBBBBBBBBBB"),
+            "4": yt(private),
+            "5": TrailerRef("file", str(tmp_path / "nope.mp4")),
+        }
+        out = fetch_many(refs, CFG, tmp_path / "dl", progress=False, sleep=Sleeps())
+    finally:
+        FakeYoutubeDL.extract_info = original
+    assert list(out) == ["1", "2", "3", "4", "5"]
+    assert [out[k].status for k in out] == ["ok", "ok", "ok", "private", "not_found"]
+    assert out["1"].path == out["2"].path
+    assert sorted(v for v, _ in fake_ytdl.calls) == sorted([VID, "BBBBBBBBBBB", private])
+    manifest = json.loads((tmp_path / "dl" / "manifest.json").read_text())
+    assert manifest["old"] == {"status": "ok"}  # earlier entries are kept
+    assert manifest["4"]["status"] == "private" and "Private video" in manifest["4"]["message"]
+    assert manifest["1"]["path"] == str(tmp_path / "dl" / f"yt-{VID}.mp4")
+    assert manifest["5"]["path"] is None and manifest["3"]["status"] == "ok"
+
+
+# ---- plain media URLs (urllib) ---------------------------------------------------------------------
+
+
+class FakeResponse(io.BytesIO):
+    def __init__(self, body: bytes, ctype: str = "video/mp4", length: int | None = None):
+        super().__init__(body)
+        self.headers = Message()
+        self.headers["Content-Type"] = ctype
+        self.headers["Content-Length"] = str(len(body) if length is None else length)
+
+
+def test_url_download(monkeypatch, tmp_path):
+    seen = {}
+
+    def urlopen(req, timeout):
+        seen["timeout"] = timeout
+        return FakeResponse(b"video bytes" * 100)
+
+    monkeypatch.setattr(dl.urllib.request, "urlopen", urlopen)
+    ref = TrailerRef("url", "https://cdn.example.org/t/film.mp4")
+    r = fetch_trailer(ref, CFG, tmp_path, sleep=Sleeps())
+    assert r.status == "ok" and r.path == tmp_path / f"{ref.cache_key}.mp4"
+    assert r.path.read_bytes() == b"video bytes" * 100 and seen["timeout"] == 7.0
+
+
+@pytest.mark.parametrize(
+    ("response", "status"),
+    [
+        (urllib.error.HTTPError("u", 404, "Not Found", Message(), None), "not_found"),
+        (urllib.error.HTTPError("u", 403, "Forbidden", Message(), None), "unavailable"),
+        (urllib.error.URLError(TimeoutError("timed out")), "timeout"),
+        (lambda: FakeResponse(b"<html>", ctype="text/html; charset=utf-8"), "invalid"),
+        (lambda: FakeResponse(b"half", length=1000), "network_error"),  # connection dropped mid-body
+    ],
+)
+def test_url_failures_leave_nothing_behind(monkeypatch, tmp_path, response, status):
+    def urlopen(req, timeout):
+        if isinstance(response, Exception):
+            raise response
+        return response()  # a fresh response per attempt
+
+    monkeypatch.setattr(dl.urllib.request, "urlopen", urlopen)
+    r = fetch_trailer(TrailerRef("url", "https://cdn.example.org/t/film.mp4"), CFG, tmp_path, sleep=Sleeps())
+    assert r.status == status and r.path is None
+    assert r.attempts == (CFG.retries + 1 if status in dl.TRANSIENT else 1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_format_prefers_single_small_file():
+    f = dl.youtube_format(480, can_merge=False)
+    assert f.startswith("b[height<=480][ext=mp4]/b[height<=480]/") and "+" not in f
+    assert "bv[height<=480]+ba" in dl.youtube_format(480, can_merge=True)
