@@ -17,8 +17,11 @@ import typer
 
 from reelcast.config import Config
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Predict a film's box-office revenue class from its plot, trailer pictures and sound.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Predict a film's box-office revenue class from its plot, trailer pictures and sound.",
+)
 log = logging.getLogger("reelcast")
 
 
@@ -26,8 +29,9 @@ log = logging.getLogger("reelcast")
 def setup_logging(verbose: bool, quiet: bool = False) -> None:
     """Log to stderr: INFO by default, DEBUG with -v, WARNING with -q."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr,
-                        force=True)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True
+    )
     # Third-party progress bars and chatter would bury reelcast's own progress output.
     for noisy in ("httpx", "urllib3", "huggingface_hub", "transformers", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -70,14 +74,28 @@ VerboseOpt = typer.Option(False, "--verbose", "-v", help="Debug logging.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Warnings only, no progress bars.")
 
 
-def data_flags(schema, text_col, revenue_col, trailer_col, id_col, zero_revenue_valid, skip_bad_rows,
-               trailer_map, trailer_links) -> dict[str, Any]:
+def data_flags(
+    schema,
+    text_col,
+    revenue_col,
+    trailer_col,
+    id_col,
+    zero_revenue_valid,
+    skip_bad_rows,
+    trailer_map,
+    trailer_links,
+) -> dict[str, Any]:
     """Named table flags as config keys."""
     return {
-        "data.schema": schema, "data.text_col": text_col, "data.revenue_col": revenue_col,
-        "data.trailer_col": trailer_col, "data.id_col": id_col,
-        "data.zero_revenue_valid": zero_revenue_valid or None, "data.skip_bad_rows": skip_bad_rows or None,
-        "data.trailer_map": trailer_map, "data.trailer_links": trailer_links,
+        "data.schema": schema,
+        "data.text_col": text_col,
+        "data.revenue_col": revenue_col,
+        "data.trailer_col": trailer_col,
+        "data.id_col": id_col,
+        "data.zero_revenue_valid": zero_revenue_valid or None,
+        "data.skip_bad_rows": skip_bad_rows or None,
+        "data.trailer_map": trailer_map,
+        "data.trailer_links": trailer_links,
     }
 
 
@@ -92,14 +110,20 @@ def train(
     media: str = typer.Option(None, "--media", help="none | simulated | trailers"),
     fusion: str = typer.Option(None, "--fusion", help="concat | attention"),
     temporal: str = typer.Option(None, "--temporal", help="conv | gru | lstm"),
-    video_model: str = typer.Option(None, "--video-model", help="Frame encoder: hub id, directory, mobilenet_v2."),
+    video_model: str = typer.Option(
+        None, "--video-model", help="Frame encoder: hub id, directory, mobilenet_v2."
+    ),
     finetune_text: bool = typer.Option(False, "--finetune-text", help="Train the text model end to end."),
     labels: str = typer.Option(None, "--labels", help="quantile | thresholds"),
-    thresholds: str = typer.Option(None, "--thresholds", help="Seven ascending edges in millions (comma list)."),
-    tabular: str = typer.Option(None, "--tabular",
-                                help="Fuse metadata columns as a 4th modality: 'auto' or a comma list."),
-    allow_post_release: bool = typer.Option(False, "--allow-post-release",
-                                            help="Permit columns only known after release (leaks!)."),
+    thresholds: str = typer.Option(
+        None, "--thresholds", help="Seven ascending edges in millions (comma list)."
+    ),
+    tabular: str = typer.Option(
+        None, "--tabular", help="Fuse metadata columns as a 4th modality: 'auto' or a comma list."
+    ),
+    allow_post_release: bool = typer.Option(
+        False, "--allow-post-release", help="Permit columns only known after release (leaks!)."
+    ),
     epochs: int = typer.Option(None, "--epochs"),
     patience: int = typer.Option(None, "--patience"),
     batch_size: int = typer.Option(None, "--batch-size"),
@@ -126,15 +150,38 @@ def train(
     """Train and evaluate on every split (or K folds) and write the report."""
     setup_logging(verbose, quiet)
     flags = {
-        "text.model": text_model, "split.splits": splits, "split.cv": cv, "media.mode": media,
-        "model.fusion": fusion, "video.temporal": temporal, "video.model": video_model,
-        "text.finetune": finetune_text or None, "labels.strategy": labels,
-        "labels.thresholds": thresholds, "tabular.allow_post_release": allow_post_release or None,
-        "train.epochs": epochs, "train.patience": patience, "train.batch_size": batch_size, "train.lr": lr,
-        "train.seed": seed, "split.seed": seed, "train.device": device, "eval.ablation": False if no_ablation else None,
-        "media.offline": offline or None, "cache_dir": cache_dir,
-        **data_flags(schema, text_col, revenue_col, trailer_col, id_col, zero_revenue_valid, skip_bad_rows,
-                     trailer_map, trailer_links),
+        "text.model": text_model,
+        "split.splits": splits,
+        "split.cv": cv,
+        "media.mode": media,
+        "model.fusion": fusion,
+        "video.temporal": temporal,
+        "video.model": video_model,
+        "text.finetune": finetune_text or None,
+        "labels.strategy": labels,
+        "labels.thresholds": thresholds,
+        "tabular.allow_post_release": allow_post_release or None,
+        "train.epochs": epochs,
+        "train.patience": patience,
+        "train.batch_size": batch_size,
+        "train.lr": lr,
+        "train.seed": seed,
+        "split.seed": seed,
+        "train.device": device,
+        "eval.ablation": False if no_ablation else None,
+        "media.offline": offline or None,
+        "cache_dir": cache_dir,
+        **data_flags(
+            schema,
+            text_col,
+            revenue_col,
+            trailer_col,
+            id_col,
+            zero_revenue_valid,
+            skip_bad_rows,
+            trailer_map,
+            trailer_links,
+        ),
     }
     if tabular is not None:
         flags["tabular.use_in_fusion"] = True
@@ -156,9 +203,11 @@ def run_and_print(cfg: Config, data: Path, out: Path, progress: bool) -> None:
     typer.echo(f"\nTest-set metrics per split ({cfg.media.mode} media, text model {cfg.text.model}):")
     typer.echo(comparison_text(summary.comparison))
     stats = summary.featurize_stats
-    typer.echo(f"\ntext features: {stats.get('text_encoded', 0)} encoded, {stats.get('text_cached', 0)} "
-               f"from the cache; featurize {summary.seconds['featurize']:.1f} s; "
-               f"whole run {time.perf_counter() - t0:.1f} s")
+    typer.echo(
+        f"\ntext features: {stats.get('text_encoded', 0)} encoded, {stats.get('text_cached', 0)} "
+        f"from the cache; featurize {summary.seconds['featurize']:.1f} s; "
+        f"whole run {time.perf_counter() - t0:.1f} s"
+    )
     typer.echo(f"report: {summary.out_dir}/split_comparison.csv and {summary.out_dir}/split_*/")
 
 
@@ -180,7 +229,9 @@ def evaluate(
 
     try:
         overrides = build_config(None, set_, {}).to_dict() if set_ else None
-        p = RevenuePredictor.load(model, device=device, overrides=_only_set(overrides, set_), progress=not quiet)
+        p = RevenuePredictor.load(
+            model, device=device, overrides=_only_set(overrides, set_), progress=not quiet
+        )
         metrics = p.evaluate(data)
     except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
         fail(str(e))
@@ -210,7 +261,9 @@ def _only_set(full: dict | None, sets: list[str] | None) -> dict | None:
 def predict(
     model: Path = typer.Option(..., "--model", help="A split folder of a training run."),
     description: str = typer.Option(None, "--description", help="The plot description."),
-    description_file: Path = typer.Option(None, "--description-file", help="Read the description from a file."),
+    description_file: Path = typer.Option(
+        None, "--description-file", help="Read the description from a file."
+    ),
     title: str = typer.Option("", "--title"),
     trailer: str = typer.Option(None, "--trailer", help="YouTube URL or id, media URL, or local file."),
     data: Path = typer.Option(None, "--data", help="A table of films to predict at once."),
@@ -242,7 +295,11 @@ def predict(
             if out:
                 from reelcast.io import atomic_write_text
 
-                text = df.to_json(orient="records", indent=2) if out.suffix == ".json" else df.to_csv(index=False)
+                text = (
+                    df.to_json(orient="records", indent=2)
+                    if out.suffix == ".json"
+                    else df.to_csv(index=False)
+                )
                 atomic_write_text(out, text)
             if as_json:
                 typer.echo(df.to_json(orient="records"))
@@ -256,8 +313,10 @@ def predict(
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    typer.echo(f"{title or 'film'}: {result['class_name']} (class {result['predicted_class']}, "
-               f"p = {result['confidence']:.3f})")
+    typer.echo(
+        f"{title or 'film'}: {result['class_name']} (class {result['predicted_class']}, "
+        f"p = {result['confidence']:.3f})"
+    )
     for name, prob in result["probabilities"].items():
         typer.echo(f"  {name:>12} {prob:6.3f} {'#' * round(prob * 40)}")
     typer.echo("modality contributions (drop in the predicted class's probability when masked):")
@@ -271,8 +330,12 @@ def predict(
 @app.command()
 def extract(
     data: Path = typer.Option(..., "--data", help="Film table with a trailer column (or --trailer-map)."),
-    video_model: str = typer.Option(None, "--video-model", help="Frame encoder: hub id, directory, mobilenet_v2."),
-    text_model: str = typer.Option(None, "--text-model", help="Also encode the descriptions with this model."),
+    video_model: str = typer.Option(
+        None, "--video-model", help="Frame encoder: hub id, directory, mobilenet_v2."
+    ),
+    text_model: str = typer.Option(
+        None, "--text-model", help="Also encode the descriptions with this model."
+    ),
     offline: bool = typer.Option(False, "--offline", help="Use only trailers already downloaded."),
     cache_dir: str = typer.Option(None, "--cache-dir", help="Feature store and trailer cache folder."),
     manifest: Path = typer.Option(None, "--manifest", help="Write each film's media status here (CSV)."),
@@ -296,32 +359,44 @@ def extract(
     from reelcast.media.extract import extract_media
     from reelcast.predictor import as_table
 
-    flags = {"video.model": video_model, "text.model": text_model, "media.offline": offline or None,
-             "cache_dir": cache_dir, "media.mode": "trailers", "train.device": device,
-             **data_flags(None, None, None, trailer_col, None, None, None, trailer_map, trailer_links)}
+    flags = {
+        "video.model": video_model,
+        "text.model": text_model,
+        "media.offline": offline or None,
+        "cache_dir": cache_dir,
+        "media.mode": "trailers",
+        "train.device": device,
+        **data_flags(None, None, None, trailer_col, None, None, None, trailer_map, trailer_links),
+    }
     try:
         cfg = build_config(config, set_, flags)
         table = as_table(data, cfg, require_revenue=False)
         fz = Featurizer(cfg, cfg.train.device, progress=not quiet)
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        _, _, vmask, amask, statuses = extract_media(table.df, cfg, fz.store, lambda: fz.frame_encoder,
-                                                     progress=not quiet, timings=timings)
+        _, _, vmask, amask, statuses = extract_media(
+            table.df, cfg, fz.store, lambda: fz.frame_encoder, progress=not quiet, timings=timings
+        )
         if text_model:
             fz.text_features(table.df["text"].tolist())
     except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
         fail(str(e))
     total = time.perf_counter() - t0
     counts = Counter(s.get("status", "?") for s in statuses)
-    typer.echo(f"{len(statuses)} films: video for {int(vmask.sum())}, audio for {int(amask.sum())}; "
-               f"statuses: {', '.join(f'{k} {v}' for k, v in counts.most_common())}")
+    typer.echo(
+        f"{len(statuses)} films: video for {int(vmask.sum())}, audio for {int(amask.sum())}; "
+        f"statuses: {', '.join(f'{k} {v}' for k, v in counts.most_common())}"
+    )
     if timings:
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
         typer.echo(f"time: {total:.1f} s wall; summed per stage (decode runs in parallel workers): {stages}")
     if manifest:
-        rows = [{"film_id": f, "line": ln, "trailer": tr, **{k: v for k, v in s.items() if k != "warnings"}}
-                for f, ln, tr, s in zip(table.df["film_id"], table.df["line"], table.df["trailer"], statuses,
-                                        strict=True)]
+        rows = [
+            {"film_id": f, "line": ln, "trailer": tr, **{k: v for k, v in s.items() if k != "warnings"}}
+            for f, ln, tr, s in zip(
+                table.df["film_id"], table.df["line"], table.df["trailer"], statuses, strict=True
+            )
+        ]
         atomic_write_text(manifest, pd.DataFrame(rows).to_csv(index=False))
         typer.echo(f"manifest: {manifest}")
 
@@ -357,7 +432,7 @@ def demo(
         fail(str(e))
     split_dir = next(iter(sorted(out.glob("split_*"))), None)
     if split_dir:
-        typer.echo(f"\nnext: reelcast predict --model {split_dir} --description \"A heist crew...\"")
+        typer.echo(f'\nnext: reelcast predict --model {split_dir} --description "A heist crew..."')
 
 
 @app.command("config")
@@ -367,6 +442,34 @@ def show_config(config: Path = ConfigOpt, set_: list[str] = SetOpt):
         typer.echo(build_config(config, set_, {}).to_toml())
     except (ValueError, KeyError) as e:
         fail(str(e))
+
+
+@app.command()
+def serve(
+    model: Path = typer.Option(..., "--model", help="A split folder of a training run."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 = every interface)."),
+    port: int = typer.Option(8000, "--port"),
+    max_upload_mb: float = typer.Option(None, "--max-upload-mb", help="Largest trailer upload in MB (200)."),
+    device: str = DeviceOpt,
+    verbose: bool = VerboseOpt,
+    quiet: bool = QuietOpt,
+):
+    """Serve the model over HTTP: a web page at /, the JSON API at /predict, its docs at /docs."""
+    setup_logging(verbose, quiet)
+    import uvicorn
+
+    from reelcast.serving.app import create_app
+    from reelcast.serving.settings import ServeSettings
+
+    try:
+        limit = {"max_upload_mb": max_upload_mb} if max_upload_mb is not None else {}
+        settings = ServeSettings(host=host, port=port, device=device, **limit)
+        api = create_app(model, settings=settings)
+    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
+        fail(str(e))
+    typer.echo(f"reelcast: serving {model} on http://{host}:{port}/ (API docs at /docs)", err=True)
+    level = "debug" if verbose else "warning" if quiet else "info"
+    uvicorn.run(api, host=host, port=port, log_level=level)
 
 
 def main() -> None:

@@ -165,6 +165,10 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
             {"split": "std", **{k: ms[k][1] for k in SCALAR_METRICS}},
         ])], ignore_index=True)
     reports.write_csv(out_dir / "split_comparison.csv", comparison)
+    if cfg.eval.ablation:
+        from reelcast import evaluation
+
+        evaluation.write_ablation_summary(out_dir, dirs, cv=bool(cfg.split.cv and cfg.split.cv > 1))
     seconds["total"] = time.perf_counter() - t_start
     return RunSummary(out_dir, comparison, dirs, seconds, dict(base.featurizer.stats))
 
@@ -206,7 +210,8 @@ def comparison_text(comparison: pd.DataFrame) -> str:
     fixed = comparison[~comparison["split"].isin(["mean", "std"])]
     best = fixed.loc[fixed["f1_macro"].idxmax()]
     return (
-        f"{table}\n\nbest split by test macro-F1: {best['split']} ({best['f1_macro']:.3f}); "
-        "the splits test on different films, so see the bootstrap intervals in each "
+        f"{table}\n\nbest split by test macro-F1: {best['split']} ({best['f1_macro']:.3f}). "
+        "With one seed the three splits share the same test films, so they differ only in how the "
+        "rest is divided between training and validation; see the bootstrap intervals in each "
         "evaluation_results.json before reading much into the ranking."
     )

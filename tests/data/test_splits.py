@@ -41,3 +41,10 @@ def test_folds_cover_every_film_once_as_test():
 def test_too_few_films_is_an_error():
     with pytest.raises(ValueError, match="too few"):
         make_split(np.zeros(2, dtype=int), SPLITS["70-20-10"], seed=0)
+
+
+def test_the_three_splits_share_their_test_films():
+    # The comparison between splits then measures only the train/validation division.
+    strata = revenue_strata(np.random.default_rng(2).lognormal(3, 1, 500), 8)
+    tests = [make_split(strata, SPLITS[n], seed=42).test for n in SPLITS]
+    assert all(np.array_equal(tests[0], t) for t in tests[1:])

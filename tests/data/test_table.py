@@ -97,3 +97,12 @@ def test_tmdb_schema_on_the_real_file():
     avatar = t.df[t.df["title"] == "Avatar"].iloc[0]
     assert abs(avatar["revenue_musd"] - 2787.965087) < 1e-6 and avatar["budget_musd"] == 237.0
     assert avatar["release_month"] == 12 and "Science Fiction" in avatar["genres"]
+
+
+def test_trailer_map_fills_empty_trailer_cells(tmp_path):
+    yt = tmp_path / "ml-youtube.csv"
+    yt.write_text("youtubeId,movieId,title\nK26_sDKnvMU,1,Toy Story (1995)\n")
+    p = write(tmp_path, "Toy Story,toys come alive,100,1995\nOther,x,5,2001\n")
+    t = load_films(p, DataConfig(trailer_map=str(yt)))
+    assert t.df["trailer"].tolist() == ["K26_sDKnvMU", ""]
+    assert t.report.to_dict()["trailer_map"]["matched"] == 1

@@ -41,6 +41,7 @@ class TableReport:
     dropped: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     warnings: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     duplicates: list[tuple[int, int, str]] = field(default_factory=list)  # (line, first line, key)
+    trailer_map: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary with counts and a few example line numbers per reason."""
@@ -51,6 +52,7 @@ class TableReport:
             "rows_kept": self.rows_kept,
             "dropped": {k: {"count": len(v), "lines": v[:_EXAMPLES]} for k, v in self.dropped.items()},
             "warnings": {k: {"count": len(v), "lines": v[:_EXAMPLES]} for k, v in self.warnings.items()},
+            "trailer_map": self.trailer_map,
             "duplicates": {
                 "count": len(self.duplicates),
                 "examples": [
@@ -333,6 +335,8 @@ def films_from_frame(
                 df.loc[tiny, "line"].tolist()
             )
     report.rows_kept = len(df)
+    if cfg.trailer_map:
+        _join_trailer_map(df, cfg, schema, report)
     if base_dir is not None:
         df.attrs["base_dir"] = str(base_dir)
     report.log()
@@ -375,6 +379,29 @@ def canonical_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         row["line"] = row["line"] or i + 1
         rows.append(row)
     return pd.DataFrame(rows, columns=list(CANONICAL_COLUMNS))
+
+
+def _join_trailer_map(df: pd.DataFrame, cfg: DataConfig, schema: Schema, report: TableReport) -> None:
+    """Fill empty trailer cells with MovieLens YouTube ids (by TMDb id, IMDb id, then title + year)."""
+    from reelcast.data.trailer_map import join_trailers
+
+    links = Path(cfg.trailer_links) if cfg.trailer_links else None
+    tmdb = "film_id" if schema.name == "tmdb5000" else None
+    imdb = next((c for c in df.columns if c.lower() in ("src:imdb_id", "src:imdbid", "src:tconst")), None)
+    ids, join = join_trailers(
+        df, Path(cfg.trailer_map), links, tmdb_col=tmdb, imdb_col=imdb, title_col="title", year_col="year"
+    )
+    empty = df["trailer"] == ""
+    df.loc[empty, "trailer"] = ids[empty].fillna("").astype(str)
+    report.trailer_map = join
+    log.info(
+        "trailer map %s: %d of %d films matched (%.1f %%): %s",
+        cfg.trailer_map,
+        join["matched"],
+        join["films"],
+        100 * join["hit_rate"],
+        ", ".join(f"{m} {n}" for m, n in join["by_method"].items()),
+    )
 
 
 def _summary(report: TableReport) -> str:
