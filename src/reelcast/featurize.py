@@ -83,8 +83,10 @@ class Featurizer:
     """Computes (or reads back) every film's frozen features for the modalities a config asks for."""
 
     def __init__(self, cfg: Config, device: str = "auto", progress: bool = True):
+        from reelcast.encoders.common import resolve_device
+
         self.cfg = cfg
-        self.device = device
+        self.device = str(resolve_device(device))
         self.progress = progress
         self.store = FeatureStore(cfg.cache_dir)
         self._text_encoder = None
