@@ -285,6 +285,11 @@ def _download_url(ref: TrailerRef, cfg: MediaConfig, download_dir: Path) -> Path
         raise _Failure(INVALID, f"{ref.value}: {e}") from None
 
 
+def download_dir_for(cfg) -> Path:
+    """Where a config keeps downloaded trailers: media.download_dir, else <cache_dir>/trailers."""
+    return Path(cfg.media.download_dir or Path(cfg.cache_dir) / "trailers")
+
+
 def fetch_trailer(
     ref: TrailerRef,
     cfg: MediaConfig,

@@ -161,11 +161,11 @@ def extract_media(
 
 
 def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, progress, timings) -> None:
-    from reelcast.media.download import fetch_many
+    from reelcast.media.download import download_dir_for, fetch_many
 
     device = str(resolve_device(cfg.train.device))
     fid, aid, sid = frames_encoder_id(cfg, device), audio_encoder_id(cfg), status_id(cfg, device)
-    download_dir = Path(cfg.media.download_dir or Path(cfg.cache_dir) / "trailers")
+    download_dir = download_dir_for(cfg)
     t0 = time.perf_counter()
     fetched = fetch_many({str(i): refs[i] for i in todo}, cfg.media, download_dir, progress=progress)
     timings["download"] = timings.get("download", 0.0) + time.perf_counter() - t0

@@ -211,6 +211,27 @@ class ModelService:
             ]
         return ref, []
 
+    def prefetch(self, trailer: str, notes: list[str]) -> tuple[str | None, list[str]]:
+        """Download a remote trailer before taking the model lock, so a slow fetch blocks no one else.
+
+        Returns the local file to predict from (or None when the fetch failed, with a note saying why).
+        """
+        from reelcast.media.download import download_dir_for, fetch_trailer
+        from reelcast.media.refs import TrailerRefError, parse_trailer_ref
+
+        try:
+            ref = parse_trailer_ref(trailer)
+        except TrailerRefError:
+            return trailer, notes  # the predictor reports it as an invalid trailer
+        if ref is None or ref.kind == "file":
+            return trailer, notes
+        cfg = self.predictor.config
+        result = fetch_trailer(ref, cfg.media, download_dir_for(cfg))
+        if result.status != "ok" or result.path is None:
+            why = f"{result.status}: {result.message}" if result.message else result.status
+            return None, [*notes, f"trailer could not be fetched ({why}); predicted without video and audio"]
+        return str(result.path), notes
+
     def predict(
         self,
         description: str,
@@ -221,6 +242,8 @@ class ModelService:
         upload: dict[str, Any] | None = None,
     ) -> PredictionResponse:
         """Run the model on one film; a trailer that fails for any reason never fails the request."""
+        if trailer is not None:
+            trailer, notes = self.prefetch(trailer, notes)
         with self.lock:
             try:
                 result = self.predictor.predict_film(description, title=title, trailer=trailer)
