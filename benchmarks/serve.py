@@ -1,0 +1,269 @@
+"""Latency and throughput of the HTTP API (`reelcast serve`) on loopback.
+
+    python benchmarks/serve.py                        # trains a tiny text-only model first (a few seconds)
+    python benchmarks/serve.py --model runs/x/split_70_20_10 --trailer https://.../trailer.mp4
+
+Starts uvicorn in-process on 127.0.0.1 (a free port), then measures:
+  * p50/p95 latency of POST /predict with a new plot every request (the text encoder runs),
+  * the same with one repeated plot (its text features come from the feature store),
+  * p50/p95 with a trailer already fetched once (skipped, and said so, when the model reads no trailers),
+  * requests/second with N concurrent clients (httpx, one thread each), bounded in count and time.
+Every number is over loopback only; nothing leaves the machine except what --trailer itself points at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+PLOT = (
+    "A retired safecracker is pulled back for one last job: emptying the vault of the casino that "
+    "ruined her family, with a crew of amateurs and a week to plan it."
+)
+
+
+def train_tiny_model(root: Path) -> Path:
+    """A tiny text-only model (random tiny BERT, 96 generated films), as the test-suite trains one."""
+    from reelcast.config import Config
+    from reelcast.demo import make_catalogue
+    from reelcast.encoders.text import save_tiny_bert
+    from reelcast.predictor import RevenuePredictor
+
+    films = root / "films.csv"
+    make_catalogue(96, seed=3).to_csv(films, index=False)
+    cfg = Config()
+    cfg.text.model = str(save_tiny_bert(root / "tiny-bert", seed=0))
+    cfg.text.max_length = 64
+    cfg.cache_dir = str(root / "cache")
+    cfg.train.epochs, cfg.train.patience, cfg.train.lr = 4, 3, 1e-3
+    cfg.split.splits = "70-20-10"
+    RevenuePredictor(cfg, progress=False).fit(films).save(root / "split_70_20_10")
+    return root / "split_70_20_10"
+
+
+class Server:
+    """uvicorn serving create_app(...) in a background thread on a free loopback port."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation."""
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = (len(s) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def timed_requests(client: httpx.Client, payloads, limit_s: float) -> tuple[list[float], int]:
+    """Latencies (ms) of sequential POST /predict calls, stopping at the time limit; and the error count."""
+    times, errors = [], 0
+    stop = time.perf_counter() + limit_s
+    for payload in payloads:
+        if time.perf_counter() > stop:
+            break
+        t0 = time.perf_counter()
+        r = client.post("/predict", json=payload)
+        times.append(1000 * (time.perf_counter() - t0))
+        errors += r.status_code != 200
+    return times, errors
+
+
+def load_test(base: str, clients: int, total: int, limit_s: float) -> dict:
+    """Requests/second with `clients` threads sharing `total` requests (new plot each), capped at limit_s."""
+    counter = iter(range(total))
+    lock = threading.Lock()
+    stop = time.perf_counter() + limit_s
+    latencies: list[float] = []
+    errors = 0
+
+    def worker(w: int) -> None:
+        nonlocal errors
+        with httpx.Client(base_url=base, timeout=60) as c:
+            while time.perf_counter() < stop:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                t0 = time.perf_counter()
+                r = c.post("/predict", json={"description": f"{PLOT} Take {i}, client {w}."})
+                dt = 1000 * (time.perf_counter() - t0)
+                with lock:
+                    latencies.append(dt)
+                    errors += r.status_code != 200
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(worker, range(clients)))
+    wall = time.perf_counter() - t0
+    return {"n": len(latencies), "errors": errors, "rps": len(latencies) / wall, "lat": latencies}
+
+
+def local_trailer(folder: Path) -> str:
+    """A synthetic 3-second H.264/AAC trailer on disk (when --trailer is not given)."""
+    from reelcast.media.synth import render_trailer
+
+    return str(render_trailer(folder / "bench_trailer.mp4", seconds=3.0, seed=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--model", type=Path, help="A split folder of a training run (default: train a tiny one)."
+    )
+    ap.add_argument("--trailer", help="Trailer URL or local file for the cached-trailer row.")
+    ap.add_argument("--requests", type=int, default=60, help="Sequential requests per latency row.")
+    ap.add_argument("--clients", type=int, default=8, help="Concurrent clients in the throughput row.")
+    ap.add_argument("--load-requests", type=int, default=400, help="Requests in the throughput row.")
+    ap.add_argument("--seconds", type=float, default=20.0, help="Time cap of each row.")
+    ap.add_argument("--device", default=None, help="auto | cpu | cuda")
+    args = ap.parse_args(argv)
+    if args.model is None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tiny model is built locally; never wait on a hub
+
+    from reelcast.predictor import RevenuePredictor
+    from reelcast.serving.app import create_app
+    from reelcast.serving.settings import ServeSettings
+
+    with tempfile.TemporaryDirectory(prefix="reelcast-bench-") as tmp:
+        tmp = Path(tmp)
+        model = args.model
+        if model is None:
+            t0 = time.perf_counter()
+            model = train_tiny_model(tmp)
+            print(
+                f"trained a tiny text-only model (random tiny BERT, no real accuracy) in "
+                f"{time.perf_counter() - t0:.1f} s",
+                file=sys.stderr,
+            )
+        predictor = RevenuePredictor.load(model, device=args.device)
+        # The benchmark is loopback-only and may pass a local trailer file by path.
+        settings = ServeSettings(allow_local_trailers=True, temp_dir=str(tmp), device=args.device)
+        app = create_app(predictor=predictor, settings=settings)
+        service = app.state.service
+        rows: list[tuple[str, str, str, str, str]] = []
+
+        with Server(app) as base, httpx.Client(base_url=base, timeout=300) as client:
+            for _ in range(3):  # warm-up: first-call allocations, thread pool start
+                client.post("/predict", json={"description": PLOT})
+
+            fresh = [{"description": f"{PLOT} Variant {i}."} for i in range(args.requests)]
+            lat, err = timed_requests(client, fresh, args.seconds)
+            rows.append(
+                (
+                    "text only, new plot each request",
+                    f"{len(lat)}",
+                    f"{percentile(lat, 50):.1f}",
+                    f"{percentile(lat, 95):.1f}",
+                    f"{err} errors",
+                )
+            )
+            lat, err = timed_requests(client, [{"description": PLOT}] * args.requests, args.seconds)
+            rows.append(
+                (
+                    "text only, repeated plot (cached)",
+                    f"{len(lat)}",
+                    f"{percentile(lat, 50):.1f}",
+                    f"{percentile(lat, 95):.1f}",
+                    f"{err} errors",
+                )
+            )
+
+            if not service.media:
+                rows.append(("cached trailer", "-", "-", "-", "n/a: model has no video/audio modality"))
+            elif service.media_mode == "simulated":
+                rows.append(("cached trailer", "-", "-", "-", "n/a: model uses simulated trailer features"))
+            else:
+                trailer = args.trailer or local_trailer(tmp)
+                t0 = time.perf_counter()
+                first = client.post("/predict", json={"description": PLOT, "trailer_url": trailer})
+                first_ms = 1000 * (time.perf_counter() - t0)
+                used = first.status_code == 200 and any(
+                    first.json()["modalities_used"].get(m) for m in service.media
+                )
+                payloads = [{"description": PLOT, "trailer_url": trailer}] * args.requests
+                lat, err = timed_requests(client, payloads, args.seconds)
+                note = f"first (uncached) {first_ms:.0f} ms; {err} errors"
+                if not used:
+                    note += "; trailer NOT used: " + "; ".join(first.json().get("warnings", []))[:120]
+                rows.append(
+                    (
+                        "trailer, already fetched (cached)",
+                        f"{len(lat)}",
+                        f"{percentile(lat, 50):.1f}",
+                        f"{percentile(lat, 95):.1f}",
+                        note,
+                    )
+                )
+
+            load = load_test(base, args.clients, args.load_requests, args.seconds)
+        rows.append(
+            (
+                f"{args.clients} concurrent clients, new plots",
+                f"{load['n']}",
+                f"{percentile(load['lat'], 50):.1f}",
+                f"{percentile(load['lat'], 95):.1f}",
+                f"{load['rps']:.1f} requests/s; {load['errors']} errors",
+            )
+        )
+
+    print(
+        f"\nPOST /predict on 127.0.0.1 - model {args.model or 'tiny text-only (trained just now)'} "
+        f"({', '.join(service.modalities)}), "
+        f"{os.cpu_count()} CPU cores, torch threads {_torch_threads()}"
+    )
+    header = ("case", "n", "p50 ms", "p95 ms", "notes")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
+
+    def fmt(row) -> str:
+        return "  ".join(
+            f"{v:<{w}}" if i in (0, 4) else f"{v:>{w}}"
+            for i, (v, w) in enumerate(zip(row, widths, strict=True))
+        )
+
+    print(fmt(header).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print(fmt(r).rstrip())
+    return 0
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
