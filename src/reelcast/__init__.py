@@ -1,6 +1,13 @@
 """reelcast: predict a film's box-office revenue class from its plot, trailer pictures and sound."""
 
-from reelcast.labels import CLASS_NAMES
+import os
+
+# OpenMP threads that spin while waiting make torch many times slower whenever another process wants
+# the same cores (benchmarks/train.py --busy measures it); a passive wait costs nothing when alone.
+# Only effective if set before torch loads, and the user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from reelcast.labels import CLASS_NAMES  # noqa: E402
 
 __version__ = "0.1.0"
 

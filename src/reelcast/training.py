@@ -117,6 +117,16 @@ def train_model(
     desc: str = "train",
 ) -> TrainResult:
     """Train until early stopping; the model is left holding the best validation-F1 weights."""
+    previous_threads = torch.get_num_threads()
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train(model, train, y_train, val, y_val, cfg, device, modality_drop, progress, desc)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(model, train, y_train, val, y_val, cfg, device, modality_drop, progress, desc) -> TrainResult:
     t0 = time.perf_counter()
     model.to(device)
     weights = class_weights(y_train).to(device) if cfg.class_balanced else None
