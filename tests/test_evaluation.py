@@ -5,9 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from conftest import tiny_config
-from threadpoolctl import threadpool_limits
 
 from reelcast import evaluation as ev
 from reelcast.config import Config
@@ -24,14 +22,7 @@ FNS = metric_fns()
 BASELINES = ["text_only", "tabular_only", "majority", "gbt_tabular"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One OpenMP thread: tiny models gain nothing from two, and two spin-wait when the cores are busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):  # scikit-learn's trees
-        yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

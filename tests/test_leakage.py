@@ -5,9 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from conftest import tiny_config
-from threadpoolctl import threadpool_limits
 from typer.testing import CliRunner
 
 from reelcast.cli import app
@@ -22,14 +20,7 @@ from reelcast.predictor import RevenuePredictor
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One OpenMP thread: tiny models gain nothing from two, and two spin-wait when the cores are busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):  # scikit-learn's trees
-        yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -72,6 +72,11 @@ SetOpt = typer.Option(None, "--set", help="Override any setting: section.key=val
 DeviceOpt = typer.Option(None, "--device", help="auto | cpu | cuda")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Debug logging.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Warnings only, no progress bars.")
+OfflineOpt = typer.Option(False, "--offline", help="Use only trailers already downloaded.")
+CacheDirOpt = typer.Option(None, "--cache-dir", help="Feature store and trailer cache folder.")
+TrailerColOpt = typer.Option(None, "--trailer-col", help="Column with trailer URLs, ids or file paths.")
+TrailerMapOpt = typer.Option(None, "--trailer-map", help="MovieLens ml-youtube.csv to join trailers.")
+TrailerLinksOpt = typer.Option(None, "--trailer-links", help="MovieLens links.csv (TMDb/IMDb ids).")
 
 
 def data_flags(
@@ -130,17 +135,17 @@ def train(
     lr: float = typer.Option(None, "--lr"),
     seed: int = typer.Option(None, "--seed", help="Fixes splits, initialisation and sampling."),
     no_ablation: bool = typer.Option(False, "--no-ablation", help="Skip baselines and ablation models."),
-    offline: bool = typer.Option(False, "--offline", help="Use only trailers already downloaded."),
-    cache_dir: str = typer.Option(None, "--cache-dir", help="Feature store and trailer cache folder."),
+    offline: bool = OfflineOpt,
+    cache_dir: str = CacheDirOpt,
     schema: str = typer.Option(None, "--schema", help="auto | imdb1000 | tmdb5000 | generic"),
     text_col: str = typer.Option(None, "--text-col"),
     revenue_col: str = typer.Option(None, "--revenue-col"),
-    trailer_col: str = typer.Option(None, "--trailer-col"),
+    trailer_col: str = TrailerColOpt,
     id_col: str = typer.Option(None, "--id-col"),
     zero_revenue_valid: bool = typer.Option(False, "--zero-revenue-valid", help="Keep films with revenue 0."),
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Drop malformed CSV rows (logged)."),
-    trailer_map: str = typer.Option(None, "--trailer-map", help="MovieLens ml-youtube.csv to join trailers."),
-    trailer_links: str = typer.Option(None, "--trailer-links", help="MovieLens links.csv (TMDb/IMDb ids)."),
+    trailer_map: str = TrailerMapOpt,
+    trailer_links: str = TrailerLinksOpt,
     device: str = DeviceOpt,
     config: Path = ConfigOpt,
     set_: list[str] = SetOpt,
@@ -269,7 +274,7 @@ def predict(
     data: Path = typer.Option(None, "--data", help="A table of films to predict at once."),
     out: Path = typer.Option(None, "--out", help="With --data: write predictions (.csv or .json)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    offline: bool = typer.Option(False, "--offline", help="Use only trailers already downloaded."),
+    offline: bool = OfflineOpt,
     device: str = DeviceOpt,
     set_: list[str] = SetOpt,
     verbose: bool = VerboseOpt,
@@ -336,12 +341,12 @@ def extract(
     text_model: str = typer.Option(
         None, "--text-model", help="Also encode the descriptions with this model."
     ),
-    offline: bool = typer.Option(False, "--offline", help="Use only trailers already downloaded."),
-    cache_dir: str = typer.Option(None, "--cache-dir", help="Feature store and trailer cache folder."),
+    offline: bool = OfflineOpt,
+    cache_dir: str = CacheDirOpt,
     manifest: Path = typer.Option(None, "--manifest", help="Write each film's media status here (CSV)."),
-    trailer_col: str = typer.Option(None, "--trailer-col"),
-    trailer_map: str = typer.Option(None, "--trailer-map", help="MovieLens ml-youtube.csv to join trailers."),
-    trailer_links: str = typer.Option(None, "--trailer-links", help="MovieLens links.csv (TMDb/IMDb ids)."),
+    trailer_col: str = TrailerColOpt,
+    trailer_map: str = TrailerMapOpt,
+    trailer_links: str = TrailerLinksOpt,
     device: str = DeviceOpt,
     config: Path = ConfigOpt,
     set_: list[str] = SetOpt,

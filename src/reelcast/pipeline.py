@@ -1,11 +1,11 @@
 """`reelcast train` end to end: one table, every split, a model and a report per split, a comparison.
 
-    run folder/
-      config.toml              the resolved configuration
-      table_report.json        rows read, kept, dropped (by reason), duplicates
-      split_comparison.csv     one row per split, one column per metric
-      split_70_20_10/          best_multimodal_model.pth, evaluation_results.json, training_curves.png,
-                               confusion_matrix.png, split_ids.csv, ...
+run folder/
+  config.toml              the resolved configuration
+  table_report.json        rows read, kept, dropped (by reason), duplicates
+  split_comparison.csv     one row per split, one column per metric
+  split_70_20_10/          best_multimodal_model.pth, evaluation_results.json, training_curves.png,
+                           confusion_matrix.png, split_ids.csv, ...
 """
 
 from __future__ import annotations
@@ -67,14 +67,21 @@ def evaluate_split(
     fns = metric_fns()
     out["test_ci"] = {}
     for name in SCALAR_METRICS:
-        point, lo, hi = bootstrap_ci(y[te], pred[te], fns[name], n_boot=cfg.eval.bootstrap,
-                                     confidence=cfg.eval.confidence, seed=cfg.split.seed)
+        point, lo, hi = bootstrap_ci(
+            y[te],
+            pred[te],
+            fns[name],
+            n_boot=cfg.eval.bootstrap,
+            confidence=cfg.eval.confidence,
+            seed=cfg.split.seed,
+        )
         out["test_ci"][name] = {"point": point, "low": lo, "high": hi}
     out["calibration"] = {
         "temperature": p.temperature_,
         "ece_test": expected_calibration_error(probs[te], y[te], cfg.eval.calibration_bins),
-        "ece_test_uncalibrated": expected_calibration_error(softmax(logits[te]), y[te],
-                                                            cfg.eval.calibration_bins),
+        "ece_test_uncalibrated": expected_calibration_error(
+            softmax(logits[te]), y[te], cfg.eval.calibration_bins
+        ),
     }
     out["_probs"], out["_pred"] = probs, pred
     return out
@@ -93,14 +100,17 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     t0 = time.perf_counter()
     inputs = base.featurize(table)
     seconds = {"featurize": time.perf_counter() - t0}
-    log.info("features ready for %d films in %.1f s (%s)", len(inputs), seconds["featurize"],
-             base.featurizer.stats)
+    log.info(
+        "features ready for %d films in %.1f s (%s)", len(inputs), seconds["featurize"], base.featurizer.stats
+    )
 
     strata = base.strata(table)
     if cfg.split.cv and cfg.split.cv > 1:
         splits = make_folds(strata, cfg.split.cv, cfg.split.seed)
     else:
-        splits = [make_split(strata, SPLITS[n], cfg.split.seed, name=n) for n in split_names(cfg.split.splits)]
+        splits = [
+            make_split(strata, SPLITS[n], cfg.split.seed, name=n) for n in split_names(cfg.split.splits)
+        ]
 
     rows, dirs = [], {}
     for split in splits:
@@ -139,8 +149,9 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
         p.save(sdir)
         reports.write_json(sdir / "evaluation_results.json", result)
         reports.training_curves(p.train_result_.history, sdir / "training_curves.png", f"split {split.name}")
-        reports.confusion_matrix_png(ev["test"]["confusion_matrix"], sdir / "confusion_matrix.png",
-                                     f"test films, split {split.name}")
+        reports.confusion_matrix_png(
+            ev["test"]["confusion_matrix"], sdir / "confusion_matrix.png", f"test films, split {split.name}"
+        )
         _write_split_ids(sdir, inputs, split, y)
         _write_test_predictions(sdir, inputs, split, y, pred, probs)
         from reelcast import evaluation
@@ -150,9 +161,13 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
             result.update(extra)
             reports.write_json(sdir / "evaluation_results.json", result)
         seconds[split.name] = time.perf_counter() - t0
-        row = {"split": split.name, **{k: ev["test"][k] for k in SCALAR_METRICS},
-               "test_films": len(split.test), "best_epoch": result["best_epoch"],
-               "train_seconds": round(result["train_seconds"], 1)}
+        row = {
+            "split": split.name,
+            **{k: ev["test"][k] for k in SCALAR_METRICS},
+            "test_films": len(split.test),
+            "best_epoch": result["best_epoch"],
+            "train_seconds": round(result["train_seconds"], 1),
+        }
         rows.append(row)
         dirs[split.name] = sdir
         log.info("split %s: test accuracy %.3f, macro-F1 %.3f", split.name, row["accuracy"], row["f1_macro"])
@@ -160,10 +175,18 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     comparison = pd.DataFrame(rows)
     if cfg.split.cv and cfg.split.cv > 1:
         ms = mean_std([{k: r[k] for k in SCALAR_METRICS} for r in rows])
-        comparison = pd.concat([comparison, pd.DataFrame([
-            {"split": "mean", **{k: ms[k][0] for k in SCALAR_METRICS}},
-            {"split": "std", **{k: ms[k][1] for k in SCALAR_METRICS}},
-        ])], ignore_index=True)
+        comparison = pd.concat(
+            [
+                comparison,
+                pd.DataFrame(
+                    [
+                        {"split": "mean", **{k: ms[k][0] for k in SCALAR_METRICS}},
+                        {"split": "std", **{k: ms[k][1] for k in SCALAR_METRICS}},
+                    ]
+                ),
+            ],
+            ignore_index=True,
+        )
     reports.write_csv(out_dir / "split_comparison.csv", comparison)
     if cfg.eval.ablation:
         from reelcast import evaluation
@@ -191,13 +214,15 @@ def _write_split_ids(sdir: Path, inputs: FilmInputs, split: Split, y: np.ndarray
 
 def _write_test_predictions(sdir, inputs, split, y, pred, probs) -> None:
     te = split.test
-    df = pd.DataFrame({
-        "film_id": [inputs.film_ids[i] for i in te],
-        "true_class": y[te],
-        "predicted_class": pred[te],
-        "true_name": [CLASS_NAMES[k] for k in y[te]],
-        "predicted_name": [CLASS_NAMES[k] for k in pred[te]],
-    })
+    df = pd.DataFrame(
+        {
+            "film_id": [inputs.film_ids[i] for i in te],
+            "true_class": y[te],
+            "predicted_class": pred[te],
+            "true_name": [CLASS_NAMES[k] for k in y[te]],
+            "predicted_name": [CLASS_NAMES[k] for k in pred[te]],
+        }
+    )
     for k, name in enumerate(CLASS_NAMES):
         df[f"p_{name}"] = probs[te, k]
     reports.write_csv(sdir / "test_predictions.csv", df)

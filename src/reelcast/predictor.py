@@ -1,9 +1,9 @@
 """RevenuePredictor: fit / predict / evaluate / save / load over a film table.
 
-    p = RevenuePredictor(Config()).fit("films.csv")      # one split (the first of cfg.split.splits)
-    p.predict(new_films)                                  # class, name and probabilities per film
-    p.evaluate(held_out)                                  # every metric
-    p.save("runs/x"); RevenuePredictor.load("runs/x")
+p = RevenuePredictor(Config()).fit("films.csv")      # one split (the first of cfg.split.splits)
+p.predict(new_films)                                  # class, name and probabilities per film
+p.evaluate(held_out)                                  # every metric
+p.save("runs/x"); RevenuePredictor.load("runs/x")
 """
 
 from __future__ import annotations
@@ -19,13 +19,19 @@ import torch
 
 from reelcast import __version__
 from reelcast.config import SPLITS, Config, split_names
-from reelcast.data.splits import Split, make_split, revenue_strata
 from reelcast.data.schema import GENERIC_REQUEST
+from reelcast.data.splits import Split, make_split, revenue_strata
 from reelcast.data.table import FilmTable, TableReport, canonical_frame, films_from_frame, load_films
 from reelcast.data.tabular import TabularEncoder, check_leakage, default_columns
 from reelcast.encoders.common import resolve_device
 from reelcast.featurize import Featurizer, FilmInputs
-from reelcast.labels import CLASS_NAMES, NUM_CLASSES, assign_classes, check_thresholds, fit_quantile_thresholds
+from reelcast.labels import (
+    CLASS_NAMES,
+    NUM_CLASSES,
+    assign_classes,
+    check_thresholds,
+    fit_quantile_thresholds,
+)
 from reelcast.model import FusionModel, ModelSpec
 from reelcast.training import TrainResult, predict_logits, seed_everything, train_model
 
@@ -87,8 +93,9 @@ class RevenuePredictor:
 
     def _tabular_columns(self, table: FilmTable) -> list[str]:
         cols = self.config.tabular.columns or default_columns(table.df)
-        self.leaky_columns_ = check_leakage(cols, list(table.schema.post_release_cols),
-                                            self.config.tabular.allow_post_release)
+        self.leaky_columns_ = check_leakage(
+            cols, list(table.schema.post_release_cols), self.config.tabular.allow_post_release
+        )
         return cols
 
     def _add_tabular(self, inputs: FilmInputs, films: pd.DataFrame) -> FilmInputs:
@@ -145,8 +152,16 @@ class RevenuePredictor:
         self.model_ = FusionModel(self.spec_, cfg.model)
         tr, va = inputs.subset(split.train), inputs.subset(split.val)
         self.train_result_ = train_model(
-            self.model_, tr.tensors(), y[split.train], va.tensors(), y[split.val], cfg.train, self.device,
-            modality_drop=cfg.model.modality_dropout, progress=self.progress, desc=f"train {split.name}",
+            self.model_,
+            tr.tensors(),
+            y[split.train],
+            va.tensors(),
+            y[split.val],
+            cfg.train,
+            self.device,
+            modality_drop=cfg.model.modality_dropout,
+            progress=self.progress,
+            desc=f"train {split.name}",
         )
         # Temperature scaling on the validation films: calibrated probabilities at prediction time.
         self.temperature_ = 1.0
@@ -155,17 +170,24 @@ class RevenuePredictor:
 
             val_logits = predict_logits(self.model_, va.tensors(), self.device).numpy()
             self.temperature_ = float(fit_temperature(val_logits, y[split.val]))
-        self.split_ids_ = {p: [inputs.film_ids[i] for i in getattr(split, p)] for p in ("train", "val", "test")}
+        self.split_ids_ = {
+            p: [inputs.film_ids[i] for i in getattr(split, p)] for p in ("train", "val", "test")
+        }
         self.encoder_ids_ = self._encoder_ids(inputs.modalities)
         self.class_counts_ = {
-            p: np.bincount(y[getattr(split, p)], minlength=NUM_CLASSES).tolist() for p in ("train", "val", "test")
+            p: np.bincount(y[getattr(split, p)], minlength=NUM_CLASSES).tolist()
+            for p in ("train", "val", "test")
         }
         return self
 
     def _spec(self, inputs: FilmInputs) -> ModelSpec:
         a = inputs.arrays
-        spec = ModelSpec(modalities=list(inputs.modalities), temporal=self.config.video.temporal,
-                         audio_dim=self.config.audio.dim, text_pooling=self.config.text.pooling)
+        spec = ModelSpec(
+            modalities=list(inputs.modalities),
+            temporal=self.config.video.temporal,
+            audio_dim=self.config.audio.dim,
+            text_pooling=self.config.text.pooling,
+        )
         if "text" in inputs.modalities:
             if self.config.text.finetune:
                 spec.text_backbone = self.config.text.model
@@ -187,8 +209,11 @@ class RevenuePredictor:
         if "video" in modalities:
             ids["video"] = "simulated" if self.config.media.mode == "simulated" else self.config.video.model
         if "audio" in modalities:
-            ids["audio"] = "simulated" if self.config.media.mode == "simulated" else (
-                f"{self.config.audio.frontend}:{self.config.media.sample_rate}")
+            ids["audio"] = (
+                "simulated"
+                if self.config.media.mode == "simulated"
+                else (f"{self.config.audio.frontend}:{self.config.media.sample_rate}")
+            )
         return ids
 
     # ---- predict ------------------------------------------------------------------------------------
@@ -196,7 +221,9 @@ class RevenuePredictor:
         if self.model_ is None:
             raise RuntimeError("this RevenuePredictor is not fitted; call fit() or RevenuePredictor.load()")
 
-    def prepare_inputs(self, data: Data | FilmInputs, require_revenue: bool = False) -> tuple[FilmInputs, FilmTable | None]:
+    def prepare_inputs(
+        self, data: Data | FilmInputs, require_revenue: bool = False
+    ) -> tuple[FilmInputs, FilmTable | None]:
         """Model-ready inputs (with tabular features and only the model's modalities) for any data."""
         self._check_fitted()
         if isinstance(data, FilmInputs):
@@ -222,13 +249,15 @@ class RevenuePredictor:
         inputs, table = self.prepare_inputs(data)
         probs = softmax(self.logits(inputs), self.temperature_)
         pred = probs.argmax(1)
-        df = pd.DataFrame({
-            "film_id": inputs.film_ids,
-            "title": table.df["title"].tolist() if table is not None else [""] * len(pred),
-            "predicted_class": pred,
-            "class_name": [CLASS_NAMES[k] for k in pred],
-            "confidence": probs.max(1),
-        })
+        df = pd.DataFrame(
+            {
+                "film_id": inputs.film_ids,
+                "title": table.df["title"].tolist() if table is not None else [""] * len(pred),
+                "predicted_class": pred,
+                "class_name": [CLASS_NAMES[k] for k in pred],
+                "confidence": probs.max(1),
+            }
+        )
         for k, name in enumerate(CLASS_NAMES):
             df[f"p_{name}"] = probs[:, k]
         df["modalities_used"] = [
@@ -246,7 +275,9 @@ class RevenuePredictor:
             masked.mask = inputs.mask.copy()
             masked.mask[:, j] = False
             p = softmax(self.logits(masked), self.temperature_)
-            out[:, j] = np.where(inputs.mask[:, j], probs[np.arange(len(pred)), pred] - p[np.arange(len(pred)), pred], 0.0)
+            out[:, j] = np.where(
+                inputs.mask[:, j], probs[np.arange(len(pred)), pred] - p[np.arange(len(pred)), pred], 0.0
+            )
         return out
 
     def predict_film(
@@ -258,16 +289,20 @@ class RevenuePredictor:
     ) -> dict[str, Any]:
         """One film: predicted class, every class probability, modality contributions and warnings."""
         self._check_fitted()
-        films = canonical_frame([{"title": title, "text": description, "trailer": trailer or "",
-                                  **(metadata or {})}])
-        table = FilmTable(df=films, schema=GENERIC_REQUEST, report=TableReport("<request>", "request"),
-                          source="<request>")
+        films = canonical_frame(
+            [{"title": title, "text": description, "trailer": trailer or "", **(metadata or {})}]
+        )
+        table = FilmTable(
+            df=films, schema=GENERIC_REQUEST, report=TableReport("<request>", "request"), source="<request>"
+        )
         warnings: list[str] = []
         if "text" in self.spec_.modalities and description.strip():
             n_tokens = self.featurizer.text_encoder.token_counts([description])[0]
             if n_tokens > self.config.text.max_length:
-                warnings.append(f"description has {n_tokens} tokens; only the first "
-                                f"{self.config.text.max_length} were read")
+                warnings.append(
+                    f"description has {n_tokens} tokens; only the first "
+                    f"{self.config.text.max_length} were read"
+                )
         inputs, _ = self.prepare_inputs(table)
         probs = softmax(self.logits(inputs), self.temperature_)
         contrib = self.contributions(inputs, probs)[0]
@@ -332,8 +367,13 @@ class RevenuePredictor:
         return directory / CHECKPOINT
 
     @classmethod
-    def load(cls, directory: str | Path, device: str | None = None, overrides: dict | None = None,
-             progress: bool = False) -> RevenuePredictor:
+    def load(
+        cls,
+        directory: str | Path,
+        device: str | None = None,
+        overrides: dict | None = None,
+        progress: bool = False,
+    ) -> RevenuePredictor:
         """Rebuild a fitted predictor from a run folder (or the .pth file itself)."""
         path = Path(directory)
         path = path / CHECKPOINT if path.is_dir() else path
@@ -341,7 +381,9 @@ class RevenuePredictor:
             raise FileNotFoundError(f"{path}: no {CHECKPOINT} here; pass a split folder of a training run")
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: checkpoint format {state.get('format_version')} is not {FORMAT_VERSION}")
+            raise ValueError(
+                f"{path}: checkpoint format {state.get('format_version')} is not {FORMAT_VERSION}"
+            )
         cfg = Config.from_dict(state["config"])
         if overrides:
             cfg.update(overrides)

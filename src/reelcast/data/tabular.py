@@ -21,8 +21,19 @@ log = logging.getLogger(__name__)
 # The canonical pre-release columns, in the order they are tried.
 PRE_RELEASE = ("year", "runtime", "budget_musd", "release_month", "genres")
 # Built-in post-release names (all schemas), matched case-insensitively against source columns.
-POST_RELEASE = ("votes", "rating", "metascore", "vote_count", "vote_average", "popularity", "gross",
-                "num_voted_users", "num_user_for_reviews", "num_critic_for_reviews", "imdb_score")
+POST_RELEASE = (
+    "votes",
+    "rating",
+    "metascore",
+    "vote_count",
+    "vote_average",
+    "popularity",
+    "gross",
+    "num_voted_users",
+    "num_user_for_reviews",
+    "num_critic_for_reviews",
+    "imdb_score",
+)
 
 
 class LeakageError(ValueError):
@@ -138,5 +149,9 @@ class TabularEncoder:
     @classmethod
     def from_dict(cls, d: dict) -> TabularEncoder:
         """Rebuild from a checkpoint."""
-        return cls(columns=list(d["columns"]), means=dict(d["means"]), scales=dict(d["scales"]),
-                   genres=list(d["genres"]))
+        return cls(
+            columns=list(d["columns"]),
+            means=dict(d["means"]),
+            scales=dict(d["scales"]),
+            genres=list(d["genres"]),
+        )
