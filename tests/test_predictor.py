@@ -66,3 +66,17 @@ def test_unfitted_and_missing_checkpoint_errors(tmp_path):
         RevenuePredictor().predict(pd.DataFrame({"description": ["x"]}))
     with pytest.raises(FileNotFoundError, match="best_multimodal_model.pth"):
         RevenuePredictor.load(tmp_path)
+
+
+def test_finetune_text_trains_the_backbone_and_round_trips(tiny_bert, films_csv, tmp_path):
+    cfg = tiny_config(tiny_bert, tmp_path / "cache", epochs=2)
+    cfg.text.finetune = True
+    p = RevenuePredictor(cfg, progress=False).fit(films_csv)
+    from reelcast.encoders.text import load_text_backbone
+
+    frozen, _ = load_text_backbone(str(tiny_bert))
+    tuned = p.model_.text_backbone.state_dict()
+    assert any(not torch.equal(v, tuned[k]) for k, v in frozen.state_dict().items())  # the encoder learned
+    p.save(tmp_path / "ft")
+    back = RevenuePredictor.load(tmp_path / "ft")
+    assert np.allclose(p.predict_proba(films_csv), back.predict_proba(films_csv), atol=1e-6)
