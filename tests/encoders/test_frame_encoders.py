@@ -74,6 +74,24 @@ def test_batch_equals_single_images(tiny_dir):
     np.testing.assert_allclose(batched, one_by_one, rtol=1e-5, atol=1e-5)
 
 
+def test_threads_setting_is_scoped_to_encode(tiny_dir):
+    x = frames(3, seed=5)
+    before = torch.get_num_threads()
+    ref = create_frame_encoder(str(tiny_dir), precision="fp32").encode(x)
+    one = create_frame_encoder(str(tiny_dir), precision="fp32", threads=1).encode(x)
+    assert torch.get_num_threads() == before
+    np.testing.assert_allclose(one, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside torch's inductor imports
+def test_torch_compile_matches_eager(tiny_dir):
+    x = frames(5, size=32, seed=6)  # 5 frames, forward batch 4: the last batch is padded, not recompiled
+    eager = create_frame_encoder(str(tiny_dir), batch_size=4, precision="fp32").encode(x)
+    enc = create_frame_encoder(str(tiny_dir), batch_size=4, precision="fp32", torch_compile=True)
+    np.testing.assert_allclose(enc.encode(x), eager, rtol=1e-4, atol=1e-4)
+    assert enc.torch_compile  # compiled, not silently fallen back to eager
+
+
 def test_encoder_id_follows_the_weights(tmp_path):
     d = save_tiny_resnet(tmp_path / "m", seed=0)
     first = create_frame_encoder(str(d), precision="fp32").encoder_id

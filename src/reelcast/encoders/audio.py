@@ -108,7 +108,8 @@ class AudioCNN(nn.Module):
     filterbank: `filterbank = (filters, kernel, stride)` in samples, by default one filter per mel band
     with the STFT's window and hop at the default sample rate. The first trunk block is strided and each
     block is followed by a 2x max-pool, so a 30 s log-mel input (3001 frames) is only ~94 steps long by
-    the last block; pooling stops once the sequence is a single step, so very short clips work too.
+    the last block; pooling stops once the sequence is a single step, so very short clips work too
+    (in training mode a batch of one still needs two time steps, as for any BatchNorm network).
     """
 
     def __init__(
@@ -145,7 +146,7 @@ class AudioCNN(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: AudioConfig, sample_rate: int) -> AudioCNN:
-        """The CNN matching `audio_input(…, cfg, sample_rate)`: channels and filterbank from the config."""
+        """The CNN matching `audio_input(..., cfg, sample_rate)`: channels and filterbank from the config."""
         if cfg.frontend == "waveform":
             win, hop, _ = frame_params(cfg, sample_rate)
             return cls(1, cfg.dim, filterbank=(cfg.n_mels, win, hop))

@@ -8,15 +8,22 @@
 - anything else: a Hugging Face ResNet (`ResNetModel.from_pretrained`), a hub id such as the default
   `microsoft/resnet-50` (2048-d) or a local directory (e.g. one written by `save_tiny_resnet`).
 
-Speed levers measured by `benchmarks/extract.py` are applied in `encode()`: eval-mode BatchNorm folded
-into the preceding convolution, channels_last activations, batched inference under
-`torch.inference_mode()`, and bf16 autocast where the CPU has native bf16 matrix units (AMX /
-AVX512-BF16). bf16 changes the features slightly, so it is part of the encoder id.
+Speed levers, chosen by `benchmarks/extract.py` (ResNet-50, 2-core Xeon with AMX, idle machine; images/s
+in brackets, baseline NCHW fp32 batch 1: 22), are applied in `encode()`:
+- BatchNorm folded into the preceding convolution, channels_last activations, forward batches of at most
+  `CPU_MAX_BATCH` frames on CPU: batch 8 beat 1, 4, 16, 32 and 64 (fp32: 32-36);
+- bf16 autocast where the CPU has native bf16 matrix units (AMX / AVX512-BF16) (bf16: 92-97). It changes
+  the features slightly (cosine ~0.99+ to fp32), so it is part of the encoder id;
+- optionally `torch_compile=True`, inductor with frozen weights (fp32: 41-46, bf16: 200-218), for ~5-15 s
+  of compiling per process: worth it for long extraction jobs, not for a handful of clips;
+- optionally `threads`, the torch thread count while encoding. With decode workers busy beside the
+  encoder, one thread per free core beats OpenMP threads that keep losing their core (benchmark table 4).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +35,16 @@ from torch import nn
 from reelcast.encoders.common import ModelLoadError, load_error, model_id
 from reelcast.encoders.mobilenet import MobileNetV2, load_mobilenet_v2, packaged_weights_path
 
+log = logging.getLogger(__name__)
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_MODEL = "microsoft/resnet-50"
 PRECISIONS = ("auto", "fp32", "bf16")
+# Largest forward batch on CPU. benchmarks/extract.py on a 2-core Xeon (AMX): ResNet-50 in bf16 runs 81, 97,
+# 86 and 62 images/s at batch 4, 8, 16 and 32 (fp32 folded: 36 at 8, 24 at 32): bigger batches' activations
+# no longer fit in cache, smaller ones pay per-call overhead. GPUs take `batch_size` as given.
+CPU_MAX_BATCH = 8
 # A small ResNet: 4 stages like ResNet-50 so the real code paths (downsampling shortcuts) run.
 TINY_RESNET = {"embedding_size": 16, "hidden_sizes": [16, 32, 64, 96], "depths": [1, 1, 1, 1]}
 
@@ -48,11 +61,19 @@ class FrameEncoder:
         device: str = "cpu",
         batch_size: int = 32,
         precision: str = "auto",
+        threads: int = 0,
+        torch_compile: bool = False,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if threads < 0:
+            raise ValueError(f"threads must be >= 0, got {threads}")
+        # torch intra-op threads while encoding (0 = leave torch's setting). Decoding workers running
+        # beside the encoder take cores away, and OpenMP threads that lose their core stall every layer.
+        self.threads = threads
         self.device = torch.device(device)
         self.batch_size = batch_size
+        self.forward_batch = min(batch_size, CPU_MAX_BATCH) if self.device.type == "cpu" else batch_size
         self.bf16 = use_bf16(self.device, precision)
         # The id names the numbers the cache holds: bf16 features are not bit-compatible with fp32 ones.
         self.encoder_id = encoder_id + ("+bf16" if self.bf16 else "")
@@ -62,6 +83,9 @@ class FrameEncoder:
             p.requires_grad_(False)
         self.model = model.to(self.device, memory_format=torch.channels_last)
         self._pooled = pooled
+        # torch.compile is built lazily on the first batch: compiling costs seconds per input shape.
+        self.torch_compile = torch_compile
+        self._compiled: Callable[[torch.Tensor], torch.Tensor] | None = None
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255.0
         self._inv_std = 1.0 / (torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255.0)
 
@@ -78,16 +102,54 @@ class FrameEncoder:
         out = np.empty((len(frames), self.dim), dtype=np.float32)
         if len(frames) == 0:
             return out
+        previous = torch.get_num_threads()
+        if self.threads and self.threads != previous:
+            torch.set_num_threads(self.threads)
+        try:
+            self._encode_into(frames, out)
+        finally:
+            if torch.get_num_threads() != previous:
+                torch.set_num_threads(previous)
+        return out
+
+    def _encode_into(self, frames: np.ndarray, out: np.ndarray) -> None:
+        step = self.forward_batch
         with torch.inference_mode():
-            for start in range(0, len(frames), self.batch_size):
-                chunk = torch.from_numpy(np.ascontiguousarray(frames[start : start + self.batch_size]))
+            for start in range(0, len(frames), step):
+                chunk = torch.from_numpy(np.ascontiguousarray(frames[start : start + step]))
+                n = len(chunk)
+                if self.torch_compile and n < step:
+                    # One batch shape means one compiled graph; the padding costs less than a recompile.
+                    chunk = torch.cat([chunk, chunk[-1:].expand(step - n, *chunk.shape[1:])])
                 # NHWC -> NCHW as a view: that is exactly the channels_last layout oneDNN prefers.
                 x = chunk.to(self.device).permute(0, 3, 1, 2).float()
                 x = (x - self._mean) * self._inv_std
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                    feats = self._pooled(x)
-                out[start : start + len(chunk)] = feats.float().cpu().numpy()
-        return out
+                    feats = self._forward(x)
+                out[start : start + n] = feats[:n].float().cpu().numpy()
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.torch_compile:
+            return self._pooled(x)
+        import torch._inductor.config as inductor_config
+
+        if self._compiled is None:
+            self._compiled = torch.compile(self._pooled, dynamic=False)
+        try:
+            # freezing: weights become constants that inductor folds and pre-packs for oneDNN. Patched
+            # around every call because compiling happens inside calls; passing it as
+            # torch.compile(options=...) instead measured half as fast in bf16.
+            with inductor_config.patch(freezing=True):
+                return self._compiled(x)
+        except Exception as e:  # no C compiler, unsupported op, ...: eager is slower but correct
+            log.warning(
+                "torch.compile failed for %s (%s: %s); encoding eagerly",
+                self.encoder_id,
+                type(e).__name__,
+                str(e).splitlines()[0] if str(e) else "",
+            )
+            self.torch_compile = False
+            return self._pooled(x)
 
 
 # ---- registry ------------------------------------------------------------------------------------
@@ -128,12 +190,19 @@ def _resolve(name_or_path: str) -> tuple[Backend, str | None]:
 
 
 def create_frame_encoder(
-    name_or_path: str, device: str = "cpu", batch_size: int = 32, precision: str = "auto"
+    name_or_path: str,
+    device: str = "cpu",
+    batch_size: int = 32,
+    precision: str = "auto",
+    threads: int = 0,
+    torch_compile: bool = False,
 ) -> FrameEncoder:
     """Build a frozen frame encoder from a registry name (`name` or `name:arg`), hub id or local dir."""
     backend, arg = _resolve(name_or_path)
     model, pooled, dim = backend.build(arg)
-    return FrameEncoder(model, pooled, backend.base_id(arg), dim, device, batch_size, precision)
+    return FrameEncoder(
+        model, pooled, backend.base_id(arg), dim, device, batch_size, precision, threads, torch_compile
+    )
 
 
 def frame_encoder_id(name_or_path: str, device: str = "cpu", precision: str = "auto") -> str:
