@@ -80,3 +80,24 @@ def test_finetune_text_trains_the_backbone_and_round_trips(tiny_bert, films_csv,
     p.save(tmp_path / "ft")
     back = RevenuePredictor.load(tmp_path / "ft")
     assert np.allclose(p.predict_proba(films_csv), back.predict_proba(films_csv), atol=1e-6)
+
+
+@pytest.mark.parametrize("frontend", ["logmel", "waveform"])
+def test_simulated_media_trains_all_three_modalities(tiny_bert, films_csv, tmp_path, frontend):
+    cfg = tiny_config(tiny_bert, tmp_path / "cache", epochs=1)
+    cfg.override(
+        [
+            "media.mode=simulated",
+            "media.num_frames=5",
+            "media.audio_seconds=0.5",
+            f"audio.frontend={frontend}",
+        ]
+    )
+    p = RevenuePredictor(cfg, progress=False).fit(films_csv)
+    assert p.spec_.modalities == ["text", "video", "audio"] and p.spec_.video_dim == 2048
+    assert (p.spec_.audio_filterbank is not None) == (frontend == "waveform")
+    assert p.spec_.audio_channels == (1 if frontend == "waveform" else cfg.audio.n_mels)
+    p.save(tmp_path / "m")
+    assert np.array_equal(
+        p.predict_proba(films_csv), RevenuePredictor.load(tmp_path / "m").predict_proba(films_csv)
+    )

@@ -96,6 +96,11 @@ class VideoConfig:
     model: str = "microsoft/resnet-50"
     temporal: str = "conv"  # conv | gru | lstm
     batch_size: int = 32
+    # auto = bf16 autocast where the CPU has native bf16 units (2.7x faster, cosine >= 0.994 to fp32),
+    # else fp32; fp32 forces fp32. The cache keeps the two apart.
+    precision: str = "auto"
+    compile: bool = False  # torch.compile: ~2x faster encoding after ~10 s of compiling; for long jobs
+    threads: int = 0  # torch threads while encoding frames; 0 = torch's default
 
 
 @dataclass

@@ -109,8 +109,14 @@ class Featurizer:
         if self._frame_encoder is None:
             from reelcast.encoders.frames import create_frame_encoder
 
+            v = self.cfg.video
             self._frame_encoder = create_frame_encoder(
-                self.cfg.video.model, device=self.device, batch_size=self.cfg.video.batch_size
+                v.model,
+                device=self.device,
+                batch_size=v.batch_size,
+                precision=v.precision,
+                threads=v.threads,
+                torch_compile=v.compile,
             )
         return self._frame_encoder
 

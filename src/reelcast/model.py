@@ -34,6 +34,8 @@ class ModelSpec:
     audio_channels: int = 0
     audio_length: int = 0
     audio_dim: int = 1024
+    # (filters, kernel, stride) in samples of the learnable filterbank for the waveform front end.
+    audio_filterbank: list[int] | None = None
     tabular_dim: int = 0
     temporal: str = "conv"
     text_backbone: str | None = None  # set when the text model is fine-tuned end to end
@@ -126,7 +128,14 @@ class FusionModel(nn.Module):
             elif m == "audio":
                 from reelcast.encoders.audio import AudioCNN
 
-                heads[m], dims[m] = AudioCNN(spec.audio_channels, spec.audio_dim), spec.audio_dim
+                heads[m], dims[m] = (
+                    AudioCNN(
+                        spec.audio_channels,
+                        spec.audio_dim,
+                        filterbank=tuple(spec.audio_filterbank) if spec.audio_filterbank else None,
+                    ),
+                    spec.audio_dim,
+                )
             elif m == "tabular":
                 heads[m], dims[m] = nn.LayerNorm(spec.tabular_dim), spec.tabular_dim
             else:

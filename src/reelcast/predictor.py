@@ -198,6 +198,11 @@ class RevenuePredictor:
             spec.video_frames, spec.video_dim = a["video"].shape[1:]
         if "audio" in a:
             spec.audio_channels, spec.audio_length = a["audio"].shape[1:]
+            if self.config.audio.frontend == "waveform":
+                from reelcast.encoders.audio import frame_params
+
+                win, hop, _ = frame_params(self.config.audio, self.config.media.sample_rate)
+                spec.audio_filterbank = [self.config.audio.n_mels, win, hop]
         if "tabular" in a:
             spec.tabular_dim = a["tabular"].shape[1]
         return spec

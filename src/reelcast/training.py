@@ -149,6 +149,8 @@ def _train(model, train, y_train, val, y_val, cfg, device, modality_drop, progre
         total_loss, correct = 0.0, 0
         for i in range(0, n, cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
+            if len(idx) < 2 < n:
+                continue  # batch norm cannot train on a single film; it is in another batch next epoch
             batch = take(train, idx, device)
             batch["mask"] = modality_dropout(batch["mask"], modality_drop, gen)
             target = yt[idx].to(device)

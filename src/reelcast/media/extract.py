@@ -41,10 +41,8 @@ def frames_encoder_id(cfg: Config, device: str = "cpu") -> str:
     from reelcast.encoders.frames import frame_encoder_id
 
     m = cfg.media
-    return (
-        f"frames:{frame_encoder_id(cfg.video.model, device)}:n{m.num_frames}:r{m.resize}:c{m.crop}"
-        f":t{m.trim_start:g}-{m.trim_end:g}"
-    )
+    image_model = frame_encoder_id(cfg.video.model, device, cfg.video.precision)
+    return f"frames:{image_model}:n{m.num_frames}:r{m.resize}:c{m.crop}:t{m.trim_start:g}-{m.trim_end:g}"
 
 
 def audio_encoder_id(cfg: Config) -> str:
