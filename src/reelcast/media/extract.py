@@ -191,12 +191,19 @@ def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, pro
     media_cfg = asdict(cfg.media)
     bar = tqdm(total=len(paths), desc="decode + encode trailers", unit="film", disable=not progress)
     workers = max(1, cfg.media.decode_workers)
-    if not cfg.video.threads:
+    # One trailer (a prediction request) is decoded in a thread: starting a worker process costs ~1 s.
+    single = len(paths) == 1
+    if not cfg.video.threads and not single:
         # The decode workers take cores; OpenMP threads that keep losing theirs slow the CNN ~3x
         # (benchmarks/extract.py, table 4), so the encoder gets the cores the workers leave.
         encoder.threads = max(1, (os.cpu_count() or 1) - workers)
     # spawn: worker processes must not inherit torch's thread pools (fork after torch can deadlock).
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    executor = (
+        cf.ThreadPoolExecutor(max_workers=1)
+        if single
+        else cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    )
+    with executor as pool:
         futures = {pool.submit(_decode_job, str(p), media_cfg): i for i, p in paths.items()}
         try:
             for fut in cf.as_completed(futures):
