@@ -123,33 +123,27 @@ def _pick(films: pd.DataFrame, given: str | None, kind: str) -> str | None:
     return next((c for c in _AUTO_COLUMNS[kind] if c in films.columns), None)
 
 
-def _read_movielens(ml_youtube: Path, links: Path | None) -> tuple[pd.DataFrame, int]:
-    ml_youtube = Path(ml_youtube)
+def _read_movielens_csv(path: Path, columns: tuple[str, ...], what: str) -> pd.DataFrame:
+    """A MovieLens CSV as strings; one clear error when it cannot be read or lacks a column."""
     try:
-        yt = pd.read_csv(ml_youtube, dtype=str, keep_default_na=False)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError) as e:
-        raise ValueError(f"{ml_youtube}: cannot read the MovieLens trailer file ({e})") from e
-    missing = {"youtubeId", "movieId", "title"} - set(yt.columns)
+        raise ValueError(f"{path}: cannot read the MovieLens {what} ({e})") from e
+    missing = set(columns) - set(df.columns)
     if missing:
-        raise ValueError(
-            f"{ml_youtube}: missing column(s) {sorted(missing)}; expected youtubeId, movieId, title"
-        )
+        raise ValueError(f"{path}: missing column(s) {sorted(missing)}; expected {', '.join(columns)}")
+    return df
+
+
+def _read_movielens(ml_youtube: Path, links: Path | None) -> tuple[pd.DataFrame, int]:
+    yt = _read_movielens_csv(Path(ml_youtube), ("youtubeId", "movieId", "title"), "trailer file")
     valid = yt["youtubeId"].str.strip().str.fullmatch(YOUTUBE_ID.pattern)
     invalid = int((~valid).sum())  # e.g. "#NAME?" where a spreadsheet ate ids starting with "-"
     yt = yt[valid].copy()
     yt["youtubeId"] = yt["youtubeId"].str.strip()
     yt["movieId"] = yt["movieId"].map(_int_id)
     if links is not None:
-        links = Path(links)
-        try:
-            ln = pd.read_csv(links, dtype=str, keep_default_na=False)
-        except (OSError, pd.errors.ParserError) as e:
-            raise ValueError(f"{links}: cannot read the MovieLens links file ({e})") from e
-        missing = {"movieId", "imdbId", "tmdbId"} - set(ln.columns)
-        if missing:
-            raise ValueError(
-                f"{links}: missing column(s) {sorted(missing)}; expected movieId, imdbId, tmdbId"
-            )
+        ln = _read_movielens_csv(Path(links), ("movieId", "imdbId", "tmdbId"), "links file")
         ln = pd.DataFrame(
             {
                 "movieId": ln["movieId"].map(_int_id),
