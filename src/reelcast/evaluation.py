@@ -114,14 +114,6 @@ class Candidate:
     note: str = ""
 
 
-def model_inputs(p: RevenuePredictor, inputs: FilmInputs, table: FilmTable) -> FilmInputs:
-    """Inputs shaped for one fitted predictor: its tabular features added, only its modalities kept."""
-    if "tabular" in p.spec_.modalities and "tabular" not in inputs.modalities:
-        feats, present = p.tabular_.transform(table.df)
-        inputs = inputs.with_tabular(feats, present)
-    return inputs.only(p.spec_.modalities)
-
-
 def fit_fusion_baseline(
     p: RevenuePredictor,
     table: FilmTable,
@@ -251,13 +243,13 @@ def run_ablation(
                 ab.skipped[f"{m}_only"] = f"no training film has the {m} modality"
                 continue
             b = fit_fusion_baseline(p, table, inputs, split, cfg, [m], progress)
-            bp = b.predict_proba(model_inputs(b, inputs, table).subset(te))
+            bp = b.predict_proba(b.shape_inputs(inputs, table.df).subset(te))
             ab.candidates.append(
                 Candidate(f"{m}_only", f"the {m}-only model", [m], bp.argmax(1), bp, b.train_result_.seconds)
             )
     if columns:
         b = fit_fusion_baseline(p, table, inputs, split, cfg, ["tabular"], progress)
-        bp = b.predict_proba(model_inputs(b, inputs, table).subset(te))
+        bp = b.predict_proba(b.shape_inputs(inputs, table.df).subset(te))
         ab.candidates.append(
             Candidate(
                 "tabular_only",
@@ -502,7 +494,7 @@ def split_extras(
         sdir / "calibration.png",
         f"test films, split {split.name} (temperature {p.temperature_:.2f})",
     )
-    te_inputs = model_inputs(p, inputs, table).subset(te)
+    te_inputs = p.shape_inputs(inputs, table.df).subset(te)
     contrib = p.contributions(te_inputs, probs[te])
     present = te_inputs.mask
     out["modality_contribution"] = {

@@ -120,7 +120,7 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
         p._featurizer = base.featurizer  # share loaded encoders and the store
         p.fit(table, split, inputs)
         y = p.labels_for(table)
-        model_inputs, _ = p.prepare_inputs(_with_tabular(p, inputs, table))
+        model_inputs = p.shape_inputs(inputs, table.df)
         ev = evaluate_split(p, model_inputs, y, split, cfg)
         probs, pred = ev.pop("_probs"), ev.pop("_pred")
         result = {
@@ -194,13 +194,6 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
         evaluation.write_ablation_summary(out_dir, dirs, cv=bool(cfg.split.cv and cfg.split.cv > 1))
     seconds["total"] = time.perf_counter() - t_start
     return RunSummary(out_dir, comparison, dirs, seconds, dict(base.featurizer.stats))
-
-
-def _with_tabular(p: RevenuePredictor, inputs: FilmInputs, table) -> FilmInputs:
-    if p.tabular_ is not None and "tabular" not in inputs.modalities:
-        feats, present = p.tabular_.transform(table.df)
-        return inputs.with_tabular(feats, present)
-    return inputs
 
 
 def _write_split_ids(sdir: Path, inputs: FilmInputs, split: Split, y: np.ndarray) -> None:

@@ -232,12 +232,18 @@ class RevenuePredictor:
         """Model-ready inputs (with tabular features and only the model's modalities) for any data."""
         self._check_fitted()
         if isinstance(data, FilmInputs):
-            return data, None
+            return self.shape_inputs(data), None
         table = as_table(data, self.config, require_revenue=require_revenue)
-        inputs = self.featurize(table)
-        if "tabular" in self.spec_.modalities:
-            inputs = self._add_tabular(inputs, table.df)
-        return inputs.only(self.spec_.modalities), table
+        return self.shape_inputs(self.featurize(table), table.df), table
+
+    def shape_inputs(self, inputs: FilmInputs, films: pd.DataFrame | None = None) -> FilmInputs:
+        """Inputs shaped for this model: its tabular features added, only its modalities kept."""
+        self._check_fitted()
+        if "tabular" in self.spec_.modalities and "tabular" not in inputs.modalities:
+            if films is None:
+                raise ValueError("this model reads tabular metadata; pass the films' table with the inputs")
+            inputs = self._add_tabular(inputs, films)
+        return inputs.only(self.spec_.modalities)
 
     def logits(self, inputs: FilmInputs) -> np.ndarray:
         """Raw logits (N, 8)."""
