@@ -122,10 +122,9 @@ class Featurizer:
 
     def text_encoder_id(self) -> str:
         """The id the text features are stored under (without loading the model)."""
-        from reelcast.encoders.common import model_id
+        from reelcast.encoders.text import text_encoder_id
 
-        t = self.cfg.text
-        return f"text:{model_id(t.model)}:{t.pooling}:{t.max_length}"
+        return text_encoder_id(self.cfg.text)
 
     def build(self, films: pd.DataFrame) -> FilmInputs:
         """Inputs for every film of a canonical film frame."""
@@ -168,7 +167,7 @@ class Featurizer:
                 self.store.put("text", enc_id, k, v)
                 found[k] = v
         self.stats["text_encoded"] += len(todo)
-        self.stats["text_cached"] += len({k for k in keys if k in found}) - len(todo)
+        self.stats["text_cached"] += len(found) - len(todo)  # found = store hits + the texts just encoded
         dim = next(iter(found.values())).shape[0] if found else self.text_encoder.dim
         out = np.zeros((len(texts), dim), dtype=np.float32)
         for i, k in enumerate(keys):

@@ -39,6 +39,11 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> to
     raise ValueError(f"text pooling must be cls or mean, got {pooling!r}")
 
 
+def text_encoder_id(cfg: TextConfig) -> str:
+    """Store id of text vectors: the model and every setting that changes them (no model load)."""
+    return f"text:{model_id(cfg.model)}:{cfg.pooling}:{cfg.max_length}"
+
+
 class TextEncoder:
     """Frozen text encoder: texts in, one vector per text out."""
 
@@ -49,7 +54,7 @@ class TextEncoder:
         self.model.eval().to(self.device)
         self.dim = int(self.model.config.hidden_size)
         # The id covers everything that changes the output vectors.
-        self.encoder_id = f"text:{model_id(cfg.model)}:{cfg.pooling}:{cfg.max_length}"
+        self.encoder_id = text_encoder_id(cfg)
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """Padded token ids and attention masks, truncated to max_length."""
