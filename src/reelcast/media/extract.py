@@ -120,7 +120,9 @@ def extract_media(
 
     todo = [i for i in refs if store.get_json("media", sid, keys[i]) is None]
     if todo:
-        _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, progress, timings)
+        _extract_missing(
+            films, cfg, store, get_frame_encoder, refs, keys, todo, (fid, aid, sid), progress, timings
+        )
 
     # ---- assemble from the store
     a_shape = audio_input_shape(cfg.audio, cfg.media.sample_rate, cfg.media.audio_seconds)
@@ -159,11 +161,10 @@ def extract_media(
     return video, audio, vmask, amask, [statuses[i] for i in range(n)]
 
 
-def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, progress, timings) -> None:
+def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, ids, progress, timings) -> None:
     from reelcast.media.download import download_dir_for, fetch_many
 
-    device = str(resolve_device(cfg.train.device))
-    fid, aid, sid = frames_encoder_id(cfg, device), audio_encoder_id(cfg), status_id(cfg, device)
+    fid, aid, sid = ids
     download_dir = download_dir_for(cfg)
     t0 = time.perf_counter()
     fetched = fetch_many({str(i): refs[i] for i in todo}, cfg.media, download_dir, progress=progress)
