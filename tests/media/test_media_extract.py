@@ -107,7 +107,11 @@ def test_killed_extract_resumes_to_the_same_features(trailer_table, tiny_resnet,
     done_at_kill = done_count(cache)
     assert 0 < done_at_kill < N_FILMS, f"kill landed after {done_at_kill} films; cannot test resuming"
     assert not list(cache.rglob("*.tmp")), "a killed run left half-written files visible"
-    before = {p: p.stat().st_mtime_ns for p in (cache / "frames").rglob("*.npy")}
+    # A film is finished once its status record exists (written last); one killed between its
+    # feature and status writes is unfinished and rightly redone.
+    finished = {p.stem for p in (cache / "media").rglob("*.json")}
+    before = {p: p.stat().st_mtime_ns for p in (cache / "frames").rglob("*.npy") if p.stem in finished}
+    assert len(before) == len(finished) == done_at_kill
 
     proc = run_extract(trailer_table, cache, tiny_resnet)
     out, err = proc.communicate(timeout=300)
