@@ -36,6 +36,12 @@ class DataConfig:
     # Joins a table without a trailer column to YouTube ids (MovieLens ml-youtube.csv + links.csv).
     trailer_map: str | None = None
     trailer_links: str | None = None
+    # Decimal mark of revenue cells: auto refuses cells that only read with a decimal comma ("1,5").
+    decimal: str = "auto"  # auto | . | ,
+    # Longest cell (characters) a table may hold; a longer one is an error naming its line and column.
+    max_cell_chars: int = 100_000
+    # Revenue above this (millions) is no film's: in a column of undeclared unit it means "dollars".
+    max_revenue_musd: float = 10_000.0
 
 
 @dataclass
@@ -87,6 +93,10 @@ class MediaConfig:
     decode_workers: int = 2
     timeout: float = 120.0
     retries: int = 3
+    # A table's local trailer paths must lie in the table's folder unless this is set.
+    allow_outside_paths: bool = False
+    # Largest local trailer file read (checked before hashing or decoding).
+    max_file_mb: float = 4096.0
 
 
 @dataclass

@@ -140,6 +140,12 @@ class RevenuePredictor:
         else:
             raise ValueError(f"labels.strategy must be quantile or thresholds, got {cfg.labels.strategy!r}")
         y = assign_classes(rev, self.thresholds_)
+        if np.unique(y[split.train]).size < 2:
+            raise ValueError(
+                f"every training film of split {split.name} falls in one class "
+                f"({CLASS_NAMES[int(y[split.train][0])]}): nothing to learn; "
+                "check the revenues and thresholds"
+            )
 
         if cfg.tabular.use_in_fusion or (modalities and "tabular" in modalities):
             self.tabular_ = TabularEncoder(self._tabular_columns(table)).fit(films.iloc[split.train])
