@@ -29,7 +29,7 @@ from reelcast.encoders.audio import audio_input, audio_input_shape
 from reelcast.encoders.common import resolve_device
 from reelcast.features import FeatureStore
 from reelcast.io import sha256_file, sha256_text
-from reelcast.media.refs import TrailerRef, TrailerRefError, parse_trailer_ref
+from reelcast.media.refs import TrailerRef, TrailerRefError, check_local_file, parse_trailer_ref
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +84,26 @@ def _decode_job(path: str, media_cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def resolve_refs(films: pd.DataFrame, base_dir: Path | None) -> tuple[dict[int, TrailerRef], dict[int, dict]]:
-    """Parse each film's trailer cell; bad cells become per-film statuses (logged with the line)."""
+def resolve_refs(
+    films: pd.DataFrame, base_dir: Path | None, media: MediaConfig | None = None
+) -> tuple[dict[int, TrailerRef], dict[int, dict]]:
+    """Parse each film's trailer cell; bad cells become per-film statuses (logged with the line).
+
+    Local files are checked here, before anything reads them: inside the table's folder (unless
+    media.allow_outside_paths), regular files only, at most media.max_file_mb.
+    """
+    media = media or MediaConfig()
+    root = None if media.allow_outside_paths or base_dir is None else base_dir
+    max_bytes = media.max_file_mb * 1e6
     refs, failed = {}, {}
     for i, (cell, line) in enumerate(zip(films["trailer"], films["line"], strict=True)):
         try:
             ref = parse_trailer_ref(cell, base_dir)
+            if ref is not None and ref.kind == "file":
+                check_local_file(ref.value, root, max_bytes)
         except TrailerRefError as e:
-            log.warning("line %s: trailer %s; the film goes on without video and audio", line, e)
-            failed[i] = {"status": "invalid", "message": str(e)}
+            log.warning("line %s: trailer: %s; the film goes on without video and audio", line, e)
+            failed[i] = {"status": e.status, "message": str(e)}
             continue
         if ref is None:
             failed[i] = {"status": "no_trailer", "message": "no trailer given"}
@@ -113,10 +124,18 @@ def extract_media(
     timings = timings if timings is not None else {}
     base_dir = Path(films.attrs["base_dir"]) if films.attrs.get("base_dir") else None
     n = len(films)
-    refs, statuses = resolve_refs(films, base_dir)
+    refs, statuses = resolve_refs(films, base_dir, cfg.media)
     device = str(resolve_device(cfg.train.device))
     fid, aid, sid = frames_encoder_id(cfg, device), audio_encoder_id(cfg), status_id(cfg, device)
-    keys = {i: media_key(ref) for i, ref in refs.items()}
+    keys = {}
+    for i, ref in list(refs.items()):
+        try:
+            keys[i] = media_key(ref)
+        except OSError as e:  # unreadable file: this film's trailer is skipped, never the whole run
+            line = films["line"].iloc[i]
+            log.warning("line %s: trailer %s cannot be read (%s); going on without it", line, ref.value, e)
+            statuses[i] = {"status": "not_found", "message": f"{ref.value}: {e.strerror or e}"}
+            del refs[i]
 
     todo = [i for i in refs if store.get_json("media", sid, keys[i]) is None]
     if todo:
