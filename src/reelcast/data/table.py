@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from reelcast.config import DataConfig
-from reelcast.data.revenue import RevenueError, parse_amount, to_millions
+from reelcast.data.revenue import DECIMALS, RevenueError, parse_amount, to_millions
 from reelcast.data.schema import Schema, resolve_schema
 
 log = logging.getLogger(__name__)
@@ -368,6 +368,8 @@ def films_from_frame(
 ) -> FilmTable:
     """Validate an in-memory table (as `load_films` does for a file)."""
     cfg = cfg or DataConfig()
+    if cfg.decimal not in DECIMALS:
+        raise ValueError(f"--decimal (data.decimal) must be '.' or ',' (or auto), got {cfg.decimal!r}")
     attrs = dict(raw.attrs)
     raw = raw.reset_index(drop=True)
     columns = [str(c) for c in raw.columns]
@@ -392,7 +394,7 @@ def films_from_frame(
     if delimiter and delimiter != ",":
         log.info("%s: read as %s-separated", source, delimiter_name(delimiter))
     revenue_position = columns.index(schema.revenue_col) + 1 if schema.revenue_col in columns else 0
-    fatal: list[str] = []
+    fatal: list[tuple[int, RevenueError]] = []
 
     out: list[dict[str, Any]] = []
     seen_ids: dict[str, int] = {}
@@ -406,8 +408,7 @@ def films_from_frame(
                 revenue = _revenue(rec.get(schema.revenue_col), schema, cfg)
             except RevenueError as e:
                 if e.fatal and require_revenue:
-                    where = f"line {line}, column {revenue_position} ({schema.revenue_col!r})"
-                    fatal.append(f"{where}: {e}")
+                    fatal.append((line, e))
                 problem = e.reason
             if problem is None and revenue is None:
                 problem = "missing revenue"
@@ -483,8 +484,14 @@ def films_from_frame(
         out.append(row)
 
     if fatal:
-        more = f" (+{len(fatal) - _EXAMPLES} more)" if len(fatal) > _EXAMPLES else ""
-        raise TableError(f"{source}: {'; '.join(fatal[:_EXAMPLES])}{more}")
+        line, first = fatal[0]
+        others = [ln for ln, e in fatal[1:] if e.reason == first.reason]
+        also = f"; the same ({first.reason}) on line(s) {_lines(others)}" if others else ""
+        rest = len(fatal) - 1 - len(others)
+        also += f"; {rest} more revenue cell(s) refused for other reasons" if rest else ""
+        raise TableError(
+            f"{source}: line {line}, column {revenue_position} ({schema.revenue_col!r}): {first}{also}"
+        )
     df = pd.DataFrame(out)
     if df.empty:
         raise TableError(f"{source}: no usable films after validation; {_summary(report)}")
