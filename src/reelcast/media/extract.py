@@ -10,9 +10,13 @@ nothing.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import logging
 import multiprocessing as mp
 import os
+import signal
+import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -63,6 +67,47 @@ def media_key(ref: TrailerRef) -> str:
     if ref.kind == "file" and Path(ref.value).is_file():
         return sha256_text("file:" + sha256_file(Path(ref.value)))
     return sha256_text(ref.cache_key)
+
+
+# How often a decode worker checks that the process that started it is still alive.
+WATCHDOG_SECONDS = 0.5
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def decode_pool(workers: int) -> cf.ProcessPoolExecutor:
+    """Decode worker processes that exit when this process dies, however it dies (even SIGKILL).
+
+    spawn: workers must not inherit torch's thread pools (fork after torch can deadlock).
+    """
+    # prctl's parent-death signal fires when the *thread* that started the child exits, so it is only
+    # asked for from the main thread; the watchdog covers every case.
+    main = threading.current_thread() is threading.main_thread()
+    return cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp.get_context("spawn"),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(), main),
+    )
+
+
+def _die_with_parent(parent_pid: int, use_pdeathsig: bool) -> None:
+    """Worker initializer: SIGKILL on parent death (Linux prctl) plus a watchdog thread everywhere."""
+    if use_pdeathsig and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no libc symbol: the watchdog alone will do
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watchdog", daemon=True).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        time.sleep(WATCHDOG_SECONDS)
+        if os.getppid() != parent_pid:  # re-parented: the process that started us is gone
+            os._exit(1)
 
 
 def _decode_job(path: str, media_cfg: dict[str, Any]) -> dict[str, Any]:
@@ -217,12 +262,7 @@ def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, ids
         # The decode workers take cores; OpenMP threads that keep losing theirs slow the CNN ~3x
         # (benchmarks/extract.py, table 4), so the encoder gets the cores the workers leave.
         encoder.threads = max(1, (os.cpu_count() or 1) - workers)
-    # spawn: worker processes must not inherit torch's thread pools (fork after torch can deadlock).
-    executor = (
-        cf.ThreadPoolExecutor(max_workers=1)
-        if single
-        else cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-    )
+    executor = cf.ThreadPoolExecutor(max_workers=1) if single else decode_pool(workers)
     with executor as pool:
         futures = {pool.submit(_decode_job, str(p), media_cfg): i for i, p in paths.items()}
         try:
