@@ -3,6 +3,7 @@ killed with SIGKILL: nothing is left running."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -99,10 +100,8 @@ def test_decode_workers_and_tracker_exit_when_parent_is_sigkilled(tmp_path, star
         left = [p for p in kids if alive(p)]
         assert not left, f"still running 10 s after the parent's SIGKILL: {left}"
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=10)
         proc.stdout.close()
         proc.stderr.close()

@@ -188,24 +188,48 @@ def extract_media(
             films, cfg, store, get_frame_encoder, refs, keys, todo, (fid, aid, sid), progress, timings
         )
 
-    # ---- assemble from the store
+    # ---- assemble from the store; entries are verified on read, and a film whose status says "ok" but
+    # whose features are gone or corrupt (a truncated .npy) is extracted again, with a warning.
     a_shape = audio_input_shape(cfg.audio, cfg.media.sample_rate, cfg.media.audio_seconds)
     frames_list: dict[int, np.ndarray] = {}
     audio_list: dict[int, np.ndarray] = {}
-    for i, key in keys.items():
-        st = store.get_json("media", sid, key) or {
-            "status": "missing",
-            "message": "extraction did not finish",
-        }
-        statuses[i] = st
-        if st.get("video_ok"):
-            v = store.get("frames", fid, key)
-            if v is not None:
+
+    def assemble(films_to_read) -> list[int]:
+        bad = []
+        for i in films_to_read:
+            key = keys[i]
+            st = store.get_json("media", sid, key) or {
+                "status": "missing",
+                "message": "extraction did not finish",
+            }
+            statuses[i] = st
+            if st.get("video_ok"):
+                v = store.get("frames", fid, key, shape=(cfg.media.num_frames, None))
+                if v is None:
+                    bad.append(i)
+                    continue
                 frames_list[i] = v
-        if st.get("audio_ok"):
-            a = store.get("audio", aid, key)
-            if a is not None:
+            if st.get("audio_ok"):
+                a = store.get("audio", aid, key, shape=tuple(a_shape))
+                if a is None:
+                    frames_list.pop(i, None)
+                    bad.append(i)
+                    continue
                 audio_list[i] = a
+        return bad
+
+    bad = assemble(keys)
+    if bad:
+        for i in bad:
+            log.warning(
+                "line %s: cached trailer features are missing or corrupt; extracting this film again",
+                films["line"].iloc[i],
+            )
+            store.discard("media", sid, keys[i], ".json")
+        _extract_missing(
+            films, cfg, store, get_frame_encoder, refs, keys, bad, (fid, aid, sid), progress, timings
+        )
+        assemble(bad)  # a film that fails again is masked with its status, never retried in a loop
     dim = next(iter(frames_list.values())).shape[1] if frames_list else get_frame_encoder().dim
     video = np.zeros((n, cfg.media.num_frames, dim), dtype=np.float16)
     audio = np.zeros((n, *a_shape), dtype=np.float16)
