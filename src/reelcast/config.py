@@ -222,6 +222,25 @@ class Config:
         """Apply nested overrides in place, converting values to the field types."""
         _apply(self, d, prefix)
 
+    def with_absolute_paths(self) -> Config:
+        """A copy whose local paths (models, caches, maps) are absolute, so a saved run works from any
+        working directory. Hub ids and names that are not existing paths are left as they are."""
+        out = Config.from_dict(self.to_dict())
+        out.cache_dir = str(Path(out.cache_dir).expanduser().resolve())
+        if out.media.download_dir:
+            out.media.download_dir = str(Path(out.media.download_dir).expanduser().resolve())
+        for section, key in (
+            ("text", "model"),
+            ("video", "model"),
+            ("data", "trailer_map"),
+            ("data", "trailer_links"),
+        ):
+            node = getattr(out, section)
+            value = getattr(node, key)
+            if value and not Path(value).is_absolute() and Path(value).expanduser().exists():
+                setattr(node, key, str(Path(value).expanduser().resolve()))
+        return out
+
     def override(self, assignments: list[str]) -> None:
         """Apply `section.field=value` strings (values parsed as TOML, else as plain strings)."""
         for a in assignments:

@@ -370,7 +370,8 @@ class RevenuePredictor:
             "reelcast_version": __version__,
             "state_dict": self.model_.state_dict(),
             "spec": self.spec_.to_dict(),
-            "config": self.config.to_dict(),
+            # Absolute paths: `serve` or `predict` started from another directory finds the same models.
+            "config": self.config.with_absolute_paths().to_dict(),
             "thresholds": [float(t) for t in self.thresholds_],
             "class_names": CLASS_NAMES,
             "temperature": self.temperature_,
@@ -380,7 +381,7 @@ class RevenuePredictor:
             "metrics": self.metrics_,
         }
         atomic_write(directory / CHECKPOINT, lambda p: torch.save(state, p))
-        self.config.save(directory / "config.toml")
+        self.config.with_absolute_paths().save(directory / "config.toml")
         return directory / CHECKPOINT
 
     @classmethod
