@@ -153,10 +153,14 @@ def _read_parquet(path: Path, skip_bad_rows: bool, max_cell_chars: int):
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        names = [str(n) for n in pq.read_schema(path).names]
     except Exception as e:  # pyarrow raises several unrelated types for a bad file
         raise TableError(f"{path}: not a readable Parquet file: {e}") from e
-    _check_headers(path, [str(n) for n in table.column_names], "")
+    _check_headers(path, names, "")
+    try:
+        table = pq.read_table(path)
+    except Exception as e:
+        raise TableError(f"{path}: not a readable Parquet file: {e}") from e
     # Cell sizes are checked on the Arrow columns, before pandas makes a Python object of every cell.
     too_long: dict[int, tuple[str, int]] = {}
     for name, col in zip(table.column_names, table.columns, strict=True):
