@@ -23,7 +23,13 @@ from reelcast import reports
 from reelcast.config import SPLITS, Config, split_names
 from reelcast.data.splits import Split, make_folds, make_split
 from reelcast.featurize import FilmInputs
-from reelcast.labels import CLASS_NAMES, check_revenue_spread, describe_thresholds
+from reelcast.labels import (
+    CLASS_NAMES,
+    assign_classes,
+    check_revenue_spread,
+    check_thresholds,
+    describe_thresholds,
+)
 from reelcast.metrics import SCALAR_METRICS, classification_metrics
 from reelcast.predictor import RevenuePredictor, as_table, softmax
 from reelcast.stats import bootstrap_ci, expected_calibration_error, mean_std
@@ -97,8 +103,14 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     base = RevenuePredictor(cfg, progress=progress)
     table = as_table(data, cfg)
     reports.write_json(out_dir / "table_report.json", table.report.to_dict())
-    if cfg.labels.strategy == "quantile":  # before featurizing: a constant revenue column cannot train
-        check_revenue_spread(table.df["revenue_musd"].to_numpy(dtype=np.float64))
+    # Before featurizing: revenues that give one class cannot train (RevenuePredictor.fit checks each split).
+    rev = table.df["revenue_musd"].to_numpy(dtype=np.float64)
+    if cfg.labels.strategy == "quantile":
+        check_revenue_spread(rev)
+    elif np.unique(assign_classes(rev, check_thresholds(cfg.labels.thresholds))).size < 2:
+        raise ValueError(
+            "every film falls in one class under labels.thresholds; check the revenues and thresholds"
+        )
     t0 = time.perf_counter()
     inputs = base.featurize(table)
     seconds = {"featurize": time.perf_counter() - t0}

@@ -128,7 +128,6 @@ class RevenuePredictor:
         table = as_table(data, cfg)
         if not isinstance(split, Split):
             split = self.default_split(table, split)
-        inputs = inputs if inputs is not None else self.featurize(table)
         films = table.df
 
         # Labels: thresholds come from the training films only, then apply to every portion.
@@ -146,6 +145,7 @@ class RevenuePredictor:
                 f"({CLASS_NAMES[int(y[split.train][0])]}): nothing to learn; "
                 "check the revenues and thresholds"
             )
+        inputs = inputs if inputs is not None else self.featurize(table)  # after the cheap label checks
 
         if cfg.tabular.use_in_fusion or (modalities and "tabular" in modalities):
             self.tabular_ = TabularEncoder(self._tabular_columns(table)).fit(films.iloc[split.train])
