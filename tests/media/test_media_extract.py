@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -206,3 +207,30 @@ def test_truncated_feature_entry_is_detected_and_redone(trailer_table, tiny_resn
         films, cfg, FeatureStore(cfg.cache_dir), lambda: pytest.fail("should not encode"), progress=False
     )
     assert np.array_equal(third[0], first[0])
+
+
+def test_sigkill_of_extract_leaves_no_worker_or_tracker_running(trailer_table, tiny_resnet, tmp_path):
+    """The issue's case: `kill -9` of the extract process alone (not its group) while workers decode."""
+    from test_media_processes import alive, children
+
+    cache = tmp_path / "cache"
+    proc = run_extract(trailer_table, cache, tiny_resnet)
+    try:
+        deadline = time.time() + 120
+        kids: list[int] = []
+        while time.time() < deadline and proc.poll() is None:
+            kids = children(proc.pid)
+            if done_count(cache) >= 1 and len(kids) >= 2:  # a decode worker and the resource tracker
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None and len(kids) >= 2, "extract finished before workers could be seen"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.time() + 10
+        while any(alive(p) for p in kids) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in kids if alive(p)], "processes outlived extract by 10 s"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
