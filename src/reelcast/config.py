@@ -40,8 +40,9 @@ class DataConfig:
     decimal: str = "auto"  # auto | . | ,
     # Longest cell (characters) a table may hold; a longer one is an error naming its line and column.
     max_cell_chars: int = 100_000
-    # Revenue above this (millions) is no film's: in a column of undeclared unit it means "dollars".
-    max_revenue_musd: float = 10_000.0
+    # Revenue above this (millions; 30x the top-grossing film) is no film's: in a column of undeclared
+    # unit it means the column holds dollars.
+    max_revenue_musd: float = 100_000.0
 
 
 @dataclass

@@ -165,7 +165,7 @@ def _read_parquet(path: Path, skip_bad_rows: bool, max_cell_chars: int):
     too_long: dict[int, tuple[str, int]] = {}
     for name, col in zip(table.column_names, table.columns, strict=True):
         t = col.type
-        if not (pa_is_text(t)):
+        if not _is_text_type(t):
             continue
         lengths = pc.utf8_length(col) if "string" in str(t) else pc.binary_length(col)
         if (pc.max(lengths).as_py() or 0) <= max_cell_chars:
@@ -185,7 +185,7 @@ def _read_parquet(path: Path, skip_bad_rows: bool, max_cell_chars: int):
     return df, [i + 1 for i in keep], []
 
 
-def pa_is_text(t) -> bool:
+def _is_text_type(t) -> bool:
     """True for Arrow string and binary types (the ones whose cells can be huge)."""
     import pyarrow as pa
 
