@@ -20,7 +20,7 @@ import torch
 from reelcast import __version__
 from reelcast.config import SPLITS, Config, split_names
 from reelcast.data.schema import GENERIC_REQUEST
-from reelcast.data.splits import Split, make_split, revenue_strata
+from reelcast.data.splits import Split, make_date_split, make_split, revenue_strata
 from reelcast.data.table import FilmTable, TableReport, canonical_frame, films_from_frame, load_films
 from reelcast.data.tabular import TabularEncoder, check_leakage, default_columns
 from reelcast.encoders.common import resolve_device
@@ -30,6 +30,7 @@ from reelcast.labels import (
     NUM_CLASSES,
     assign_classes,
     check_thresholds,
+    constant_dollar_revenue,
     fit_quantile_thresholds,
 )
 from reelcast.model import FusionModel, ModelSpec
@@ -106,12 +107,21 @@ class RevenuePredictor:
     def default_split(self, table: FilmTable, name: str | None = None) -> Split:
         """The configured stratified split (the first one named in cfg.split.splits by default)."""
         name = name or split_names(self.config.split.splits)[0]
+        if self.config.split.by == "date":  # issue 8: oldest films train, newest test
+            base = name.removeprefix("date-")
+            return make_date_split(table.df, SPLITS[base], name=f"date-{base}")
         strata = self.strata(table)
         return make_split(strata, SPLITS[name], self.config.split.seed, name=name)
 
+    def label_revenue(self, films: pd.DataFrame) -> np.ndarray:
+        """The revenue classes are cut on: nominal millions, or constant dollars (labels.constant_dollars)."""
+        if self.config.labels.constant_dollars:
+            return constant_dollar_revenue(films)
+        return films["revenue_musd"].to_numpy(dtype=np.float64)
+
     def strata(self, table: FilmTable) -> np.ndarray:
         """Per-film strata for stratified splitting (see data.splits for why revenue rank)."""
-        rev = table.df["revenue_musd"].to_numpy(dtype=np.float64)
+        rev = self.label_revenue(table.df)
         if self.config.labels.strategy == "thresholds":
             return assign_classes(rev, check_thresholds(self.config.labels.thresholds))
         return revenue_strata(rev, NUM_CLASSES)
@@ -132,7 +142,7 @@ class RevenuePredictor:
         films = table.df
 
         # Labels: thresholds come from the training films only, then apply to every portion.
-        rev = films["revenue_musd"].to_numpy(dtype=np.float64)
+        rev = self.label_revenue(films)
         if cfg.labels.strategy == "quantile":
             self.thresholds_ = fit_quantile_thresholds(rev[split.train])
         elif cfg.labels.strategy == "thresholds":
@@ -142,7 +152,9 @@ class RevenuePredictor:
         y = assign_classes(rev, self.thresholds_)
 
         if cfg.tabular.use_in_fusion or (modalities and "tabular" in modalities):
-            self.tabular_ = TabularEncoder(self._tabular_columns(table)).fit(films.iloc[split.train])
+            self.tabular_ = TabularEncoder(self._tabular_columns(table), settings=cfg.tabular).fit(
+                films.iloc[split.train]
+            )
             inputs = self._add_tabular(inputs, films)
         if modalities:
             inputs = inputs.only(modalities)
@@ -340,7 +352,7 @@ class RevenuePredictor:
     def labels_for(self, table: FilmTable) -> np.ndarray:
         """True classes of a table's films under this model's thresholds."""
         self._check_fitted()
-        return assign_classes(table.df["revenue_musd"].to_numpy(dtype=np.float64), self.thresholds_)
+        return assign_classes(self.label_revenue(table.df), self.thresholds_)
 
     def evaluate(self, data: Data) -> dict[str, Any]:
         """Every metric on a table with revenue (classes from this model's saved thresholds)."""

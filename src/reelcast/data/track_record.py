@@ -42,11 +42,16 @@ def log_revenue(films: pd.DataFrame) -> np.ndarray:
 
 @dataclass
 class TrackRecord:
-    """Earlier training films per entity; queried with a film's date without any revenue of its own."""
+    """Earlier training films per entity; queried with a film's date without any revenue of its own.
+
+    The value for an entity is its mean earlier log revenue, shrunk toward the market's (every training
+    film released strictly before) by `smoothing` pseudo-films, minus the market's: how far above or
+    below the films of its time the entity's films did. No statistic over all training films enters,
+    so nothing released on or after the film's date reaches its features.
+    """
 
     smoothing: float
-    prior: float = 0.0  # mean log revenue of the training films
-    spread: float = 1.0  # their standard deviation: track values are (smoothed mean - prior) / spread
+    market: list[list[float | None]] = field(default_factory=list)  # every training film
     history: dict[str, list[list[float | None]]] = field(default_factory=dict)
     _arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False, compare=False
@@ -57,41 +62,41 @@ class TrackRecord:
         """Record every training film (rows of `films`, with revenue) under each of its entities."""
         days, years = day_and_year(films)
         lr = log_revenue(films)
-        ok = np.isfinite(lr)
-        rec = cls(
-            smoothing=smoothing,
-            prior=float(lr[ok].mean()) if ok.any() else 0.0,
-            spread=float(lr[ok].std()) if ok.sum() > 1 and lr[ok].std() > 0 else 1.0,
-        )
+        rec = cls(smoothing=smoothing)
         for i, names in enumerate(entities):
-            if not ok[i]:
+            if not np.isfinite(lr[i]):
                 continue
             row = [_none(days[i]), _none(years[i]), float(lr[i])]
+            rec.market.append(row)
             for name in dict.fromkeys(names):  # a name listed twice counts once
                 rec.history.setdefault(name, []).append(row)
         return rec
 
-    def _get(self, name: str):
+    def _get(self, name: str | None):
         if name not in self._arrays:
-            h = np.array(
-                [[np.nan if v is None else v for v in row] for row in self.history[name]], dtype=np.float64
-            )
+            rows = self.market if name is None else self.history[name]
+            h = np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=np.float64)
+            h = h.reshape(-1, 3)
             self._arrays[name] = (h[:, 0], h[:, 1], h[:, 2])
         return self._arrays[name]
 
-    def earlier(self, name: str, day: float, year: float) -> tuple[float, int]:
-        """(shrunk mean log revenue as a z-score, count) of the entity's training films strictly before."""
-        if name not in self.history:
-            return 0.0, 0
+    def _before(self, name: str | None, day: float, year: float) -> np.ndarray:
         d, y, r = self._get(name)
         both = np.isfinite(d) & np.isfinite(day)
         # NaN compares False, so a film without any date or year has no earlier films.
-        before = np.where(both, d < day, y < year)
-        n = int(before.sum())
-        if n == 0:
+        return r[np.where(both, d < day, y < year)]
+
+    def earlier(self, name: str, day: float, year: float) -> tuple[float, int]:
+        """(shrunk mean earlier log revenue minus the market's, count) of the entity's earlier films."""
+        if name not in self.history:
             return 0.0, 0
-        mean = (r[before].sum() + self.smoothing * self.prior) / (n + self.smoothing)
-        return float((mean - self.prior) / self.spread), n
+        r = self._before(name, day, year)
+        if len(r) == 0:
+            return 0.0, 0
+        market = self._before(None, day, year)
+        prior = float(market.mean())  # the entity's own earlier films are market films: never empty
+        mean = (r.sum() + self.smoothing * prior) / (len(r) + self.smoothing)
+        return float(mean - prior), len(r)
 
     def features(self, entities: list[list[str]], films: pd.DataFrame) -> np.ndarray:
         """Per film: max and mean track value over its entities, log1p of the largest earlier count."""
@@ -106,20 +111,14 @@ class TrackRecord:
 
     def to_dict(self) -> dict:
         """JSON-ready."""
-        return {
-            "smoothing": self.smoothing,
-            "prior": self.prior,
-            "spread": self.spread,
-            "history": self.history,
-        }
+        return {"smoothing": self.smoothing, "market": self.market, "history": self.history}
 
     @classmethod
     def from_dict(cls, d: dict) -> TrackRecord:
         """Rebuild from `to_dict`."""
         return cls(
             smoothing=float(d["smoothing"]),
-            prior=float(d["prior"]),
-            spread=float(d["spread"]),
+            market=[list(r) for r in d["market"]],
             history={k: [list(r) for r in v] for k, v in d["history"].items()},
         )
 
