@@ -19,6 +19,7 @@ import torch
 
 from reelcast import __version__
 from reelcast.config import SPLITS, Config, split_names
+from reelcast.data.external import ExternalFeatures
 from reelcast.data.schema import GENERIC_REQUEST
 from reelcast.data.splits import Split, make_date_split, make_split, revenue_strata
 from reelcast.data.table import FilmTable, TableReport, canonical_frame, films_from_frame, load_films
@@ -73,6 +74,7 @@ class RevenuePredictor:
         self.spec_: ModelSpec | None = None
         self.thresholds_: np.ndarray | None = None
         self.tabular_: TabularEncoder | None = None
+        self.external_: ExternalFeatures | None = None
         self.leaky_columns_: list[str] = []
         self.temperature_: float = 1.0
         self.train_result_: TrainResult | None = None
@@ -102,6 +104,10 @@ class RevenuePredictor:
     def _add_tabular(self, inputs: FilmInputs, films: pd.DataFrame) -> FilmInputs:
         feats, present = self.tabular_.transform(films)
         return inputs.with_tabular(feats, present)
+
+    def _add_external(self, inputs: FilmInputs) -> FilmInputs:
+        feats, present = self.external_.transform(inputs.film_ids, self.config.data.features)
+        return inputs.with_modality("external", feats, present)
 
     # ---- fit ----------------------------------------------------------------------------------------
     def default_split(self, table: FilmTable, name: str | None = None) -> Split:
@@ -156,6 +162,11 @@ class RevenuePredictor:
                 films.iloc[split.train]
             )
             inputs = self._add_tabular(inputs, films)
+        if cfg.data.features and (not modalities or "external" in modalities):
+            # issue 8: bring-your-own features, standardised with the training films' statistics
+            train_ids = [inputs.film_ids[i] for i in split.train]
+            self.external_ = ExternalFeatures.fit(cfg.data.features, train_ids, cfg.data.features_id_col)
+            inputs = self._add_external(inputs)
         if modalities:
             inputs = inputs.only(modalities)
 
@@ -217,6 +228,8 @@ class RevenuePredictor:
                 spec.audio_filterbank = [self.config.audio.n_mels, win, hop]
         if "tabular" in a:
             spec.tabular_dim = a["tabular"].shape[1]
+        if "external" in a:
+            spec.external_dim = a["external"].shape[1]
         return spec
 
     def _encoder_ids(self, modalities: list[str]) -> dict[str, str]:
@@ -225,6 +238,8 @@ class RevenuePredictor:
             ids["text"] = self.featurizer.text_encoder_id()
         if "video" in modalities:
             ids["video"] = "simulated" if self.config.media.mode == "simulated" else self.config.video.model
+        if "external" in modalities and self.external_ is not None:
+            ids["external"] = f"file:{Path(self.external_.source).name}"
         if "audio" in modalities:
             ids["audio"] = (
                 "simulated"
@@ -255,6 +270,8 @@ class RevenuePredictor:
             if films is None:
                 raise ValueError("this model reads tabular metadata; pass the films' table with the inputs")
             inputs = self._add_tabular(inputs, films)
+        if "external" in self.spec_.modalities and "external" not in inputs.modalities:
+            inputs = self._add_external(inputs)
         return inputs.only(self.spec_.modalities)
 
     def logits(self, inputs: FilmInputs) -> np.ndarray:
@@ -381,6 +398,7 @@ class RevenuePredictor:
             "class_names": CLASS_NAMES,
             "temperature": self.temperature_,
             "tabular": self.tabular_.to_dict() if self.tabular_ else None,
+            "external": self.external_.to_dict() if self.external_ else None,
             "leaky_columns": self.leaky_columns_,
             "encoder_ids": self.encoder_ids_,
             "metrics": self.metrics_,
@@ -418,6 +436,8 @@ class RevenuePredictor:
         self.thresholds_ = np.asarray(state["thresholds"], dtype=np.float64)
         self.temperature_ = float(state["temperature"])
         self.tabular_ = TabularEncoder.from_dict(state["tabular"]) if state["tabular"] else None
+        ext = state.get("external")
+        self.external_ = ExternalFeatures.from_dict(ext) if ext else None
         self.leaky_columns_ = list(state.get("leaky_columns") or [])
         self.encoder_ids_ = dict(state["encoder_ids"])
         self.metrics_ = state.get("metrics") or {}
