@@ -50,9 +50,10 @@ def build_features(out: Path) -> tuple[Path, dict[str, int]]:
     counts = {"mmtf_films": len(mm), "with_tmdb_id": len(joined)}
     joined = joined.drop_duplicates(subset=["tmdbId"], keep="first")
     counts["unique_tmdb_ids"] = len(joined)
-    table = pd.DataFrame({"tmdb_id": joined["tmdbId"].astype("int64").astype(str)})
-    for c in feats:
-        table[c] = joined[c].to_numpy(dtype=np.float32)
+    table = pd.concat(
+        [joined["tmdbId"].astype("int64").astype(str).rename("tmdb_id"), joined[feats].astype(np.float32)],
+        axis=1,
+    )
     path = out / "mmtf_features.parquet"
     table.to_parquet(path, index=False)
     return path, counts

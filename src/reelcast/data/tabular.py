@@ -94,7 +94,7 @@ def default_columns(df: pd.DataFrame) -> list[str]:
         "companies": ("companies",),
         "countries": ("countries",),
         "language": ("language",),
-        "franchise": ("title", "keywords", "collection"),
+        "franchise": ("keywords", "collection"),  # a title alone is not metadata (see _group)
         "calendar": ("release_date",),
         "budget_real": ("budget_musd",),
         "budget_flags": ("budget_musd",),
@@ -404,7 +404,9 @@ class TabularEncoder:
                 [franchise_flags(t, k, cl) for t, k, cl in zip(titles, kws, coll, strict=True)],
                 dtype=np.float32,
             ).reshape(n, len(FRANCHISE_FEATURES))
-            return block, np.array([not (t or k or cl) for t, k, cl in zip(titles, kws, coll, strict=True)])
+            # A title alone does not count as metadata: every request has one, and a film known only by
+            # its title and plot must stay a text-only film (tabular masked), as it was before.
+            return block, np.array([not (k or cl) for k, cl in zip(kws, coll, strict=True)])
         if c == "calendar":
             rows = [calendar_features(d) for d in _col(df, "release_date", lambda: None)]
             block = np.array([r or [0.0] * len(CALENDAR_FEATURES) for r in rows], dtype=np.float32)
