@@ -24,7 +24,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.class_weight import compute_sample_weight
 
 from reelcast import reports
-from reelcast.config import Config
+from reelcast.config import Config, TabularConfig
 from reelcast.data.splits import Split
 from reelcast.data.table import FilmTable
 from reelcast.data.tabular import TabularEncoder, check_leakage, default_columns
@@ -174,10 +174,17 @@ class GBTBaseline:
         return self.predict_proba(X).argmax(1)
 
 
-def fit_gbt(table: FilmTable, split: Split, y: np.ndarray, columns: list[str], seed: int) -> GBTBaseline:
+def fit_gbt(
+    table: FilmTable,
+    split: Split,
+    y: np.ndarray,
+    columns: list[str],
+    seed: int,
+    settings: TabularConfig | None = None,
+) -> GBTBaseline:
     """HistGradientBoostingClassifier, class-balanced, early-stopped on the validation films' log-loss."""
     t0 = time.perf_counter()
-    enc = TabularEncoder(columns).fit(table.df.iloc[split.train])
+    enc = TabularEncoder(columns, settings=settings or TabularConfig()).fit(table.df.iloc[split.train])
     X, _ = enc.transform(table.df)
     tr = split.train
     # Validation films of a class no training film has cannot be scored by the classifier; leave them out.
@@ -279,7 +286,7 @@ def run_ablation(
     )
 
     if columns:
-        ab.gbt = fit_gbt(table, split, y, columns, cfg.train.seed)
+        ab.gbt = fit_gbt(table, split, y, columns, cfg.train.seed, cfg.tabular)
         X, _ = ab.gbt.encoder.transform(table.df.iloc[te])
         gp = ab.gbt.predict_proba(X)
         ab.candidates.append(
