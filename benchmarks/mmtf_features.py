@@ -9,7 +9,9 @@
    TMDB ids through MovieLens links.csv.
 2. Writes the TMDB-5000 rows of those films (`<out>/tmdb_mmtf.csv`, revenue > 0 is then required by
    `train` as usual).
-3. Runs `reelcast train` on that table twice, with the same split, seed and class edges: text +
+3. Gradient-boosted trees (as benchmarks/tabular_features.py) on the metadata groups, with and
+   without the 127 MMTF columns appended, on the same folds as step 4.
+4. Runs `reelcast train` on that table twice, with the same split, seed and class edges: text +
    metadata (`--tabular auto`), and the same plus `--features <out>/mmtf_features.parquet` (the
    `external` modality). Prints exact / 1-away / QWK on the test films of each split or fold.
 
@@ -59,6 +61,37 @@ def build_features(out: Path) -> tuple[Path, dict[str, int]]:
     return path, counts
 
 
+def gbt_rows(table_path: Path, feat_path: Path, cv: int) -> None:
+    """Print trees on metadata vs metadata + MMTF, on the folds (or split) `train` uses for this table."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from tabular_features import GROUPS, score
+
+    from reelcast.config import SPLITS
+    from reelcast.data.external import ExternalFeatures
+    from reelcast.data.splits import make_folds, make_split, revenue_strata
+    from reelcast.data.table import load_films
+    from reelcast.data.tabular import PRE_RELEASE
+
+    films = load_films(table_path).df
+    revenue = films["revenue_musd"].to_numpy(dtype=np.float64)
+    strata = revenue_strata(revenue, 8)
+    splits = make_folds(strata, cv, 42) if cv else [make_split(strata, SPLITS["80-10-10"], 42)]
+    cols = [*PRE_RELEASE, *GROUPS]
+    rows = {"trees: metadata": [], "trees: metadata + MMTF": []}
+    for split in splits:
+        ids = films["film_id"].tolist()
+        ext = ExternalFeatures.fit(feat_path, [ids[i] for i in split.train])
+        X_ext, present = ext.transform(ids)
+        X_ext[~present] = np.nan  # the trees treat an unlisted film's vector as missing
+        rows["trees: metadata"].append(score(films, split, cols, revenue, 42))
+        rows["trees: metadata + MMTF"].append(score(films, split, cols, revenue, 42, extra=X_ext))
+    print(f"\n{'model (same folds)':<42} {'exact':>16} {'1-away':>16} {'QWK':>16}")
+    for name, rs in rows.items():
+        vals = [np.array([r[k] for r in rs]) for k in ("exact", "one_away", "qwk")]
+        cells = [f"{v.mean():.3f}+-{v.std(ddof=1) if len(v) > 1 else 0.0:.3f}" for v in vals]
+        print(f"{name:<42} " + " ".join(f"{c:>16}" for c in cells), flush=True)
+
+
 def text_model() -> str:
     """The local all-MiniLM-L6-v2 when its package is installed, else the hub id."""
     try:
@@ -75,6 +108,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmark_mmtf")
     ap.add_argument("--cv", type=int, default=5, help="K-fold CV (0: the 80-10-10 split only)")
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--no-fusion", action="store_true", help="only the gradient-boosted trees")
     args = ap.parse_args()
     for p in (MMTF, LINKS, TMDB):
         if not p.exists():
@@ -91,6 +125,10 @@ def main() -> None:
         f"MMTF films {counts['mmtf_films']}, with a TMDB id {counts['with_tmdb_id']} "
         f"({counts['unique_tmdb_ids']} distinct); in TMDB-5000 with revenue > 0: {len(sub)}"
     )
+
+    gbt_rows(sub_path, feat_path, args.cv)
+    if args.no_fusion:
+        return
 
     from reelcast.cli import build_config
     from reelcast.pipeline import run_train

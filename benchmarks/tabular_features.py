@@ -60,12 +60,17 @@ def column_sets() -> list[tuple[str, list[str]]]:
     return rows
 
 
-def score(films, split, columns, revenue, seed: int) -> dict[str, float]:
-    """Fit encoder + trees on the split's training films; exact / 1-away / QWK on its test films."""
+def score(films, split, columns, revenue, seed: int, extra: np.ndarray | None = None) -> dict[str, float]:
+    """Fit encoder + trees on the split's training films; exact / 1-away / QWK on its test films.
+
+    `extra`: more feature columns (one row per film) appended to the encoder's, e.g. trailer vectors.
+    """
     edges = fit_quantile_thresholds(revenue[split.train])
     y = assign_classes(revenue, edges)
     enc = TabularEncoder(columns, settings=TabularConfig()).fit(films.iloc[split.train])
     X, _ = enc.transform(films)
+    if extra is not None:
+        X = np.concatenate([X, extra], axis=1)
     model = HistGradientBoostingClassifier(
         learning_rate=0.05,
         max_leaf_nodes=15,

@@ -86,15 +86,20 @@ class TrackRecord:
         # NaN compares False, so a film without any date or year has no earlier films.
         return r[np.where(both, d < day, y < year)]
 
-    def earlier(self, name: str, day: float, year: float) -> tuple[float, int]:
+    def market_mean(self, day: float, year: float) -> float:
+        """Mean log revenue of every training film released strictly before (NaN when none)."""
+        r = self._before(None, day, year)
+        return float(r.mean()) if len(r) else math.nan
+
+    def earlier(self, name: str, day: float, year: float, prior: float | None = None) -> tuple[float, int]:
         """(shrunk mean earlier log revenue minus the market's, count) of the entity's earlier films."""
         if name not in self.history:
             return 0.0, 0
         r = self._before(name, day, year)
         if len(r) == 0:
             return 0.0, 0
-        market = self._before(None, day, year)
-        prior = float(market.mean())  # the entity's own earlier films are market films: never empty
+        # The entity's own earlier films are market films, so the market mean exists here.
+        prior = self.market_mean(day, year) if prior is None else prior
         mean = (r.sum() + self.smoothing * prior) / (len(r) + self.smoothing)
         return float(mean - prior), len(r)
 
@@ -103,10 +108,14 @@ class TrackRecord:
         days, years = day_and_year(films)
         out = np.zeros((len(entities), 3), dtype=np.float64)
         for i, names in enumerate(entities):
-            vals = [self.earlier(n, days[i], years[i]) for n in dict.fromkeys(names)]
-            if vals:
-                z = [v for v, _ in vals]
-                out[i] = (max(z), float(np.mean(z)), math.log1p(max(c for _, c in vals)))
+            names = list(dict.fromkeys(names))
+            if not names:
+                continue
+            # The market mean once per film, shared by its entities (only needed when one is known).
+            prior = self.market_mean(days[i], years[i]) if any(n in self.history for n in names) else 0.0
+            vals = [self.earlier(n, days[i], years[i], prior) for n in names]
+            z = [v for v, _ in vals]
+            out[i] = (max(z), float(np.mean(z)), math.log1p(max(c for _, c in vals)))
         return out
 
     def to_dict(self) -> dict:
