@@ -50,7 +50,10 @@ def test_ablation_table_has_every_model_with_intervals(run):
     assert "early stopping on the class-weighted log-loss" in df.set_index("model").loc["gbt_tabular", "note"]
     assert (sdir / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [r["model"] for r in res["ablation"]["models"]] == df["model"].tolist()
-    assert res["ablation"]["tabular_columns"] == ["year", "runtime", "budget_musd", "genres"]
+    assert res["ablation"]["tabular_columns"] == [
+        *("year", "runtime", "budget_musd", "genres"),
+        *("budget_real", "budget_flags"),  # issue 8 groups the demo table has
+    ]
     summary = pd.read_csv(out / "ablation_summary.csv")
     assert (
         summary["split"].unique().tolist() == ["70-20-10"]
@@ -121,7 +124,7 @@ def test_calibration_numbers_match_the_saved_probabilities(run):
 def test_permutation_importance_covers_every_column_of_both_tabular_models(run):
     _, sdir, res, _ = run
     df = pd.read_csv(sdir / "permutation_importance.csv")
-    cols = ["year", "runtime", "budget_musd", "genres"]
+    cols = ["year", "runtime", "budget_musd", "genres", "budget_real", "budget_flags"]
     assert df[df["model"] == "full"]["column"].tolist() == cols
     assert df[df["model"] == "gbt_tabular"]["column"].tolist() == cols
     assert (df["repeats"] == 3).all() and (df["f1_macro_drop_std"] >= 0).all()

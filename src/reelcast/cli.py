@@ -168,6 +168,16 @@ def train(
     trailer_links: str = TrailerLinksOpt,
     decimal: str = DecimalOpt,
     allow_outside_paths: bool = OutsidePathsOpt,
+    people: str = typer.Option(
+        None, "--people", help="Director + top cast per film (by id, or title + year): track-record features."
+    ),
+    features: str = typer.Option(
+        None, "--features", help="Your per-film vectors keyed by film id (Parquet, CSV, NPZ/NPY): a modality."
+    ),
+    split_by: str = typer.Option(None, "--split-by", help="random | date (train oldest, test newest)."),
+    constant_dollars: bool = typer.Option(
+        False, "--constant-dollars", help="Cut classes on revenue in constant (CPI-U) dollars."
+    ),
     device: str = DeviceOpt,
     config: Path = ConfigOpt,
     set_: list[str] = SetOpt,
@@ -210,6 +220,11 @@ def train(
             trailer_links,
         ),
         **table_safety_flags(decimal, allow_outside_paths),
+        # issue 8: people track record, bring-your-own features, date split, constant-dollar classes
+        "data.people": people,
+        "data.features": features,
+        "split.by": split_by,
+        "labels.constant_dollars": constant_dollars or None,
     }
     if tabular is not None:
         flags["tabular.use_in_fusion"] = True

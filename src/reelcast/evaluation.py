@@ -24,7 +24,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.class_weight import compute_sample_weight
 
 from reelcast import reports
-from reelcast.config import Config
+from reelcast.config import Config, TabularConfig
 from reelcast.data.splits import Split
 from reelcast.data.table import FilmTable
 from reelcast.data.tabular import TabularEncoder, check_leakage, default_columns
@@ -174,10 +174,17 @@ class GBTBaseline:
         return self.predict_proba(X).argmax(1)
 
 
-def fit_gbt(table: FilmTable, split: Split, y: np.ndarray, columns: list[str], seed: int) -> GBTBaseline:
+def fit_gbt(
+    table: FilmTable,
+    split: Split,
+    y: np.ndarray,
+    columns: list[str],
+    seed: int,
+    settings: TabularConfig | None = None,
+) -> GBTBaseline:
     """HistGradientBoostingClassifier, class-balanced, early-stopped on the validation films' log-loss."""
     t0 = time.perf_counter()
-    enc = TabularEncoder(columns).fit(table.df.iloc[split.train])
+    enc = TabularEncoder(columns, settings=settings or TabularConfig()).fit(table.df.iloc[split.train])
     X, _ = enc.transform(table.df)
     tr = split.train
     # Validation films of a class no training film has cannot be scored by the classifier; leave them out.
@@ -279,7 +286,7 @@ def run_ablation(
     )
 
     if columns:
-        ab.gbt = fit_gbt(table, split, y, columns, cfg.train.seed)
+        ab.gbt = fit_gbt(table, split, y, columns, cfg.train.seed, cfg.tabular)
         X, _ = ab.gbt.encoder.transform(table.df.iloc[te])
         gp = ab.gbt.predict_proba(X)
         ab.candidates.append(
@@ -405,24 +412,17 @@ def significance(
 
 # ---- permutation importance ---------------------------------------------------------------------------
 def column_blocks(enc: TabularEncoder) -> dict[str, np.ndarray]:
-    """Feature positions of each source column in the encoder's output (genres: the whole multi-hot block)."""
-    blocks, start = {}, 0
-    for c in enc.columns:
-        width = len(enc.genres) if c == "genres" else 2  # numeric: value and missing flag
-        if width:
-            blocks[c] = np.arange(start, start + width)
-        start += width
-    if start != enc.dim:
-        raise ValueError(f"tabular feature layout changed: blocks cover {start} of {enc.dim} features")
+    """Feature positions of each source column or feature group in the encoder's output."""
+    blocks = enc.blocks()
+    covered = sum(len(v) for v in blocks.values())
+    if covered != enc.dim:
+        raise ValueError(f"tabular feature layout changed: blocks cover {covered} of {enc.dim} features")
     return blocks
 
 
 def tabular_presence(enc: TabularEncoder, X: np.ndarray) -> np.ndarray:
     """Which rows have any metadata, read back from encoded features exactly as `transform` decides it."""
-    present = np.zeros(len(X), dtype=bool)
-    for c, idx in column_blocks(enc).items():
-        present |= X[:, idx].any(1) if c == "genres" else X[:, idx[1]] == 0
-    return present
+    return enc.presence(X)
 
 
 def permutation_importance(
