@@ -146,6 +146,16 @@ def train(
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Drop malformed CSV rows (logged)."),
     trailer_map: str = TrailerMapOpt,
     trailer_links: str = TrailerLinksOpt,
+    people: str = typer.Option(
+        None, "--people", help="Director + top cast per film (by id, or title + year): track-record features."
+    ),
+    features: str = typer.Option(
+        None, "--features", help="Your per-film vectors keyed by film id (Parquet, CSV, NPZ/NPY): a modality."
+    ),
+    split_by: str = typer.Option(None, "--split-by", help="random | date (train oldest, test newest)."),
+    constant_dollars: bool = typer.Option(
+        False, "--constant-dollars", help="Cut classes on revenue in constant (CPI-U) dollars."
+    ),
     device: str = DeviceOpt,
     config: Path = ConfigOpt,
     set_: list[str] = SetOpt,
@@ -187,6 +197,11 @@ def train(
             trailer_map,
             trailer_links,
         ),
+        # issue 8: people track record, bring-your-own features, date split, constant-dollar classes
+        "data.people": people,
+        "data.features": features,
+        "split.by": split_by,
+        "labels.constant_dollars": constant_dollars or None,
     }
     if tabular is not None:
         flags["tabular.use_in_fusion"] = True

@@ -36,6 +36,11 @@ class DataConfig:
     # Joins a table without a trailer column to YouTube ids (MovieLens ml-youtube.csv + links.csv).
     trailer_map: str | None = None
     trailer_links: str | None = None
+    # Director and top cast per film (by id, or title + year), for the people track-record features.
+    people: str | None = None
+    # Bring-your-own per-film feature vectors (Parquet, CSV, NPZ or NPY + ids) keyed by film id.
+    features: str | None = None
+    features_id_col: str | None = None  # None = the first of id, film_id, tmdb_id, ... present
 
 
 @dataclass
@@ -45,6 +50,9 @@ class LabelConfig:
     strategy: str = "quantile"  # quantile (fit on training films only) | thresholds
     # Seven ascending edges in millions, used with strategy = "thresholds".
     thresholds: list[float] = field(default_factory=lambda: [1.0, 5.0, 20.0, 40.0, 65.0, 100.0, 150.0])
+    # Deflate revenue to the CPI base year (data/cpi_us.csv) before binning, so a class means the same
+    # buying power in 1980 and 2015; edges are still fit on the training films only.
+    constant_dollars: bool = False
 
 
 @dataclass
@@ -54,6 +62,8 @@ class SplitConfig:
     splits: str = "all"  # all | 70-20-10 | 75-15-10 | 80-10-10 (comma-separated list allowed)
     cv: int = 0  # > 1: stratified K-fold cross-validation instead of the fixed splits
     seed: int = 42
+    # random (stratified) | date: train on the oldest films, validate on the next, test on the newest.
+    by: str = "random"
 
 
 @dataclass
@@ -118,7 +128,17 @@ class AudioConfig:
 class TabularConfig:
     """Pre-release metadata as a fourth modality and for the tabular baseline."""
 
-    columns: list[str] | None = None  # None = every pre-release column the table has
+    columns: list[str] | None = None  # None = every pre-release column group the table has
+    # Vocabulary sizes of the multi-hot / one-hot groups: the most frequent values in the training films.
+    keywords_top_k: int = 100
+    companies_top_k: int = 30
+    countries_top_k: int = 15
+    languages_top_k: int = 10
+    # A value must appear in at least this many training films to get its own column.
+    min_count: int = 5
+    # Track records (studios, people): mean earlier log revenue shrunk toward the training mean with
+    # this many pseudo-films, so one earlier hit does not make a studio a hit-maker.
+    track_smoothing: float = 3.0
     # None = auto: fused as a modality whenever the table has pre-release metadata.
     use_in_fusion: bool | None = None
     # Post-release columns (votes, ratings, popularity) leak the outcome; off unless asked for.

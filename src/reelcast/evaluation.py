@@ -425,24 +425,17 @@ def significance(
 
 # ---- permutation importance ---------------------------------------------------------------------------
 def column_blocks(enc: TabularEncoder) -> dict[str, np.ndarray]:
-    """Feature positions of each source column in the encoder's output (genres: the whole multi-hot block)."""
-    blocks, start = {}, 0
-    for c in enc.columns:
-        width = len(enc.genres) if c == "genres" else 2  # numeric: value and missing flag
-        if width:
-            blocks[c] = np.arange(start, start + width)
-        start += width
-    if start != enc.dim:
-        raise ValueError(f"tabular feature layout changed: blocks cover {start} of {enc.dim} features")
+    """Feature positions of each source column or feature group in the encoder's output."""
+    blocks = enc.blocks()
+    covered = sum(len(v) for v in blocks.values())
+    if covered != enc.dim:
+        raise ValueError(f"tabular feature layout changed: blocks cover {covered} of {enc.dim} features")
     return blocks
 
 
 def tabular_presence(enc: TabularEncoder, X: np.ndarray) -> np.ndarray:
     """Which rows have any metadata, read back from encoded features exactly as `transform` decides it."""
-    present = np.zeros(len(X), dtype=bool)
-    for c, idx in column_blocks(enc).items():
-        present |= X[:, idx].any(1) if c == "genres" else X[:, idx[1]] == 0
-    return present
+    return enc.presence(X)
 
 
 def permutation_importance(

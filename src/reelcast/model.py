@@ -5,6 +5,7 @@ Inputs arrive as a dict of tensors with the same first (film) dimension:
     video    (B, T, Dv)     frozen per-frame features     -> temporal module -> (B, Dv)
     audio    (B, C, L)      cached log-mel or waveform    -> 1-D CNN -> (B, audio.dim)
     tabular  (B, Dtab)      standardised metadata
+    external (B, Dext)      bring-your-own per-film vectors, standardised (data.external)
     mask     (B, M) bool    which modalities each film has, in `spec.modalities` order
 A masked modality's vector is replaced by zeros after its head, so absent trailers or plots never
 reach the classifier as fake data, and the per-modality contribution is measurable by masking.
@@ -20,7 +21,7 @@ from torch import nn
 from reelcast.config import ModelConfig
 from reelcast.labels import NUM_CLASSES
 
-MODALITIES = ("text", "video", "audio", "tabular")
+MODALITIES = ("text", "video", "audio", "tabular", "external")
 
 
 @dataclass
@@ -37,6 +38,7 @@ class ModelSpec:
     # (filters, kernel, stride) in samples of the learnable filterbank for the waveform front end.
     audio_filterbank: list[int] | None = None
     tabular_dim: int = 0
+    external_dim: int = 0
     temporal: str = "conv"
     text_backbone: str | None = None  # set when the text model is fine-tuned end to end
     text_pooling: str = "cls"
@@ -138,6 +140,8 @@ class FusionModel(nn.Module):
                 )
             elif m == "tabular":
                 heads[m], dims[m] = nn.LayerNorm(spec.tabular_dim), spec.tabular_dim
+            elif m == "external":
+                heads[m], dims[m] = nn.LayerNorm(spec.external_dim), spec.external_dim
             else:
                 raise ValueError(f"unknown modality {m!r}; known: {', '.join(MODALITIES)}")
         self.heads = nn.ModuleDict(heads)

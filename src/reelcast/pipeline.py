@@ -21,6 +21,7 @@ import pandas as pd
 
 from reelcast import reports
 from reelcast.config import SPLITS, Config, split_names
+from reelcast.data.cpi import base_year
 from reelcast.data.splits import Split, make_folds, make_split
 from reelcast.featurize import FilmInputs
 from reelcast.labels import CLASS_NAMES, describe_thresholds
@@ -47,7 +48,7 @@ class RunSummary:
 
 def split_dir_name(name: str) -> str:
     """`70-20-10` -> `split_70_20_10`; folds keep their name."""
-    return f"split_{name.replace('-', '_')}" if name in SPLITS else name
+    return f"split_{name.replace('-', '_')}" if name.removeprefix("date-") in SPLITS else name
 
 
 def evaluate_split(
@@ -106,7 +107,13 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     )
 
     strata = base.strata(table)
-    if cfg.split.cv and cfg.split.cv > 1:
+    if cfg.split.by not in ("random", "date"):
+        raise ValueError(f"split.by must be random or date, got {cfg.split.by!r}")
+    if cfg.split.by == "date":  # issue 8: train on the oldest films, test on the newest
+        if cfg.split.cv and cfg.split.cv > 1:
+            raise ValueError("--cv folds are random; they cannot be combined with --split-by date")
+        splits = [base.default_split(table, n) for n in split_names(cfg.split.splits)]
+    elif cfg.split.cv and cfg.split.cv > 1:
         splits = make_folds(strata, cfg.split.cv, cfg.split.seed)
     else:
         splits = [
@@ -129,6 +136,9 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
             "sizes": split.sizes(),
             "class_names": CLASS_NAMES,
             "thresholds_musd": [float(t) for t in p.thresholds_],
+            "thresholds_dollars": (
+                f"constant {base_year()} US dollars (CPI-U)" if cfg.labels.constant_dollars else "nominal"
+            ),
             "classes": describe_thresholds(p.thresholds_),
             "class_counts": p.class_counts_,
             "modalities": p.spec_.modalities,

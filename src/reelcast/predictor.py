@@ -19,8 +19,9 @@ import torch
 
 from reelcast import __version__
 from reelcast.config import SPLITS, Config, split_names
+from reelcast.data.external import ExternalFeatures
 from reelcast.data.schema import GENERIC_REQUEST
-from reelcast.data.splits import Split, make_split, revenue_strata
+from reelcast.data.splits import Split, make_date_split, make_split, revenue_strata
 from reelcast.data.table import FilmTable, TableReport, canonical_frame, films_from_frame, load_films
 from reelcast.data.tabular import TabularEncoder, check_leakage, default_columns
 from reelcast.encoders.common import resolve_device
@@ -30,6 +31,7 @@ from reelcast.labels import (
     NUM_CLASSES,
     assign_classes,
     check_thresholds,
+    constant_dollar_revenue,
     fit_quantile_thresholds,
 )
 from reelcast.model import FusionModel, ModelSpec
@@ -75,6 +77,7 @@ class RevenuePredictor:
         self.thresholds_: np.ndarray | None = None
         self.tabular_: TabularEncoder | None = None
         self.ensemble_: TreeEnsemble | None = None
+        self.external_: ExternalFeatures | None = None
         self.leaky_columns_: list[str] = []
         self.temperature_: float = 1.0
         self.train_result_: TrainResult | None = None
@@ -105,16 +108,29 @@ class RevenuePredictor:
         feats, present = self.tabular_.transform(films)
         return inputs.with_tabular(feats, present)
 
+    def _add_external(self, inputs: FilmInputs) -> FilmInputs:
+        feats, present = self.external_.transform(inputs.film_ids, self.config.data.features)
+        return inputs.with_modality("external", feats, present)
+
     # ---- fit ----------------------------------------------------------------------------------------
     def default_split(self, table: FilmTable, name: str | None = None) -> Split:
         """The configured stratified split (the first one named in cfg.split.splits by default)."""
         name = name or split_names(self.config.split.splits)[0]
+        if self.config.split.by == "date":  # issue 8: oldest films train, newest test
+            base = name.removeprefix("date-")
+            return make_date_split(table.df, SPLITS[base], name=f"date-{base}")
         strata = self.strata(table)
         return make_split(strata, SPLITS[name], self.config.split.seed, name=name)
 
+    def label_revenue(self, films: pd.DataFrame) -> np.ndarray:
+        """The revenue classes are cut on: nominal millions, or constant dollars (labels.constant_dollars)."""
+        if self.config.labels.constant_dollars:
+            return constant_dollar_revenue(films)
+        return films["revenue_musd"].to_numpy(dtype=np.float64)
+
     def strata(self, table: FilmTable) -> np.ndarray:
         """Per-film strata for stratified splitting (see data.splits for why revenue rank)."""
-        rev = table.df["revenue_musd"].to_numpy(dtype=np.float64)
+        rev = self.label_revenue(table.df)
         if self.config.labels.strategy == "thresholds":
             return assign_classes(rev, check_thresholds(self.config.labels.thresholds))
         return revenue_strata(rev, NUM_CLASSES)
@@ -135,7 +151,7 @@ class RevenuePredictor:
         films = table.df
 
         # Labels: thresholds come from the training films only, then apply to every portion.
-        rev = films["revenue_musd"].to_numpy(dtype=np.float64)
+        rev = self.label_revenue(films)
         if cfg.labels.strategy == "quantile":
             self.thresholds_ = fit_quantile_thresholds(rev[split.train])
         elif cfg.labels.strategy == "thresholds":
@@ -152,8 +168,15 @@ class RevenuePredictor:
             fuse_tab = "tabular" in modalities
         use_trees = not modalities and self._ensemble_wanted(has_meta)
         if fuse_tab or use_trees:
-            self.tabular_ = TabularEncoder(self._tabular_columns(table)).fit(films.iloc[split.train])
+            self.tabular_ = TabularEncoder(self._tabular_columns(table), settings=cfg.tabular).fit(
+                films.iloc[split.train]
+            )
             inputs = self._add_tabular(inputs, films)
+        if cfg.data.features and (not modalities or "external" in modalities):
+            # Bring-your-own features, standardised with the training films' statistics
+            train_ids = [inputs.film_ids[i] for i in split.train]
+            self.external_ = ExternalFeatures.fit(cfg.data.features, train_ids, cfg.data.features_id_col)
+            inputs = self._add_external(inputs)
         all_inputs = inputs
         if modalities:
             inputs = inputs.only(modalities)
@@ -247,6 +270,8 @@ class RevenuePredictor:
                 spec.audio_filterbank = [self.config.audio.n_mels, win, hop]
         if "tabular" in a:
             spec.tabular_dim = a["tabular"].shape[1]
+        if "external" in a:
+            spec.external_dim = a["external"].shape[1]
         return spec
 
     def _encoder_ids(self, modalities: list[str]) -> dict[str, str]:
@@ -255,6 +280,8 @@ class RevenuePredictor:
             ids["text"] = self.featurizer.text_encoder_id()
         if "video" in modalities:
             ids["video"] = "simulated" if self.config.media.mode == "simulated" else self.config.video.model
+        if "external" in modalities and self.external_ is not None:
+            ids["external"] = f"file:{Path(self.external_.source).name}"
         if "audio" in modalities:
             ids["audio"] = (
                 "simulated"
@@ -283,11 +310,13 @@ class RevenuePredictor:
         self._check_fitted()
         needed = set(self.spec_.modalities)
         if self.ensemble_ is not None:
-            needed |= {"tabular", "text"}
+            needed |= {"tabular", "text"} | ({"external"} if self.external_ is not None else set())
         if "tabular" in needed and "tabular" not in inputs.modalities:
             if films is None:
                 raise ValueError("this model reads tabular metadata; pass the films' table with the inputs")
             inputs = self._add_tabular(inputs, films)
+        if "external" in needed and "external" not in inputs.modalities:
+            inputs = self._add_external(inputs)
         return inputs.only([m for m in inputs.modalities if m in needed])
 
     def logits(self, inputs: FilmInputs) -> np.ndarray:
@@ -403,7 +432,7 @@ class RevenuePredictor:
     def labels_for(self, table: FilmTable) -> np.ndarray:
         """True classes of a table's films under this model's thresholds."""
         self._check_fitted()
-        return assign_classes(table.df["revenue_musd"].to_numpy(dtype=np.float64), self.thresholds_)
+        return assign_classes(self.label_revenue(table.df), self.thresholds_)
 
     def evaluate(self, data: Data) -> dict[str, Any]:
         """Every metric on a table with revenue (classes from this model's saved thresholds)."""
@@ -432,6 +461,7 @@ class RevenuePredictor:
             "temperature": self.temperature_,
             "tabular": self.tabular_.to_dict() if self.tabular_ else None,
             "ensemble": self.ensemble_.to_dict() if self.ensemble_ else None,
+            "external": self.external_.to_dict() if self.external_ else None,
             "leaky_columns": self.leaky_columns_,
             "encoder_ids": self.encoder_ids_,
             "metrics": self.metrics_,
@@ -470,6 +500,8 @@ class RevenuePredictor:
         self.temperature_ = float(state["temperature"])
         self.tabular_ = TabularEncoder.from_dict(state["tabular"]) if state["tabular"] else None
         self.ensemble_ = TreeEnsemble.from_dict(state["ensemble"]) if state.get("ensemble") else None
+        ext = state.get("external")
+        self.external_ = ExternalFeatures.from_dict(ext) if ext else None
         self.leaky_columns_ = list(state.get("leaky_columns") or [])
         self.encoder_ids_ = dict(state["encoder_ids"])
         self.metrics_ = state.get("metrics") or {}

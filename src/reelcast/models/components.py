@@ -40,10 +40,11 @@ class TreeEnsemble:
     regressor: GBMRegressor | None = None
     text_stack: TextStack | None = None
     blend: Blend | None = None
+    external_dim: int = 0  # width of the bring-your-own feature vectors the trees read (0: none)
 
     # ---- features -------------------------------------------------------------------------------------
     def features(self, arrays: dict[str, np.ndarray], mask: np.ndarray, modalities: list[str]) -> np.ndarray:
-        """(N, F) tree features: metadata columns, then the stacked text prediction; NaN where masked."""
+        """(N, F) tree features: metadata, the stacked text prediction, external vectors; NaN where masked."""
         tab, tab_on = _column(arrays, mask, modalities, "tabular")
         if tab is None:
             raise ValueError("the tree components need the films' metadata (the tabular modality)")
@@ -54,6 +55,11 @@ class TreeEnsemble:
             if text is not None and text_on.any():
                 t[text_on] = self.text_stack.predict(text[text_on])
             X = np.concatenate([X, t[:, None]], axis=1)
+        if self.external_dim:
+            ext, ext_on = _column(arrays, mask, modalities, "external")
+            if ext is None:
+                raise ValueError("these trees were fit with external features; pass the features file")
+            X = np.concatenate([X, np.where(ext_on[:, None], ext, np.nan)], axis=1)
         return X
 
     # ---- fit --------------------------------------------------------------------------------------------
@@ -81,10 +87,14 @@ class TreeEnsemble:
             rows = train[text_on[train]]
             oof_text = (rows, self.text_stack.fit_oof(text[rows], log_rev[rows], seed))
             self.feature_names.append("text:ridge_log_revenue")
+        text_col = len(self.feature_names) - 1
+        if "external" in modalities:
+            self.external_dim = int(arrays["external"].shape[1])
+            self.feature_names += [f"external:{i}" for i in range(self.external_dim)]
         X = self.features(arrays, mask, modalities)
         if oof_text is not None:  # training films see only out-of-fold text predictions
             rows, values = oof_text
-            X[rows, -1] = values
+            X[rows, text_col] = values
         want = [c for c in cfg.components if c in TREE_COMPONENTS]
         if "gbm_classifier" in want:
             self.classifier = GBMClassifier().fit(X[train], y[train], X[val], y[val], cfg, seed)
@@ -140,6 +150,7 @@ class TreeEnsemble:
             "regressor": self.regressor.to_dict() if self.regressor else None,
             "text_stack": self.text_stack.to_dict() if self.text_stack else None,
             "blend": self.blend.to_dict() if self.blend else None,
+            "external_dim": self.external_dim,
         }
 
     @classmethod
@@ -152,4 +163,5 @@ class TreeEnsemble:
             regressor=GBMRegressor.from_dict(d["regressor"]) if d["regressor"] else None,
             text_stack=TextStack.from_dict(d["text_stack"]) if d["text_stack"] else None,
             blend=Blend.from_dict(d["blend"]) if d["blend"] else None,
+            external_dim=int(d.get("external_dim", 0)),
         )
