@@ -181,6 +181,10 @@ class ModelConfig:
     attention_heads: int = 4
     # Probability of hiding a present modality during training, so missing trailers are expected.
     modality_dropout: float = 0.1
+    # classify: 8-way softmax | multitask: + a log-revenue regression head (a blend component of its own)
+    # | corn: ordinal CORN head (7 conditional binary tasks)
+    objective: str = "classify"
+    regression_weight: float = 1.0  # weight of the regression loss beside the class loss (multitask)
 
 
 @dataclass

@@ -37,6 +37,7 @@ from reelcast.labels import (
 from reelcast.model import FusionModel, ModelSpec
 from reelcast.models.components import TreeEnsemble
 from reelcast.models.ensemble import decide
+from reelcast.models.trees import gaussian_class_probs
 from reelcast.training import TrainResult, predict_logits, seed_everything, train_model
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class RevenuePredictor:
         self.thresholds_: np.ndarray | None = None
         self.tabular_: TabularEncoder | None = None
         self.ensemble_: TreeEnsemble | None = None
+        self.log_revenue_scale_: tuple[float, float] = (0.0, 1.0)
+        self.regression_sigma_: float = 1.0
         self.external_: ExternalFeatures | None = None
         self.leaky_columns_: list[str] = []
         self.temperature_: float = 1.0
@@ -187,6 +190,13 @@ class RevenuePredictor:
         self.spec_ = self._spec(inputs)
         self.model_ = FusionModel(self.spec_, cfg.model)
         tr, va = inputs.subset(split.train), inputs.subset(split.val)
+        # Multitask: the network also regresses log revenue, standardised on the training films.
+        log_rev = np.log1p(np.clip(rev, 0, None))
+        self.log_revenue_scale_ = (
+            float(log_rev[split.train].mean()),
+            float(log_rev[split.train].std() or 1.0),
+        )
+        mu, sd = self.log_revenue_scale_
         self.train_result_ = train_model(
             self.model_,
             tr.tensors(),
@@ -198,7 +208,13 @@ class RevenuePredictor:
             modality_drop=cfg.model.modality_dropout,
             progress=self.progress,
             desc=f"train {split.name}",
+            regression_target=(log_rev[split.train] - mu) / sd,
+            regression_weight=cfg.model.regression_weight,
         )
+        self.regression_sigma_ = 1.0
+        if self.spec_.objective == "multitask" and len(split.val) > 1:
+            val_log = self._network_log_revenue(va)
+            self.regression_sigma_ = float(max(np.std(log_rev[split.val] - val_log), 1e-3))
         # Temperature scaling on the validation films: calibrated probabilities at prediction time.
         self.temperature_ = 1.0
         if cfg.eval.temperature_scaling and len(split.val) >= NUM_CLASSES:
@@ -208,9 +224,7 @@ class RevenuePredictor:
             self.temperature_ = float(fit_temperature(val_logits, y[split.val]))
         self.ensemble_ = None
         if use_trees:
-            fusion_probs = softmax(
-                predict_logits(self.model_, inputs.tensors(), self.device).numpy(), self.temperature_
-            )
+            network_probs = self._network_probs(inputs)
             self.ensemble_ = TreeEnsemble([float(t) for t in self.thresholds_]).fit(
                 all_inputs.arrays,
                 all_inputs.mask,
@@ -220,7 +234,7 @@ class RevenuePredictor:
                 y,
                 split.train,
                 split.val,
-                fusion_probs,
+                network_probs,
                 cfg.ensemble,
                 cfg.train.seed,
             )
@@ -252,6 +266,7 @@ class RevenuePredictor:
             temporal=self.config.video.temporal,
             audio_dim=self.config.audio.dim,
             text_pooling=self.config.text.pooling,
+            objective=self.config.model.objective,
         )
         if "text" in inputs.modalities:
             if self.config.text.finetune:
@@ -326,12 +341,29 @@ class RevenuePredictor:
             inputs = inputs.only(self.spec_.modalities)
         return predict_logits(self.model_, inputs.tensors(), self.device).numpy()
 
+    def _network_log_revenue(self, inputs: FilmInputs) -> np.ndarray:
+        """The multitask network's log(1 + revenue $M) prediction."""
+        if inputs.modalities != self.spec_.modalities:
+            inputs = inputs.only(self.spec_.modalities)
+        raw = predict_logits(self.model_, inputs.tensors(), self.device, raw=True).numpy()
+        mu, sd = self.log_revenue_scale_
+        return raw[:, -1] * sd + mu
+
+    def _network_probs(self, inputs: FilmInputs) -> dict[str, np.ndarray]:
+        """The network's components: its class head, and its regression head (multitask)."""
+        out = {"fusion": softmax(self.logits(inputs), self.temperature_)}
+        if self.spec_.objective == "multitask":
+            out["fusion_regressor"] = gaussian_class_probs(
+                self._network_log_revenue(inputs), self.regression_sigma_, self.thresholds_
+            )
+        return out
+
     def component_probs(self, inputs: FilmInputs) -> dict[str, np.ndarray]:
-        """(N, 8) probabilities of every component: the fusion network, and the trees when present."""
-        fusion = softmax(self.logits(inputs), self.temperature_)
+        """(N, 8) probabilities of every component: the network's heads, and the trees when present."""
+        net = self._network_probs(inputs)
         if self.ensemble_ is None:
-            return {"fusion": fusion}
-        return self.ensemble_.probs(inputs.arrays, inputs.mask, inputs.modalities, fusion)
+            return net
+        return self.ensemble_.probs(inputs.arrays, inputs.mask, inputs.modalities, net)
 
     def proba(self, inputs: FilmInputs) -> np.ndarray:
         """Final class probabilities (N, 8) for model-ready inputs: the blend, or the fusion network."""
@@ -461,6 +493,8 @@ class RevenuePredictor:
             "temperature": self.temperature_,
             "tabular": self.tabular_.to_dict() if self.tabular_ else None,
             "ensemble": self.ensemble_.to_dict() if self.ensemble_ else None,
+            "log_revenue_scale": list(self.log_revenue_scale_),
+            "regression_sigma": self.regression_sigma_,
             "external": self.external_.to_dict() if self.external_ else None,
             "leaky_columns": self.leaky_columns_,
             "encoder_ids": self.encoder_ids_,
@@ -500,6 +534,8 @@ class RevenuePredictor:
         self.temperature_ = float(state["temperature"])
         self.tabular_ = TabularEncoder.from_dict(state["tabular"]) if state["tabular"] else None
         self.ensemble_ = TreeEnsemble.from_dict(state["ensemble"]) if state.get("ensemble") else None
+        self.log_revenue_scale_ = tuple(state.get("log_revenue_scale") or (0.0, 1.0))
+        self.regression_sigma_ = float(state.get("regression_sigma", 1.0))
         ext = state.get("external")
         self.external_ = ExternalFeatures.from_dict(ext) if ext else None
         self.leaky_columns_ = list(state.get("leaky_columns") or [])

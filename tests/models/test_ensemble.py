@@ -124,3 +124,33 @@ def test_regressor_error_scale_comes_from_validation_films():
         X[:400], (y[:400] > 0).astype(int), X[400:], (y[400:] > 0).astype(int), small_cfg(), 0
     )
     assert c.predict_proba(X[400:]).shape == (100, 8)
+
+
+def test_corn_class_logits_are_a_distribution_and_order_the_classes():
+    from reelcast.model import class_logits, corn_loss
+
+    raw = torch.tensor([[5.0, 5.0, 5.0, -5.0, -5.0, -5.0, -5.0], [-5.0] * 7])
+    p = class_logits(raw, "corn").softmax(1)
+    assert torch.allclose(p.sum(1), torch.ones(2), atol=1e-5)
+    assert p[0].argmax() == 3 and p[1].argmax() == 0
+    # Perfect logits for the targets give a lower loss than the reversed ones.
+    y = torch.tensor([3, 0])
+    assert corn_loss(raw, y) < corn_loss(-raw, y)
+
+
+@pytest.mark.parametrize("objective", ["multitask", "corn"])
+def test_network_objectives_train_and_round_trip(objective, tiny_bert, films_csv, tmp_path, one_thread):
+    from conftest import tiny_config
+
+    from reelcast.predictor import RevenuePredictor
+
+    cfg = tiny_config(tiny_bert, tmp_path / "cache", epochs=2)
+    cfg.model.objective = objective
+    cfg.ensemble.seeds, cfg.ensemble.max_rounds, cfg.ensemble.threads = 1, 50, 1
+    p = RevenuePredictor(cfg, progress=False).fit(films_csv)
+    names = p.ensemble_.blend.components
+    assert ("fusion_regressor" in names) == (objective == "multitask")
+    p.save(tmp_path / "m")
+    q = RevenuePredictor.load(tmp_path / "m")
+    assert q.spec_.objective == objective
+    assert np.allclose(p.predict_proba(films_csv), q.predict_proba(films_csv), atol=1e-6)

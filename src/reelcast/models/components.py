@@ -73,7 +73,7 @@ class TreeEnsemble:
         y: np.ndarray,
         train: np.ndarray,
         val: np.ndarray,
-        fusion_probs: np.ndarray | None,
+        network_probs: dict[str, np.ndarray] | None,
         cfg: EnsembleConfig,
         seed: int,
     ) -> TreeEnsemble:
@@ -101,8 +101,8 @@ class TreeEnsemble:
         if "gbm_regressor" in want:
             self.regressor = GBMRegressor().fit(X[train], log_rev[train], X[val], log_rev[val], cfg, seed)
         val_probs = self._component_probs(X[val])
-        if fusion_probs is not None and "fusion" in cfg.components:
-            val_probs = {"fusion": fusion_probs[val], **val_probs}
+        if network_probs and "fusion" in cfg.components:
+            val_probs = {**{k: v[val] for k, v in network_probs.items()}, **val_probs}
         if len(val):
             self.blend = fit_blend(val_probs, y[val], cfg.weight_step, cfg.decision)
         else:  # nothing to choose on: equal weights, most probable class
@@ -126,13 +126,11 @@ class TreeEnsemble:
         arrays: dict[str, np.ndarray],
         mask: np.ndarray,
         modalities: list[str],
-        fusion_probs: np.ndarray | None,
+        network_probs: dict[str, np.ndarray] | None,
     ) -> dict[str, np.ndarray]:
-        """Every component's (N, 8) probabilities for these films."""
+        """Every component's (N, 8) probabilities for these films (the network's given by the caller)."""
         out = self._component_probs(self.features(arrays, mask, modalities))
-        if fusion_probs is not None:
-            out = {"fusion": fusion_probs, **out}
-        return out
+        return {**(network_probs or {}), **out}
 
     def predicted_log_revenue(self, arrays, mask, modalities) -> np.ndarray | None:
         """The regressor's point prediction, log(1 + $M), or None without a regressor."""
