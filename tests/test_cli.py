@@ -154,3 +154,33 @@ def test_clear_errors(tmp_path, tiny_bert):
 def test_config_command_prints_toml(tmp_path):
     r = invoke("config", "--set", "train.lr=0.5")
     assert r.exit_code == 0 and "lr = 0.5" in r.output and "[media]" in r.output
+
+
+def test_pure_network_trains_the_seed_network_alone(tiny_bert, films_csv, tmp_path):
+    from reelcast.predictor import RevenuePredictor
+
+    r = invoke(
+        "train",
+        "--data",
+        films_csv,
+        "--out",
+        tmp_path / "run",
+        "--text-model",
+        tiny_bert,
+        "--splits",
+        "70-20-10",
+        "--epochs",
+        1,
+        "--no-ablation",
+        "-q",
+        "--pure-network",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--set",
+        "text.max_length=64",
+    )
+    assert r.exit_code == 0, r.output
+    p = RevenuePredictor.load(tmp_path / "run" / "split_70_20_10")
+    assert p.ensemble_ is None and p.spec_.modalities == ["text"]
+    bad = invoke("train", "--data", films_csv, "--pure-network", "--tabular", "auto")
+    assert bad.exit_code != 0 and "--pure-network" in bad.output
