@@ -149,6 +149,9 @@ def train(
     allow_post_release: bool = typer.Option(
         False, "--allow-post-release", help="Permit columns only known after release (leaks!)."
     ),
+    pure_network: bool = typer.Option(
+        False, "--pure-network", help="The seed's fusion network alone: no trees, no metadata modality."
+    ),
     epochs: int = typer.Option(None, "--epochs"),
     patience: int = typer.Option(None, "--patience"),
     batch_size: int = typer.Option(None, "--batch-size"),
@@ -226,6 +229,10 @@ def train(
         "split.by": split_by,
         "labels.constant_dollars": constant_dollars or None,
     }
+    if pure_network:
+        if tabular is not None:
+            fail("--pure-network leaves metadata out; drop --tabular or --pure-network")
+        flags["ensemble.enabled"], flags["tabular.use_in_fusion"] = "off", False
     if tabular is not None:
         flags["tabular.use_in_fusion"] = True
         if tabular != "auto":

@@ -150,9 +150,35 @@ class TabularConfig:
     # Track records (studios, people): mean earlier log revenue shrunk toward the training mean with
     # this many pseudo-films, so one earlier hit does not make a studio a hit-maker.
     track_smoothing: float = 3.0
-    use_in_fusion: bool = False
+    # None = auto: fused as a modality whenever the table has pre-release metadata.
+    use_in_fusion: bool | None = None
     # Post-release columns (votes, ratings, popularity) leak the outcome; off unless asked for.
     allow_post_release: bool = False
+
+
+@dataclass
+class EnsembleConfig:
+    """Gradient-boosted trees beside the fusion network, blended with weights fit on validation films."""
+
+    # auto = on when the table has pre-release metadata; off = the fusion network alone.
+    enabled: str = "auto"  # auto | on | off
+    components: list[str] = field(default_factory=lambda: ["fusion", "gbm_classifier", "gbm_regressor"])
+    seeds: int = 3  # tree models per component, averaged (bagging differs per seed)
+    learning_rate: float = 0.03
+    num_leaves: int = 15
+    min_child_samples: int = 20
+    subsample: float = 0.8
+    colsample: float = 0.7
+    reg_lambda: float = 1.0
+    max_rounds: int = 3000
+    early_stopping_rounds: int = 100
+    fixed_rounds: int = 300  # when a split has no validation films to stop on
+    threads: int = 0  # LightGBM threads; 0 = its default
+    # The plot text enters the trees as one out-of-fold ridge prediction of log revenue.
+    text_stack: bool = True
+    text_stack_alpha: float = 10.0
+    weight_step: float = 0.05  # grid step of the blend weights
+    decision: str = "auto"  # argmax | median | auto (chosen on validation films)
 
 
 @dataclass
@@ -166,6 +192,10 @@ class ModelConfig:
     attention_heads: int = 4
     # Probability of hiding a present modality during training, so missing trailers are expected.
     modality_dropout: float = 0.1
+    # classify: 8-way softmax | multitask: + a log-revenue regression head (a blend component of its own)
+    # | corn: ordinal CORN head (7 conditional binary tasks)
+    objective: str = "classify"
+    regression_weight: float = 1.0  # weight of the regression loss beside the class loss (multitask)
 
 
 @dataclass
@@ -213,6 +243,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     tabular: TabularConfig = field(default_factory=TabularConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     cache_dir: str = ".reelcast_cache"

@@ -64,8 +64,8 @@ def evaluate_split(
     from reelcast.metrics import metric_fns
 
     logits = p.logits(inputs)
-    probs = softmax(logits, p.temperature_)
-    pred = probs.argmax(1)
+    probs = p.proba(inputs)
+    pred = p.decide(probs)
     out: dict[str, Any] = {}
     for part in ("val", "test"):
         idx = getattr(split, part)
@@ -85,6 +85,7 @@ def evaluate_split(
         out["test_ci"][name] = {"point": point, "low": lo, "high": hi}
     out["calibration"] = {
         "temperature": p.temperature_,
+        "note": "ece_test is the final (blended) probabilities; the uncalibrated one is the fusion network's",
         "ece_test": expected_calibration_error(probs[te], y[te], cfg.eval.calibration_bins),
         "ece_test_uncalibrated": expected_calibration_error(
             softmax(logits[te]), y[te], cfg.eval.calibration_bins
