@@ -132,7 +132,7 @@ def test_evaluate_and_predict(trained, films_csv, tmp_path):
     assert r.exit_code == 0, r.output
     res = json.loads(r.output)
     assert res["class_name"] in res["probabilities"] and abs(sum(res["probabilities"].values()) - 1) < 1e-6
-    assert set(res["contributions"]) == {"text"}
+    assert set(res["contributions"]) == {"text", "tabular"}
     preds = tmp_path / "preds.csv"
     r = invoke("predict", "--model", model, "--data", films_csv, "--out", preds, "-q")
     assert r.exit_code == 0, r.output

@@ -25,7 +25,8 @@ TREE_COMPONENTS = ("gbm_classifier", "gbm_regressor")
 
 
 def _column(arrays: dict[str, np.ndarray], mask: np.ndarray, modalities: list[str], name: str):
-    if name not in modalities:
+    # A fine-tuned text model arrives as token ids, not vectors: nothing to stack then.
+    if name not in modalities or name not in arrays:
         return None, None
     return np.asarray(arrays[name], dtype=np.float64), mask[:, modalities.index(name)]
 
