@@ -79,3 +79,26 @@ def tiny_run(tiny_bert, films_csv, tmp_path_factory) -> Path:
     p = RevenuePredictor(cfg, progress=False).fit(films_csv)
     p.save(root / "split_70_20_10")
     return root / "split_70_20_10"
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One private Ray instance for every Ray test: 2 CPUs, loopback only, no dashboard, shut down at the end."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'reelcast[ray]'")
+    pytest.importorskip("ray.data", reason="Ray Data is not installed: pip install 'reelcast[ray]'")
+    import logging
+
+    if ray.is_initialized():  # pragma: no cover - only when a test left one behind
+        ray.shutdown()
+    ray.init(
+        num_cpus=2,
+        resources={"reelcast_download": 2.0},
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        _node_ip_address="127.0.0.1",
+    )
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
