@@ -130,7 +130,9 @@ def actor_pids() -> list[int]:
     return pids
 
 
-def test_killed_actor_run_completes_with_nothing_lost(ray_cluster, table, tiny_resnet, local_result, tmp_path):
+def test_killed_actor_run_completes_with_nothing_lost(
+    ray_cluster, table, tiny_resnet, local_result, tmp_path
+):
     films, local = local_result
     cache = tmp_path / "killed"
     cfg = config(cache, tiny_resnet, 'scale.engine="ray"', "scale.encode_batch=1")
