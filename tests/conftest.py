@@ -83,7 +83,7 @@ def tiny_run(tiny_bert, films_csv, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """One private Ray instance for all Ray tests: 2 CPUs, loopback only, no dashboard, shut down at the end."""
+    """One private Ray instance for all Ray tests: 2 CPUs, loopback only, no dashboard; shut down after."""
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'reelcast[ray]'")
     pytest.importorskip("ray.data", reason="Ray Data is not installed: pip install 'reelcast[ray]'")
     import logging
