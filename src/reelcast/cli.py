@@ -152,8 +152,17 @@ def train(
     verbose: bool = VerboseOpt,
     quiet: bool = QuietOpt,
 ):
-    """Train and evaluate on every split (or K folds) and write the report."""
+    """Train and evaluate on every split (or K folds) and write the report.
+
+    Under `torchrun --nproc-per-node N -m reelcast.cli train ...` the N processes train each model
+    together (DDP); rank 0 alone evaluates, writes and prints.
+    """
+    from reelcast import distributed
+
     setup_logging(verbose, quiet)
+    if distributed.init_from_env() and not distributed.is_main():
+        quiet = True
+        setup_logging(False, quiet=True)
     flags = {
         "text.model": text_model,
         "split.splits": splits,
@@ -197,14 +206,19 @@ def train(
         run_and_print(cfg, data, out, progress=not quiet)
     except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
         fail(str(e))
+    finally:
+        distributed.shutdown()
 
 
 def run_and_print(cfg: Config, data: Path, out: Path, progress: bool) -> None:
     """Run the pipeline and print the split comparison."""
+    from reelcast import distributed
     from reelcast.pipeline import comparison_text, run_train
 
     t0 = time.perf_counter()
     summary = run_train(cfg, data, out, progress=progress)
+    if not distributed.is_main():
+        return
     typer.echo(f"\nTest-set metrics per split ({cfg.media.mode} media, text model {cfg.text.model}):")
     typer.echo(comparison_text(summary.comparison))
     stats = summary.featurize_stats
