@@ -80,7 +80,7 @@ def local_result(table, tiny_resnet, tmp_path_factory):
     cfg = config(tmp_path_factory.mktemp("local"), tiny_resnet)
     films = load_films(table, require_revenue=False).df
     out = extract_media(films, cfg, FeatureStore(cfg.cache_dir), encoder(tiny_resnet), progress=False)
-    return films, out
+    return films, out, Path(cfg.cache_dir)
 
 
 def assert_same(local, ray_out):
@@ -92,7 +92,7 @@ def assert_same(local, ray_out):
 
 
 def test_ray_engine_equals_local_engine(ray_cluster, table, tiny_resnet, local_result, tmp_path):
-    films, local = local_result
+    films, local, _ = local_result
     status = [s["status"] for s in local[4]]
     assert status.count("ok") == 10 and status[10] == "not_found" and status[9] in ("corrupt", "unreadable")
     assert local[4][7]["audio_status"] == "silent" and local[4][8]["audio_status"] == "no_audio"
@@ -133,7 +133,7 @@ def actor_pids() -> list[int]:
 def test_killed_actor_run_completes_with_nothing_lost(
     ray_cluster, table, tiny_resnet, local_result, tmp_path
 ):
-    films, local = local_result
+    films, local, _ = local_result
     cache = tmp_path / "killed"
     cfg = config(cache, tiny_resnet, 'scale.engine="ray"', "scale.encode_batch=1")
     done = threading.Event()
@@ -166,3 +166,49 @@ def test_killed_actor_run_completes_with_nothing_lost(
         result["out"] = extract_media(films, cfg, open_store(cache), lambda: None, progress=False)
     assert_same(local, result["out"])
     assert killed[0] not in actor_pids()
+
+
+def run_cli(*args: str) -> str:
+    from typer.testing import CliRunner
+
+    from reelcast.cli import app
+
+    sets = [a for s in SMALL for a in ("--set", s)]
+    result = CliRunner().invoke(app, ["extract", *args, *sets, "-q"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_cli_extract_engine_ray_gives_the_local_manifest_and_text(
+    ray_cluster, table, tiny_resnet, tiny_bert, local_result, tmp_path
+):
+    _, _, local_cache = local_result
+    common = ["--data", str(table), "--video-model", str(tiny_resnet), "--text-model", str(tiny_bert)]
+    out = run_cli(
+        *common, "--engine", "ray", "--cache-dir", str(tmp_path / "c"), "--manifest", str(tmp_path / "r.csv")
+    )
+    assert "12 films: video for 10, audio for 8" in out and "ray_start" in out
+    run_cli(*common, "--cache-dir", str(local_cache), "--manifest", str(tmp_path / "l.csv"))
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "r.csv"), pd.read_csv(tmp_path / "l.csv"))
+
+    # Text vectors from the actor pool (other batches than the local encoder's): equal within 1e-5.
+    from reelcast.config import TextConfig
+    from reelcast.encoders.text import text_encoder_id
+    from reelcast.io import sha256_text
+
+    enc_id = text_encoder_id(TextConfig(model=str(tiny_bert)))
+    texts = pd.read_csv(table)["description"]
+    for t in texts:
+        a = FeatureStore(tmp_path / "c").get("text", enc_id, sha256_text(t))
+        b = FeatureStore(local_cache).get("text", enc_id, sha256_text(t))
+        assert a is not None and np.allclose(a, b, atol=1e-5, rtol=0)
+
+
+def test_ray_extra_pins_the_tested_version(ray_cluster):
+    import tomllib
+
+    from reelcast.media.ray_engine import RAY_VERSION
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert f"ray[data]=={RAY_VERSION}" in pyproject["project"]["optional-dependencies"]["ray"]
+    assert ray_cluster.__version__ == RAY_VERSION
