@@ -162,6 +162,7 @@ def test_killed_actor_run_completes_with_nothing_lost(
     assert killed, "the run finished before an encoder actor could be killed; nothing was tested"
     assert killed[1] < 10, f"kill landed after {killed[1]} of 10 films; cannot test recovery"
     assert done.wait(180), "the run did not finish after its actor was killed"
+    print(f"killed actor {killed[0]} after {killed[1]} films; run error: {result.get('error')!r}")
     if "error" in result:  # the run may fail; then a rerun must finish it with nothing lost
         result["out"] = extract_media(films, cfg, open_store(cache), lambda: None, progress=False)
     assert_same(local, result["out"])
