@@ -259,6 +259,8 @@ class RayEngine:
         from ray.data import DataContext
 
         DataContext.get_current().enable_progress_bars = False  # one reelcast bar instead
+        if not log.isEnabledFor(logging.DEBUG):  # Ray Data's plan and progress lines unless -v
+            logging.getLogger("ray.data").setLevel(logging.WARNING)
         resource = self.scale.download_resource
         slots = ray.cluster_resources().get(resource, 0)
         if not slots and any(refs[i].kind != "file" for i in todo):
