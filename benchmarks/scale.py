@@ -6,11 +6,10 @@ Every row extracts the same generated trailers into a fresh store (same frames, 
 reports films/s of the extraction alone; Ray's start-up (starting the nodes and connecting) is
 timed apart, because a long run pays it once. Rows:
 
-  local, W decode workers         the local engine (`--engine local`, media.decode_workers=W)
-  ray, W worker nodes x 1 CPU     a Ray cluster of W one-CPU nodes on this machine (ray.cluster_utils):
-                                  a real multi-node run (separate raylets and object stores), so
-                                  "an added worker adds close to one worker's rate" can be read off
-  ray, 1 node x 2 CPUs            the Ray engine on the local engine's machine shape (`--engine ray`)
+  local, W workers    the local engine (`--engine local`, media.decode_workers=W)
+  ray, W workers      the Ray engine (`--engine ray`) on a private Ray instance of W CPUs: W decode
+                      tasks at a time beside the encoder actor, as the local engine runs W decode
+                      processes beside its CNN
 
 The frame model is ResNet-50 with random weights (the default model's arithmetic, nothing
 downloaded) unless --model tiny. The trailers are local files, so downloads are not part of it.
@@ -93,20 +92,6 @@ def run(table: Path, cfg: Config, engine=None) -> tuple[float, dict]:
     return seconds, timings
 
 
-def ray_cluster(nodes: int, cpus: int):
-    """A Ray cluster of `nodes` worker nodes of `cpus` CPUs on this machine (loopback, no dashboard)."""
-    import ray
-    from ray.cluster_utils import Cluster
-
-    head = {"num_cpus": 0, "include_dashboard": False, "node_ip_address": "127.0.0.1"}
-    cluster = Cluster(initialize_head=True, head_node_args=head)
-    for _ in range(nodes):
-        cluster.add_node(num_cpus=cpus, resources={"reelcast_download": 1.0}, node_ip_address="127.0.0.1")
-    ray.init(address=cluster.address, log_to_driver=False, logging_level=logging.WARNING)
-    cluster.wait_for_nodes()
-    return cluster
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--films", type=int, default=12)
@@ -151,34 +136,21 @@ def main() -> None:
             cfg = config(root / f"local{w}", model, w, "local")
             seconds, timings = run(table, cfg, LocalEngine())
             add("local", w, 0.0, seconds, timings)
-        for nodes in (1, 2):
-            t0 = time.perf_counter()
-            cluster = ray_cluster(nodes, 1)
-            start = time.perf_counter() - t0
-            try:
-                cfg = config(root / f"ray{nodes}", model, 1, "ray")
-                seconds, timings = run(table, cfg, RayEngine(cfg.scale))
-                add(f"ray, {nodes} node(s) x 1 CPU", nodes, start, seconds, timings)
-            finally:
-                ray.shutdown()
-                cluster.shutdown()
-        cfg = config(root / "ray-private", model, 2, "ray")
-        cfg.scale.num_cpus = 2
-        engine = RayEngine(cfg.scale)
-        seconds, timings = run(table, cfg, engine)  # starts its private instance: timed apart
-        ray.shutdown()
-        add("ray, 1 node x 2 CPUs", 2, engine.start_seconds, seconds - engine.start_seconds, timings)
+        for w in (1, 2):
+            cfg = config(root / f"ray{w}", model, w, "ray")
+            cfg.scale.num_cpus = w
+            engine = RayEngine(cfg.scale)
+            seconds, timings = run(table, cfg, engine)  # starts a private instance: timed apart
+            ray.shutdown()
+            add("ray", w, engine.start_seconds, seconds - engine.start_seconds, timings)
 
     df = pd.DataFrame(rows)
-    print("\n" + df.to_markdown(index=False) if hasattr(df, "to_markdown") else df.to_string(index=False))
-    rate = dict(zip(df["engine"] + "/" + df["workers"].astype(str), df["films/s"], strict=True))
-    r1, r2 = rate["ray, 1 node(s) x 1 CPU/1"], rate["ray, 2 node(s) x 1 CPU/2"]
-    l2 = rate["local/2"]
-    print(
-        f"\nray 2 nodes / 1 node: {r2 / r1:.2f}x (ideal 2.00x; the second node adds {r2 - r1:.3f} films/s "
-        f"= {(r2 - r1) / r1:.0%} of one node's rate)"
-    )
-    print(f"ray 1 node x 2 CPUs / local 2 workers: {rate['ray, 1 node x 2 CPUs/2'] / l2:.2f}x")
+    print("\n" + df.to_string(index=False))
+    rate = {(e, w): r for e, w, r in zip(df["engine"], df["workers"], df["films/s"], strict=True)}
+    for e in ("local", "ray"):
+        print(f"{e}: 2 workers / 1 worker = {rate[e, 2] / rate[e, 1]:.2f}x (ideal 2.00x)")
+    for w in (1, 2):
+        print(f"ray / local with {w} worker(s): {rate['ray', w] / rate['local', w]:.2f}x")
 
 
 if __name__ == "__main__":
