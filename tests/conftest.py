@@ -91,6 +91,7 @@ def ray_cluster():
     if ray.is_initialized():  # pragma: no cover - only when a test left one behind
         ray.shutdown()
     ray.init(
+        address="local",  # our own instance, never another Ray running on this machine
         num_cpus=2,
         resources={"reelcast_download": 2.0},
         include_dashboard=False,

@@ -68,6 +68,7 @@ def start_ray(scale: ScaleConfig, download_slots: int) -> float:
         ray.init(address=scale.address, log_to_driver=False, logging_level=logging.WARNING)
     else:
         ray.init(
+            address="local",  # a new instance, even when another Ray runs on this machine
             num_cpus=scale.num_cpus or None,
             resources={scale.download_resource: float(max(1, download_slots))},
             include_dashboard=False,
