@@ -128,6 +128,8 @@ def main() -> None:
                     "s/film": round(seconds / args.films, 2),
                     "decode s (sum)": round(timings.get("decode", 0.0), 1),
                     "cnn s (sum)": round(timings.get("frames_cnn", 0.0), 1),
+                    # Starting the encoder actor (imports, model load) inside the Ray run: once per run.
+                    "actor start s": round(timings.get("actor_start", 0.0), 1),
                 }
             )
             print(rows[-1], flush=True)
