@@ -358,7 +358,7 @@ def extract(
     offline: bool = OfflineOpt,
     cache_dir: str = CacheDirOpt,
     manifest: Path = typer.Option(None, "--manifest", help="Write each film's media status here (CSV)."),
-    engine: str = typer.Option(None, "--engine", help="local | ray (Ray Data, pip reelcast[ray])."),
+    engine: str = typer.Option(None, "--engine", help="local | ray (Ray Data; needs the ray extra)."),
     address: str = typer.Option(
         None, "--address", help="--engine ray: auto | HOST:PORT of a running cluster (default: start one)."
     ),
