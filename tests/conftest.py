@@ -113,3 +113,16 @@ def ray_cluster():
         yield ray
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ensemble_model(tiny_bert, films_csv, tmp_path_factory) -> Path:
+    """A split folder of the default model on a table with metadata: fusion network + trees + blend."""
+    from reelcast.predictor import RevenuePredictor
+
+    root = tmp_path_factory.mktemp("ensemble")
+    cfg = tiny_config(tiny_bert, root / "cache")
+    cfg.ensemble.seeds, cfg.ensemble.max_rounds, cfg.ensemble.threads = 2, 200, 1
+    p = RevenuePredictor(cfg, progress=False).fit(films_csv)
+    p.save(root / "split_70_20_10")
+    return root / "split_70_20_10"

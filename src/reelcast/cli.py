@@ -61,6 +61,28 @@ def build_config(config: Path | None, sets: list[str] | None, flags: dict[str, A
     return cfg
 
 
+def parse_meta(items: list[str] | None) -> dict[str, Any] | None:
+    """`--meta key=value` pairs as a film's metadata (the API's FilmMetadata rules: bounded, no guessing)."""
+    if not items:
+        return None
+    from reelcast.serving.metadata import FilmMetadata
+
+    raw: dict[str, Any] = {}
+    lists = {n for n, f in FilmMetadata.model_fields.items() if "list" in str(f.annotation)}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--meta {item!r}: expected key=value, e.g. budget_musd=150")
+        raw[key] = [v.strip() for v in value.split(",") if v.strip()] if key in lists else value.strip()
+    try:
+        return FilmMetadata.model_validate(raw).fields()
+    except ValueError as e:
+        first = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": str(e)}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        raise ValueError(f"--meta {where}: {first['msg']}") from None
+
+
 def fail(message: str) -> None:
     """One clear line on stderr, exit status 2."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
@@ -333,6 +355,12 @@ def predict(
     ),
     title: str = typer.Option("", "--title"),
     trailer: str = typer.Option(None, "--trailer", help="YouTube URL or id, media URL, or local file."),
+    meta: list[str] = typer.Option(
+        None,
+        "--meta",
+        help="One film's metadata, repeatable: budget_musd=150, release_date=2025-07-04, runtime=125, "
+        "genres=Action,Adventure, director=..., cast=A,B, companies=..., keywords=..., language=en.",
+    ),
     data: Path = typer.Option(None, "--data", help="A table of films to predict at once."),
     out: Path = typer.Option(None, "--out", help="With --data: write predictions (.csv or .json)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -377,7 +405,7 @@ def predict(
                 cols = ["film_id", "title", "class_name", "confidence", "modalities_used"]
                 typer.echo(df[cols].to_string(index=False))
             return
-        result = p.predict_film(description, title=title, trailer=trailer)
+        result = p.predict_film(description, title=title, trailer=trailer, metadata=parse_meta(meta))
     except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
         fail(str(e))
     if as_json:
