@@ -132,7 +132,7 @@ def test_evaluate_and_predict(trained, films_csv, tmp_path):
     assert r.exit_code == 0, r.output
     res = json.loads(r.output)
     assert res["class_name"] in res["probabilities"] and abs(sum(res["probabilities"].values()) - 1) < 1e-6
-    assert set(res["contributions"]) == {"text"}
+    assert set(res["contributions"]) == {"text", "tabular"}
     preds = tmp_path / "preds.csv"
     r = invoke("predict", "--model", model, "--data", films_csv, "--out", preds, "-q")
     assert r.exit_code == 0, r.output
@@ -219,3 +219,33 @@ def test_train_with_people_features_date_split_and_constant_dollars(tiny_bert, f
     assert r.exit_code == 0, r.output
     used = pd.DataFrame(json.loads(r.output))["modalities_used"]
     assert (used == "text,tabular").sum() == 6 and (used == "text,tabular,external").sum() == len(films) - 6
+
+
+def test_pure_network_trains_the_seed_network_alone(tiny_bert, films_csv, tmp_path):
+    from reelcast.predictor import RevenuePredictor
+
+    r = invoke(
+        "train",
+        "--data",
+        films_csv,
+        "--out",
+        tmp_path / "run",
+        "--text-model",
+        tiny_bert,
+        "--splits",
+        "70-20-10",
+        "--epochs",
+        1,
+        "--no-ablation",
+        "-q",
+        "--pure-network",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--set",
+        "text.max_length=64",
+    )
+    assert r.exit_code == 0, r.output
+    p = RevenuePredictor.load(tmp_path / "run" / "split_70_20_10")
+    assert p.ensemble_ is None and p.spec_.modalities == ["text"]
+    bad = invoke("train", "--data", films_csv, "--pure-network", "--tabular", "auto")
+    assert bad.exit_code != 0 and "--pure-network" in bad.output

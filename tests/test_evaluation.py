@@ -19,7 +19,9 @@ from reelcast.pipeline import run_train
 from reelcast.stats import expected_calibration_error, mcnemar, paired_bootstrap
 
 FNS = metric_fns()
-BASELINES = ["text_only", "tabular_only", "majority", "gbt_tabular"]
+# The default model is the ensemble: each of its components is reported on its own, then the baselines.
+COMPONENTS = ["component_fusion", "component_gbm_classifier", "component_gbm_regressor"]
+BASELINES = [*COMPONENTS, "text_only", "tabular_only", "majority", "gbt_tabular"]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -42,7 +44,9 @@ def test_ablation_table_has_every_model_with_intervals(run):
     out, sdir, res, _ = run
     df = pd.read_csv(sdir / "ablation.csv", keep_default_na=False)
     assert df["model"].tolist() == ["full", *BASELINES]
-    assert df["modalities"].tolist() == ["text+tabular", "text", "tabular", "-", "tabular"]
+    assert df["modalities"].tolist() == [*["text+tabular"] * 4, "text", "tabular", "-", "tabular"]
+    weights = df.set_index("model")["note"]
+    assert all(weights[c].startswith("blend weight ") for c in COMPONENTS)
     assert (df["test_films"] == res["sizes"]["test"]).all()
     for m in ev.ABLATION_METRICS:
         assert (df[f"{m}_low"] <= df[m] + 1e-12).all() and (df[m] <= df[f"{m}_high"] + 1e-12).all(), m

@@ -52,6 +52,11 @@ METRIC_LABELS = {
     "one_away_accuracy": "1-away accuracy",
     "qwk": "QWK",
 }
+COMPONENT_LABELS = {
+    "fusion": "the fusion network alone (component of the full model)",
+    "gbm_classifier": "the gradient-boosted tree classifier (component of the full model)",
+    "gbm_regressor": "the gradient-boosted log-revenue regressor (component of the full model)",
+}
 # Sentences: exact-class accuracy (McNemar tests exactly that) and macro-F1 (what early stopping selects on).
 SENTENCE_METRICS = ("accuracy", "f1_macro")
 PERMUTATION_METRICS = ("f1_macro", "accuracy")
@@ -127,6 +132,7 @@ def fit_fusion_baseline(
     cfg_b = copy.deepcopy(cfg)
     # Only the models that use metadata fit (and leak-check) a tabular encoder.
     cfg_b.tabular.use_in_fusion = "tabular" in modalities
+    cfg_b.ensemble.enabled = "off"  # a baseline is the fusion network alone
     b = RevenuePredictor(cfg_b, progress=progress)
     b._featurizer = p._featurizer  # already-built features; nothing is encoded again
     b.fit(table, split, inputs, modalities=modalities)
@@ -235,11 +241,25 @@ def run_ablation(
         "full",
         f"the full model ({'+'.join(mods)})",
         mods,
-        probs[te].argmax(1),
+        p.decide(probs[te]),
         probs[te],
         p.train_result_.seconds,
     )
     ab = Ablation([full])
+    if p.ensemble_ is not None:  # each component of the blend on its own, as fitted inside the model
+        comp = p.component_probs(p.shape_inputs(inputs, table.df).subset(te))
+        weights = dict(zip(p.ensemble_.blend.components, p.ensemble_.blend.weights, strict=True))
+        for name, cp in comp.items():
+            ab.candidates.append(
+                Candidate(
+                    f"component_{name}",
+                    COMPONENT_LABELS.get(name, name),
+                    mods,
+                    cp.argmax(1),
+                    cp,
+                    note=f"blend weight {weights.get(name, 0.0):.2f}",
+                )
+            )
     columns = tabular_columns(p, table, cfg)
     ab.tabular_columns = columns
 
@@ -465,7 +485,7 @@ def fusion_permutation(
         # A shuffled-in value can give a film without metadata some (and the reverse): the mask follows.
         x.mask = te_inputs.mask.copy()
         x.mask[:, j] = tabular_presence(p.tabular_, Xp)
-        return p.logits(x).argmax(1)
+        return p.decide(p.proba(x))
 
     return permutation_importance(
         predict, X, y_test, column_blocks(p.tabular_), cfg.eval.permutation_repeats, cfg.split.seed
@@ -508,7 +528,7 @@ def split_extras(
     }
 
     perm: list[dict] = []
-    if "tabular" in p.spec_.modalities:
+    if "tabular" in te_inputs.modalities:
         perm += [{"model": "full", **r} for r in fusion_permutation(p, te_inputs, y[te], cfg)]
 
     if cfg.eval.ablation:

@@ -26,11 +26,31 @@ def fit_quantile_thresholds(revenue_musd: np.ndarray, num_classes: int = NUM_CLA
         )
     qs = np.linspace(0, 1, num_classes + 1)[1:-1]
     edges = np.quantile(r, qs)
+    check_revenue_spread(r, edges)
     # Heavy ties (many identical revenues) can give equal edges; nudge them apart so every class exists.
     for i in range(1, len(edges)):
         if edges[i] <= edges[i - 1]:
             edges[i] = np.nextafter(edges[i - 1], np.inf)
     return edges
+
+
+def check_revenue_spread(revenue_musd: np.ndarray, edges: np.ndarray | None = None) -> None:
+    """Refuse revenues that give fewer than two distinct class edges: classes would be meaningless."""
+    r = np.asarray(revenue_musd, dtype=np.float64)
+    if edges is None:
+        edges = np.quantile(r, np.linspace(0, 1, NUM_CLASSES + 1)[1:-1]) if r.size else np.array([])
+    distinct = np.unique(edges)
+    if distinct.size < 2:
+        values = np.unique(r)
+        what = (
+            f"every film has revenue {values[0]:g} M$"
+            if values.size == 1
+            else f"{values.size} distinct revenues"
+        )
+        raise ValueError(
+            f"the revenues give {distinct.size} distinct class edge(s) ({what}); at least two are needed "
+            "for the classes to mean anything. Check the revenue column and its unit"
+        )
 
 
 def check_thresholds(edges: list[float] | np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:

@@ -24,7 +24,13 @@ from reelcast.config import SPLITS, Config, split_names
 from reelcast.data.cpi import base_year
 from reelcast.data.splits import Split, make_folds, make_split
 from reelcast.featurize import FilmInputs
-from reelcast.labels import CLASS_NAMES, describe_thresholds
+from reelcast.labels import (
+    CLASS_NAMES,
+    assign_classes,
+    check_revenue_spread,
+    check_thresholds,
+    describe_thresholds,
+)
 from reelcast.metrics import SCALAR_METRICS, classification_metrics
 from reelcast.predictor import RevenuePredictor, as_table, softmax
 from reelcast.stats import bootstrap_ci, expected_calibration_error, mean_std
@@ -58,8 +64,8 @@ def evaluate_split(
     from reelcast.metrics import metric_fns
 
     logits = p.logits(inputs)
-    probs = softmax(logits, p.temperature_)
-    pred = probs.argmax(1)
+    probs = p.proba(inputs)
+    pred = p.decide(probs)
     out: dict[str, Any] = {}
     for part in ("val", "test"):
         idx = getattr(split, part)
@@ -79,6 +85,7 @@ def evaluate_split(
         out["test_ci"][name] = {"point": point, "low": lo, "high": hi}
     out["calibration"] = {
         "temperature": p.temperature_,
+        "note": "ece_test is the final (blended) probabilities; the uncalibrated one is the fusion network's",
         "ece_test": expected_calibration_error(probs[te], y[te], cfg.eval.calibration_bins),
         "ece_test_uncalibrated": expected_calibration_error(
             softmax(logits[te]), y[te], cfg.eval.calibration_bins
@@ -98,6 +105,14 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     base = RevenuePredictor(cfg, progress=progress)
     table = as_table(data, cfg)
     reports.write_json(out_dir / "table_report.json", table.report.to_dict())
+    # Before featurizing: revenues that give one class cannot train (RevenuePredictor.fit checks each split).
+    rev = table.df["revenue_musd"].to_numpy(dtype=np.float64)
+    if cfg.labels.strategy == "quantile":
+        check_revenue_spread(rev)
+    elif np.unique(assign_classes(rev, check_thresholds(cfg.labels.thresholds))).size < 2:
+        raise ValueError(
+            "every film falls in one class under labels.thresholds; check the revenues and thresholds"
+        )
     t0 = time.perf_counter()
     inputs = base.featurize(table)
     seconds = {"featurize": time.perf_counter() - t0}

@@ -79,6 +79,7 @@ def test_external_modality_trains_saves_and_predicts(tiny_bert, films_csv, tmp_p
     path = write_formats(tmp_path, ids, X)["parquet"]
     cfg = tiny_config(tiny_bert, tmp_path / "cache", epochs=2)
     cfg.data.features = str(path)
+    cfg.tabular.use_in_fusion, cfg.ensemble.enabled = False, "off"  # the network alone: text + external
     p = RevenuePredictor(cfg, progress=False).fit(films_csv)
     assert p.spec_.modalities == ["text", "external"] and p.spec_.external_dim == 5
     pred = p.predict(films_csv)

@@ -25,7 +25,8 @@ def test_bad_revenue_rows_are_dropped_with_reasons(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         t = load_films(p)
     assert t.df["title"].tolist() == ["A", "F"]
-    assert t.df["revenue_musd"].tolist() == [10.0, 1200.0]
+    # "$1,200" in a table whose unit is not declared is dollars (data/revenue.py), not 1,200 M$.
+    assert t.df["revenue_musd"].tolist() == [10.0, 0.0012]
     dropped = t.report.to_dict()["dropped"]
     assert dropped["missing revenue in 'Revenue'"]["lines"] == [3]
     assert dropped["non-numeric revenue in 'Revenue'"]["lines"] == [4]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from reelcast.config import DataConfig
@@ -36,6 +37,9 @@ class Schema:
     post_release_cols: tuple[str, ...] = field(default_factory=tuple)
     # Headers that identify the schema.
     signature: tuple[str, ...] = field(default_factory=tuple)
+    # False when nothing says the revenue column's unit (a generic table without data.revenue_scale):
+    # then "$1,234,567" is dollars and a bare 1234567 is refused as implausible millions.
+    revenue_unit_declared: bool = True
 
     def required(self) -> list[str]:
         """Columns a table must have for this schema."""
@@ -144,6 +148,7 @@ def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_rev
             revenue_col=cfg.revenue_col or guesses["revenue_col"] or "",
             revenue_scale=1.0,
             zero_revenue_valid=False,
+            revenue_unit_declared=False,
             id_col=guesses["id_col"],
             title_col=guesses["title_col"],
             trailer_col=guesses["trailer_col"],
@@ -172,6 +177,9 @@ def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_rev
     }
     if cfg.revenue_scale is not None:
         overrides["revenue_scale"] = cfg.revenue_scale
+        overrides["revenue_unit_declared"] = True
+    elif schema.name == "generic" and re.search(r"(?i)million|musd|\(m\)|_m$", schema.revenue_col or ""):
+        overrides["revenue_unit_declared"] = True  # "Gross (Millions)", "revenue_musd": millions, as read
     if cfg.zero_revenue_valid is not None:
         overrides["zero_revenue_valid"] = cfg.zero_revenue_valid
     schema = replace(schema, **overrides)
