@@ -119,6 +119,8 @@ class RevenuePredictor:
     def default_split(self, table: FilmTable, name: str | None = None) -> Split:
         """The configured stratified split (the first one named in cfg.split.splits by default)."""
         name = name or split_names(self.config.split.splits)[0]
+        if self.config.split.by not in ("random", "date"):
+            raise ValueError(f"split.by must be random or date, got {self.config.split.by!r}")
         if self.config.split.by == "date":  # issue 8: oldest films train, newest test
             base = name.removeprefix("date-")
             return make_date_split(table.df, SPLITS[base], name=f"date-{base}")
