@@ -29,8 +29,9 @@ from urllib.parse import urlsplit
 from tqdm.auto import tqdm
 
 from reelcast.config import MediaConfig
-from reelcast.io import atomic_write, atomic_write_json
+from reelcast.io import atomic_write_json
 from reelcast.media.refs import TrailerRef
+from reelcast.media.safe_fetch import REFUSED, TOO_LARGE, FetchError, FetchPolicy, fetch_to_file
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ TIMEOUT = "timeout"
 NOT_FOUND = "not_found"  # local file missing, or HTTP 404/410
 OFFLINE_MISS = "offline_miss"  # offline and not in the cache
 INVALID = "invalid"
+# REFUSED (an address or host the policy does not allow) and TOO_LARGE come from safe_fetch.
 STATUSES = (
     OK,
     UNAVAILABLE,
@@ -55,6 +57,8 @@ STATUSES = (
     NOT_FOUND,
     OFFLINE_MISS,
     INVALID,
+    REFUSED,
+    TOO_LARGE,
 )
 # Only these can change by waiting; the others are facts about the video.
 TRANSIENT = frozenset({NETWORK_ERROR, TIMEOUT})
@@ -196,7 +200,34 @@ def _find_output(info: dict[str, Any] | None, folder: Path) -> Path | None:
     return files[0] if files else None
 
 
-def _download_youtube(ref: TrailerRef, cfg: MediaConfig, download_dir: Path) -> Path:
+def policy_for(cfg: MediaConfig) -> FetchPolicy:
+    """The download limits a media config sets (no host allowlist; the server adds its own)."""
+    return FetchPolicy(
+        allow_private=cfg.allow_private_hosts,
+        max_bytes=int(cfg.max_download_mb * 2**20),
+        deadline=cfg.download_deadline,
+        read_timeout=cfg.timeout,
+    )
+
+
+def _ytdlp_limits(policy: FetchPolicy) -> dict[str, Any]:
+    """yt-dlp options enforcing the byte cap and the overall deadline from its progress reports."""
+    deadline = time.monotonic() + policy.deadline
+
+    def guard(d: dict[str, Any]) -> None:
+        if time.monotonic() > deadline:
+            raise _Failure(TIMEOUT, f"the download timed out after {policy.deadline:g} s")
+        if (d.get("downloaded_bytes") or 0) > policy.max_bytes:
+            raise _Failure(TOO_LARGE, f"the download is over the {policy.max_bytes}-byte limit")
+
+    return {"max_filesize": policy.max_bytes, "progress_hooks": [guard]}
+
+
+def _download_youtube(
+    ref: TrailerRef, cfg: MediaConfig, download_dir: Path, policy: FetchPolicy | None = None
+) -> Path:
+    # yt-dlp does its own networking (YouTube's page, then googlevideo.com); it is only ever given
+    # the watch URL built from an 11-character id below, never a URL from the caller.
     import yt_dlp  # lazy: importing yt-dlp takes a noticeable part of a second
 
     for stale in download_dir.glob(f".{glob_escape(ref.cache_key)}.*.partial"):
@@ -218,6 +249,7 @@ def _download_youtube(ref: TrailerRef, cfg: MediaConfig, download_dir: Path) -> 
         "extractor_retries": 0,
         "cachedir": False,
         "overwrites": True,
+        **_ytdlp_limits(policy or policy_for(cfg)),
     }
     try:
         with yt_dlp.YoutubeDL(opts) as ydl:
@@ -244,45 +276,15 @@ def _url_suffix(url: str) -> str:
     return suffix if suffix in MEDIA_EXTS else "media"
 
 
-def _download_url(ref: TrailerRef, cfg: MediaConfig, download_dir: Path) -> Path:
+def _download_url(
+    ref: TrailerRef, cfg: MediaConfig, download_dir: Path, policy: FetchPolicy | None = None
+) -> Path:
     final = download_dir / f"{ref.cache_key}.{_url_suffix(ref.value)}"
-    req = urllib.request.Request(ref.value, headers={"User-Agent": "reelcast (trailer download)"})
     try:
-        with urllib.request.urlopen(req, timeout=cfg.timeout) as resp:
-            ctype = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            if ctype.startswith("text/"):
-                raise _Failure(INVALID, f"{ref.value} is a web page ({ctype}), not a media file")
-            expected = resp.headers.get("Content-Length")
-
-            def write(tmp: Path) -> None:
-                n = 0
-                with tmp.open("wb") as f:
-                    while block := resp.read(_CHUNK):
-                        f.write(block)
-                        n += len(block)
-                if expected is not None and expected.isdigit() and n != int(expected):
-                    raise _Failure(NETWORK_ERROR, f"download cut short: {n} of {expected} bytes")
-                if n == 0:
-                    raise _Failure(INVALID, f"{ref.value} returned an empty body")
-
-            atomic_write(final, write)
-        return final
-    except urllib.error.HTTPError as e:
-        if e.code in (404, 410):
-            raise _Failure(NOT_FOUND, f"HTTP {e.code}: {ref.value} does not exist") from None
-        if e.code in (408, 429) or e.code >= 500:
-            raise _Failure(NETWORK_ERROR, f"HTTP {e.code} {e.reason}") from None
-        raise _Failure(UNAVAILABLE, f"HTTP {e.code} {e.reason}") from None
-    except urllib.error.URLError as e:
-        if isinstance(e.reason, TimeoutError):
-            raise _Failure(TIMEOUT, f"timed out after {cfg.timeout:g} s") from None
-        raise _Failure(NETWORK_ERROR, f"network error: {e.reason}") from None
-    except TimeoutError:
-        raise _Failure(TIMEOUT, f"timed out after {cfg.timeout:g} s") from None
-    except (HTTPException, ConnectionError) as e:
-        raise _Failure(NETWORK_ERROR, f"network error: {e!r}") from None
-    except ValueError as e:
-        raise _Failure(INVALID, f"{ref.value}: {e}") from None
+        fetch_to_file(ref.value, final, policy or policy_for(cfg))
+    except FetchError as e:
+        raise _Failure(e.status, e.message) from None
+    return final
 
 
 def download_dir_for(cfg) -> Path:
@@ -296,8 +298,12 @@ def fetch_trailer(
     download_dir: Path,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    policy: FetchPolicy | None = None,
 ) -> FetchResult:
-    """A local path to the trailer's media file, downloading it (with retries) when needed."""
+    """A local path to the trailer's media file, downloading it (with retries) when needed.
+
+    `policy` (default: from cfg) bounds what a download may reach, its bytes and its time.
+    """
     if ref.kind == "file":
         p = Path(ref.value)
         if p.is_file():
@@ -318,7 +324,7 @@ def fetch_trailer(
     while True:
         attempts += 1
         try:
-            return FetchResult(OK, fetch(ref, cfg, download_dir), "", attempts)
+            return FetchResult(OK, fetch(ref, cfg, download_dir, policy), "", attempts)
         except _Failure as f:
             if f.status not in TRANSIENT or attempts > cfg.retries:
                 return FetchResult(f.status, None, f.message, attempts)
