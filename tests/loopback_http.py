@@ -19,6 +19,7 @@ Every handler stops when the server closes, so a test never leaves a thread behi
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -48,10 +49,8 @@ class LoopbackHTTP:
                 q = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 outer.hits[parts.path] += 1
                 outer.hosts.append(self.headers.get("Host", ""))
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     outer.route(self, parts.path, q)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -148,3 +147,36 @@ def wait_until(predicate, seconds: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+class UvicornThread:
+    """An ASGI app served by uvicorn on 127.0.0.1:<free port> in a thread (for raw-socket tests)."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
+            )
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.port = 0
+
+    def __enter__(self) -> UvicornThread:
+        self.thread.start()
+        if (
+            not wait_until(lambda: self.server.started or not self.thread.is_alive(), 30)
+            or not self.server.started
+        ):
+            raise RuntimeError("uvicorn did not start")
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)

@@ -204,12 +204,13 @@ class ModelService:
         self.lock = threading.Lock()
         # Requests wait for the model here, in the event loop, rather than each holding a worker thread.
         self._queue: asyncio.Lock | None = None
+        self._queue_loop: asyncio.AbstractEventLoop | None = None
         fz = predictor.featurizer
-        if not isinstance(fz.store, MemoryOverlayStore):
-            # What requests compute stays in memory (bounded); the run's store is only read.
-            fz.store = MemoryOverlayStore(
-                fz.store, settings.feature_cache_entries, int(settings.feature_cache_mb * 2**20)
-            )
+        # What requests compute stays in memory (bounded); the run's store is only read.
+        base = fz.store.base if isinstance(fz.store, MemoryOverlayStore) else fz.store
+        fz.store = MemoryOverlayStore(
+            base, settings.feature_cache_entries, int(settings.feature_cache_mb * 2**20)
+        )
         self.features = fz.store
         self.fetcher = None
         if self.media and self.media_mode != "simulated":
@@ -324,16 +325,21 @@ class ModelService:
         if trailer is not None and shown_name is None:
             trailer, more, fetch_status, lease = await self.fetch(trailer)
             notes = [*notes, *more]
-        if self._queue is None:
-            self._queue = asyncio.Lock()
         try:
-            async with self._queue:
+            async with self._model_queue():
                 return await asyncio.to_thread(
                     self.predict, description, title, trailer, notes, shown_name, upload, fetch_status
                 )
         finally:
             if lease is not None and self.fetcher is not None:
                 self.fetcher.release(lease)
+
+    def _model_queue(self) -> asyncio.Lock:
+        """The event loop's queue for the model (one per loop: test clients may run several loops)."""
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._queue_loop is not loop:
+            self._queue, self._queue_loop = asyncio.Lock(), loop
+        return self._queue
 
     def predict(
         self,

@@ -144,6 +144,7 @@ class TrailerFetcher:
         if why:
             return FetchResult(REFUSED, None, why, 0)
         key = ref.cache_key
+        new = False
         with self._lock:
             fut = self._inflight.get(key)
             if fut is None:
@@ -151,7 +152,9 @@ class TrailerFetcher:
                     return FetchResult(BUSY, None, "the server is busy downloading other trailers", 0)
                 fut = self.pool.submit(self._download, ref)
                 self._inflight[key] = fut
-                fut.add_done_callback(lambda _f, k=key: self._done(k))
+                new = True
+        if new:  # outside the lock: a future already done runs its callback at once, in this thread
+            fut.add_done_callback(lambda _f, k=key: self._done(k))
         wait = self.settings.fetch_deadline + 5.0  # the download enforces its deadline; this is a backstop
         try:
             res = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)), wait)

@@ -167,6 +167,8 @@ def clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]
         value = e.get("input")
         if isinstance(value, float) and not math.isfinite(value):
             msg = "NaN and Infinity are not valid JSON numbers"
+        elif e.get("type") == "string_unicode":
+            msg = "contains a lone surrogate (\\ud800-\\udfff): not valid Unicode text"
         elif e.get("type") == "json_invalid":
             msg = "the body is not valid JSON"
         out.append({"type": str(e.get("type", "value_error")), "loc": _clean_loc(e.get("loc")), "msg": msg})
