@@ -290,7 +290,7 @@ def hostile_request(i: int, media, refused_port: int) -> tuple[str, dict]:
         url = media.url(f"/drip?bytes=1000000&every=0.05&i={i}", "media.test")
         return KINDS[3], {"description": desc, "trailer_url": url}
     if k == 8:
-        return KINDS[4], {"description": desc, "trailer_url": f"http://127.0.0.1:{refused_port}/t.mp4"}
+        return KINDS[4], {"description": desc, "trailer_url": f"http://[::1]:{refused_port}/t.mp4"}
     if k == 9:
         return KINDS[5], {
             "description": desc,

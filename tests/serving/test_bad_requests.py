@@ -9,6 +9,7 @@ is internal is refused before any connection.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -206,7 +207,12 @@ def test_api_key_from_the_environment(monkeypatch, tmp_path):
 
     # The key reaches ServeSettings; the missing model then fails in one line (no server starts).
     monkeypatch.setenv("REELCAST_API_KEY", " ")
-    result = CliRunner().invoke(app, ["serve", "--model", str(tmp_path / "none"), "--port", "0"])
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        result = CliRunner().invoke(app, ["serve", "--model", str(tmp_path / "none"), "--port", "0"])
+    finally:  # the command points logging at CliRunner's stream, which closes when it returns
+        root.handlers[:], root.level = handlers, level
     assert result.exit_code == 2 and "api_key must not be empty" in result.output
 
 
@@ -429,7 +435,8 @@ def test_fetch_queue_is_bounded_and_health_answers(trailer_model, media_server, 
         first.join(10)
     assert busy["trailer_status"]["status"] == "busy"
     assert any("busy" in w for w in busy["warnings"])
-    assert answers and answers[0]["trailer_status"]["status"] in ("invalid", "ok", "timeout")
+    # The first request waited for its download (a few bytes that are not a video) and was answered.
+    assert answers and answers[0]["trailer_status"]["status"] in ("corrupt", "timeout")
 
 
 # ---- what the server keeps ------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def request_mix(i: int, media: LoopbackHTTP, port_refused: int) -> dict:
             "trailer_url": media.url(f"/drip?bytes=100000&every=0.05&i={i}", "media.test"),
         }
     if kind == 8:
-        return {"description": desc, "trailer_url": f"http://127.0.0.1:{port_refused}/t.mp4"}
+        return {"description": desc, "trailer_url": f"http://[::1]:{port_refused}/t.mp4"}  # loopback, refused
     if kind == 9:  # a good trailer; a new query string is a new download (the cache must stay bounded)
         return {"description": desc, "trailer_url": media.url(f"/good.mp4?copy={i % 30}", "media.test")}
     return {"description": desc}
