@@ -30,9 +30,15 @@ from urllib.parse import parse_qs, urlsplit
 class LoopbackHTTP:
     """ThreadingHTTPServer on 127.0.0.1:<free port>, started and stopped as a context manager."""
 
-    def __init__(self, files: dict[str, bytes] | None = None, ctype: str = "video/mp4"):
+    def __init__(
+        self,
+        files: dict[str, bytes] | None = None,
+        ctype: str = "video/mp4",
+        tls: tuple[str, str] | None = None,
+    ):
         self.files = dict(files or {})
         self.ctype = ctype
+        self.tls = tls
         self.hits: Counter[str] = Counter()
         self.hosts: list[str] = []
         self.stop = threading.Event()
@@ -61,13 +67,20 @@ class LoopbackHTTP:
                     super().handle_error(request, client_address)
 
         self.server = Server(("127.0.0.1", 0), Handler)
+        if tls is not None:  # (certificate file, key file): serve https
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         """The URL of a path on this server (host may be a name an injected resolver maps here)."""
-        return f"http://{host}:{self.port}{path}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host}:{self.port}{path}"
 
     def __enter__(self) -> LoopbackHTTP:
         self.thread.start()

@@ -284,3 +284,43 @@ def test_ytdlp_gets_the_byte_cap_and_deadline():
     with pytest.raises(dl._Failure) as e:
         late({"downloaded_bytes": 1})
     assert e.value.status == "timeout"
+
+
+# ---- https: the connection is pinned to the checked address, the certificate still names the host ------
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl program to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=media.test",
+         "-addext", "subjectAltName=DNS:media.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    with LoopbackHTTP(files={"/t.mp4": BODY}, tls=(str(cert), str(key))) as s:
+        yield s, cert
+
+
+def test_https_verifies_the_certificate_by_default(tls_server, tmp_path):
+    srv, _ = tls_server
+    with pytest.raises(FetchError) as e:  # self-signed: not trusted by the system's authorities
+        fetch_to_file(srv.url("/t.mp4", "media.test"), tmp_path / "t.mp4", ALLOWED)
+    assert e.value.status == "network_error" and "TLS failed" in e.value.message
+
+
+def test_https_to_a_pinned_address_checks_the_host_name(tls_server, tmp_path, monkeypatch):
+    import ssl
+
+    from reelcast.media import safe_fetch
+
+    srv, cert = tls_server
+    trusting = ssl.create_default_context(cafile=str(cert))  # trusts the test certificate, checks host names
+    monkeypatch.setattr(safe_fetch.ssl, "create_default_context", lambda: trusting)
+    assert fetch_to_file(srv.url("/t.mp4", "media.test"), tmp_path / "t.mp4", ALLOWED) == len(BODY)
+    with pytest.raises(FetchError) as e:  # same address, but the certificate is not other.test's
+        fetch_to_file(srv.url("/t.mp4", "other.test"), tmp_path / "u.mp4", ALLOWED)
+    assert e.value.status == "network_error" and "TLS failed" in e.value.message
