@@ -243,6 +243,35 @@ def test_upload_over_the_pixel_limit_is_413_before_decoding(text_model, tmp_path
     assert list((tmp_path / "up").iterdir()) == []
 
 
+def test_uploads_are_opened_two_at_a_time(text_model, tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reelcast.serving import app as app_module
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def slow_probe(path, filename, max_pixels):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.2)
+        with lock:
+            running[0] -= 1
+        raise app_module.UploadError(415, f"{filename}: not a video (test)")
+
+    monkeypatch.setattr(app_module, "probe_media", slow_probe)
+    settings = ServeSettings(temp_dir=str(tmp_path / "up"), max_concurrent_probes=2)
+    with TestClient(create_app(predictor=text_model, settings=settings)) as c:
+
+        def upload(i: int) -> int:
+            files = {"file": (f"t{i}.mp4", b"\x00" * 1000, "video/mp4")}
+            return c.post("/predict/upload", data={"description": PLOT}, files=files).status_code
+
+        with ThreadPoolExecutor(6) as pool:
+            codes = list(pool.map(upload, range(6)))
+    assert codes == [415] * 6 and peak[0] == 2
+
+
 def _send_partial(port: int, head: bytes, body: bytes) -> bytes:
     """Send a request whose body is shorter than its Content-Length; return what the server answers."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:

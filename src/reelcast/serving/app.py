@@ -205,6 +205,8 @@ class ModelService:
         # Requests wait for the model here, in the event loop, rather than each holding a worker thread.
         self._queue: asyncio.Lock | None = None
         self._queue_loop: asyncio.AbstractEventLoop | None = None
+        # Opening an upload allocates a decoder sized by its frames: bound how many run at once.
+        self.probe_slots = threading.BoundedSemaphore(settings.max_concurrent_probes)
         fz = predictor.featurizer
         # What requests compute stays in memory (bounded); the run's store is only read.
         base = fz.store.base if isinstance(fz.store, MemoryOverlayStore) else fz.store
@@ -333,6 +335,11 @@ class ModelService:
         finally:
             if lease is not None and self.fetcher is not None:
                 self.fetcher.release(lease)
+
+    def probe(self, path: Path, filename: str) -> dict[str, Any]:
+        """`probe_media` under the pixel limit, at most `max_concurrent_probes` at once (decoders are big)."""
+        with self.probe_slots:
+            return probe_media(path, filename, self.settings.max_pixels)
 
     def _model_queue(self) -> asyncio.Lock:
         """The event loop's queue for the model (one per loop: test clients may run several loops)."""
@@ -557,7 +564,7 @@ def create_app(
             title = _check_text("title", upload.fields.get("title"), settings.max_title_chars, required=False)
             if upload.path is None:
                 raise _field_error(FILE_FIELD, "file is required: the trailer video to upload")
-            probe = await run_in_threadpool(probe_media, upload.path, upload.filename, settings.max_pixels)
+            probe = await run_in_threadpool(service.probe, upload.path, upload.filename)
             probe = {"filename": upload.filename, "size_bytes": upload.size, **probe}
             if service.media and service.media_mode != "simulated":
                 trailer, notes = str(upload.path), []

@@ -50,6 +50,7 @@ class ServeSettings:
     body_idle_timeout: float = 30.0  # seconds the server waits for the next piece of a request body
     body_deadline: float = 900.0  # seconds a whole request body may take (a 200 MB upload at ~230 KB/s)
     max_pixels: int = 4096 * 4096  # larger video frames are refused before decoding (413)
+    max_concurrent_probes: int = 2  # uploads opened (first frame decoded) at the same time
     # Clients must send this as X-API-Key or Authorization: Bearer (401 otherwise); None = open.
     api_key: str | None = None
     # Origins allowed to call the API from a browser page on another site; empty = no CORS headers.
@@ -85,8 +86,10 @@ class ServeSettings:
         for name in ("max_body_kb", "body_idle_timeout", "body_deadline", "fetch_deadline", "fetch_max_mb"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.max_pixels <= 0 or self.fetch_workers < 1 or self.max_pending_fetches < 1:
-            raise ValueError("max_pixels, fetch_workers and max_pending_fetches must be at least 1")
+        if min(self.max_pixels, self.fetch_workers, self.max_pending_fetches, self.max_concurrent_probes) < 1:
+            raise ValueError(
+                "max_pixels, fetch_workers, max_pending_fetches and max_concurrent_probes must be at least 1"
+            )
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("api_key must not be empty (leave it unset for an open server)")
         for net in self.fetch_allowed_networks:
