@@ -52,7 +52,7 @@ class ServeSettings:
     max_pixels: int = 4096 * 4096  # larger video frames are refused before decoding (413)
     max_concurrent_probes: int = 2  # uploads opened (first frame decoded) at the same time
     # Clients must send this as X-API-Key or Authorization: Bearer (401 otherwise); None = open.
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     # Origins allowed to call the API from a browser page on another site; empty = no CORS headers.
     cors_origins: tuple[str, ...] = ()
 
