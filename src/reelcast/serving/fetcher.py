@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from reelcast.config import MediaConfig
 from reelcast.media.download import MEDIA_EXTS, FetchResult, fetch_trailer, policy_for
@@ -130,6 +131,14 @@ class TrailerFetcher:
             return "this server does not download YouTube trailers"
         if ref.kind not in ("youtube", "url"):
             return "only remote trailers are downloaded"
+        if ref.kind == "url":
+            # Checked here too (no lookup needed), so a cached copy from before a narrower list is not served.
+            try:
+                host = urlsplit(ref.value).hostname or ""
+            except ValueError:
+                host = ""
+            if not self.policy.host_allowed(host):
+                return "the URL's host is not on this server's list of allowed hosts"
         return None
 
     def _download(self, ref: TrailerRef) -> FetchResult:
