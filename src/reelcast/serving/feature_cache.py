@@ -31,10 +31,27 @@ class MemoryOverlayStore:
         self._lock = threading.Lock()
 
     # The FeatureStore interface the featurizer and extract use ------------------------------------------
-    def get(self, kind: str, encoder_id: str, content_hash: str) -> np.ndarray | None:
-        """The array from memory, else from the base store."""
+    def get(
+        self, kind: str, encoder_id: str, content_hash: str, shape: tuple[int | None, ...] | None = None
+    ) -> np.ndarray | None:
+        """The array from memory, else from the base store (None when missing or not of `shape`)."""
         hit = self._get((kind, encoder_id, content_hash, "npy"))
-        return hit if hit is not None else self.base.get(kind, encoder_id, content_hash)
+        if hit is None:
+            return self.base.get(kind, encoder_id, content_hash, shape)
+        if shape is not None and not (
+            hit.ndim == len(shape) and all(w is None or w == n for w, n in zip(shape, hit.shape, strict=True))
+        ):
+            self.discard(kind, encoder_id, content_hash)
+            return None
+        return hit
+
+    def discard(self, kind: str, encoder_id: str, content_hash: str, suffix: str = ".npy") -> None:
+        """Forget an entry in memory, and delete it from the base store (where it is known to be bad)."""
+        with self._lock:
+            old = self._items.pop((kind, encoder_id, content_hash, suffix.lstrip(".")), None)
+            if old is not None:
+                self._bytes -= old[1]
+        self.base.discard(kind, encoder_id, content_hash, suffix)
 
     def put(self, kind: str, encoder_id: str, content_hash: str, array: np.ndarray) -> None:
         """Keep an array in memory (never on disk)."""
