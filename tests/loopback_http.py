@@ -5,7 +5,7 @@
         srv.hits["/t.mp4"]            # how many requests reached a path
 
 Paths besides `files`:
-    /status/NNN            answers HTTP NNN
+    /status/NNN            answers HTTP NNN (?retry_after=S: with a Retry-After header)
     /redirect?to=URL       302 to URL (/redirect-loop redirects to itself)
     /page                  a text/html page
     /drip?bytes=N&every=S  declares N bytes, then sends one every S seconds
@@ -107,8 +107,15 @@ class LoopbackHTTP:
     def route(self, h, path: str, q: dict[str, str]) -> None:
         if path in self.files:
             return self._send(h, 200, self.files[path])
-        if path.startswith("/status/"):
-            return self._send(h, int(path.rsplit("/", 1)[1]), b"error", ctype="text/plain")
+        if path.startswith("/status/"):  # ?retry_after=S adds a Retry-After header
+            h.send_response(int(path.rsplit("/", 1)[1]))
+            if "retry_after" in q:
+                h.send_header("Retry-After", q["retry_after"])
+            h.send_header("Content-Type", "text/plain")
+            h.send_header("Content-Length", "5")
+            h.end_headers()
+            h.wfile.write(b"error")
+            return None
         if path in ("/redirect", "/redirect-loop"):
             h.send_response(302)
             h.send_header("Location", q.get("to", "/redirect-loop"))

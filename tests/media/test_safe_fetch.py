@@ -230,7 +230,7 @@ def test_a_server_that_never_answers_times_out(srv, tmp_path):
         ("/status/404", "not_found", "HTTP 404"),
         ("/status/410", "not_found", "HTTP 410"),
         ("/status/500", "network_error", "HTTP 500"),
-        ("/status/429", "network_error", "HTTP 429"),
+        ("/status/429", "rate_limited", "HTTP 429"),
         ("/status/403", "unavailable", "HTTP 403"),
         ("/page", "invalid", "web page"),
         ("/short", "network_error", "cut short"),

@@ -48,6 +48,7 @@ NETWORK_ERROR = "network_error"
 NOT_FOUND = "not_found"
 UNAVAILABLE = "unavailable"
 INVALID = "invalid"
+RATE_LIMITED = "rate_limited"  # HTTP 429: download.py backs off (Retry-After when given)
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 1 << 16
@@ -73,10 +74,11 @@ def system_resolver(host: str, port: int) -> list[str]:
 class FetchError(Exception):
     """A download that failed or was refused, with a status word and a message without the URL."""
 
-    def __init__(self, status: str, message: str):
+    def __init__(self, status: str, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after  # seconds an HTTP 429 asked for
 
 
 @dataclass(frozen=True)
@@ -289,10 +291,13 @@ def _open(checked: CheckedURL, policy: FetchPolicy, dog: _Watchdog) -> http.clie
     raise FetchError(NETWORK_ERROR, f"could not connect ({type(last).__name__ if last else 'no address'})")
 
 
-def _status_error(code: int, reason: str) -> FetchError:
+def _status_error(code: int, reason: str, retry_after: str | None = None) -> FetchError:
     if code in (404, 410):
         return FetchError(NOT_FOUND, f"HTTP {code}: the file does not exist")
-    if code in (408, 429) or code >= 500:
+    if code == 429:
+        wait = float(retry_after) if retry_after and retry_after.strip().isdigit() else None
+        return FetchError(RATE_LIMITED, f"HTTP 429 {reason}", wait)
+    if code == 408 or code >= 500:
         return FetchError(NETWORK_ERROR, f"HTTP {code} {reason}")
     return FetchError(UNAVAILABLE, f"HTTP {code} {reason}")
 
@@ -327,7 +332,7 @@ def _fetch(url: str, dest: Path, policy: FetchPolicy, dog: _Watchdog) -> int:
                 url = urljoin(url, location.strip())
                 continue  # the next hop is checked like the first
             if resp.status != 200:
-                raise _status_error(resp.status, resp.reason)
+                raise _status_error(resp.status, resp.reason, resp.getheader("Retry-After"))
             ctype = (resp.getheader("Content-Type") or "").split(";")[0].strip().lower()
             if ctype.startswith("text/"):
                 raise FetchError(INVALID, f"the URL is a web page ({ctype}), not a media file")

@@ -3,7 +3,7 @@
 GET  /                 the web page (static/index.html)
 GET  /health           liveness, model loaded, uptime
 GET  /model            class names and revenue ranges, metrics, encoders, modalities, limits
-POST /predict          JSON {description, title?, trailer_url?}
+POST /predict          JSON {description, title?, trailer_url?, metadata?}
 POST /predict/upload   multipart: description, title, file (a trailer video)
 GET  /docs             OpenAPI documentation
 """
@@ -41,6 +41,7 @@ from reelcast.serving.limits import (
     redact_paths,
     video_pixels,
 )
+from reelcast.serving.metadata import FilmMetadata
 from reelcast.serving.settings import ServeSettings
 from reelcast.serving.uploads import FILE_FIELD, UploadError, probe_media, receive_upload
 
@@ -70,6 +71,9 @@ class PredictRequest(BaseModel):
     title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX)] = ""
     trailer_url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=URL_MAX)] | None = Field(
         default=None, description="YouTube URL or id, or an http(s) link to a video file."
+    )
+    metadata: FilmMetadata | None = Field(
+        default=None, description="Budget, release date, genres, people, ...: what the trees read."
     )
 
     @field_validator("description", "title", "trailer_url")
@@ -126,6 +130,9 @@ class ModelInfo(BaseModel):
     encoder_ids: dict[str, str]
     modalities: list[str]
     uses_trailers: bool
+    uses_metadata: bool = Field(description="Whether budget, dates, genres, ... reach the model")
+    components: dict[str, float] = Field(description="Blend weight of each component (fusion, trees)")
+    decision: str = Field(description="How the class is chosen from the probabilities")
     media_mode: str
     temperature: float
     max_text_tokens: int
@@ -241,6 +248,13 @@ class ModelService:
             encoder_ids={str(k): redact_paths(str(v)) for k, v in (p.encoder_ids_ or {}).items()},
             modalities=self.modalities,
             uses_trailers=bool(self.media),
+            uses_metadata=p.tabular_ is not None,
+            components=(
+                dict(zip(p.ensemble_.blend.components, p.ensemble_.blend.weights, strict=True))
+                if p.ensemble_ is not None
+                else {"fusion": 1.0}
+            ),
+            decision=p.ensemble_.blend.decision if p.ensemble_ is not None else "argmax",
             media_mode=self.media_mode,
             temperature=float(p.temperature_),
             max_text_tokens=int(p.config.text.max_length),
@@ -321,6 +335,7 @@ class ModelService:
         notes: list[str],
         shown_name: str | None = None,
         upload: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> PredictionResponse:
         """`predict` for the API: remote trailers are fetched first, then the request waits for the model."""
         fetch_status, lease = None, None
@@ -330,7 +345,15 @@ class ModelService:
         try:
             async with self._model_queue():
                 return await asyncio.to_thread(
-                    self.predict, description, title, trailer, notes, shown_name, upload, fetch_status
+                    self.predict,
+                    description,
+                    title,
+                    trailer,
+                    notes,
+                    shown_name,
+                    upload,
+                    metadata,
+                    fetch_status,
                 )
         finally:
             if lease is not None and self.fetcher is not None:
@@ -356,19 +379,24 @@ class ModelService:
         notes: list[str],
         shown_name: str | None = None,
         upload: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
         fetch_status: dict[str, Any] | None = None,
     ) -> PredictionResponse:
         """Run the model on one film (trailer: a local file); a bad trailer never fails the request."""
         with self.lock:
             try:
-                result = self.predictor.predict_film(description, title=title, trailer=trailer)
+                result = self.predictor.predict_film(
+                    description, title=title, trailer=trailer, metadata=metadata
+                )
             except Exception as e:
                 if trailer is None:
                     raise
                 # The media pipeline should report a bad trailer as a missing modality; if it raises
                 # instead, the user still gets the text prediction and is told why the trailer was dropped.
                 log.warning("trailer %r failed (%s: %s); predicting without it", trailer, type(e).__name__, e)
-                result = self.predictor.predict_film(description, title=title, trailer=None)
+                result = self.predictor.predict_film(
+                    description, title=title, trailer=None, metadata=metadata
+                )
                 name = shown_name or "the trailer"
                 notes = [*notes, f"{name} could not be used ({type(e).__name__}); predicted without it"]
         warnings = [*notes, *result["warnings"]]
@@ -408,6 +436,18 @@ class ModelService:
 
 
 # ---- the app -------------------------------------------------------------------------------------------
+def _upload_metadata(raw: str | None) -> dict[str, Any] | None:
+    """The multipart `metadata` field: a JSON object validated like the JSON body's."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return FilmMetadata.model_validate_json(raw).fields()
+    except ValueError as e:  # pydantic's ValidationError is a ValueError; the input is never echoed
+        first = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": "not a JSON object"}
+        where = ".".join(str(x) for x in first.get("loc", ())) or "metadata"
+        raise _field_error(f"metadata.{where}" if where != "metadata" else where, first["msg"]) from None
+
+
 def _field_error(field: str, message: str, value: Any = None) -> RequestValidationError:
     """A 422 shaped like FastAPI's own validation errors, naming the form field."""
     return RequestValidationError(
@@ -542,7 +582,8 @@ def create_app(
                 f"<{len(req.description)} characters>",
             )
         trailer, notes = service.trailer_reference(req.trailer_url)
-        return await service.predict_async(req.description, req.title, trailer, notes)
+        meta = req.metadata.fields() if req.metadata else None
+        return await service.predict_async(req.description, req.title, trailer, notes, metadata=meta)
 
     @app.post(
         "/predict/upload",
@@ -562,6 +603,7 @@ def create_app(
                 "description", upload.fields.get("description"), settings.max_description_chars, required=True
             )
             title = _check_text("title", upload.fields.get("title"), settings.max_title_chars, required=False)
+            meta = _upload_metadata(upload.fields.get("metadata"))
             if upload.path is None:
                 raise _field_error(FILE_FIELD, "file is required: the trailer video to upload")
             probe = await run_in_threadpool(service.probe, upload.path, upload.filename)
@@ -571,7 +613,9 @@ def create_app(
             else:
                 _, notes = service.trailer_reference(upload.filename)
                 trailer = None
-            return await service.predict_async(description, title, trailer, notes, upload.filename, probe)
+            return await service.predict_async(
+                description, title, trailer, notes, upload.filename, probe, metadata=meta
+            )
         finally:
             upload.remove()
 
