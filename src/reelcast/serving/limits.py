@@ -35,7 +35,7 @@ UPLOAD_PATH = "/predict/upload"
 OPEN_PATHS = frozenset({"/", "/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 OPEN_PREFIXES = ("/static/",)
 # Locations a 422 may repeat: known fields, and other keys only when they are short plain names.
-_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,59}")
 KNOWN_FIELDS = frozenset({"body", "query", "header", "path", "description", "title", "trailer_url", "file"})
 
 
