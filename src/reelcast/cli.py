@@ -568,6 +568,21 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 = every interface)."),
     port: int = typer.Option(8000, "--port"),
     max_upload_mb: float = typer.Option(None, "--max-upload-mb", help="Largest trailer upload in MB (200)."),
+    api_key: str = typer.Option(
+        None,
+        "--api-key",
+        envvar="REELCAST_API_KEY",
+        help="Require this key (X-API-Key or Authorization: Bearer) on /model and /predict*; 401 without it.",
+    ),
+    cors_origin: list[str] = typer.Option(
+        None, "--cors-origin", help="Allow browser pages from this origin (repeatable); default: no CORS."
+    ),
+    trailer_host: list[str] = typer.Option(
+        None,
+        "--trailer-host",
+        help="Only fetch media URLs from this host (repeatable; '.example.org' = it and its subdomains).",
+    ),
+    no_youtube: bool = typer.Option(False, "--no-youtube", help="Do not download YouTube trailers."),
     device: str = DeviceOpt,
     verbose: bool = VerboseOpt,
     quiet: bool = QuietOpt,
@@ -581,7 +596,16 @@ def serve(
 
     try:
         limit = {"max_upload_mb": max_upload_mb} if max_upload_mb is not None else {}
-        settings = ServeSettings(host=host, port=port, device=device, **limit)
+        settings = ServeSettings(
+            host=host,
+            port=port,
+            device=device,
+            api_key=api_key,
+            cors_origins=tuple(cors_origin or ()),
+            trailer_hosts=tuple(trailer_host) if trailer_host else None,
+            allow_youtube=not no_youtube,
+            **limit,
+        )
         api = create_app(model, settings=settings)
     except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
         fail(str(e))
