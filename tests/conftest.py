@@ -76,6 +76,8 @@ def tiny_run(tiny_bert, films_csv, tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("run")
     cfg = tiny_config(tiny_bert, root / "cache")
+    cfg.tabular.use_in_fusion = False  # the seed's pure network: no metadata, no trees
+    cfg.ensemble.enabled = "off"
     p = RevenuePredictor(cfg, progress=False).fit(films_csv)
     p.save(root / "split_70_20_10")
     return root / "split_70_20_10"

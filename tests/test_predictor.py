@@ -96,7 +96,9 @@ def test_simulated_media_trains_all_three_modalities(tiny_bert, films_csv, tmp_p
         ]
     )
     p = RevenuePredictor(cfg, progress=False).fit(films_csv)
-    assert p.spec_.modalities == ["text", "video", "audio"] and p.spec_.video_dim == 2048
+    # The demo table has metadata, so by default it is the fourth modality (and the trees read it).
+    assert p.spec_.modalities == ["text", "video", "audio", "tabular"] and p.spec_.video_dim == 2048
+    assert p.ensemble_ is not None
     assert (p.spec_.audio_filterbank is not None) == (frontend == "waveform")
     assert p.spec_.audio_channels == (1 if frontend == "waveform" else cfg.audio.n_mels)
     p.save(tmp_path / "m")

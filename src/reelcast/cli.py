@@ -149,6 +149,9 @@ def train(
     allow_post_release: bool = typer.Option(
         False, "--allow-post-release", help="Permit columns only known after release (leaks!)."
     ),
+    pure_network: bool = typer.Option(
+        False, "--pure-network", help="The seed's fusion network alone: no trees, no metadata modality."
+    ),
     epochs: int = typer.Option(None, "--epochs"),
     patience: int = typer.Option(None, "--patience"),
     batch_size: int = typer.Option(None, "--batch-size"),
@@ -168,6 +171,16 @@ def train(
     trailer_links: str = TrailerLinksOpt,
     decimal: str = DecimalOpt,
     allow_outside_paths: bool = OutsidePathsOpt,
+    people: str = typer.Option(
+        None, "--people", help="Director + top cast per film (by id, or title + year): track-record features."
+    ),
+    features: str = typer.Option(
+        None, "--features", help="Your per-film vectors keyed by film id (Parquet, CSV, NPZ/NPY): a modality."
+    ),
+    split_by: str = typer.Option(None, "--split-by", help="random | date (train oldest, test newest)."),
+    constant_dollars: bool = typer.Option(
+        False, "--constant-dollars", help="Cut classes on revenue in constant (CPI-U) dollars."
+    ),
     device: str = DeviceOpt,
     config: Path = ConfigOpt,
     set_: list[str] = SetOpt,
@@ -210,7 +223,16 @@ def train(
             trailer_links,
         ),
         **table_safety_flags(decimal, allow_outside_paths),
+        # issue 8: people track record, bring-your-own features, date split, constant-dollar classes
+        "data.people": people,
+        "data.features": features,
+        "split.by": split_by,
+        "labels.constant_dollars": constant_dollars or None,
     }
+    if pure_network:
+        if tabular is not None:
+            fail("--pure-network leaves metadata out; drop --tabular or --pure-network")
+        flags["ensemble.enabled"], flags["tabular.use_in_fusion"] = "off", False
     if tabular is not None:
         flags["tabular.use_in_fusion"] = True
         if tabular != "auto":

@@ -79,3 +79,28 @@ def describe_thresholds(edges: np.ndarray) -> list[dict]:
         out.append({"class": k, "name": name, "min_musd": lo, "max_musd": hi})
         lo = hi if hi is not None else lo
     return out
+
+
+def constant_dollar_revenue(films) -> np.ndarray:
+    """Revenue (millions) of a canonical film frame in CPI base-year dollars (data/cpi_us.csv).
+
+    A film without a year cannot be deflated: that is an error naming how many and which lines.
+    """
+    from reelcast.data.cpi import outside_table, to_constant_dollars
+
+    years = np.array([np.nan if v is None or v != v else float(v) for v in films["year"]], dtype=np.float64)
+    missing = ~np.isfinite(years)
+    if missing.any():
+        lines = films["line"].to_numpy()[missing] if "line" in films else np.flatnonzero(missing)
+        raise ValueError(
+            f"constant-dollar classes need each film's year; {int(missing.sum())} films have none "
+            f"(lines {', '.join(map(str, lines[:5]))}{', ...' if missing.sum() > 5 else ''})"
+        )
+    n_out = outside_table(years)
+    if n_out:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%d films fall outside the CPI table's years and take its nearest year's prices", n_out
+        )
+    return to_constant_dollars(films["revenue_musd"].to_numpy(dtype=np.float64), years)

@@ -2,7 +2,8 @@
 
 The canonical frame has one row per film and these columns:
     film_id, title, text, revenue_musd, trailer, year, runtime, budget_musd, release_month, genres,
-    line (the row's line in the source file, for error messages)
+    release_date (Timestamp or NaT), keywords, companies, countries (lists of str), language,
+    collection (str, "" when none), line (the row's line in the source file, for error messages)
 plus every source column under its own name prefixed with `src:` so tabular features can use them.
 """
 
@@ -43,6 +44,7 @@ class TableReport:
     warnings: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     duplicates: list[tuple[int, int, str]] = field(default_factory=list)  # (line, first line, key)
     trailer_map: dict[str, Any] | None = None
+    people: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary with counts and a few example line numbers per reason."""
@@ -54,6 +56,7 @@ class TableReport:
             "dropped": {k: {"count": len(v), "lines": v[:_EXAMPLES]} for k, v in self.dropped.items()},
             "warnings": {k: {"count": len(v), "lines": v[:_EXAMPLES]} for k, v in self.warnings.items()},
             "trailer_map": self.trailer_map,
+            "people": self.people,
             "duplicates": {
                 "count": len(self.duplicates),
                 "examples": [
@@ -325,6 +328,41 @@ def _genres(value: Any, fmt: str) -> list[str]:
     return [g.strip() for g in re.split(r"[,|/;]", s) if g.strip()]
 
 
+def _names(value: Any, keys: tuple[str, ...] = ("name",)) -> list[str]:
+    """A list cell: a JSON array of strings or of objects (first of `keys` present), else a |,;-list."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    s = str(value).strip()
+    if not s or s == "[]":
+        return []
+    if s.startswith("["):
+        try:
+            items = json.loads(s)
+            out = []
+            for it in items:
+                if isinstance(it, dict):
+                    it = next((it[k] for k in keys if it.get(k)), "")
+                if str(it).strip():
+                    out.append(str(it).strip())
+            return out
+        except (ValueError, TypeError):
+            pass
+    return [g.strip() for g in re.split(r"[|;,]", s) if g.strip()]
+
+
+def _collection(value: Any) -> str:
+    """A collection/franchise cell: TMDB's JSON object {"name": ...} or plain text; "" when none."""
+    s = _str(value)
+    if s.startswith("{"):
+        try:
+            return _str(json.loads(s).get("name"))
+        except (ValueError, AttributeError):
+            pass
+    return s
+
+
 def _optional_number(
     rec: dict, col: str | None, scale: float, report: TableReport, line: int
 ) -> float | None:
@@ -439,10 +477,15 @@ def films_from_frame(
         title = _str(rec.get(schema.title_col)) if schema.title_col else ""
         year = None
         release_month = None
+        release_date = pd.NaT
         if schema.release_date_col and _str(rec.get(schema.release_date_col)):
             date = pd.to_datetime(_str(rec.get(schema.release_date_col)), errors="coerce")
             if not pd.isna(date):
-                year, release_month = int(date.year), int(date.month)
+                year, release_month, release_date = int(date.year), int(date.month), date
+            else:
+                report.warnings[f"unreadable date in {schema.release_date_col!r}: treated as missing"].append(
+                    line
+                )
         if schema.year_col:
             try:
                 y = parse_number(rec.get(schema.year_col))
@@ -481,6 +524,14 @@ def films_from_frame(
             "budget_musd": budget,
             "release_month": release_month,
             "genres": _genres(rec.get(schema.genres_col), schema.genres_format) if schema.genres_col else [],
+            "release_date": release_date,
+            "keywords": _names(rec.get(schema.keywords_col)) if schema.keywords_col else [],
+            "companies": _names(rec.get(schema.companies_col)) if schema.companies_col else [],
+            "countries": (
+                _names(rec.get(schema.countries_col), ("iso_3166_1", "name")) if schema.countries_col else []
+            ),
+            "language": _str(rec.get(schema.language_col)).lower() if schema.language_col else "",
+            "collection": _collection(rec.get(schema.collection_col)) if schema.collection_col else "",
             "line": line,
         }
         for c in columns:
@@ -499,6 +550,7 @@ def films_from_frame(
     df = pd.DataFrame(out)
     if df.empty:
         raise TableError(f"{source}: no usable films after validation; {_summary(report)}")
+    df["release_date"] = pd.to_datetime(df["release_date"])
     if require_revenue:
         tiny = df.index[df["revenue_musd"].between(0, 0.001, inclusive="neither")]
         if len(tiny):
@@ -508,6 +560,10 @@ def films_from_frame(
     report.rows_kept = len(df)
     if cfg.trailer_map:
         _join_trailer_map(df, cfg, schema, report)
+    if cfg.people:
+        from reelcast.data.people import join_people
+
+        report.people = join_people(df, cfg.people)
     if base_dir is not None:
         df.attrs["base_dir"] = str(base_dir)
     report.log()
@@ -525,8 +581,18 @@ CANONICAL_COLUMNS = (
     "budget_musd",
     "release_month",
     "genres",
+    "release_date",
+    "keywords",
+    "companies",
+    "countries",
+    "language",
+    "collection",
+    "director",
+    "cast",
     "line",
 )
+# Request fields that hold lists (a comma-separated string is split).
+_LIST_FIELDS = ("genres", "keywords", "companies", "countries", "cast")
 
 
 def canonical_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -543,13 +609,25 @@ def canonical_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         row["text"] = _str(row["text"])
         row["title"] = _str(row["title"])
         row["trailer"] = _str(row["trailer"])
-        row["genres"] = (
-            _genres(row["genres"], "comma") if not isinstance(row["genres"], list) else row["genres"]
-        )
+        for c in _LIST_FIELDS:
+            if not isinstance(row[c], list):
+                row[c] = _genres(row[c], "comma") if c == "genres" else _names(row[c])
+        row["language"] = _str(row["language"]).lower()
+        row["collection"] = _str(row["collection"])
+        row["director"] = _str(row["director"])
+        date = pd.to_datetime(row["release_date"], errors="coerce") if row["release_date"] else pd.NaT
+        if row["release_date"] and pd.isna(date):
+            raise ValueError(f"film {i + 1}: release_date {row['release_date']!r} is not a date")
+        row["release_date"] = date
+        if not pd.isna(date):
+            row["year"] = row["year"] or int(date.year)
+            row["release_month"] = row["release_month"] or int(date.month)
         row["film_id"] = row["film_id"] or row["title"] or f"film{i + 1}"
         row["line"] = row["line"] or i + 1
         rows.append(row)
-    return pd.DataFrame(rows, columns=list(CANONICAL_COLUMNS))
+    df = pd.DataFrame(rows, columns=list(CANONICAL_COLUMNS))
+    df["release_date"] = pd.to_datetime(df["release_date"])
+    return df
 
 
 def _join_trailer_map(df: pd.DataFrame, cfg: DataConfig, schema: Schema, report: TableReport) -> None:
