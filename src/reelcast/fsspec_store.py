@@ -63,17 +63,32 @@ class FsspecFeatureStore:
         """True when the entry exists."""
         return self.fs.exists(self.path(kind, encoder_id, content_hash))
 
-    def get(self, kind: str, encoder_id: str, content_hash: str) -> np.ndarray | None:
-        """The cached array, or None; a corrupt entry is deleted and reported as missing."""
+    def get(
+        self, kind: str, encoder_id: str, content_hash: str, shape: tuple[int | None, ...] | None = None
+    ) -> np.ndarray | None:
+        """The cached array, or None; an unreadable entry or one not of `shape` (None = any length) is
+        deleted and reported as missing, as in FeatureStore.get."""
         p = self.path(kind, encoder_id, content_hash)
         data = self._read(p)
         if data is None:
             return None
         try:
-            return np.load(io.BytesIO(data), allow_pickle=False)
+            a = np.load(io.BytesIO(data), allow_pickle=False)
         except (ValueError, OSError, EOFError):
             self.fs.rm(p)
             return None
+        if shape is not None and not (
+            a.ndim == len(shape) and all(w is None or w == n for w, n in zip(shape, a.shape, strict=True))
+        ):
+            self.fs.rm(p)
+            return None
+        return a
+
+    def discard(self, kind: str, encoder_id: str, content_hash: str, suffix: str = ".npy") -> None:
+        """Delete an entry if it exists."""
+        p = self.path(kind, encoder_id, content_hash, suffix)
+        if self.fs.exists(p):
+            self.fs.rm(p)
 
     def put(self, kind: str, encoder_id: str, content_hash: str, array: np.ndarray) -> None:
         """Store an array (whole or not at all)."""
