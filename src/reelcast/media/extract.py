@@ -274,7 +274,7 @@ def extract_media(
                 films["line"].iloc[i],
             )
             store.discard("media", sid, keys[i], ".json")
-        _extract_missing(
+        engine.extract_missing(
             films, cfg, store, get_frame_encoder, refs, keys, bad, (fid, aid, sid), progress, timings
         )
         assemble(bad)  # a film that fails again is masked with its status, never retried in a loop
