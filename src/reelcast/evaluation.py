@@ -32,6 +32,7 @@ from reelcast.featurize import FilmInputs
 from reelcast.labels import NUM_CLASSES
 from reelcast.metrics import metric_fns
 from reelcast.predictor import RevenuePredictor
+from reelcast.progress import Progress
 from reelcast.stats import (
     bootstrap_ci,
     expected_calibration_error,
@@ -220,8 +221,12 @@ def run_ablation(
     probs: np.ndarray,
     cfg: Config,
     progress: bool = False,
+    bar: Progress | None = None,
 ) -> Ablation:
-    """Train every baseline on the split the full model used and collect their test predictions."""
+    """Train every baseline on the split the full model used and collect their test predictions.
+
+    bar, when given, counts each finished model (its total is set here, once the plan is known).
+    """
     te = split.test
     mods = list(p.spec_.modalities)
     full = Candidate(
@@ -237,16 +242,21 @@ def run_ablation(
     ab.tabular_columns = columns
 
     singles = [m for m in ("text", "video", "audio") if m in mods]
+    tick = bar.update if bar is not None else (lambda n=1: None)
+    if bar is not None:
+        bar.set_total((len(singles) if len(mods) > 1 else 0) + (2 if columns else 0) + 1)
     if len(mods) > 1:  # with one modality the full model already is that single-modality model
         for m in singles:
             if not inputs.mask[split.train, inputs.modalities.index(m)].any():
                 ab.skipped[f"{m}_only"] = f"no training film has the {m} modality"
+                tick()
                 continue
             b = fit_fusion_baseline(p, table, inputs, split, cfg, [m], progress)
             bp = b.predict_proba(b.shape_inputs(inputs, table.df).subset(te))
             ab.candidates.append(
                 Candidate(f"{m}_only", f"the {m}-only model", [m], bp.argmax(1), bp, b.train_result_.seconds)
             )
+            tick()
     if columns:
         b = fit_fusion_baseline(p, table, inputs, split, cfg, ["tabular"], progress)
         bp = b.predict_proba(b.shape_inputs(inputs, table.df).subset(te))
@@ -261,6 +271,7 @@ def run_ablation(
                 f"columns: {', '.join(columns)}",
             )
         )
+        tick()
     else:
         why = "the table has no pre-release metadata columns with values"
         ab.skipped["tabular_only"] = ab.skipped["gbt_tabular"] = why
@@ -277,6 +288,7 @@ def run_ablation(
             f"always class {int(pred[0])}, the most frequent among training films",
         )
     )
+    tick()
 
     if columns:
         ab.gbt = fit_gbt(table, split, y, columns, cfg.train.seed)
@@ -293,6 +305,7 @@ def run_ablation(
                 ab.gbt.stopping,
             )
         )
+        tick()
     return ab
 
 
@@ -512,7 +525,8 @@ def split_extras(
         perm += [{"model": "full", **r} for r in fusion_permutation(p, te_inputs, y[te], cfg)]
 
     if cfg.eval.ablation:
-        ab = run_ablation(p, table, inputs, split, y, probs, cfg, progress=False)
+        with Progress(None, f"ablation {split.name}", "model", enabled=progress) as bar:
+            ab = run_ablation(p, table, inputs, split, y, probs, cfg, progress=False, bar=bar)
         df = ablation_table(y[te], ab.candidates, cfg)
         reports.write_csv(sdir / "ablation.csv", df)
         ablation_png(

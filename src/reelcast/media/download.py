@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tqdm.auto import tqdm
-
 from reelcast.config import MediaConfig
 from reelcast.io import atomic_write, atomic_write_json
 from reelcast.media.refs import TrailerRef
+from reelcast.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -365,7 +364,7 @@ def fetch_many(
 
     results: dict[str, FetchResult] = {}
     last_flush = time.monotonic()
-    bar = tqdm(total=len(refs), desc="fetch trailers", unit="film", disable=not progress)
+    bar = Progress(len(refs), "fetch trailers", "film", enabled=progress)
     try:
         with cf.ThreadPoolExecutor(max_workers=max(1, cfg.download_workers)) as pool:
             futures = {
