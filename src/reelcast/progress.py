@@ -85,7 +85,8 @@ class Progress:
     def summary(self, note: str = "") -> str:
         """The stage's one-line summary."""
         count = f"{self.n}/{self.total}" if self.total is not None and self.total != self.n else f"{self.n}"
-        line = f"{self.desc}: {count} {self.unit} in {self.seconds:.1f} s ({rate_text(self.n, self.seconds, self.unit)})"
+        rate = rate_text(self.n, self.seconds, self.unit)
+        line = f"{self.desc}: {count} {self.unit} in {self.seconds:.1f} s ({rate})"
         return f"{line}; {note}" if note else line
 
     def close(self, note: str = "") -> None:

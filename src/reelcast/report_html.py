@@ -404,7 +404,8 @@ def figure(source: Any, caption: str = "", alt: str = "", css_class: str = "") -
         png = buf.getvalue()
     cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
     return Markup(
-        f'<figure class="{esc(css_class)}"><img alt="{esc(alt or caption)}" src="{png_data_uri(png)}">{cap}</figure>'
+        f'<figure class="{esc(css_class)}"><img alt="{esc(alt or caption)}" '
+        f'src="{png_data_uri(png)}">{cap}</figure>'
     )
 
 
@@ -418,15 +419,18 @@ body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-s
 header.top { background:#111827; color:#f9fafb; padding:18px 28px; }
 header.top h1 { margin:0 0 4px; font-size:22px; }
 header.top .sub { color:#cbd5e1; font-size:13px; }
-nav.toc { background:#fff; border-bottom:1px solid var(--line); padding:8px 28px; position:sticky; top:0; z-index:2; }
+nav.toc { background:#fff; border-bottom:1px solid var(--line); padding:8px 28px;
+          position:sticky; top:0; z-index:2; }
 nav.toc a { margin-right:14px; color:var(--accent); text-decoration:none; font-size:13px; }
 main { padding:12px 28px 40px; max-width:1400px; }
-section { background:#fff; border:1px solid var(--line); border-radius:8px; padding:14px 18px; margin:14px 0; }
+section { background:#fff; border:1px solid var(--line); border-radius:8px; padding:14px 18px;
+          margin:14px 0; }
 section section { border:none; padding:4px 0; margin:6px 0; }
 h2 { font-size:18px; margin:0 0 8px; } h3 { font-size:15px; margin:14px 0 6px; } h4 { margin:10px 0 4px; }
 p.note, .muted { color:var(--muted); font-size:12.5px; margin:2px 0 8px; }
 .cards { display:flex; flex-wrap:wrap; gap:10px; margin:8px 0; }
-.card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 14px; min-width:150px; }
+.card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 14px;
+        min-width:150px; }
 .card-label { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.03em; }
 .card-value { font-size:22px; font-weight:600; }
 .card-detail { color:var(--muted); font-size:12px; }
@@ -446,7 +450,8 @@ table.heatmap td.hm { text-align:center; min-width:44px; font-variant-numeric:ta
 table.heatmap td.diag { outline:2px solid #0f172a22; outline-offset:-2px; }
 table.heatmap th.corner { font-size:11px; color:var(--muted); font-weight:400; }
 .bar-cell { display:inline-flex; align-items:center; gap:6px; min-width:150px; }
-.bar-track { display:inline-block; width:100px; height:10px; background:#e5e7eb; border-radius:3px; overflow:hidden; }
+.bar-track { display:inline-block; width:100px; height:10px; background:#e5e7eb; border-radius:3px;
+             overflow:hidden; }
 .bar { display:block; height:100%; background:var(--accent); }
 .bar.neg { background:var(--bad); }
 .bar-text { font-variant-numeric:tabular-nums; font-size:12px; }
@@ -465,7 +470,8 @@ ul.sentences li { margin:3px 0; }
 .tab.active { background:var(--accent); color:#fff; border-color:var(--accent); }
 .tab-panel { display:none; } .tab-panel.active { display:block; }
 .grid2 { display:grid; grid-template-columns:repeat(auto-fit, minmax(420px, 1fr)); gap:12px; }
-pre { background:#0f172a; color:#e2e8f0; padding:10px 12px; border-radius:6px; overflow:auto; font-size:12px; max-height:480px; }
+pre { background:#0f172a; color:#e2e8f0; padding:10px 12px; border-radius:6px; overflow:auto;
+      font-size:12px; max-height:480px; }
 svg.chart { max-width:100%; height:auto; font-size:12px; }
 svg .grid { stroke:#e5e7eb; } svg .tick { fill:#64748b; font-size:11px; } svg .svg-title { font-weight:600; }
 svg .ci { stroke:#64748b; stroke-width:3; } svg .pt { fill:#475569; }

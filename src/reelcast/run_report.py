@@ -625,9 +625,9 @@ def build_run_page(run_dir: str | Path) -> str:
         parts.append(Markup(f'<div class="grid2">{join(charts)}</div>'))
         parts.append(
             Markup(
-                '<p class="note">With one seed every split shares the same test films; they differ in how the '
-                "rest is divided between training and validation. Overlapping intervals mean the ranking is "
-                "not reliable.</p>"
+                '<p class="note">With one seed every split shares the same test films; they differ in how '
+                "the rest is divided between training and validation. Overlapping intervals mean the "
+                "ranking is not reliable.</p>"
             )
         )
         summary = read_csv(run_dir / "ablation_summary.csv")
@@ -703,7 +703,8 @@ def evaluation_page(result: Mapping[str, Any], title: str = "") -> str:
     from reelcast import __version__
 
     body = split_panel(result, None, portion="test")
-    sub = f"model {result.get('model', '')} · table {result.get('source', '')} · {fmt((result.get('sizes') or {}).get('test'))} films"
+    n = fmt((result.get("sizes") or {}).get("test"))
+    sub = f"model {result.get('model', '')} · table {result.get('source', '')} · {n} films"
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return page(
         title or "reelcast evaluation",
