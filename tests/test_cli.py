@@ -103,7 +103,6 @@ def test_rerun_encodes_nothing(trained, tiny_bert, films_csv):
         "--cache-dir",
         out.parent / "cache",
         "--no-ablation",
-        "-q",
         "--set",
         "text.max_length=64",
         "--set",

@@ -486,6 +486,68 @@ def fusion_permutation(
 
 
 # ---- one split ---------------------------------------------------------------------------------------------
+def contribution_summary(p: RevenuePredictor, inputs: FilmInputs, probs: np.ndarray) -> dict[str, Any]:
+    """Per modality: mean drop in the predicted class's probability when masked, over films that have it."""
+    contrib = p.contributions(inputs, probs)
+    present = inputs.mask
+    return {
+        m: {
+            "mean_drop_in_predicted_prob": float(contrib[present[:, j], j].mean())
+            if present[:, j].any()
+            else None,
+            "films_with_modality": int(present[:, j].sum()),
+        }
+        for j, m in enumerate(inputs.modalities)
+    }
+
+
+def score_table(p: RevenuePredictor, data: Any) -> dict[str, Any]:
+    """A fitted model on a table with revenue: every metric with its bootstrap CI, calibration and
+    modality contributions, shaped like a split's evaluation_results.json (portion "test" = the table)."""
+    from reelcast.labels import CLASS_NAMES, describe_thresholds
+    from reelcast.metrics import SCALAR_METRICS, classification_metrics
+    from reelcast.predictor import softmax
+    from reelcast.stats import reliability_curve
+
+    cfg = p.config
+    inputs, table = p.prepare_inputs(data, require_revenue=True)
+    y = p.labels_for(table)
+    logits = p.logits(inputs)
+    probs = softmax(logits, p.temperature_)
+    pred = probs.argmax(1)
+    fns = metric_fns()
+    ci = {}
+    for name in SCALAR_METRICS:
+        point, lo, hi = bootstrap_ci(
+            y, pred, fns[name], n_boot=cfg.eval.bootstrap, confidence=cfg.eval.confidence, seed=cfg.split.seed
+        )
+        ci[name] = {"point": point, "low": lo, "high": hi}
+    return {
+        "split": "scored table",
+        "source": str(table.source),
+        "sizes": {"films": len(y)},
+        "class_names": CLASS_NAMES,
+        "thresholds_musd": [float(t) for t in p.thresholds_],
+        "classes": describe_thresholds(p.thresholds_),
+        "class_counts": {"scored": np.bincount(y, minlength=NUM_CLASSES).tolist()},
+        "modalities": list(p.spec_.modalities),
+        "encoder_ids": dict(p.encoder_ids_),
+        "media_mode": cfg.media.mode,
+        "test": classification_metrics(y, pred),
+        "test_ci": ci,
+        "calibration": {
+            "temperature": p.temperature_,
+            "ece_test": expected_calibration_error(probs, y, cfg.eval.calibration_bins),
+            "ece_test_uncalibrated": expected_calibration_error(
+                softmax(logits), y, cfg.eval.calibration_bins
+            ),
+        },
+        "reliability": reliability_curve(probs, y, cfg.eval.calibration_bins),
+        "modality_contribution": contribution_summary(p, inputs, probs),
+        "table_report": table.report.to_dict(),
+    }
+
+
 def split_extras(
     p: RevenuePredictor,
     table: FilmTable,
@@ -508,17 +570,7 @@ def split_extras(
         f"test films, split {split.name} (temperature {p.temperature_:.2f})",
     )
     te_inputs = p.shape_inputs(inputs, table.df).subset(te)
-    contrib = p.contributions(te_inputs, probs[te])
-    present = te_inputs.mask
-    out["modality_contribution"] = {
-        m: {
-            "mean_drop_in_predicted_prob": float(contrib[present[:, j], j].mean())
-            if present[:, j].any()
-            else None,
-            "films_with_modality": int(present[:, j].sum()),
-        }
-        for j, m in enumerate(te_inputs.modalities)
-    }
+    out["modality_contribution"] = contribution_summary(p, te_inputs, probs[te])
 
     perm: list[dict] = []
     if "tabular" in p.spec_.modalities:

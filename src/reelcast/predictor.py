@@ -256,7 +256,11 @@ class RevenuePredictor:
         return softmax(self.logits(inputs), self.temperature_)
 
     def predict(self, data: Data | FilmInputs) -> pd.DataFrame:
-        """One row per film: id, title, predicted class, its name, its probability, all probabilities."""
+        """One row per film: id, title, predicted class, name, probability, all probabilities, contributions.
+
+        contribution_<modality>: the drop in the predicted class's probability when that modality is
+        masked (0 for a film without it).
+        """
         inputs, table = self.prepare_inputs(data)
         probs = softmax(self.logits(inputs), self.temperature_)
         pred = probs.argmax(1)
@@ -274,6 +278,9 @@ class RevenuePredictor:
         df["modalities_used"] = [
             ",".join(m for m, on in zip(inputs.modalities, row, strict=True) if on) for row in inputs.mask
         ]
+        contrib = self.contributions(inputs, probs)
+        for j, m in enumerate(inputs.modalities):
+            df[f"contribution_{m}"] = contrib[:, j]
         return df
 
     def contributions(self, inputs: FilmInputs, probs: np.ndarray | None = None) -> np.ndarray:

@@ -237,7 +237,7 @@ def kv_table(mapping: Mapping[str, Any], digits: int = 3, caption: str = "") -> 
     """Two columns, key and value; nested values are rendered with `generic`."""
     rows = []
     for k, v in mapping.items():
-        shown = generic(v, digits) if isinstance(v, (dict, list)) and v else esc(fmt(v, digits))
+        shown = generic(v, digits) if isinstance(v, (Mapping, list, tuple)) else esc(fmt(v, digits))
         rows.append(f'<tr><th scope="row">{esc(k)}</th><td>{shown}</td></tr>')
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     return Markup(

@@ -90,6 +90,7 @@ SHOWN_KEYS = {
     "leakage_warning",
     "source",
     "title",
+    "table_report",
 }
 SPLIT_FILES = {"training_curves.png", "calibration.png", "ablation.png", "confusion_matrix.png"}
 
@@ -702,13 +703,15 @@ def evaluation_page(result: Mapping[str, Any], title: str = "") -> str:
     """A page for one model scored on one table, built from the same pieces as a split's tab."""
     from reelcast import __version__
 
-    body = split_panel(result, None, portion="test")
-    n = fmt((result.get("sizes") or {}).get("test"))
+    body = section("Scores", split_panel(result, None, portion="scored"), id="scores")
+    if result.get("table_report"):
+        body += section("Table report", table_report_section(result["table_report"]), id="table")
+    n = fmt(sum(v for v in (result.get("sizes") or {}).values() if _isnum(v)))
     sub = f"model {result.get('model', '')} · table {result.get('source', '')} · {n} films"
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return page(
         title or "reelcast evaluation",
-        section("Scores", body, id="scores"),
+        body,
         sub,
         footer=f"reelcast {__version__} · {stamp}",
     )
