@@ -251,18 +251,20 @@ def test_report_in_chromium(piped_run):
             assert panel.locator("table.data").count() >= 5
             # Switching tabs shows the other split.
             other = page.locator(".tab:not(.active)").first
+            name = other.inner_text().split()[-1]  # read before the click: the locator is lazy
             other.click()
-            assert (
-                page.locator(".tab-panel.active").get_attribute("id").endswith(other.inner_text().split()[-1])
-            )
+            assert page.locator(".tab-panel.active").get_attribute("id").endswith(name)
             # The comparison table sorts on a click (macro-F1, ascending then descending).
-            table = page.locator("#comparison table.data")
+            table = page.locator("#comparison table.data").first
             col = [h.strip(" ⇅▲▼") for h in table.locator("thead th").all_inner_texts()].index("macro-F1")
             table.locator("thead th").nth(col).click()
             vals = [float(v) for v in table.locator(f"tbody td:nth-child({col + 1})").all_inner_texts()]
             assert vals == sorted(vals)
-            page.locator(".tab").first.click()
+            page.reload()  # the page as a user first sees it
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            height = min(3200, page.evaluate("document.body.scrollHeight"))
+            page.screenshot(
+                path=str(SCREENSHOT), clip={"x": 0, "y": 0, "width": 1280, "height": height}, full_page=True
+            )
         finally:
             browser.close()
