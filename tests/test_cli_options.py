@@ -62,3 +62,29 @@ def test_errors_are_one_line_and_exit_nonzero(tmp_path):
         r = runner.invoke(app, args)
         lines = [line for line in r.output.splitlines() if line.strip()]
         assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (args, r.output)
+
+
+def run_main(monkeypatch, capsys, *args):
+    """The console-script entry point, as a shell runs it: exit status and stderr."""
+    import pytest
+
+    from reelcast.cli import main
+
+    monkeypatch.setattr("sys.argv", ["reelcast", *args])
+    with pytest.raises(SystemExit) as e:
+        main()
+    return e.value.code, capsys.readouterr().err
+
+
+def test_usage_errors_are_one_line_naming_the_fix(monkeypatch, capsys):
+    code, err = run_main(monkeypatch, capsys, "train", "--epochs", "abc", "--data", "x.csv")
+    assert code == 2 and err.strip() == (
+        "error: Invalid value for '--epochs': Input should be a valid integer, unable to parse string as an "
+        "integer (see `reelcast train --help`)"
+    )
+    code, err = run_main(monkeypatch, capsys, "evaluate", "--data", "x.csv")
+    assert code == 2 and err.strip() == "error: Missing option '--model'. (see `reelcast evaluate --help`)"
+    code, err = run_main(monkeypatch, capsys, "config", "--set", "train.nope=1")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "train.nope" in err
+    code, _ = run_main(monkeypatch, capsys, "--version")
+    assert code == 0

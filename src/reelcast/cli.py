@@ -635,8 +635,26 @@ def serve(
 
 def main() -> None:
     """Console-script entry point: an unexpected exception is still one line (the traceback with -v)."""
+    try:  # typer >= 0.20 carries its own copy of click; older typer uses click itself
+        from typer._click import exceptions as click
+    except ImportError:
+        from click import exceptions as click
+
     try:
-        app()
+        code = app(prog_name="reelcast", standalone_mode=False)
+    except click.NoArgsIsHelpError as e:  # bare `reelcast` or `reelcast CMD`: the help text
+        typer.echo(e.ctx.get_help() if e.ctx else e.format_message(), err=True)
+        sys.exit(2)
+    except click.UsageError as e:  # missing or malformed option: one line, and where the help is
+        where = e.ctx.command_path if e.ctx else "reelcast"
+        typer.secho(f"error: {e.format_message()} (see `{where} --help`)", fg="red", err=True)
+        sys.exit(2)
+    except click.ClickException as e:
+        typer.secho(f"error: {e.format_message()}", fg="red", err=True)
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        typer.secho("error: aborted; run the same command again to resume", fg="red", err=True)
+        sys.exit(130)
     except KeyboardInterrupt:
         typer.secho("error: interrupted; run the same command again to resume", fg="red", err=True)
         sys.exit(130)
@@ -649,6 +667,7 @@ def main() -> None:
             err=True,
         )
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
