@@ -119,7 +119,7 @@ def test_evaluation_and_predictions_pages():
         }
     )
     html = predictions_page(df, model="runs/x")
-    assert "&lt;Beta&gt;" in html and "7 Blockbuster" in html and html.count('class="bar neg"') == 1
+    assert "&lt;Beta&gt;" in html and "7\u00a0Blockbuster" in html and html.count('class="bar neg"') == 1
     assert 'class="data sortable"' in html and "Superhit" in html
 
 

@@ -269,10 +269,17 @@ def generic(value: Any, digits: int = 3, depth: int = 0) -> Markup:
 
 
 # ---- small visual pieces -------------------------------------------------------------------------
-def bar(value: float | None, scale: float = 1.0, label: str | None = None, signed: bool = False) -> Markup:
+def bar(
+    value: float | None,
+    scale: float = 1.0,
+    label: str | None = None,
+    signed: bool = False,
+    compact: bool = False,
+) -> Markup:
     """A horizontal bar for a table cell: value/scale of the width, with the value (or label) beside it.
 
-    signed=True draws negative values in another colour from a centre line (e.g. contributions).
+    signed=True draws negative values in another colour (e.g. contributions); compact=True is a short
+    bar for tables with many bar columns.
     """
     n = _num(value)
     text = label if label is not None else fmt(value)
@@ -280,8 +287,9 @@ def bar(value: float | None, scale: float = 1.0, label: str | None = None, signe
         return esc(text)
     frac = 0.0 if scale == 0 else max(0.0, min(1.0, abs(n) / abs(scale)))
     neg = " neg" if (signed and n < 0) else ""
+    size = " compact" if compact else ""
     return Markup(
-        f'<span class="bar-cell"><span class="bar-track"><span class="bar{neg}" '
+        f'<span class="bar-cell{size}"><span class="bar-track"><span class="bar{neg}" '
         f'style="width:{100 * frac:.1f}%"></span></span><span class="bar-text">{esc(text)}</span></span>'
     )
 
@@ -452,6 +460,8 @@ table.heatmap th.corner { font-size:11px; color:var(--muted); font-weight:400; }
 .bar-cell { display:inline-flex; align-items:center; gap:6px; min-width:150px; }
 .bar-track { display:inline-block; width:100px; height:10px; background:#e5e7eb; border-radius:3px;
              overflow:hidden; }
+.bar-cell.compact { min-width:0; } .bar-cell.compact .bar-track { width:44px; }
+td .bar-cell { white-space:nowrap; }
 .bar { display:block; height:100%; background:var(--accent); }
 .bar.neg { background:var(--bad); }
 .bar-text { font-variant-numeric:tabular-nums; font-size:12px; }

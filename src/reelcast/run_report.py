@@ -732,14 +732,14 @@ def predictions_page(df: pd.DataFrame, title: str = "reelcast predictions", mode
                 str(r.get("title") or r.get("film_id")),
                 join([r.get("title") or "", Markup(f' <span class="muted">{esc(r.get("film_id"))}</span>')]),
             ),
-            "class": Cell(r.get("predicted_class"), f"{r.get('predicted_class')} {r.get('class_name')}"),
+            "class": Cell(r.get("predicted_class"), f"{r.get('predicted_class')}\u00a0{r.get('class_name')}"),
             "confidence": Cell(
                 r.get("confidence"), bar(r.get("confidence"), 1.0, f"{100 * (r.get('confidence') or 0):.1f}%")
             ),
         }
         for c in prob_cols:
             v = r.get(c)
-            row[c[2:]] = Cell(v, bar(v, 1.0, f"{100 * v:.0f}%" if _isnum(v) else "–"))
+            row[c[2:]] = Cell(v, bar(v, 1.0, f"{100 * v:.0f}%" if _isnum(v) else "–", compact=True))
         for c in contrib_cols:
             v = r.get(c)
             row[f"{c[len('contribution_') :]}"] = Cell(
