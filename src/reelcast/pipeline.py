@@ -198,7 +198,12 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
         evaluation.write_ablation_summary(out_dir, dirs, cv=bool(cfg.split.cv and cfg.split.cv > 1))
     from reelcast.run_report import write_run_report
 
-    write_run_report(out_dir)
+    try:
+        write_run_report(out_dir)
+    except Exception as e:  # the run's models and files are written; a page that fails must not undo that
+        log.warning(
+            "report.html not written (%s: %s); `reelcast report %s` retries it", type(e).__name__, e, out_dir
+        )
     seconds["total"] = time.perf_counter() - t_start
     return RunSummary(out_dir, comparison, dirs, seconds, dict(base.featurizer.stats))
 
