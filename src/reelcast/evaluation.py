@@ -579,7 +579,11 @@ def split_extras(
     if cfg.eval.ablation:
         with Progress(None, f"ablation {split.name}", "model", enabled=progress) as bar:
             ab = run_ablation(p, table, inputs, split, y, probs, cfg, progress=False, bar=bar)
-        df = ablation_table(y[te], ab.candidates, cfg)
+        # Bootstrap intervals and paired tests take as long as the ablation itself on small machines.
+        with Progress(None, f"intervals and tests {split.name}", "model", enabled=progress) as bar:
+            df = ablation_table(y[te], ab.candidates, cfg)
+            sig = significance(y[te], ab.candidates[0], ab.candidates[1:], cfg)
+            bar.update(len(ab.candidates))
         reports.write_csv(sdir / "ablation.csv", df)
         ablation_png(
             df, sdir / "ablation.png", f"ablation, test films of split {split.name}", cfg.eval.confidence
@@ -600,7 +604,7 @@ def split_extras(
             if ab.gbt
             else None,
         }
-        out["significance"] = significance(y[te], ab.candidates[0], ab.candidates[1:], cfg)
+        out["significance"] = sig
         if ab.gbt is not None:
             X, _ = ab.gbt.encoder.transform(table.df.iloc[te])
             rows = permutation_importance(
