@@ -320,6 +320,7 @@ def evaluate(
     out: Path = typer.Option(
         None, "--out", help="Also write the scores: a report page (.html) or the metrics (.json)."
     ),
+    offline: bool = OfflineOpt,
     cache_dir: str = CacheDirOpt,
     device: str = DeviceOpt,
     config: Path = ConfigOpt,
@@ -335,7 +336,8 @@ def evaluate(
 
     page = out is not None and out.suffix.lower() in (".html", ".htm")
     try:
-        overrides = model_overrides(config, set_, {"cache_dir": cache_dir})
+        flags = {"media.offline": offline or None, "cache_dir": cache_dir}
+        overrides = model_overrides(config, set_, flags)
         p = RevenuePredictor.load(model, device=device, overrides=overrides, progress=progress)
         if page:
             from reelcast.evaluation import score_table
