@@ -154,7 +154,8 @@ def interval_text(point: Any, low: Any, high: Any, digits: int = 3) -> Markup:
     if _num(low) is None or _num(high) is None:
         return esc(fmt(point, digits))
     return Markup(
-        f'{esc(fmt(point, digits))} <span class="muted">[{fmt(low, digits)}, {fmt(high, digits)}]</span>'
+        f'<span class="iv">{esc(fmt(point, digits))} '
+        f'<span class="muted">[{fmt(low, digits)}, {fmt(high, digits)}]</span></span>'
     )
 
 
@@ -461,7 +462,7 @@ table.heatmap th.corner { font-size:11px; color:var(--muted); font-weight:400; }
 .bar-track { display:inline-block; width:100px; height:10px; background:#e5e7eb; border-radius:3px;
              overflow:hidden; }
 .bar-cell.compact { min-width:0; } .bar-cell.compact .bar-track { width:44px; }
-td .bar-cell { white-space:nowrap; }
+td .bar-cell, .iv { white-space:nowrap; }
 .bar { display:block; height:100%; background:var(--accent); }
 .bar.neg { background:var(--bad); }
 .bar-text { font-variant-numeric:tabular-nums; font-size:12px; }
