@@ -64,6 +64,8 @@ def setup_logging(verbose: bool, quiet: bool = False) -> bool:
 
 def build_config(config: Path | None, sets: list[str] | None, flags: dict[str, Any]) -> Config:
     """Defaults <- TOML file <- --set overrides <- named flags (None flags are left alone)."""
+    if config and not Path(config).is_file():
+        raise FileNotFoundError(f"{config}: no such config file; write one with `reelcast config > {config}`")
     cfg = Config.load(config) if config else Config()
     cfg.override(sets or [])
     nested: dict[str, Any] = {}
