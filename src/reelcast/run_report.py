@@ -285,7 +285,13 @@ def permutation(result: Mapping[str, Any]) -> Markup:
         parts.append(
             table(
                 recs,
-                headers={"f1_macro_drop_mean": "macro-F1 drop (mean ± sd)"},
+                headers={
+                    "f1_macro_drop_mean": "macro-F1 drop (mean ± sd)",
+                    "f1_macro_baseline": "macro-F1 unshuffled",
+                    "accuracy_baseline": "accuracy unshuffled",
+                    "accuracy_drop_mean": "accuracy drop",
+                    "accuracy_drop_std": "accuracy drop sd",
+                },
                 caption=f"model: {model}" if model else "",
             )
         )
@@ -672,7 +678,7 @@ def build_run_page(run_dir: str | Path) -> str:
     body.append(
         section(
             "Configuration",
-            details("config.toml", pre(config_text or "(no config.toml)"), open=False),
+            details("config.toml", pre(config_text or "(no config.toml)"), open=True),
             id="config",
         )
     )
