@@ -158,6 +158,17 @@ SHARED_OPTIONS = {
 TrailerColOpt = typer.Option(None, "--trailer-col", help="Column with trailer URLs, ids or file paths.")
 TrailerMapOpt = typer.Option(None, "--trailer-map", help="MovieLens ml-youtube.csv to join trailers.")
 TrailerLinksOpt = typer.Option(None, "--trailer-links", help="MovieLens links.csv (TMDb/IMDb ids).")
+DecimalOpt = typer.Option(
+    None, "--decimal", help="Decimal mark of revenue cells: '.' or ',' (default: refuse ambiguous 1,5)."
+)
+OutsidePathsOpt = typer.Option(
+    False, "--allow-outside-paths", help="Read local trailer files outside the table's folder."
+)
+
+
+def table_safety_flags(decimal: str | None, allow_outside_paths: bool) -> dict[str, Any]:
+    """--decimal and --allow-outside-paths as config keys."""
+    return {"data.decimal": decimal, "media.allow_outside_paths": allow_outside_paths or None}
 
 
 def data_flags(
@@ -225,6 +236,9 @@ def train(
     allow_post_release: bool = typer.Option(
         False, "--allow-post-release", help="Permit columns only known after release (leaks!)."
     ),
+    pure_network: bool = typer.Option(
+        False, "--pure-network", help="The seed's fusion network alone: no trees, no metadata modality."
+    ),
     epochs: int = typer.Option(None, "--epochs"),
     patience: int = typer.Option(None, "--patience"),
     batch_size: int = typer.Option(None, "--batch-size"),
@@ -242,6 +256,18 @@ def train(
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Drop malformed CSV rows (logged)."),
     trailer_map: str = TrailerMapOpt,
     trailer_links: str = TrailerLinksOpt,
+    decimal: str = DecimalOpt,
+    allow_outside_paths: bool = OutsidePathsOpt,
+    people: str = typer.Option(
+        None, "--people", help="Director + top cast per film (by id, or title + year): track-record features."
+    ),
+    features: str = typer.Option(
+        None, "--features", help="Your per-film vectors keyed by film id (Parquet, CSV, NPZ/NPY): a modality."
+    ),
+    split_by: str = typer.Option(None, "--split-by", help="random | date (train oldest, test newest)."),
+    constant_dollars: bool = typer.Option(
+        False, "--constant-dollars", help="Cut classes on revenue in constant (CPI-U) dollars."
+    ),
     device: str = DeviceOpt,
     config: Path = ConfigOpt,
     set_: list[str] = SetOpt,
@@ -283,7 +309,17 @@ def train(
             trailer_map,
             trailer_links,
         ),
+        **table_safety_flags(decimal, allow_outside_paths),
+        # issue 8: people track record, bring-your-own features, date split, constant-dollar classes
+        "data.people": people,
+        "data.features": features,
+        "split.by": split_by,
+        "labels.constant_dollars": constant_dollars or None,
     }
+    if pure_network:
+        if tabular is not None:
+            fail("--pure-network leaves metadata out; drop --tabular or --pure-network")
+        flags["ensemble.enabled"], flags["tabular.use_in_fusion"] = "off", False
     if tabular is not None:
         flags["tabular.use_in_fusion"] = True
         if tabular != "auto":
@@ -324,6 +360,8 @@ def evaluate(
     ),
     offline: bool = OfflineOpt,
     cache_dir: str = CacheDirOpt,
+    decimal: str = DecimalOpt,
+    allow_outside_paths: bool = OutsidePathsOpt,
     device: str = DeviceOpt,
     config: Path = ConfigOpt,
     set_: list[str] = SetOpt,
@@ -338,7 +376,11 @@ def evaluate(
 
     page = out is not None and out.suffix.lower() in (".html", ".htm")
     try:
-        flags = {"media.offline": offline or None, "cache_dir": cache_dir}
+        flags = {
+            "media.offline": offline or None,
+            "cache_dir": cache_dir,
+            **table_safety_flags(decimal, allow_outside_paths),
+        }
         overrides = model_overrides(config, set_, flags)
         p = RevenuePredictor.load(model, device=device, overrides=overrides, progress=progress)
         if page:
@@ -379,6 +421,8 @@ def predict(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     offline: bool = OfflineOpt,
     cache_dir: str = CacheDirOpt,
+    decimal: str = DecimalOpt,
+    allow_outside_paths: bool = OutsidePathsOpt,
     device: str = DeviceOpt,
     config: Path = ConfigOpt,
     set_: list[str] = SetOpt,
@@ -397,7 +441,11 @@ def predict(
     if data is None and description is None:
         fail("give --description (or --description-file) for one film, or --data for a table")
     try:
-        flags = {"media.offline": offline or None, "cache_dir": cache_dir}
+        flags = {
+            "media.offline": offline or None,
+            "cache_dir": cache_dir,
+            **table_safety_flags(decimal, allow_outside_paths),
+        }
         overrides = model_overrides(config, set_, flags)
         p = RevenuePredictor.load(model, device=device, overrides=overrides, progress=progress)
         if data is not None:
@@ -413,7 +461,7 @@ def predict(
                     typer.echo(f"predictions: {' and '.join(str(w) for w in written)}")
             return
         result = p.predict_film(description, title=title, trailer=trailer)
-    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
+    except USER_ERRORS as e:
         fail(error_text(e))
     if as_json:
         typer.echo(json.dumps(result, indent=2))
@@ -464,6 +512,8 @@ def extract(
     trailer_col: str = TrailerColOpt,
     trailer_map: str = TrailerMapOpt,
     trailer_links: str = TrailerLinksOpt,
+    decimal: str = DecimalOpt,
+    allow_outside_paths: bool = OutsidePathsOpt,
     device: str = DeviceOpt,
     config: Path = ConfigOpt,
     set_: list[str] = SetOpt,
@@ -489,6 +539,7 @@ def extract(
         "media.mode": "trailers",
         "train.device": device,
         **data_flags(None, None, None, trailer_col, None, None, None, trailer_map, trailer_links),
+        **table_safety_flags(decimal, allow_outside_paths),
     }
     try:
         cfg = build_config(config, set_, flags)
