@@ -91,6 +91,7 @@ SHOWN_KEYS = {
     "source",
     "title",
     "table_report",
+    "thresholds_dollars",
 }
 SPLIT_FILES = {"training_curves.png", "calibration.png", "ablation.png", "confusion_matrix.png"}
 
@@ -190,7 +191,9 @@ def class_edges(result: Mapping[str, Any]) -> Markup:
             if isinstance(values, list) and isinstance(k, int) and k < len(values):
                 row[f"{portion} films"] = values[k]
         rows.append(row)
-    return table(rows, caption="class edges in millions of dollars (fit on the training films only)")
+    dollars = result.get("thresholds_dollars")  # "nominal" or "constant 2023 US dollars (CPI-U)"
+    unit = f"$M, {dollars}" if dollars else "$M"
+    return table(rows, caption=f"class edges in {unit} (fit on the training films only)")
 
 
 def history_figure(result: Mapping[str, Any], split_dir: Path | None) -> Markup:
