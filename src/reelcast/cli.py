@@ -121,6 +121,28 @@ def error_text(e: BaseException) -> str:
     return str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
 
 
+def parse_meta(items: list[str] | None) -> dict[str, Any] | None:
+    """`--meta key=value` pairs as a film's metadata (the API's FilmMetadata rules: bounded, no guessing)."""
+    if not items:
+        return None
+    from reelcast.serving.metadata import FilmMetadata
+
+    raw: dict[str, Any] = {}
+    lists = {n for n, f in FilmMetadata.model_fields.items() if "list" in str(f.annotation)}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--meta {item!r}: expected key=value, e.g. budget_musd=150")
+        raw[key] = [v.strip() for v in value.split(",") if v.strip()] if key in lists else value.strip()
+    try:
+        return FilmMetadata.model_validate(raw).fields()
+    except ValueError as e:
+        first = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": str(e)}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        raise ValueError(f"--meta {where}: {first['msg']}") from None
+
+
 def fail(message: str) -> None:
     """One clear line on stderr, exit status 2."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
@@ -274,8 +296,17 @@ def train(
     verbose: bool = VerboseOpt,
     quiet: bool = QuietOpt,
 ):
-    """Train and evaluate on every split (or K folds) and write the report (RUN/report.html)."""
+    """Train and evaluate on every split (or K folds) and write the report (RUN/report.html).
+
+    Under `torchrun --nproc-per-node N -m reelcast.cli train ...` the N processes train each model
+    together (DDP); rank 0 alone evaluates, writes and prints.
+    """
+    from reelcast import distributed
+
     progress = setup_logging(verbose, quiet)
+    if distributed.init_from_env() and not distributed.is_main():
+        quiet = True
+        progress = setup_logging(False, quiet=True)
     flags = {
         "text.model": text_model,
         "split.splits": splits,
@@ -329,14 +360,19 @@ def train(
         run_and_print(cfg, data, out, progress=progress)
     except USER_ERRORS as e:
         fail(error_text(e))
+    finally:
+        distributed.shutdown()
 
 
 def run_and_print(cfg: Config, data: Path, out: Path, progress: bool) -> None:
     """Run the pipeline and print the split comparison (only that table when quiet)."""
+    from reelcast import distributed
     from reelcast.pipeline import comparison_text, run_train
 
     t0 = time.perf_counter()
     summary = run_train(cfg, data, out, progress=progress)
+    if not distributed.is_main():
+        return
     if progress:
         typer.echo(f"\nTest-set metrics per split ({cfg.media.mode} media, text model {cfg.text.model}):")
     typer.echo(comparison_text(summary.comparison))
@@ -414,6 +450,12 @@ def predict(
     ),
     title: str = typer.Option("", "--title"),
     trailer: str = typer.Option(None, "--trailer", help="YouTube URL or id, media URL, or local file."),
+    meta: list[str] = typer.Option(
+        None,
+        "--meta",
+        help="One film's metadata, repeatable: budget_musd=150, release_date=2025-07-04, runtime=125, "
+        "genres=Action,Adventure, director=..., cast=A,B, companies=..., keywords=..., language=en.",
+    ),
     data: Path = typer.Option(None, "--data", help="A table of films to predict at once."),
     out: Path = typer.Option(
         None, "--out", help="With --data: write predictions (.csv with a .html page beside it, .html, .json)."
@@ -460,7 +502,7 @@ def predict(
                 if out:
                     typer.echo(f"predictions: {' and '.join(str(w) for w in written)}")
             return
-        result = p.predict_film(description, title=title, trailer=trailer)
+        result = p.predict_film(description, title=title, trailer=trailer, metadata=parse_meta(meta))
     except USER_ERRORS as e:
         fail(error_text(e))
     if as_json:
@@ -509,6 +551,14 @@ def extract(
     offline: bool = OfflineOpt,
     cache_dir: str = CacheDirOpt,
     manifest: Path = typer.Option(None, "--manifest", help="Write each film's media status here (CSV)."),
+    engine: str = typer.Option(None, "--engine", help="local | ray (Ray Data; needs the ray extra)."),
+    address: str = typer.Option(
+        None, "--address", help="--engine ray: auto | HOST:PORT of a running cluster (default: start one)."
+    ),
+    cookies: Path = typer.Option(None, "--cookies", help="yt-dlp cookies file of a signed-in session."),
+    download_pause: float = typer.Option(
+        None, "--download-pause", help="Seconds between download starts on each machine."
+    ),
     trailer_col: str = TrailerColOpt,
     trailer_map: str = TrailerMapOpt,
     trailer_links: str = TrailerLinksOpt,
@@ -528,6 +578,7 @@ def extract(
 
     from reelcast.featurize import Featurizer
     from reelcast.io import atomic_write_text
+    from reelcast.media.engines import engine_for
     from reelcast.media.extract import extract_media
     from reelcast.predictor import as_table
 
@@ -537,21 +588,29 @@ def extract(
         "media.offline": offline or None,
         "cache_dir": cache_dir,
         "media.mode": "trailers",
+        "media.cookies": str(cookies) if cookies else None,
+        "media.download_pause": download_pause,
+        "scale.engine": engine,
+        "scale.address": address,
         "train.device": device,
         **data_flags(None, None, None, trailer_col, None, None, None, trailer_map, trailer_links),
         **table_safety_flags(decimal, allow_outside_paths),
     }
     try:
         cfg = build_config(config, set_, flags)
+        if cfg.media.cookies and not Path(cfg.media.cookies).is_file():
+            raise ValueError(f"--cookies {cfg.media.cookies}: no such file")
         table = as_table(data, cfg, require_revenue=False)
         fz = Featurizer(cfg, cfg.train.device, progress=progress)
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
+        runner = engine_for(cfg)
         _, _, vmask, amask, statuses = extract_media(
-            table.df, cfg, fz.store, lambda: fz.frame_encoder, progress=progress, timings=timings
+            table.df, cfg, fz.store, lambda: fz.frame_encoder, progress, timings, engine=runner
         )
         if text_model:
-            fz.text_features(table.df["text"].tolist())
+            runner.encode_texts(table.df["text"].fillna("").astype(str).tolist(), cfg, fz.store)
+            fz.text_features(table.df["text"].fillna("").astype(str).tolist())
     except USER_ERRORS as e:
         fail(error_text(e))
     total = time.perf_counter() - t0

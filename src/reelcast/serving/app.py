@@ -3,7 +3,7 @@
 GET  /                 the web page (static/index.html)
 GET  /health           liveness, model loaded, uptime
 GET  /model            class names and revenue ranges, metrics, encoders, modalities, limits
-POST /predict          JSON {description, title?, trailer_url?}
+POST /predict          JSON {description, title?, trailer_url?, metadata?}
 POST /predict/upload   multipart: description, title, file (a trailer video)
 GET  /docs             OpenAPI documentation
 """
@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from reelcast import __version__
 from reelcast.labels import CLASS_NAMES, describe_thresholds
+from reelcast.serving.metadata import FilmMetadata
 from reelcast.serving.settings import ServeSettings
 from reelcast.serving.uploads import FILE_FIELD, UploadError, probe_media, receive_upload
 
@@ -56,6 +57,9 @@ class PredictRequest(BaseModel):
     title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX)] = ""
     trailer_url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=URL_MAX)] | None = Field(
         default=None, description="YouTube URL or id, or an http(s) link to a video file."
+    )
+    metadata: FilmMetadata | None = Field(
+        default=None, description="Budget, release date, genres, people, ...: what the trees read."
     )
 
 
@@ -104,6 +108,9 @@ class ModelInfo(BaseModel):
     encoder_ids: dict[str, str]
     modalities: list[str]
     uses_trailers: bool
+    uses_metadata: bool = Field(description="Whether budget, dates, genres, ... reach the model")
+    components: dict[str, float] = Field(description="Blend weight of each component (fusion, trees)")
+    decision: str = Field(description="How the class is chosen from the probabilities")
     media_mode: str
     temperature: float
     max_text_tokens: int
@@ -173,6 +180,13 @@ class ModelService:
             encoder_ids={str(k): str(v) for k, v in (p.encoder_ids_ or {}).items()},
             modalities=self.modalities,
             uses_trailers=bool(self.media),
+            uses_metadata=p.tabular_ is not None,
+            components=(
+                dict(zip(p.ensemble_.blend.components, p.ensemble_.blend.weights, strict=True))
+                if p.ensemble_ is not None
+                else {"fusion": 1.0}
+            ),
+            decision=p.ensemble_.blend.decision if p.ensemble_ is not None else "argmax",
             media_mode=self.media_mode,
             temperature=float(p.temperature_),
             max_text_tokens=int(p.config.text.max_length),
@@ -240,20 +254,25 @@ class ModelService:
         notes: list[str],
         shown_name: str | None = None,
         upload: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> PredictionResponse:
         """Run the model on one film; a trailer that fails for any reason never fails the request."""
         if trailer is not None:
             trailer, notes = self.prefetch(trailer, notes)
         with self.lock:
             try:
-                result = self.predictor.predict_film(description, title=title, trailer=trailer)
+                result = self.predictor.predict_film(
+                    description, title=title, trailer=trailer, metadata=metadata
+                )
             except Exception as e:
                 if trailer is None:
                     raise
                 # The media pipeline should report a bad trailer as a missing modality; if it raises
                 # instead, the user still gets the text prediction and is told why the trailer was dropped.
                 log.warning("trailer %r failed (%s: %s); predicting without it", trailer, type(e).__name__, e)
-                result = self.predictor.predict_film(description, title=title, trailer=None)
+                result = self.predictor.predict_film(
+                    description, title=title, trailer=None, metadata=metadata
+                )
                 name = shown_name or trailer
                 notes = [
                     *notes,
@@ -288,6 +307,18 @@ class ModelService:
 
 
 # ---- the app -------------------------------------------------------------------------------------------
+def _upload_metadata(raw: str | None) -> dict[str, Any] | None:
+    """The multipart `metadata` field: a JSON object validated like the JSON body's."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return FilmMetadata.model_validate_json(raw).fields()
+    except ValueError as e:  # pydantic's ValidationError is a ValueError; the input is never echoed
+        first = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": "not a JSON object"}
+        where = ".".join(str(x) for x in first.get("loc", ())) or "metadata"
+        raise _field_error(f"metadata.{where}" if where != "metadata" else where, first["msg"]) from None
+
+
 def _field_error(field: str, message: str, value: Any = None) -> RequestValidationError:
     """A 422 shaped like FastAPI's own validation errors, naming the form field."""
     return RequestValidationError(
@@ -397,7 +428,8 @@ def create_app(
                 f"<{len(req.description)} characters>",
             )
         trailer, notes = service.trailer_reference(req.trailer_url)
-        return service.predict(req.description, req.title, trailer, notes)
+        meta = req.metadata.fields() if req.metadata else None
+        return service.predict(req.description, req.title, trailer, notes, metadata=meta)
 
     @app.post(
         "/predict/upload",
@@ -417,6 +449,7 @@ def create_app(
                 "description", upload.fields.get("description"), settings.max_description_chars, required=True
             )
             title = _check_text("title", upload.fields.get("title"), settings.max_title_chars, required=False)
+            meta = _upload_metadata(upload.fields.get("metadata"))
             if upload.path is None:
                 raise _field_error(FILE_FIELD, "file is required: the trailer video to upload")
             probe = await run_in_threadpool(probe_media, upload.path, upload.filename)
@@ -427,7 +460,7 @@ def create_app(
                 _, notes = service.trailer_reference(upload.filename)
                 trailer = None
             return await run_in_threadpool(
-                service.predict, description, title, trailer, notes, upload.filename, probe
+                service.predict, description, title, trailer, notes, upload.filename, probe, meta
             )
         finally:
             upload.remove()
