@@ -388,7 +388,11 @@ class RevenuePredictor:
         return self.proba(inputs)
 
     def predict(self, data: Data | FilmInputs) -> pd.DataFrame:
-        """One row per film: id, title, predicted class, its name, its probability, all probabilities."""
+        """One row per film: id, title, predicted class, name, probability, all probabilities, contributions.
+
+        contribution_<modality>: the drop in the predicted class's probability when that modality is
+        masked (0 for a film without it).
+        """
         inputs, table = self.prepare_inputs(data)
         probs = self.proba(inputs)
         pred = self.decide(probs)
@@ -406,6 +410,9 @@ class RevenuePredictor:
         df["modalities_used"] = [
             ",".join(m for m, on in zip(inputs.modalities, row, strict=True) if on) for row in inputs.mask
         ]
+        contrib = self.contributions(inputs, probs)
+        for j, m in enumerate(inputs.modalities):
+            df[f"contribution_{m}"] = contrib[:, j]
         return df
 
     def contributions(self, inputs: FilmInputs, probs: np.ndarray | None = None) -> np.ndarray:

@@ -27,12 +27,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tqdm.auto import tqdm
-
 from reelcast.config import MediaConfig
 from reelcast.io import atomic_write_json
 from reelcast.media.refs import TrailerRef
 from reelcast.media.safe_fetch import REFUSED, TOO_LARGE, FetchError, FetchPolicy, fetch_to_file
+from reelcast.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -448,7 +447,7 @@ def fetch_many(
 
     results: dict[str, FetchResult] = {}
     last_flush = time.monotonic()
-    bar = tqdm(total=len(refs), desc="fetch trailers", unit="film", disable=not progress)
+    bar = Progress(len(refs), "fetch trailers", "film", enabled=progress)
     try:
         with cf.ThreadPoolExecutor(max_workers=max(1, cfg.download_workers)) as pool:
             futures = {
