@@ -2,10 +2,12 @@
 
 GET  /                 the web page (static/index.html)
 GET  /health           liveness, model loaded, uptime
-GET  /model            class names and revenue ranges, metrics, encoders, modalities, limits
+GET  /model            class names and revenue ranges, metrics, encoders, modalities, limits, arms
 POST /predict          JSON {description, title?, trailer_url?}
 POST /predict/upload   multipart: description, title, file (a trailer video)
 GET  /docs             OpenAPI documentation
+
+Several models (A/B arms, shadow mode) and the prediction log live in serving/arms.py.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from reelcast import __version__
+from reelcast.io import sha256_file, sha256_text
 from reelcast.labels import CLASS_NAMES, describe_thresholds
+from reelcast.serving.arms import ABSettings, FilmMetadata, FilmRequest, build_arms
 from reelcast.serving.settings import ServeSettings
 from reelcast.serving.uploads import FILE_FIELD, UploadError, probe_media, receive_upload
 
@@ -57,6 +61,10 @@ class PredictRequest(BaseModel):
     trailer_url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=URL_MAX)] | None = Field(
         default=None, description="YouTube URL or id, or an http(s) link to a video file."
     )
+    film_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX)] = Field(
+        default="", description="Your id of the film: it picks the A/B arm and joins later revenues."
+    )
+    metadata: FilmMetadata | None = None
 
 
 class ClassProbability(BaseModel):
@@ -82,6 +90,8 @@ class PredictionResponse(BaseModel):
     uses_trailers: bool = Field(description="Whether this model reads trailer pictures and sound at all")
     warnings: list[str]
     trailer_status: dict[str, Any]
+    arm: str = Field(default="", description="The model (A/B arm) that answered")
+    model_id: str = Field(default="", description="sha256 prefix of the answering model's checkpoint")
 
 
 class ThresholdRange(BaseModel):
@@ -110,6 +120,7 @@ class ModelInfo(BaseModel):
     max_description_chars: int
     max_upload_mb: float
     allowed_extensions: list[str]
+    arms: list[dict[str, Any]] = Field(default_factory=list, description="Every model behind the server")
 
 
 class Health(BaseModel):
@@ -118,6 +129,10 @@ class Health(BaseModel):
     status: str
     model_loaded: bool
     uptime_seconds: float
+    prediction_log: dict[str, Any] | None = Field(
+        default=None, description="Log counters: written, dropped (queue full), failed, queued"
+    )
+    shadow: dict[str, Any] | None = None
 
 
 # ---- the model behind the API ------------------------------------------------------------------------
@@ -240,20 +255,25 @@ class ModelService:
         notes: list[str],
         shown_name: str | None = None,
         upload: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> PredictionResponse:
         """Run the model on one film; a trailer that fails for any reason never fails the request."""
         if trailer is not None:
             trailer, notes = self.prefetch(trailer, notes)
         with self.lock:
             try:
-                result = self.predictor.predict_film(description, title=title, trailer=trailer)
+                result = self.predictor.predict_film(
+                    description, title=title, trailer=trailer, metadata=metadata
+                )
             except Exception as e:
                 if trailer is None:
                     raise
                 # The media pipeline should report a bad trailer as a missing modality; if it raises
                 # instead, the user still gets the text prediction and is told why the trailer was dropped.
                 log.warning("trailer %r failed (%s: %s); predicting without it", trailer, type(e).__name__, e)
-                result = self.predictor.predict_film(description, title=title, trailer=None)
+                result = self.predictor.predict_film(
+                    description, title=title, trailer=None, metadata=metadata
+                )
                 name = shown_name or trailer
                 notes = [
                     *notes,
@@ -332,20 +352,17 @@ def create_app(
     run_dir: str | Path | None = None,
     predictor: RevenuePredictor | None = None,
     settings: ServeSettings | None = None,
+    ab: ABSettings | None = None,
 ) -> FastAPI:
-    """A FastAPI app serving one model, loaded once here from `run_dir` (or given as `predictor`)."""
-    settings = settings or ServeSettings()
-    if predictor is None:
-        if run_dir is None:
-            raise ValueError("create_app needs run_dir (a split folder of a training run) or a predictor")
-        from reelcast.predictor import RevenuePredictor
+    """A FastAPI app serving one model, loaded once here from `run_dir` (or given as `predictor`).
 
-        predictor = RevenuePredictor.load(run_dir, device=settings.device, progress=False)
-    elif getattr(predictor, "model_", None) is None:
-        raise ValueError("create_app needs a fitted predictor (RevenuePredictor.load or .fit)")
+    `ab` serves several models instead (A/B arms, shadow mode) and/or logs every prediction.
+    """
+    settings = settings or ServeSettings()
     if settings.temp_dir is not None:
         Path(settings.temp_dir).mkdir(parents=True, exist_ok=True)
-    service = ModelService(predictor, settings)
+    arms = build_arms(ab, lambda p: ModelService(p, settings), settings.device, run_dir, predictor)
+    service = arms.primary.service
 
     app = FastAPI(
         title="reelcast",
@@ -355,6 +372,8 @@ def create_app(
     )
     app.state.service = service
     app.state.settings = settings
+    app.state.arms = arms
+    app.router.on_shutdown.append(arms.close)
 
     @app.exception_handler(UploadError)
     async def upload_error(request: Request, exc: UploadError) -> JSONResponse:
@@ -379,12 +398,13 @@ def create_app(
             status="ok",
             model_loaded=service.predictor.model_ is not None,
             uptime_seconds=round(time.monotonic() - service.started, 3),
+            **arms.health(),
         )
 
     @app.get("/model", response_model=ModelInfo, tags=["service"])
     def model_info() -> ModelInfo:
         """The loaded model: classes and their revenue ranges, stored metrics, encoders, limits."""
-        return service.info()
+        return service.info().model_copy(update={"arms": arms.describe()})
 
     @app.post("/predict", response_model=PredictionResponse, tags=["predict"])
     def predict(req: PredictRequest) -> PredictionResponse:
@@ -396,8 +416,15 @@ def create_app(
                 f"description is longer than {settings.max_description_chars} characters",
                 f"<{len(req.description)} characters>",
             )
-        trailer, notes = service.trailer_reference(req.trailer_url)
-        return service.predict(req.description, req.title, trailer, notes)
+        metadata = req.metadata.as_film_fields() if req.metadata else None
+
+        def run(svc: ModelService) -> PredictionResponse:
+            trailer, notes = svc.trailer_reference(req.trailer_url)
+            return svc.predict(req.description, req.title, trailer, notes, metadata=metadata)
+
+        ref_hash = sha256_text(req.trailer_url) if req.trailer_url else None
+        film = FilmRequest(req.description, req.title, req.film_id, req.trailer_url, ref_hash, metadata)
+        return arms.predict(film, run)
 
     @app.post(
         "/predict/upload",
@@ -417,18 +444,24 @@ def create_app(
                 "description", upload.fields.get("description"), settings.max_description_chars, required=True
             )
             title = _check_text("title", upload.fields.get("title"), settings.max_title_chars, required=False)
+            film_id = _check_text("film_id", upload.fields.get("film_id"), settings.max_title_chars, False)
             if upload.path is None:
                 raise _field_error(FILE_FIELD, "file is required: the trailer video to upload")
             probe = await run_in_threadpool(probe_media, upload.path, upload.filename)
             probe = {"filename": upload.filename, "size_bytes": upload.size, **probe}
-            if service.media and service.media_mode != "simulated":
-                trailer, notes = str(upload.path), []
-            else:
-                _, notes = service.trailer_reference(upload.filename)
-                trailer = None
-            return await run_in_threadpool(
-                service.predict, description, title, trailer, notes, upload.filename, probe
-            )
+
+            def run(svc: ModelService) -> PredictionResponse:
+                if svc.media and svc.media_mode != "simulated":
+                    trailer, notes = str(upload.path), []
+                else:
+                    _, notes = svc.trailer_reference(upload.filename)
+                    trailer = None
+                return svc.predict(description, title, trailer, notes, upload.filename, probe)
+
+            digest = await run_in_threadpool(sha256_file, upload.path)
+            film = FilmRequest(description, title, film_id, upload.filename, digest)
+            # Shadow arms run before the file is removed, so an upload waits for them.
+            return await run_in_threadpool(arms.predict, film, run, True)
         finally:
             upload.remove()
 
