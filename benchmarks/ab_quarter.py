@@ -80,7 +80,9 @@ def requests_for(quarter: Path) -> list[dict]:
     from reelcast.config import Config
     from reelcast.data.table import load_films
 
-    films = load_films(quarter, Config().data, require_revenue=False).df
+    cfg = Config()
+    cfg.data.zero_revenue_valid = True  # films whose revenue TMDB does not know are still predicted
+    films = load_films(quarter, cfg.data, require_revenue=False).df
     films = films[films["text"].str.strip() != ""].copy()
     films["order"] = films["year"].fillna(0) * 100 + films["release_month"].fillna(0)
     films = films.sort_values(["order", "line"], kind="stable")
