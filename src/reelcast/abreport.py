@@ -102,11 +102,6 @@ def first_per_film(preds: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---- per-arm metrics ----------------------------------------------------------------------------------
-def _prob_metric(fn):
-    """A bootstrap metric over (true class, probability rows): the bootstrap indexes both together."""
-    return lambda t, p: fn(t, p)
-
-
 def arm_metrics(y: np.ndarray, probs: np.ndarray, ab: ABConfig) -> dict[str, tuple[float, float, float]]:
     """Each metric's point value and bootstrap interval (films resampled with replacement)."""
     fns = metric_fns()

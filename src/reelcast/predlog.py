@@ -28,8 +28,7 @@ log = logging.getLogger(__name__)
 
 PREDICTIONS = "predictions"
 MODELS = "models"
-# Entries taken off the queue per transaction: one commit per batch keeps SQLite fast and bounds what a
-# crash can lose to the batch being written plus the queue.
+# Put on the queue by close(): the writer commits what is ahead of it and stops.
 _STOP = object()
 
 
@@ -38,6 +37,8 @@ class LogSettings:
     """How the writer queues and commits entries."""
 
     queue_size: int = 10_000
+    # Entries per transaction: one commit per batch keeps SQLite fast and bounds what a crash can lose to
+    # the batch being written plus the queue.
     batch_size: int = 256
     # Attempts per batch before its entries are counted as failed (the database may be briefly locked).
     retries: int = 3
@@ -204,6 +205,12 @@ class PredictionLog:
                 self.counts["dropped"] += 1
             return False
         return True
+
+    def count_failed(self, n: int) -> None:
+        """Count entries lost before they reached the queue (e.g. an entry that could not be built)."""
+        with self.lock:
+            self.counts["submitted"] += n
+            self.counts["failed"] += n
 
     def register_model(self, arm: str, model_id: str, path: str, thresholds, modalities, weight, shadow):
         """Record an arm's model (synchronously, at start-up): the report reads each model's edges here."""

@@ -284,8 +284,7 @@ class ArmSet:
             entry = log_entry(arm, role, film, response, request_id, ms)
         except Exception as e:  # logging is best effort: count it, never fail the answer
             log.warning("prediction log: could not build an entry (%s: %s)", type(e).__name__, e)
-            with self.log.lock:
-                self.log.counts["failed"] += 1
+            self.log.count_failed(1)
             return
         self.log.submit(entry)
 
