@@ -523,12 +523,7 @@ def run_ab_report(
             f"in {len(drift)} comparisons."
         )
     else:
-        for r in shifted.itertuples():
-            who = "" if r.arm == "-" else f" of arm {r.arm}"
-            verdict.append(
-                f"Drift: {r.quantity}{who} in {r.period} is a {r.flag.lower()} from {r.reference} "
-                f"(PSI {r.psi:.2f}, {r.test} p {_p(r.p_value)}; {r.detail})."
-            )
+        verdict.extend(_drift_sentences(drift, shifted))
 
     report = ABReport(arms, paired, drift, verdict, notes)
     report.summary = {
@@ -552,6 +547,22 @@ def run_ab_report(
     report.text = _text(report)
     write_report(report, Path(out))
     return report
+
+
+def _drift_sentences(drift: pd.DataFrame, shifted: pd.DataFrame) -> list[str]:
+    """One sentence per shifted quantity (and arm), over the periods where it was flagged."""
+    out = []
+    n_periods = drift["period"].nunique()
+    for (arm, quantity), g in shifted.groupby(["arm", "quantity"], sort=False):
+        who = "" if arm == "-" else f" of arm {arm}"
+        worst = g.loc[g["psi"].idxmax()]
+        majors = int((g["flag"] == "MAJOR SHIFT").sum())
+        out.append(
+            f"Drift: {quantity}{who} shifted from {worst['reference']} in {len(g)} of {n_periods} periods "
+            f"({majors} major); worst {worst['period']}: PSI {worst['psi']:.2f}, {worst['test']} "
+            f"p {_p(worst['p_value'])}, {worst['detail']}."
+        )
+    return out
 
 
 def _p(p: float) -> str:
