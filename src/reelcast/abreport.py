@@ -602,7 +602,7 @@ def _text(r: ABReport) -> str:
     lines.extend(r.verdict)
     if not r.drift.empty:
         lines.append("")
-        lines.append("Drift (PSI and test per period; flagged rows):")
+        lines.append("Drift (PSI and test per period and quantity):")
         cols = ["period", "n", "arm", "quantity", "reference", "psi", "test", "p_value", "flag", "detail"]
         lines.append(r.drift[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     lines.append("")
