@@ -248,3 +248,29 @@ def _entry(**kw) -> dict:
     }
     row.update(kw)
     return row
+
+
+def test_upload_in_shadow_mode_logs_both_arms_with_the_file_hash(tiny_run, second_run, tmp_path, one_thread):
+    import hashlib
+
+    from test_serving_api import write_tiny_video
+
+    video = write_tiny_video(tmp_path / "clip.mp4")
+    db = tmp_path / "log.sqlite"
+    ab = ABSettings(
+        models=[("A", tiny_run), ("B", second_run)], traffic="A=0,B=1", shadow=True, log_db=str(db)
+    )
+    app = create_app(settings=ServeSettings(temp_dir=str(tmp_path / "up")), ab=ab)
+    with TestClient(app) as client, video.open("rb") as f:
+        r = client.post(
+            "/predict/upload",
+            data={"description": PLOTS[2], "title": "Clip", "film_id": "u1"},
+            files={"file": ("clip.mp4", f, "video/mp4")},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["arm"] == "B"
+        app.state.arms.log.flush(30)
+    preds, _ = read_log(db)
+    assert sorted(zip(preds["arm"], preds["role"], strict=True)) == [("A", "shadow"), ("B", "served")]
+    assert set(preds["trailer_sha256"]) == {hashlib.sha256(video.read_bytes()).hexdigest()}
+    assert not list((tmp_path / "up").iterdir())  # the upload is removed after both arms ran

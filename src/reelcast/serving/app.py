@@ -335,6 +335,7 @@ _UPLOAD_OPENAPI = {
                     "properties": {
                         "description": {"type": "string", "description": "The plot description"},
                         "title": {"type": "string"},
+                        "film_id": {"type": "string", "description": "Your id of the film (A/B arm, log)"},
                         FILE_FIELD: {
                             "type": "string",
                             "format": "binary",
