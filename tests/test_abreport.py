@@ -54,12 +54,14 @@ def entry(arm, role, film_id, title, k, p, t, **kw) -> dict:
 
 @pytest.fixture()
 def hand_log(tmp_path):
+    return make_hand_log(tmp_path, EDGES)
+
+
+def make_hand_log(tmp_path, edges_b):
     db = tmp_path / "log.sqlite"
     plog = PredictionLog(db)
-    for arm in ("A", "B"):
-        plog.register_model(
-            arm, f"model{arm}", tmp_path / arm, EDGES, ["text"], 1.0 if arm == "A" else 0, True
-        )
+    plog.register_model("A", "modelA", tmp_path / "A", EDGES, ["text"], 1.0, True)
+    plog.register_model("B", "modelB", tmp_path / "B", edges_b, ["text"], 0.0, True)
     t = 1_700_000_000.0
     for i, f in enumerate(FILMS):
         # f2 is sent by title only: the report joins it to the outcomes by title.
@@ -114,6 +116,22 @@ def test_report_numbers_match_a_hand_computed_case(hand_log, tmp_path):
     # f1, f3, f4 by id for both arms plus the repeat of f1; f2 by title for both; f9 has no outcome.
     assert saved["match_counts"] == {"id": 7, "title": 2, "id not in outcomes": 1}
     assert pd.read_csv(out / "ab_report.csv")["accuracy"].tolist() == [0.5, 0.75]
+
+
+def test_each_arm_is_scored_on_its_own_class_edges(tmp_path):
+    # B's edges sit 1 M$ higher: f1..f4 are classes 0, 1, 3, 6 for B, so B's predictions 1, 2, 4, 7 all miss.
+    db, outcomes = make_hand_log(tmp_path, [e + 1 for e in EDGES])
+    cfg = Config()
+    cfg.ab.bootstrap = 100
+    cfg.data.schema, cfg.data.id_col, cfg.data.revenue_col = "generic", "film_id", "revenue_musd"
+    cfg.data.revenue_scale = 1.0
+    r = run_ab_report(db, outcomes, tmp_path / "out", cfg)
+    arms = r.arms.set_index("arm")
+    assert arms.loc["A", "accuracy"] == 0.5 and arms.loc["B", "accuracy"] == 0.0
+    assert arms.loc["B", "one_away_accuracy"] == 1.0  # every B prediction is one class too high
+    acc = r.paired[r.paired["metric"] == "accuracy"].iloc[0]
+    assert acc["diff"] == pytest.approx(0.5) and (acc["mcnemar_b"], acc["mcnemar_c"]) == (2, 0)
+    assert any("different class edges" in n for n in r.notes)
 
 
 def test_ab_report_cli(hand_log, tmp_path):

@@ -76,13 +76,12 @@ def _norm_title(title: str) -> str:
 def join_outcomes(preds: pd.DataFrame, films: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """Each prediction with its film's revenue: by film id, else by title when the title is unique."""
     by_id = dict(zip(films["film_id"].astype(str), films["revenue_musd"], strict=True))
-    ids_of = dict(zip(films["film_id"].astype(str), films["film_id"].astype(str), strict=True))
     titles = films.assign(t=films["title"].map(_norm_title))
     unique = titles.drop_duplicates("t", keep=False)
     by_title = dict(zip(unique["t"], unique["film_id"].astype(str), strict=True))
     revenue, film, how = [], [], []
     for fid, title in zip(preds["film_id"].astype(str), preds["title"], strict=True):
-        key = ids_of.get(fid) if fid else by_title.get(_norm_title(title))
+        key = (fid if fid in by_id else None) if fid else by_title.get(_norm_title(title))
         if fid and key is None:
             how.append("id not in outcomes")
         elif key is None:
@@ -378,12 +377,10 @@ def run_ab_report(
     joined, match_counts = join_outcomes(preds, films)
     joined["period"] = assign_periods(joined["logged_at"], joined["id"], ab.periods)
     scored = first_per_film(joined[joined["outcome_film"].notna()])
-    scored = scored.assign(
-        true_class=[
-            int(assign_classes(np.array([rev]), edges[mid])[0])
-            for rev, mid in zip(scored["revenue_musd"], scored["model_id"], strict=True)
-        ]
-    )
+    true_class = pd.Series(0, index=scored.index, dtype=int)
+    for mid, rows in scored.groupby("model_id"):  # each model's own class edges
+        true_class[rows.index] = assign_classes(rows["revenue_musd"].to_numpy(dtype=float), edges[mid])
+    scored = scored.assign(true_class=true_class)
     n_requests = int((preds["role"] == "served").sum())
     without = int(joined.loc[joined["role"] == "served", "outcome_film"].isna().sum())
     notes.append(
@@ -445,8 +442,9 @@ def run_ab_report(
                     "film can be 'Hit' for one and 'Outstanding' for the other"
                 )
             if common:
-                ia = [A["films"].index(f) for f in common]
-                ib = [B["films"].index(f) for f in common]
+                pos_a = {f: i for i, f in enumerate(A["films"])}
+                pos_b = {f: i for i, f in enumerate(B["films"])}
+                ia, ib = [pos_a[f] for f in common], [pos_b[f] for f in common]
                 ya, pa = A["y"][ia], A["probs"][ia].argmax(1)
                 yb, pb = B["y"][ib], B["probs"][ib].argmax(1)
                 dummy = np.zeros(len(common))
