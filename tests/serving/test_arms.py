@@ -83,6 +83,11 @@ def test_zero_share_arm_gets_no_films_and_bad_specs_are_refused():
     assert parse_models(["runs/a"])[0][0] == "default"
 
 
+def test_shadow_needs_two_arms(tiny_run):
+    with pytest.raises(ValueError, match="at least two"):
+        create_app(settings=ServeSettings(), ab=ABSettings(models=[("A", tiny_run)], shadow=True))
+
+
 # ---- the server with two arms -------------------------------------------------------------------------
 def test_shadow_mode_answers_with_a_only_and_logs_both(tiny_run, second_run, tmp_path, one_thread):
     from reelcast.predictor import RevenuePredictor

@@ -406,6 +406,8 @@ def build_arms(
                 Arm(name, make_service(p), checkpoint_id(folder), str(Path(folder).resolve()), shares[name])
             )
     ab = ab or ABSettings()
+    if ab.shadow and len(arms) < 2:
+        raise ValueError("--shadow runs the other arms on every film; it needs at least two --model arms")
     plog = PredictionLog(ab.log_db, ab.log) if ab.log_db else None
     try:
         return ArmSet(arms, ab.shadow, plog, ab.shadow_queue)
