@@ -233,7 +233,8 @@ class PredictionLog:
             out: dict[str, Any] = dict(self.counts)
         out["queued"] = self.queue.qsize()
         out["queue_size"] = self.settings.queue_size
-        out["database"] = self.shown_url
+        # The kind of database only: /health is public, where the log lives is the operator's business.
+        out["database"] = self.engine.dialect.name
         out["last_error"] = self.last_error
         return out
 

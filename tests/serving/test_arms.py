@@ -102,6 +102,7 @@ def test_shadow_mode_answers_with_a_only_and_logs_both(tiny_run, second_run, tmp
         info = client.get("/model").json()
         assert [a["name"] for a in info["arms"]] == ["A", "B"]
         assert [a["traffic_share"] for a in info["arms"]] == [1.0, 0.0]
+        assert all("path" not in a for a in info["arms"])  # no server paths to clients
         answers = []
         for i, plot in enumerate(PLOTS):
             r = client.post("/predict", json={"description": plot, "title": f"Film {i}", "film_id": f"f{i}"})
@@ -113,6 +114,7 @@ def test_shadow_mode_answers_with_a_only_and_logs_both(tiny_run, second_run, tmp
         health = client.get("/health").json()
     assert health["prediction_log"]["written"] == 2 * len(PLOTS)
     assert health["prediction_log"]["dropped"] == 0
+    assert health["prediction_log"]["database"] == "sqlite"
     assert health["shadow"]["run"] == len(PLOTS)
 
     preds, models = read_log(db)

@@ -318,7 +318,6 @@ class ArmSet:
                     "traffic_share": a.share,
                     "runs_in_shadow": self.shadow,
                     "model_id": a.model_id,
-                    "path": a.path,
                     "modalities": list(p.spec_.modalities),
                     "thresholds_musd": [float(t) for t in p.thresholds_],
                     "encoder_ids": {str(k): str(v) for k, v in (p.encoder_ids_ or {}).items()},
