@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -482,6 +483,12 @@ def serve(
         if no_log and log_db:
             raise ValueError("--no-log and --log-db contradict each other; give one")
         db = None if no_log else log_db or str(models[0][1] / "predictions.sqlite")
+        if db and not log_db and not os.access(models[0][1], os.W_OK):
+            # A read-only model folder (a deployed image) must not stop a server that ran before logging.
+            log.warning(
+                "prediction log off: %s is not writable; pass --log-db to log elsewhere", models[0][1]
+            )
+            db = None
         ab = ABSettings(models=models, traffic=traffic, shadow=shadow, log_db=db)
         api = create_app(settings=settings, ab=ab)
     except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
