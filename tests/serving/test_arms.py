@@ -281,3 +281,19 @@ def test_upload_in_shadow_mode_logs_both_arms_with_the_file_hash(tiny_run, secon
     assert sorted(zip(preds["arm"], preds["role"], strict=True)) == [("A", "shadow"), ("B", "served")]
     assert set(preds["trailer_sha256"]) == {hashlib.sha256(video.read_bytes()).hexdigest()}
     assert not list((tmp_path / "up").iterdir())  # the upload is removed after both arms ran
+
+
+def test_serve_command_refuses_bad_arms_before_loading_anything(tmp_path):
+    from typer.testing import CliRunner
+
+    from reelcast.cli import app
+
+    def serve(*args: str):
+        return CliRunner().invoke(app, ["serve", *args])
+
+    r = serve("--model", "A=nowhere/a", "--model", "B=nowhere/b", "--traffic", "A=50,C=50")
+    assert r.exit_code == 2 and "no --model named 'C'" in r.output
+    r = serve("--model", "nowhere/a", "--model", "nowhere/b")
+    assert r.exit_code == 2 and "name each one" in r.output
+    r = serve("--model", "nowhere/a", "--no-log", "--log-db", str(tmp_path / "x.sqlite"))
+    assert r.exit_code == 2 and "contradict" in r.output
