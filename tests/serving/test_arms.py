@@ -13,6 +13,7 @@ from reelcast.predlog import LogSettings, PredictionLog, read_log
 from reelcast.serving.app import create_app
 from reelcast.serving.arms import (
     ABSettings,
+    FilmRequest,
     Router,
     assignment_key,
     bucket,
@@ -297,3 +298,32 @@ def test_serve_command_refuses_bad_arms_before_loading_anything(tmp_path):
     assert r.exit_code == 2 and "name each one" in r.output
     r = serve("--model", "nowhere/a", "--no-log", "--log-db", str(tmp_path / "x.sqlite"))
     assert r.exit_code == 2 and "contradict" in r.output
+
+
+def test_shadow_runs_beyond_the_limit_are_dropped_and_counted():
+    import asyncio
+    from types import SimpleNamespace
+
+    from reelcast.serving.arms import Arm, ArmSet
+
+    class Answer(SimpleNamespace):
+        def model_copy(self, update):
+            return Answer(**{**vars(self), **update})
+
+    release = asyncio.Event()
+
+    async def run(service):
+        if service == "B":
+            await release.wait()  # the shadow arm is slow
+        return Answer(by=service)
+
+    async def scenario():
+        arms = ArmSet([Arm("A", "A", "ma", "-", 1.0), Arm("B", "B", "mb", "-", 0.0)], True, None, 1)
+        answers = [await arms.predict(FilmRequest(f"plot {i}", film_id=str(i)), run) for i in range(3)]
+        assert [a.by for a in answers] == ["A"] * 3 and {a.arm for a in answers} == {"A"}
+        assert arms.health()["shadow"] == {"run": 0, "dropped": 2, "failed": 0, "pending": 1}
+        release.set()
+        await arms.aclose()
+        return arms.health()["shadow"]
+
+    assert asyncio.run(scenario()) == {"run": 1, "dropped": 2, "failed": 0, "pending": 0}

@@ -374,7 +374,7 @@ def create_app(
     app.state.service = service
     app.state.settings = settings
     app.state.arms = arms
-    app.router.on_shutdown.append(arms.close)
+    app.router.on_shutdown.append(arms.aclose)
 
     @app.exception_handler(UploadError)
     async def upload_error(request: Request, exc: UploadError) -> JSONResponse:
@@ -408,9 +408,10 @@ def create_app(
         return service.info().model_copy(update={"arms": arms.describe()})
 
     @app.post("/predict", response_model=PredictionResponse, tags=["predict"])
-    def predict(req: PredictRequest) -> PredictionResponse:
+    async def predict(req: PredictRequest) -> PredictionResponse:
         """Predict from a description and, optionally, a trailer link (YouTube URL/id or video URL)."""
-        # A def endpoint: FastAPI runs it in its threadpool, so a prediction never blocks the event loop.
+        # Async, with the model in the threadpool: a prediction never blocks the event loop, and shadow
+        # arms run as tasks on it after the answer is sent.
         if len(req.description) > settings.max_description_chars:
             raise _field_error(
                 "description",
@@ -419,13 +420,15 @@ def create_app(
             )
         metadata = req.metadata.as_film_fields() if req.metadata else None
 
-        def run(svc: ModelService) -> PredictionResponse:
+        async def run(svc: ModelService) -> PredictionResponse:
             trailer, notes = svc.trailer_reference(req.trailer_url)
-            return svc.predict(req.description, req.title, trailer, notes, metadata=metadata)
+            return await run_in_threadpool(
+                svc.predict, req.description, req.title, trailer, notes, metadata=metadata
+            )
 
         ref_hash = sha256_text(req.trailer_url) if req.trailer_url else None
         film = FilmRequest(req.description, req.title, req.film_id, req.trailer_url, ref_hash, metadata)
-        return arms.predict(film, run)
+        return await arms.predict(film, run)
 
     @app.post(
         "/predict/upload",
@@ -451,18 +454,20 @@ def create_app(
             probe = await run_in_threadpool(probe_media, upload.path, upload.filename)
             probe = {"filename": upload.filename, "size_bytes": upload.size, **probe}
 
-            def run(svc: ModelService) -> PredictionResponse:
+            async def run(svc: ModelService) -> PredictionResponse:
                 if svc.media and svc.media_mode != "simulated":
                     trailer, notes = str(upload.path), []
                 else:
                     _, notes = svc.trailer_reference(upload.filename)
                     trailer = None
-                return svc.predict(description, title, trailer, notes, upload.filename, probe)
+                return await run_in_threadpool(
+                    svc.predict, description, title, trailer, notes, upload.filename, probe
+                )
 
             digest = await run_in_threadpool(sha256_file, upload.path)
             film = FilmRequest(description, title, film_id, upload.filename, digest)
             # Shadow arms run before the file is removed, so an upload waits for them.
-            return await run_in_threadpool(arms.predict, film, run, True)
+            return await arms.predict(film, run, shadow_inline=True)
         finally:
             upload.remove()
 

@@ -4,20 +4,20 @@
 
 * Each film goes to one arm, chosen from a hash of its id (or, without one, its title; without either,
   its description), so the same film always gets the same arm while the split is unchanged.
-* `--shadow`: every other arm also predicts each film, in a background thread after the answer is
+* `--shadow`: every other arm also predicts each film, in a background task after the answer is
   sent (uploads: before, while the file exists). Shadow answers are only logged, never returned.
 * Every answer, served or shadow, goes to the prediction log (reelcast.predlog) without blocking.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -203,26 +203,26 @@ class ABSettings:
     # SQLAlchemy URL or SQLite file path; None = no log.
     log_db: str | None = None
     log: LogSettings = field(default_factory=LogSettings)
-    # Shadow predictions waiting to run; beyond this they are dropped (and counted), never queued forever.
-    shadow_queue: int = 256
+    # Shadow runs started and not finished; beyond this they are dropped (and counted), never queued forever.
+    shadow_limit: int = 256
 
 
 class ArmSet:
-    """The arms, the router, the shadow worker and the log: everything /predict needs to route a film."""
+    """The arms, the router, the shadow runs and the log: everything /predict needs to route a film."""
 
-    def __init__(self, arms: list[Arm], shadow: bool, plog: PredictionLog | None, shadow_queue: int = 256):
+    def __init__(self, arms: list[Arm], shadow: bool, plog: PredictionLog | None, shadow_limit: int = 256):
         self.arms = {a.name: a for a in arms}
         self.router = Router({a.name: a.share for a in arms})
         self.shadow = shadow and len(arms) > 1
+        self.shadow_limit = max(1, shadow_limit)
         self.log = plog
         self.shadow_counts = {"run": 0, "dropped": 0, "failed": 0}
         self.lock = threading.Lock()
-        self._shadow_q: queue.Queue | None = None
-        self._thread: threading.Thread | None = None
-        if self.shadow:
-            self._shadow_q = queue.Queue(maxsize=max(1, shadow_queue))
-            self._thread = threading.Thread(target=self._shadow_worker, name="reelcast-shadow", daemon=True)
-            self._thread.start()
+        # Shadow predictions waiting or running, as tasks on the server's event loop.
+        self._pending: set[asyncio.Task] = set()
+        # One shadow run at a time: the others wait on the loop, not in (and starving) the threadpool.
+        self._gate: asyncio.Semaphore | None = None
+        self._gate_loop: asyncio.AbstractEventLoop | None = None
         if plog is not None:
             for a in arms:
                 p = a.service.predictor
@@ -235,31 +235,45 @@ class ArmSet:
         """The arm with the largest share (the one /model describes at its top level)."""
         return max(self.arms.values(), key=lambda a: a.share)
 
-    def predict(self, film: FilmRequest, run: Callable[[Any], Any], shadow_inline: bool = False):
-        """Answer with the film's arm; log it; run (and log) the other arms in shadow mode if on."""
+    async def predict(
+        self, film: FilmRequest, run: Callable[[Any], Awaitable[Any]], shadow_inline: bool = False
+    ):
+        """Answer with the film's arm (`await run(service)`), log it, and start the shadow runs if on.
+
+        Shadow runs are tasks that outlive the request (its answer is sent without waiting for them);
+        with shadow_inline (uploads, whose file is removed after the request) they are awaited first.
+        """
         arm = self.arms[self.router.choose(film.key())]
         request_id = uuid.uuid4().hex
         t0 = time.perf_counter()
-        response = run(arm.service)
+        response = await run(arm.service)
         self._record(arm, "served", film, response, request_id, 1000 * (time.perf_counter() - t0))
         if self.shadow:
-            others = [a for a in self.arms.values() if a.name != arm.name]
-            for other in others:
-                job = (other, film, run, request_id)
+            for other in (a for a in self.arms.values() if a.name != arm.name):
+                job = self._run_shadow(other, film, run, request_id)
                 if shadow_inline:
-                    self._run_shadow(*job)
-                    continue
-                try:
-                    self._shadow_q.put_nowait(job)
-                except queue.Full:
+                    await job
+                elif len(self._pending) >= self.shadow_limit:
+                    job.close()  # never started; dropped and counted instead of queueing without bound
                     with self.lock:
                         self.shadow_counts["dropped"] += 1
+                else:
+                    task = asyncio.get_running_loop().create_task(job)
+                    self._pending.add(task)
+                    task.add_done_callback(self._pending.discard)
         return response.model_copy(update={"arm": arm.name, "model_id": arm.model_id})
 
-    def _run_shadow(self, arm: Arm, film: FilmRequest, run, request_id: str) -> None:
-        t0 = time.perf_counter()
+    def _shadow_gate(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()  # one per loop: test clients may run several
+        if self._gate is None or self._gate_loop is not loop:
+            self._gate, self._gate_loop = asyncio.Semaphore(1), loop
+        return self._gate
+
+    async def _run_shadow(self, arm: Arm, film: FilmRequest, run, request_id: str) -> None:
         try:
-            response = run(arm.service)
+            async with self._shadow_gate():
+                t0 = time.perf_counter()
+                response = await run(arm.service)
         except Exception as e:  # a shadow failure must never reach the client
             log.warning("shadow arm %s failed on %r: %s: %s", arm.name, film.title, type(e).__name__, e)
             with self.lock:
@@ -268,14 +282,6 @@ class ArmSet:
         with self.lock:
             self.shadow_counts["run"] += 1
         self._record(arm, "shadow", film, response, request_id, 1000 * (time.perf_counter() - t0))
-
-    def _shadow_worker(self) -> None:
-        while True:
-            job = self._shadow_q.get()
-            if job is None:
-                return
-            self._run_shadow(*job)
-            self._shadow_q.task_done()
 
     def _record(self, arm: Arm, role: str, film: FilmRequest, response, request_id: str, ms: float) -> None:
         if self.log is None:
@@ -289,22 +295,18 @@ class ArmSet:
         self.log.submit(entry)
 
     def wait_shadows(self, timeout: float = 30.0) -> bool:
-        """Wait until queued shadow predictions have run (tests, benchmarks, shutdown)."""
-        if self._shadow_q is None:
-            return True
+        """Wait, from another thread than the server's loop, until started shadow runs have finished."""
         deadline = time.monotonic() + timeout
-        while self._shadow_q.unfinished_tasks and time.monotonic() < deadline:
+        while self._pending and time.monotonic() < deadline:
             time.sleep(0.01)
-        return not self._shadow_q.unfinished_tasks
+        return not self._pending
 
     def health(self) -> dict[str, Any]:
-        """The log's and the shadow worker's counters for /health."""
-        out: dict[str, Any] = {"prediction_log": self.log.stats() if self.log else None}
+        """The log's and the shadow runs' counters for /health."""
+        out: dict[str, Any] = {"prediction_log": self.log.stats() if self.log else None, "shadow": None}
         if self.shadow:
             with self.lock:
-                out["shadow"] = {**self.shadow_counts, "queued": self._shadow_q.qsize()}
-        else:
-            out["shadow"] = None
+                out["shadow"] = {**self.shadow_counts, "pending": len(self._pending)}
         return out
 
     def describe(self) -> list[dict[str, Any]]:
@@ -325,12 +327,14 @@ class ArmSet:
             )
         return out
 
+    async def aclose(self, timeout: float = 30.0) -> None:
+        """At shutdown: let started shadow runs finish (up to timeout), then commit and close the log."""
+        if self._pending:
+            await asyncio.wait(set(self._pending), timeout=timeout)
+        self.close()
+
     def close(self) -> None:
-        """Finish queued shadow runs, commit the log and stop both threads."""
-        if self._thread is not None and self._thread.is_alive():
-            self.wait_shadows()
-            self._shadow_q.put(None)
-            self._thread.join(10)
+        """Commit what the log has queued and stop its writer."""
         if self.log is not None:
             self.log.close()
 
@@ -409,7 +413,7 @@ def build_arms(
         raise ValueError("--shadow runs the other arms on every film; it needs at least two --model arms")
     plog = PredictionLog(ab.log_db, ab.log) if ab.log_db else None
     try:
-        return ArmSet(arms, ab.shadow, plog, ab.shadow_queue)
+        return ArmSet(arms, ab.shadow, plog, ab.shadow_limit)
     except Exception:
         if plog is not None:
             plog.close()
