@@ -203,6 +203,8 @@ class ABSettings:
     # SQLAlchemy URL or SQLite file path; None = no log.
     log_db: str | None = None
     log: LogSettings = field(default_factory=LogSettings)
+    # Settings applied to every arm's model as it is loaded (Config.update form), e.g. {"cache_dir": ...}.
+    overrides: dict[str, Any] | None = None
     # Shadow runs started and not finished; beyond this they are dropped (and counted), never queued forever.
     shadow_limit: int = 256
 
@@ -404,7 +406,7 @@ def build_arms(
         names = [n for n, _ in ab.models]
         shares = parse_traffic(ab.traffic, names)
         for name, folder in ab.models:
-            p = RevenuePredictor.load(folder, device=device, progress=False)
+            p = RevenuePredictor.load(folder, device=device, overrides=ab.overrides, progress=False)
             arms.append(
                 Arm(name, make_service(p), checkpoint_id(folder), str(Path(folder).resolve()), shares[name])
             )
