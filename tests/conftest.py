@@ -76,6 +76,16 @@ def tiny_run(tiny_bert, films_csv, tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("run")
     cfg = tiny_config(tiny_bert, root / "cache")
+    cfg.tabular.use_in_fusion = False  # the seed's pure network: no metadata, no trees
+    cfg.ensemble.enabled = "off"
     p = RevenuePredictor(cfg, progress=False).fit(films_csv)
     p.save(root / "split_70_20_10")
     return root / "split_70_20_10"
+
+
+# Property-based tests: deterministic (derandomize, no example database) and without per-example
+# deadlines, which a loaded 2-core machine would trip.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("reelcast", deadline=None, derandomize=True, database=None)
+_hypothesis_settings.load_profile("reelcast")

@@ -132,7 +132,7 @@ def test_evaluate_and_predict(trained, films_csv, tmp_path):
     assert r.exit_code == 0, r.output
     res = json.loads(r.output)
     assert res["class_name"] in res["probabilities"] and abs(sum(res["probabilities"].values()) - 1) < 1e-6
-    assert set(res["contributions"]) == {"text"}
+    assert set(res["contributions"]) == {"text", "tabular"}
     preds = tmp_path / "preds.csv"
     r = invoke("predict", "--model", model, "--data", films_csv, "--out", preds, "-q")
     assert r.exit_code == 0, r.output
@@ -154,3 +154,98 @@ def test_clear_errors(tmp_path, tiny_bert):
 def test_config_command_prints_toml(tmp_path):
     r = invoke("config", "--set", "train.lr=0.5")
     assert r.exit_code == 0 and "lr = 0.5" in r.output and "[media]" in r.output
+
+
+def test_train_with_people_features_date_split_and_constant_dollars(tiny_bert, films_csv, tmp_path):
+    import numpy as np
+
+    films = pd.read_csv(films_csv)
+    people = tmp_path / "people.csv"
+    pd.DataFrame(
+        {
+            "film_id": films["id"],
+            "director": [f"D{i % 7}" for i in range(len(films))],
+            "cast": [f"S{i % 5}|S{i % 11}" for i in range(len(films))],
+        }
+    ).to_csv(people, index=False)
+    feats = tmp_path / "feats.csv"
+    vecs = pd.DataFrame(
+        np.random.default_rng(0).standard_normal((len(films) - 6, 3)), columns=["a", "b", "c"]
+    )
+    vecs.insert(0, "film_id", films["id"].iloc[6:].to_numpy())
+    vecs.to_csv(feats, index=False)
+    out = tmp_path / "run"
+    r = invoke(
+        "train",
+        "--data",
+        films_csv,
+        "--out",
+        out,
+        "--text-model",
+        tiny_bert,
+        "--epochs",
+        1,
+        "--cache-dir",
+        tmp_path / "cache",
+        "--no-ablation",
+        "-q",
+        "--splits",
+        "70-20-10",
+        "--tabular",
+        "auto",
+        "--people",
+        people,
+        "--features",
+        feats,
+        "--split-by",
+        "date",
+        "--constant-dollars",
+        "--set",
+        "eval.bootstrap=20",
+        "--set",
+        "text.max_length=64",
+    )
+    assert r.exit_code == 0, r.output
+    sdir = out / "split_date_70_20_10"
+    res = json.loads((sdir / "evaluation_results.json").read_text())
+    assert res["split"] == "date-70-20-10" and res["thresholds_dollars"].startswith("constant 2024")
+    assert res["modalities"] == ["text", "tabular", "external"]
+    report = json.loads((out / "table_report.json").read_text())
+    assert report["people"]["matched"] == len(films) and report["people"]["by_method"]["id"] == len(films)
+    # The newest films are the test films.
+    ids = pd.read_csv(sdir / "split_ids.csv").merge(films, left_on="film_id", right_on="id")
+    assert ids[ids["portion"] == "train"]["year"].max() <= ids[ids["portion"] == "test"]["year"].min()
+    r = invoke("predict", "--model", sdir, "--data", films_csv, "--json", "-q")
+    assert r.exit_code == 0, r.output
+    used = pd.DataFrame(json.loads(r.output))["modalities_used"]
+    assert (used == "text,tabular").sum() == 6 and (used == "text,tabular,external").sum() == len(films) - 6
+
+
+def test_pure_network_trains_the_seed_network_alone(tiny_bert, films_csv, tmp_path):
+    from reelcast.predictor import RevenuePredictor
+
+    r = invoke(
+        "train",
+        "--data",
+        films_csv,
+        "--out",
+        tmp_path / "run",
+        "--text-model",
+        tiny_bert,
+        "--splits",
+        "70-20-10",
+        "--epochs",
+        1,
+        "--no-ablation",
+        "-q",
+        "--pure-network",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--set",
+        "text.max_length=64",
+    )
+    assert r.exit_code == 0, r.output
+    p = RevenuePredictor.load(tmp_path / "run" / "split_70_20_10")
+    assert p.ensemble_ is None and p.spec_.modalities == ["text"]
+    bad = invoke("train", "--data", films_csv, "--pure-network", "--tabular", "auto")
+    assert bad.exit_code != 0 and "--pure-network" in bad.output

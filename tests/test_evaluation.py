@@ -19,7 +19,9 @@ from reelcast.pipeline import run_train
 from reelcast.stats import expected_calibration_error, mcnemar, paired_bootstrap
 
 FNS = metric_fns()
-BASELINES = ["text_only", "tabular_only", "majority", "gbt_tabular"]
+# The default model is the ensemble: each of its components is reported on its own, then the baselines.
+COMPONENTS = ["component_fusion", "component_gbm_classifier", "component_gbm_regressor"]
+BASELINES = [*COMPONENTS, "text_only", "tabular_only", "majority", "gbt_tabular"]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -42,7 +44,9 @@ def test_ablation_table_has_every_model_with_intervals(run):
     out, sdir, res, _ = run
     df = pd.read_csv(sdir / "ablation.csv", keep_default_na=False)
     assert df["model"].tolist() == ["full", *BASELINES]
-    assert df["modalities"].tolist() == ["text+tabular", "text", "tabular", "-", "tabular"]
+    assert df["modalities"].tolist() == [*["text+tabular"] * 4, "text", "tabular", "-", "tabular"]
+    weights = df.set_index("model")["note"]
+    assert all(weights[c].startswith("blend weight ") for c in COMPONENTS)
     assert (df["test_films"] == res["sizes"]["test"]).all()
     for m in ev.ABLATION_METRICS:
         assert (df[f"{m}_low"] <= df[m] + 1e-12).all() and (df[m] <= df[f"{m}_high"] + 1e-12).all(), m
@@ -50,7 +54,10 @@ def test_ablation_table_has_every_model_with_intervals(run):
     assert "early stopping on the class-weighted log-loss" in df.set_index("model").loc["gbt_tabular", "note"]
     assert (sdir / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [r["model"] for r in res["ablation"]["models"]] == df["model"].tolist()
-    assert res["ablation"]["tabular_columns"] == ["year", "runtime", "budget_musd", "genres"]
+    assert res["ablation"]["tabular_columns"] == [
+        *("year", "runtime", "budget_musd", "genres"),
+        *("budget_real", "budget_flags"),  # issue 8 groups the demo table has
+    ]
     summary = pd.read_csv(out / "ablation_summary.csv")
     assert (
         summary["split"].unique().tolist() == ["70-20-10"]
@@ -121,7 +128,7 @@ def test_calibration_numbers_match_the_saved_probabilities(run):
 def test_permutation_importance_covers_every_column_of_both_tabular_models(run):
     _, sdir, res, _ = run
     df = pd.read_csv(sdir / "permutation_importance.csv")
-    cols = ["year", "runtime", "budget_musd", "genres"]
+    cols = ["year", "runtime", "budget_musd", "genres", "budget_real", "budget_flags"]
     assert df[df["model"] == "full"]["column"].tolist() == cols
     assert df[df["model"] == "gbt_tabular"]["column"].tolist() == cols
     assert (df["repeats"] == 3).all() and (df["f1_macro_drop_std"] >= 0).all()

@@ -41,3 +41,25 @@ def test_explicit_thresholds_are_checked():
         check_thresholds([1, 2, 3])
     with pytest.raises(ValueError, match="ascending"):
         check_thresholds([1, 2, 3, 3, 4, 5, 6])
+
+
+def test_constant_dollar_revenue_deflates_by_year_and_needs_one():
+    import pandas as pd
+
+    from reelcast.data.cpi import base_year, cpi_table
+    from reelcast.labels import constant_dollar_revenue
+
+    t = cpi_table()
+    films = pd.DataFrame({"revenue_musd": [10.0, 10.0], "year": [1980, base_year()], "line": [2, 3]})
+    np.testing.assert_allclose(constant_dollar_revenue(films), [10.0 * t[base_year()] / t[1980], 10.0])
+    films.loc[1, "year"] = None
+    with pytest.raises(ValueError, match=r"1 films have none \(lines 3\)"):
+        constant_dollar_revenue(films)
+
+
+def test_cpi_table_is_complete_and_rising_over_the_long_run():
+    from reelcast.data.cpi import base_year, cpi_table
+
+    t = cpi_table()
+    assert sorted(t) == list(range(1913, base_year() + 1))
+    assert t[1982] < 100 < t[1984] and t[2024] > 3 * t[1980]

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -94,10 +96,43 @@ def test_simulated_media_trains_all_three_modalities(tiny_bert, films_csv, tmp_p
         ]
     )
     p = RevenuePredictor(cfg, progress=False).fit(films_csv)
-    assert p.spec_.modalities == ["text", "video", "audio"] and p.spec_.video_dim == 2048
+    # The demo table has metadata, so by default it is the fourth modality (and the trees read it).
+    assert p.spec_.modalities == ["text", "video", "audio", "tabular"] and p.spec_.video_dim == 2048
+    assert p.ensemble_ is not None
     assert (p.spec_.audio_filterbank is not None) == (frontend == "waveform")
     assert p.spec_.audio_channels == (1 if frontend == "waveform" else cfg.audio.n_mels)
     p.save(tmp_path / "m")
     assert np.array_equal(
         p.predict_proba(films_csv), RevenuePredictor.load(tmp_path / "m").predict_proba(films_csv)
     )
+
+
+def test_saved_run_works_from_another_directory(tiny_bert, films_csv, tmp_path, monkeypatch):
+    """A run trained with relative paths (as `reelcast demo` writes) predicts and serves from elsewhere."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from reelcast.serving.app import create_app
+
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    shutil.copytree(tiny_bert, here / "tiny-bert")
+    monkeypatch.chdir(here)
+    cfg = tiny_config(Path("tiny-bert"), Path("cache"), epochs=1)
+    cfg.text.model = "tiny-bert"  # relative, as the demo's and many users' configs are
+    p = RevenuePredictor(cfg, progress=False).fit(films_csv)
+    p.save("run")
+    expected = p.predict_film("A heist in a casino.")["probabilities"]
+
+    monkeypatch.chdir(elsewhere)
+    loaded = RevenuePredictor.load(here / "run")
+    assert Path(loaded.config.text.model) == (here / "tiny-bert").resolve()
+    assert Path(loaded.config.cache_dir) == (here / "cache").resolve()
+    got = loaded.predict_film("A heist in a casino.")["probabilities"]
+    assert got == pytest.approx(expected, abs=1e-6)
+    client = TestClient(create_app(here / "run"))
+    r = client.post("/predict", json={"title": "x", "description": "A heist in a casino."})
+    assert r.status_code == 200, r.text
+    assert not (elsewhere / "cache").exists(), "the store must be the run's, not one under the new cwd"

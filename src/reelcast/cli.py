@@ -78,6 +78,26 @@ CacheDirOpt = typer.Option(None, "--cache-dir", help="Feature store and trailer 
 TrailerColOpt = typer.Option(None, "--trailer-col", help="Column with trailer URLs, ids or file paths.")
 TrailerMapOpt = typer.Option(None, "--trailer-map", help="MovieLens ml-youtube.csv to join trailers.")
 TrailerLinksOpt = typer.Option(None, "--trailer-links", help="MovieLens links.csv (TMDb/IMDb ids).")
+DecimalOpt = typer.Option(
+    None, "--decimal", help="Decimal mark of revenue cells: '.' or ',' (default: refuse ambiguous 1,5)."
+)
+OutsidePathsOpt = typer.Option(
+    False, "--allow-outside-paths", help="Read local trailer files outside the table's folder."
+)
+
+
+def table_safety_flags(decimal: str | None, allow_outside_paths: bool) -> dict[str, Any]:
+    """--decimal and --allow-outside-paths as config keys."""
+    return {"data.decimal": decimal, "media.allow_outside_paths": allow_outside_paths or None}
+
+
+def table_safety_sets(decimal: str | None, allow_outside_paths: bool) -> list[str]:
+    """The same as --set strings, for commands that only override a saved model's config."""
+    return [
+        f"{k}={v!r}" if isinstance(v, str) else f"{k}=true"
+        for k, v in table_safety_flags(decimal, allow_outside_paths).items()
+        if v is not None
+    ]
 
 
 def data_flags(
@@ -130,6 +150,9 @@ def train(
     allow_post_release: bool = typer.Option(
         False, "--allow-post-release", help="Permit columns only known after release (leaks!)."
     ),
+    pure_network: bool = typer.Option(
+        False, "--pure-network", help="The seed's fusion network alone: no trees, no metadata modality."
+    ),
     epochs: int = typer.Option(None, "--epochs"),
     patience: int = typer.Option(None, "--patience"),
     batch_size: int = typer.Option(None, "--batch-size"),
@@ -147,6 +170,18 @@ def train(
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Drop malformed CSV rows (logged)."),
     trailer_map: str = TrailerMapOpt,
     trailer_links: str = TrailerLinksOpt,
+    decimal: str = DecimalOpt,
+    allow_outside_paths: bool = OutsidePathsOpt,
+    people: str = typer.Option(
+        None, "--people", help="Director + top cast per film (by id, or title + year): track-record features."
+    ),
+    features: str = typer.Option(
+        None, "--features", help="Your per-film vectors keyed by film id (Parquet, CSV, NPZ/NPY): a modality."
+    ),
+    split_by: str = typer.Option(None, "--split-by", help="random | date (train oldest, test newest)."),
+    constant_dollars: bool = typer.Option(
+        False, "--constant-dollars", help="Cut classes on revenue in constant (CPI-U) dollars."
+    ),
     device: str = DeviceOpt,
     config: Path = ConfigOpt,
     set_: list[str] = SetOpt,
@@ -188,7 +223,17 @@ def train(
             trailer_map,
             trailer_links,
         ),
+        **table_safety_flags(decimal, allow_outside_paths),
+        # issue 8: people track record, bring-your-own features, date split, constant-dollar classes
+        "data.people": people,
+        "data.features": features,
+        "split.by": split_by,
+        "labels.constant_dollars": constant_dollars or None,
     }
+    if pure_network:
+        if tabular is not None:
+            fail("--pure-network leaves metadata out; drop --tabular or --pure-network")
+        flags["ensemble.enabled"], flags["tabular.use_in_fusion"] = "off", False
     if tabular is not None:
         flags["tabular.use_in_fusion"] = True
         if tabular != "auto":
@@ -222,6 +267,8 @@ def evaluate(
     model: Path = typer.Option(..., "--model", help="A split folder of a training run."),
     data: Path = typer.Option(..., "--data", help="Film table with revenue."),
     out: Path = typer.Option(None, "--out", help="Write the metrics JSON here too."),
+    decimal: str = DecimalOpt,
+    allow_outside_paths: bool = OutsidePathsOpt,
     device: str = DeviceOpt,
     set_: list[str] = SetOpt,
     verbose: bool = VerboseOpt,
@@ -234,6 +281,7 @@ def evaluate(
     from reelcast.reports import write_json
 
     try:
+        set_ = list(set_ or []) + table_safety_sets(decimal, allow_outside_paths)
         overrides = build_config(None, set_, {}).to_dict() if set_ else None
         p = RevenuePredictor.load(
             model, device=device, overrides=_only_set(overrides, set_), progress=not quiet
@@ -276,6 +324,8 @@ def predict(
     out: Path = typer.Option(None, "--out", help="With --data: write predictions (.csv or .json)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     offline: bool = OfflineOpt,
+    decimal: str = DecimalOpt,
+    allow_outside_paths: bool = OutsidePathsOpt,
     device: str = DeviceOpt,
     set_: list[str] = SetOpt,
     verbose: bool = VerboseOpt,
@@ -294,6 +344,7 @@ def predict(
         fail("give --description (or --description-file) for one film, or --data for a table")
     try:
         sets = list(set_ or []) + (["media.offline=true"] if offline else [])
+        sets += table_safety_sets(decimal, allow_outside_paths)
         overrides = _only_set(build_config(None, sets, {}).to_dict(), sets)
         p = RevenuePredictor.load(model, device=device, overrides=overrides, progress=not (quiet or as_json))
         if data is not None:
@@ -348,6 +399,8 @@ def extract(
     trailer_col: str = TrailerColOpt,
     trailer_map: str = TrailerMapOpt,
     trailer_links: str = TrailerLinksOpt,
+    decimal: str = DecimalOpt,
+    allow_outside_paths: bool = OutsidePathsOpt,
     device: str = DeviceOpt,
     config: Path = ConfigOpt,
     set_: list[str] = SetOpt,
@@ -373,6 +426,7 @@ def extract(
         "media.mode": "trailers",
         "train.device": device,
         **data_flags(None, None, None, trailer_col, None, None, None, trailer_map, trailer_links),
+        **table_safety_flags(decimal, allow_outside_paths),
     }
     try:
         cfg = build_config(config, set_, flags)

@@ -36,6 +36,18 @@ class DataConfig:
     # Joins a table without a trailer column to YouTube ids (MovieLens ml-youtube.csv + links.csv).
     trailer_map: str | None = None
     trailer_links: str | None = None
+    # Decimal mark of revenue cells: auto refuses cells that only read with a decimal comma ("1,5").
+    decimal: str = "auto"  # auto | . | ,
+    # Longest cell (characters) a table may hold; a longer one is an error naming its line and column.
+    max_cell_chars: int = 100_000
+    # Revenue above this (millions; 30x the top-grossing film) is no film's: in a column of undeclared
+    # unit it means the column holds dollars.
+    max_revenue_musd: float = 100_000.0
+    # Director and top cast per film (by id, or title + year), for the people track-record features.
+    people: str | None = None
+    # Bring-your-own per-film feature vectors (Parquet, CSV, NPZ or NPY + ids) keyed by film id.
+    features: str | None = None
+    features_id_col: str | None = None  # None = the first of id, film_id, tmdb_id, ... present
 
 
 @dataclass
@@ -45,6 +57,9 @@ class LabelConfig:
     strategy: str = "quantile"  # quantile (fit on training films only) | thresholds
     # Seven ascending edges in millions, used with strategy = "thresholds".
     thresholds: list[float] = field(default_factory=lambda: [1.0, 5.0, 20.0, 40.0, 65.0, 100.0, 150.0])
+    # Deflate revenue to the CPI base year (data/cpi_us.csv) before binning, so a class means the same
+    # buying power in 1980 and 2015; edges are still fit on the training films only.
+    constant_dollars: bool = False
 
 
 @dataclass
@@ -54,6 +69,8 @@ class SplitConfig:
     splits: str = "all"  # all | 70-20-10 | 75-15-10 | 80-10-10 (comma-separated list allowed)
     cv: int = 0  # > 1: stratified K-fold cross-validation instead of the fixed splits
     seed: int = 42
+    # random (stratified) | date: train on the oldest films, validate on the next, test on the newest.
+    by: str = "random"
 
 
 @dataclass
@@ -87,6 +104,10 @@ class MediaConfig:
     decode_workers: int = 2
     timeout: float = 120.0
     retries: int = 3
+    # A table's local trailer paths must lie in the table's folder unless this is set.
+    allow_outside_paths: bool = False
+    # Largest local trailer file read (checked before hashing or decoding).
+    max_file_mb: float = 4096.0
 
 
 @dataclass
@@ -118,10 +139,46 @@ class AudioConfig:
 class TabularConfig:
     """Pre-release metadata as a fourth modality and for the tabular baseline."""
 
-    columns: list[str] | None = None  # None = every pre-release column the table has
-    use_in_fusion: bool = False
+    columns: list[str] | None = None  # None = every pre-release column group the table has
+    # Vocabulary sizes of the multi-hot / one-hot groups: the most frequent values in the training films.
+    keywords_top_k: int = 100
+    companies_top_k: int = 30
+    countries_top_k: int = 15
+    languages_top_k: int = 10
+    # A value must appear in at least this many training films to get its own column.
+    min_count: int = 5
+    # Track records (studios, people): mean earlier log revenue shrunk toward the training mean with
+    # this many pseudo-films, so one earlier hit does not make a studio a hit-maker.
+    track_smoothing: float = 3.0
+    # None = auto: fused as a modality whenever the table has pre-release metadata.
+    use_in_fusion: bool | None = None
     # Post-release columns (votes, ratings, popularity) leak the outcome; off unless asked for.
     allow_post_release: bool = False
+
+
+@dataclass
+class EnsembleConfig:
+    """Gradient-boosted trees beside the fusion network, blended with weights fit on validation films."""
+
+    # auto = on when the table has pre-release metadata; off = the fusion network alone.
+    enabled: str = "auto"  # auto | on | off
+    components: list[str] = field(default_factory=lambda: ["fusion", "gbm_classifier", "gbm_regressor"])
+    seeds: int = 3  # tree models per component, averaged (bagging differs per seed)
+    learning_rate: float = 0.03
+    num_leaves: int = 15
+    min_child_samples: int = 20
+    subsample: float = 0.8
+    colsample: float = 0.7
+    reg_lambda: float = 1.0
+    max_rounds: int = 3000
+    early_stopping_rounds: int = 100
+    fixed_rounds: int = 300  # when a split has no validation films to stop on
+    threads: int = 0  # LightGBM threads; 0 = its default
+    # The plot text enters the trees as one out-of-fold ridge prediction of log revenue.
+    text_stack: bool = True
+    text_stack_alpha: float = 10.0
+    weight_step: float = 0.05  # grid step of the blend weights
+    decision: str = "auto"  # argmax | median | auto (chosen on validation films)
 
 
 @dataclass
@@ -135,6 +192,10 @@ class ModelConfig:
     attention_heads: int = 4
     # Probability of hiding a present modality during training, so missing trailers are expected.
     modality_dropout: float = 0.1
+    # classify: 8-way softmax | multitask: + a log-revenue regression head (a blend component of its own)
+    # | corn: ordinal CORN head (7 conditional binary tasks)
+    objective: str = "classify"
+    regression_weight: float = 1.0  # weight of the regression loss beside the class loss (multitask)
 
 
 @dataclass
@@ -202,6 +263,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     tabular: TabularConfig = field(default_factory=TabularConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     ab: ABConfig = field(default_factory=ABConfig)
@@ -232,6 +294,25 @@ class Config:
     def update(self, d: dict[str, Any], prefix: str = "") -> None:
         """Apply nested overrides in place, converting values to the field types."""
         _apply(self, d, prefix)
+
+    def with_absolute_paths(self) -> Config:
+        """A copy whose local paths (models, caches, maps) are absolute, so a saved run works from any
+        working directory. Hub ids and names that are not existing paths are left as they are."""
+        out = Config.from_dict(self.to_dict())
+        out.cache_dir = str(Path(out.cache_dir).expanduser().resolve())
+        if out.media.download_dir:
+            out.media.download_dir = str(Path(out.media.download_dir).expanduser().resolve())
+        for section, key in (
+            ("text", "model"),
+            ("video", "model"),
+            ("data", "trailer_map"),
+            ("data", "trailer_links"),
+        ):
+            node = getattr(out, section)
+            value = getattr(node, key)
+            if value and not Path(value).is_absolute() and Path(value).expanduser().exists():
+                setattr(node, key, str(Path(value).expanduser().resolve()))
+        return out
 
     def override(self, assignments: list[str]) -> None:
         """Apply `section.field=value` strings (values parsed as TOML, else as plain strings)."""

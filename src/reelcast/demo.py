@@ -137,7 +137,7 @@ def prepare_demo(out: Path, s: DemoSettings, progress: bool = True) -> tuple[Con
     """Write the catalogue (and trailers and tiny encoders) under out/demo_inputs; return config and table."""
     from reelcast.encoders.text import save_tiny_bert
 
-    root = Path(out) / "demo_inputs"
+    root = Path(out).resolve() / "demo_inputs"  # absolute: the run's saved paths work from anywhere
     root.mkdir(parents=True, exist_ok=True)
     df = make_catalogue(s.films, s.seed)
     cfg = Config()

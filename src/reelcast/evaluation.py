@@ -24,7 +24,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.class_weight import compute_sample_weight
 
 from reelcast import reports
-from reelcast.config import Config
+from reelcast.config import Config, TabularConfig
 from reelcast.data.splits import Split
 from reelcast.data.table import FilmTable
 from reelcast.data.tabular import TabularEncoder, check_leakage, default_columns
@@ -51,6 +51,11 @@ METRIC_LABELS = {
     "f1_macro": "macro-F1",
     "one_away_accuracy": "1-away accuracy",
     "qwk": "QWK",
+}
+COMPONENT_LABELS = {
+    "fusion": "the fusion network alone (component of the full model)",
+    "gbm_classifier": "the gradient-boosted tree classifier (component of the full model)",
+    "gbm_regressor": "the gradient-boosted log-revenue regressor (component of the full model)",
 }
 # Sentences: exact-class accuracy (McNemar tests exactly that) and macro-F1 (what early stopping selects on).
 SENTENCE_METRICS = ("accuracy", "f1_macro")
@@ -127,6 +132,7 @@ def fit_fusion_baseline(
     cfg_b = copy.deepcopy(cfg)
     # Only the models that use metadata fit (and leak-check) a tabular encoder.
     cfg_b.tabular.use_in_fusion = "tabular" in modalities
+    cfg_b.ensemble.enabled = "off"  # a baseline is the fusion network alone
     b = RevenuePredictor(cfg_b, progress=progress)
     b._featurizer = p._featurizer  # already-built features; nothing is encoded again
     b.fit(table, split, inputs, modalities=modalities)
@@ -174,10 +180,17 @@ class GBTBaseline:
         return self.predict_proba(X).argmax(1)
 
 
-def fit_gbt(table: FilmTable, split: Split, y: np.ndarray, columns: list[str], seed: int) -> GBTBaseline:
+def fit_gbt(
+    table: FilmTable,
+    split: Split,
+    y: np.ndarray,
+    columns: list[str],
+    seed: int,
+    settings: TabularConfig | None = None,
+) -> GBTBaseline:
     """HistGradientBoostingClassifier, class-balanced, early-stopped on the validation films' log-loss."""
     t0 = time.perf_counter()
-    enc = TabularEncoder(columns).fit(table.df.iloc[split.train])
+    enc = TabularEncoder(columns, settings=settings or TabularConfig()).fit(table.df.iloc[split.train])
     X, _ = enc.transform(table.df)
     tr = split.train
     # Validation films of a class no training film has cannot be scored by the classifier; leave them out.
@@ -228,11 +241,25 @@ def run_ablation(
         "full",
         f"the full model ({'+'.join(mods)})",
         mods,
-        probs[te].argmax(1),
+        p.decide(probs[te]),
         probs[te],
         p.train_result_.seconds,
     )
     ab = Ablation([full])
+    if p.ensemble_ is not None:  # each component of the blend on its own, as fitted inside the model
+        comp = p.component_probs(p.shape_inputs(inputs, table.df).subset(te))
+        weights = dict(zip(p.ensemble_.blend.components, p.ensemble_.blend.weights, strict=True))
+        for name, cp in comp.items():
+            ab.candidates.append(
+                Candidate(
+                    f"component_{name}",
+                    COMPONENT_LABELS.get(name, name),
+                    mods,
+                    cp.argmax(1),
+                    cp,
+                    note=f"blend weight {weights.get(name, 0.0):.2f}",
+                )
+            )
     columns = tabular_columns(p, table, cfg)
     ab.tabular_columns = columns
 
@@ -279,7 +306,7 @@ def run_ablation(
     )
 
     if columns:
-        ab.gbt = fit_gbt(table, split, y, columns, cfg.train.seed)
+        ab.gbt = fit_gbt(table, split, y, columns, cfg.train.seed, cfg.tabular)
         X, _ = ab.gbt.encoder.transform(table.df.iloc[te])
         gp = ab.gbt.predict_proba(X)
         ab.candidates.append(
@@ -405,24 +432,17 @@ def significance(
 
 # ---- permutation importance ---------------------------------------------------------------------------
 def column_blocks(enc: TabularEncoder) -> dict[str, np.ndarray]:
-    """Feature positions of each source column in the encoder's output (genres: the whole multi-hot block)."""
-    blocks, start = {}, 0
-    for c in enc.columns:
-        width = len(enc.genres) if c == "genres" else 2  # numeric: value and missing flag
-        if width:
-            blocks[c] = np.arange(start, start + width)
-        start += width
-    if start != enc.dim:
-        raise ValueError(f"tabular feature layout changed: blocks cover {start} of {enc.dim} features")
+    """Feature positions of each source column or feature group in the encoder's output."""
+    blocks = enc.blocks()
+    covered = sum(len(v) for v in blocks.values())
+    if covered != enc.dim:
+        raise ValueError(f"tabular feature layout changed: blocks cover {covered} of {enc.dim} features")
     return blocks
 
 
 def tabular_presence(enc: TabularEncoder, X: np.ndarray) -> np.ndarray:
     """Which rows have any metadata, read back from encoded features exactly as `transform` decides it."""
-    present = np.zeros(len(X), dtype=bool)
-    for c, idx in column_blocks(enc).items():
-        present |= X[:, idx].any(1) if c == "genres" else X[:, idx[1]] == 0
-    return present
+    return enc.presence(X)
 
 
 def permutation_importance(
@@ -465,7 +485,7 @@ def fusion_permutation(
         # A shuffled-in value can give a film without metadata some (and the reverse): the mask follows.
         x.mask = te_inputs.mask.copy()
         x.mask[:, j] = tabular_presence(p.tabular_, Xp)
-        return p.logits(x).argmax(1)
+        return p.decide(p.proba(x))
 
     return permutation_importance(
         predict, X, y_test, column_blocks(p.tabular_), cfg.eval.permutation_repeats, cfg.split.seed
@@ -508,7 +528,7 @@ def split_extras(
     }
 
     perm: list[dict] = []
-    if "tabular" in p.spec_.modalities:
+    if "tabular" in te_inputs.modalities:
         perm += [{"model": "full", **r} for r in fusion_permutation(p, te_inputs, y[te], cfg)]
 
     if cfg.eval.ablation:

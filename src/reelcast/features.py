@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from reelcast.io import atomic_write_bytes, atomic_write_json, sha256_text
+
+log = logging.getLogger(__name__)
 
 
 def slug(text: str, max_len: int = 60) -> str:
@@ -40,16 +43,31 @@ class FeatureStore:
         """True when the entry exists."""
         return self.path(kind, encoder_id, content_hash).exists()
 
-    def get(self, kind: str, encoder_id: str, content_hash: str) -> np.ndarray | None:
-        """The cached array, or None; a corrupt entry is deleted and reported as missing."""
+    def get(
+        self, kind: str, encoder_id: str, content_hash: str, shape: tuple[int | None, ...] | None = None
+    ) -> np.ndarray | None:
+        """The cached array, or None; an entry that is unreadable, truncated or not of `shape` (None in
+        `shape` = any length) is deleted with a warning and reported as missing, so it is redone."""
         p = self.path(kind, encoder_id, content_hash)
         if not p.exists():
             return None
         try:
-            return np.load(p, allow_pickle=False)
-        except (ValueError, OSError, EOFError):
-            p.unlink(missing_ok=True)
-            return None
+            a = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            problem = f"unreadable ({e})"
+        else:
+            if shape is None or (
+                a.ndim == len(shape) and all(w is None or w == n for w, n in zip(shape, a.shape, strict=True))
+            ):
+                return a
+            problem = f"shape {a.shape}, expected {tuple('*' if w is None else w for w in shape)}"
+        log.warning("feature store: %s is %s; deleted, it will be computed again", p, problem)
+        p.unlink(missing_ok=True)
+        return None
+
+    def discard(self, kind: str, encoder_id: str, content_hash: str, suffix: str = ".npy") -> None:
+        """Delete an entry (e.g. a status record whose features turned out to be corrupt)."""
+        self.path(kind, encoder_id, content_hash, suffix).unlink(missing_ok=True)
 
     def put(self, kind: str, encoder_id: str, content_hash: str, array: np.ndarray) -> None:
         """Store an array atomically."""

@@ -51,8 +51,12 @@ class FilmInputs:
 
     def with_tabular(self, feats: np.ndarray, present: np.ndarray) -> FilmInputs:
         """A copy with the tabular modality added (fit per split, so added late)."""
-        mods = [*self.modalities, "tabular"]
-        arrays = {**self.arrays, "tabular": feats}
+        return self.with_modality("tabular", feats, present)
+
+    def with_modality(self, name: str, feats: np.ndarray, present: np.ndarray) -> FilmInputs:
+        """A copy with one more (N, D) modality and its presence mask (tabular, external)."""
+        mods = [*self.modalities, name]
+        arrays = {**self.arrays, name: feats}
         return FilmInputs(
             self.film_ids, mods, arrays, np.concatenate([self.mask, present[:, None]], 1), self.status
         )

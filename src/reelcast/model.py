@@ -5,6 +5,7 @@ Inputs arrive as a dict of tensors with the same first (film) dimension:
     video    (B, T, Dv)     frozen per-frame features     -> temporal module -> (B, Dv)
     audio    (B, C, L)      cached log-mel or waveform    -> 1-D CNN -> (B, audio.dim)
     tabular  (B, Dtab)      standardised metadata
+    external (B, Dext)      bring-your-own per-film vectors, standardised (data.external)
     mask     (B, M) bool    which modalities each film has, in `spec.modalities` order
 A masked modality's vector is replaced by zeros after its head, so absent trailers or plots never
 reach the classifier as fake data, and the per-modality contribution is measurable by masking.
@@ -20,7 +21,35 @@ from torch import nn
 from reelcast.config import ModelConfig
 from reelcast.labels import NUM_CLASSES
 
-MODALITIES = ("text", "video", "audio", "tabular")
+MODALITIES = ("text", "video", "audio", "tabular", "external")
+OBJECTIVES = ("classify", "multitask", "corn")
+
+
+def class_logits(raw: torch.Tensor, objective: str, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """Raw outputs -> class logits (log-probabilities for CORN, whose softmax is its distribution)."""
+    if objective == "classify":
+        return raw
+    if objective == "multitask":
+        return raw[:, :num_classes]
+    # CORN (Shi, Cao & Raschka 2021): logit k models P(y > k | y > k-1); chained, they give P(y > k).
+    log_gt = torch.cumsum(nn.functional.logsigmoid(raw), dim=1)  # log P(y > k), k = 0..K-2
+    zeros = torch.zeros_like(raw[:, :1])
+    log_ge = torch.cat([zeros, log_gt], dim=1)  # log P(y >= k), k = 0..K-1
+    # P(y = k) = P(y >= k) * (1 - P(y > k | y >= k)); the last class has no task after it.
+    cond_le = torch.cat([nn.functional.logsigmoid(-raw), zeros], dim=1)
+    return log_ge + cond_le
+
+
+def corn_loss(raw: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """CORN: binary cross-entropy of task k on the films with y >= k (conditional training sets)."""
+    k = torch.arange(raw.shape[1], device=raw.device)
+    eligible = target[:, None] >= k[None, :]
+    label = (target[:, None] > k[None, :]).to(raw.dtype)
+    bce = nn.functional.binary_cross_entropy_with_logits(raw, label, reduction="none")
+    w = eligible.to(raw.dtype)
+    if weights is not None:
+        w = w * weights[target][:, None]
+    return (bce * w).sum() / w.sum().clamp_min(1e-6)
 
 
 @dataclass
@@ -37,7 +66,10 @@ class ModelSpec:
     # (filters, kernel, stride) in samples of the learnable filterbank for the waveform front end.
     audio_filterbank: list[int] | None = None
     tabular_dim: int = 0
+    external_dim: int = 0
     temporal: str = "conv"
+    # classify: 8 softmax logits | multitask: + a log-revenue regression output | corn: 7 ordinal logits
+    objective: str = "classify"
     text_backbone: str | None = None  # set when the text model is fine-tuned end to end
     text_pooling: str = "cls"
 
@@ -138,10 +170,19 @@ class FusionModel(nn.Module):
                 )
             elif m == "tabular":
                 heads[m], dims[m] = nn.LayerNorm(spec.tabular_dim), spec.tabular_dim
+            elif m == "external":
+                heads[m], dims[m] = nn.LayerNorm(spec.external_dim), spec.external_dim
             else:
                 raise ValueError(f"unknown modality {m!r}; known: {', '.join(MODALITIES)}")
         self.heads = nn.ModuleDict(heads)
         self.dims = dims
+        if spec.objective not in OBJECTIVES:
+            raise ValueError(
+                f"model.objective must be one of {', '.join(OBJECTIVES)}, got {spec.objective!r}"
+            )
+        self.num_classes = num_classes
+        num_out = {"classify": num_classes, "multitask": num_classes + 1, "corn": num_classes - 1}
+        num_classes = num_out[spec.objective]  # width of the raw output layer
         if cfg.fusion == "concat":
             self.fused_dim = sum(dims.values())
             self.classifier = mlp([self.fused_dim, *cfg.hidden, num_classes], cfg.dropout)
@@ -179,7 +220,11 @@ class FusionModel(nn.Module):
         return out
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Logits (B, num_classes)."""
+        """Class logits (B, num_classes): softmax of them is the class distribution, for every objective."""
+        return class_logits(self.forward_raw(batch), self.spec.objective, self.num_classes)
+
+    def forward_raw(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The output layer as trained: 8 logits, 8 logits + regression, or 7 CORN logits."""
         vecs = self.modality_vectors(batch)
         if self.cfg.fusion == "concat":
             return self.classifier(torch.cat(vecs, dim=1))

@@ -21,9 +21,16 @@ import pandas as pd
 
 from reelcast import reports
 from reelcast.config import SPLITS, Config, split_names
+from reelcast.data.cpi import base_year
 from reelcast.data.splits import Split, make_folds, make_split
 from reelcast.featurize import FilmInputs
-from reelcast.labels import CLASS_NAMES, describe_thresholds
+from reelcast.labels import (
+    CLASS_NAMES,
+    assign_classes,
+    check_revenue_spread,
+    check_thresholds,
+    describe_thresholds,
+)
 from reelcast.metrics import SCALAR_METRICS, classification_metrics
 from reelcast.predictor import RevenuePredictor, as_table, softmax
 from reelcast.stats import bootstrap_ci, expected_calibration_error, mean_std
@@ -47,7 +54,7 @@ class RunSummary:
 
 def split_dir_name(name: str) -> str:
     """`70-20-10` -> `split_70_20_10`; folds keep their name."""
-    return f"split_{name.replace('-', '_')}" if name in SPLITS else name
+    return f"split_{name.replace('-', '_')}" if name.removeprefix("date-") in SPLITS else name
 
 
 def evaluate_split(
@@ -57,8 +64,8 @@ def evaluate_split(
     from reelcast.metrics import metric_fns
 
     logits = p.logits(inputs)
-    probs = softmax(logits, p.temperature_)
-    pred = probs.argmax(1)
+    probs = p.proba(inputs)
+    pred = p.decide(probs)
     out: dict[str, Any] = {}
     for part in ("val", "test"):
         idx = getattr(split, part)
@@ -78,6 +85,7 @@ def evaluate_split(
         out["test_ci"][name] = {"point": point, "low": lo, "high": hi}
     out["calibration"] = {
         "temperature": p.temperature_,
+        "note": "ece_test is the final (blended) probabilities; the uncalibrated one is the fusion network's",
         "ece_test": expected_calibration_error(probs[te], y[te], cfg.eval.calibration_bins),
         "ece_test_uncalibrated": expected_calibration_error(
             softmax(logits[te]), y[te], cfg.eval.calibration_bins
@@ -97,6 +105,14 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     base = RevenuePredictor(cfg, progress=progress)
     table = as_table(data, cfg)
     reports.write_json(out_dir / "table_report.json", table.report.to_dict())
+    # Before featurizing: revenues that give one class cannot train (RevenuePredictor.fit checks each split).
+    rev = table.df["revenue_musd"].to_numpy(dtype=np.float64)
+    if cfg.labels.strategy == "quantile":
+        check_revenue_spread(rev)
+    elif np.unique(assign_classes(rev, check_thresholds(cfg.labels.thresholds))).size < 2:
+        raise ValueError(
+            "every film falls in one class under labels.thresholds; check the revenues and thresholds"
+        )
     t0 = time.perf_counter()
     inputs = base.featurize(table)
     seconds = {"featurize": time.perf_counter() - t0}
@@ -105,7 +121,13 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     )
 
     strata = base.strata(table)
-    if cfg.split.cv and cfg.split.cv > 1:
+    if cfg.split.by not in ("random", "date"):
+        raise ValueError(f"split.by must be random or date, got {cfg.split.by!r}")
+    if cfg.split.by == "date":  # issue 8: train on the oldest films, test on the newest
+        if cfg.split.cv and cfg.split.cv > 1:
+            raise ValueError("--cv folds are random; they cannot be combined with --split-by date")
+        splits = [base.default_split(table, n) for n in split_names(cfg.split.splits)]
+    elif cfg.split.cv and cfg.split.cv > 1:
         splits = make_folds(strata, cfg.split.cv, cfg.split.seed)
     else:
         splits = [
@@ -128,6 +150,9 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
             "sizes": split.sizes(),
             "class_names": CLASS_NAMES,
             "thresholds_musd": [float(t) for t in p.thresholds_],
+            "thresholds_dollars": (
+                f"constant {base_year()} US dollars (CPI-U)" if cfg.labels.constant_dollars else "nominal"
+            ),
             "classes": describe_thresholds(p.thresholds_),
             "class_counts": p.class_counts_,
             "modalities": p.spec_.modalities,

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from reelcast.config import TrainConfig
 from reelcast.labels import NUM_CLASSES
-from reelcast.model import FusionModel, modality_dropout
+from reelcast.model import FusionModel, class_logits, corn_loss, modality_dropout
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,14 @@ def take(inputs: Batch, idx: torch.Tensor, device: torch.device) -> Batch:
 
 @torch.no_grad()
 def predict_logits(
-    model: nn.Module, inputs: Batch, device: torch.device, batch_size: int = 256
+    model: nn.Module, inputs: Batch, device: torch.device, batch_size: int = 256, raw: bool = False
 ) -> torch.Tensor:
-    """Logits for every film in `inputs`, in order, on the CPU."""
+    """Class logits for every film in `inputs`, in order, on the CPU (raw=True: the output layer)."""
     model.eval()
     n = len(inputs["mask"])
+    fn = model.forward_raw if raw else model
     out = [
-        model(take(inputs, torch.arange(i, min(i + batch_size, n)), device)).cpu()
+        fn(take(inputs, torch.arange(i, min(i + batch_size, n)), device)).cpu()
         for i in range(0, n, batch_size)
     ]
     return torch.cat(out) if out else torch.zeros(0, NUM_CLASSES)
@@ -115,18 +116,46 @@ def train_model(
     modality_drop: float = 0.0,
     progress: bool = True,
     desc: str = "train",
+    regression_target: np.ndarray | None = None,
+    regression_weight: float = 1.0,
 ) -> TrainResult:
-    """Train until early stopping; the model is left holding the best validation-F1 weights."""
+    """Train until early stopping; the model is left holding the best validation-F1 weights.
+
+    regression_target: the training films' standardised log revenue, for the multitask objective.
+    """
     previous_threads = torch.get_num_threads()
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
+    objective = getattr(getattr(model, "spec", None), "objective", "classify")
+    if objective == "multitask" and regression_target is None:
+        raise ValueError("the multitask objective needs the training films' log revenue")
+    reg = (
+        None
+        if objective != "multitask"
+        else (torch.as_tensor(regression_target, dtype=torch.float32), regression_weight)
+    )
     try:
-        return _train(model, train, y_train, val, y_val, cfg, device, modality_drop, progress, desc)
+        return _train(
+            model, train, y_train, val, y_val, cfg, device, modality_drop, progress, desc, objective, reg
+        )
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train(model, train, y_train, val, y_val, cfg, device, modality_drop, progress, desc) -> TrainResult:
+def _train(
+    model,
+    train,
+    y_train,
+    val,
+    y_val,
+    cfg,
+    device,
+    modality_drop,
+    progress,
+    desc,
+    objective="classify",
+    reg=None,
+) -> TrainResult:
     t0 = time.perf_counter()
     model.to(device)
     weights = class_weights(y_train).to(device) if cfg.class_balanced else None
@@ -154,8 +183,12 @@ def _train(model, train, y_train, val, y_val, cfg, device, modality_drop, progre
             batch = take(train, idx, device)
             batch["mask"] = modality_dropout(batch["mask"], modality_drop, gen)
             target = yt[idx].to(device)
-            logits = model(batch)
-            loss = loss_fn(logits, target)
+            raw = model.forward_raw(batch)
+            logits = class_logits(raw, objective)
+            loss = corn_loss(raw, target, weights) if objective == "corn" else loss_fn(logits, target)
+            if reg is not None:
+                r_target, r_weight = reg
+                loss = loss + r_weight * nn.functional.huber_loss(raw[:, -1], r_target[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:

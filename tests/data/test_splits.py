@@ -48,3 +48,22 @@ def test_the_three_splits_share_their_test_films():
     strata = revenue_strata(np.random.default_rng(2).lognormal(3, 1, 500), 8)
     tests = [make_split(strata, SPLITS[n], seed=42).test for n in SPLITS]
     assert all(np.array_equal(tests[0], t) for t in tests[1:])
+
+
+def test_date_split_trains_on_the_oldest_and_tests_on_the_newest():
+    import pandas as pd
+
+    from reelcast.data.splits import make_date_split
+
+    n = 20
+    dates = pd.date_range("2000-01-01", periods=n, freq="30D")[::-1]  # table order is newest first
+    films = pd.DataFrame({"release_date": dates, "year": dates.year, "line": range(2, n + 2)})
+    films.loc[5, "release_date"] = pd.NaT  # year only: placed at July 1 of its year
+    s = make_date_split(films, (0.8, 0.1, 0.1), name="date-80-10-10")
+    assert s.sizes() == {"train": 16, "val": 2, "test": 2}
+    key = films["release_date"].fillna(pd.Timestamp(f"{films.loc[5, 'year']}-07-01"))
+    assert key[s.train].max() <= key[s.val].min() and key[s.val].max() <= key[s.test].min()
+    assert sorted(s.test.tolist()) == sorted(np.argsort(key.to_numpy())[-2:].tolist())  # the two newest
+    films.loc[[3, 7], ["release_date", "year"]] = [pd.NaT, None]
+    with pytest.raises(ValueError, match=r"2 films have neither a release date nor a year.*lines 5, 9"):
+        make_date_split(films, (0.8, 0.1, 0.1), name="date-80-10-10")

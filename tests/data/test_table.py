@@ -25,7 +25,8 @@ def test_bad_revenue_rows_are_dropped_with_reasons(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         t = load_films(p)
     assert t.df["title"].tolist() == ["A", "F"]
-    assert t.df["revenue_musd"].tolist() == [10.0, 1200.0]
+    # "$1,200" in a table whose unit is not declared is dollars (data/revenue.py), not 1,200 M$.
+    assert t.df["revenue_musd"].tolist() == [10.0, 0.0012]
     dropped = t.report.to_dict()["dropped"]
     assert dropped["missing revenue in 'Revenue'"]["lines"] == [3]
     assert dropped["non-numeric revenue in 'Revenue'"]["lines"] == [4]
@@ -106,3 +107,51 @@ def test_trailer_map_fills_empty_trailer_cells(tmp_path):
     t = load_films(p, DataConfig(trailer_map=str(yt)))
     assert t.df["trailer"].tolist() == ["K26_sDKnvMU", ""]
     assert t.report.to_dict()["trailer_map"]["matched"] == 1
+
+
+def test_tmdb_lists_dates_language_and_collection_are_read(tmp_path):
+    kw = '[{"id": 1, "name": "sequel"}, {"id": 2, "name": "hero"}]'
+    comp = '[{"name": "Marvel Studios", "id": 420}]'
+    countries = '[{"iso_3166_1": "US", "name": "United States of America"}]'
+    df = pd.DataFrame(
+        {
+            "overview": ["A plot.", "Another."],
+            "revenue": [5e8, 2e6],
+            "budget": [1e8, 0],
+            "genres": ['[{"id": 28, "name": "Action"}]', "[]"],
+            "id": [1, 2],
+            "title": ["Hero 2", "Quiet"],
+            "release_date": ["2012-05-04", "not a date"],
+            "keywords": [kw, "[]"],
+            "production_companies": [comp, ""],
+            "production_countries": [countries, "[]"],
+            "original_language": ["EN", "fr"],
+            "belongs_to_collection": ['{"id": 9, "name": "Hero Collection"}', ""],
+        }
+    )
+    path = tmp_path / "tmdb.csv"
+    df.to_csv(path, index=False)
+    t = load_films(path)
+    assert t.schema.name == "tmdb5000"
+    a, b = t.df.iloc[0], t.df.iloc[1]
+    assert a["keywords"] == ["sequel", "hero"] and a["companies"] == ["Marvel Studios"]
+    assert a["countries"] == ["US"] and a["language"] == "en" and a["collection"] == "Hero Collection"
+    assert a["release_date"] == pd.Timestamp("2012-05-04") and a["year"] == 2012
+    assert pd.isna(b["release_date"]) and pd.isna(b["year"])
+    assert b["keywords"] == [] and b["collection"] == ""
+    assert t.report.to_dict()["warnings"]["unreadable date in 'release_date': treated as missing"][
+        "lines"
+    ] == [3]
+
+
+def test_request_fields_include_the_new_metadata():
+    from reelcast.data.table import canonical_frame
+
+    df = canonical_frame(
+        [{"title": "X", "text": "t", "keywords": "sequel, hero", "release_date": "2015-07-03", "cast": "A|B"}]
+    )
+    row = df.iloc[0]
+    assert row["keywords"] == ["sequel", "hero"] and row["cast"] == ["A", "B"]
+    assert row["year"] == 2015 and row["release_month"] == 7
+    with pytest.raises(ValueError, match="not a date"):
+        canonical_frame([{"title": "X", "release_date": "soon"}])

@@ -119,7 +119,14 @@ def test_fusion_model_trains_and_predicts_with_metadata_and_masks_films_without_
     cfg.tabular.use_in_fusion = True
     p = RevenuePredictor(cfg, progress=False).fit(films_csv)
     assert p.spec_.modalities == ["text", "tabular"]
-    assert p.tabular_.columns == ["year", "runtime", "budget_musd", "genres"]
+    assert p.tabular_.columns == [
+        "year",
+        "runtime",
+        "budget_musd",
+        "genres",
+        "budget_real",
+        "budget_flags",
+    ]
     assert p.spec_.tabular_dim == p.tabular_.dim
     table = load_films(films_csv)
     probs = p.predict_proba(table)
@@ -138,3 +145,126 @@ def test_fusion_model_trains_and_predicts_with_metadata_and_masks_films_without_
     back = RevenuePredictor.load(tmp_path / "m")
     assert back.tabular_.to_dict() == p.tabular_.to_dict()
     assert np.array_equal(back.predict_proba(table), probs)
+
+
+# ---- issue 8 feature groups -----------------------------------------------------------------------------
+def films8(n_extra: int = 0) -> pd.DataFrame:
+    """Canonical rows with every issue-8 column (revenue included, as training rows have)."""
+    df = frame(
+        year=[2010, 2011, 2012, 2013],
+        budget_musd=[100.0, 0.000030, None, 20.0],
+        genres=[["Action"], ["Drama"], ["Action"], ["Comedy"]],
+    )
+    df["title"] = ["Iron Man 2", "Rocky IV: Redux", "Harry Potter: Part 2", "Amelie"]
+    df["release_date"] = pd.to_datetime(["2010-05-07", "2011-11-23", "2012-12-25", None])
+    df["keywords"] = [["sequel", "hero"], ["hero", "boxing"], ["hero", "duringcreditsstinger"], []]
+    df["companies"] = [["Marvel"], ["MGM"], ["Marvel", "WB"], []]
+    df["countries"] = [["US"], ["US"], ["GB", "US"], ["FR"]]
+    df["language"] = ["en", "en", "en", "fr"]
+    df["collection"] = ["Iron Man Collection", "", "", ""]
+    df["revenue_musd"] = [600.0, 100.0, 900.0, 30.0]
+    return df
+
+
+def settings(**kw):
+    from reelcast.config import TabularConfig
+
+    return TabularConfig(**{"min_count": 1, **kw})
+
+
+def test_vocabularies_are_the_most_frequent_training_values():
+    enc = TabularEncoder(["keywords", "language"], settings=settings(keywords_top_k=2, min_count=2))
+    enc.fit(films8())
+    assert enc.vocab["keywords"] == ["hero"]  # only "hero" is in >= 2 training films
+    assert enc.vocab["language"] == ["en"]
+    f, present = enc.transform(films8().drop(columns=["revenue_musd"]))
+    names = enc.feature_names
+    assert names == ["kw:hero", "keywords:missing", "lang:en", "lang:other", "language:missing"]
+    assert f[:, names.index("lang:other")].tolist() == [0, 0, 0, 1]  # French: not in the vocabulary
+    assert f[:, names.index("keywords:missing")].tolist() == [0, 0, 0, 1]
+    assert present.all()
+
+
+def test_franchise_calendar_and_budget_flags():
+    enc = TabularEncoder(["franchise", "calendar", "budget_flags"]).fit(films8())
+    f, _ = enc.transform(films8().drop(columns=["revenue_musd"]))
+    col = {n: f[:, i].tolist() for i, n in enumerate(enc.feature_names)}
+    assert col["franchise:title_number"] == [1, 1, 1, 0]  # "Iron Man 2", "Rocky IV: ...", "...: Part 2"
+    assert col["franchise:title_part"] == [0, 0, 1, 0]
+    assert col["franchise:sequel_keyword"] == [1, 0, 0, 0]
+    assert col["franchise:credits_stinger"] == [0, 0, 1, 0]
+    assert col["franchise:collection"] == [1, 0, 0, 0]
+    # 2010-05-07 Friday in summer season; 2011-11-23 Wednesday before Thanksgiving; 2012-12-25 Christmas.
+    assert col["calendar:dow_fri"] == [1, 0, 0, 0] and col["calendar:dow_wed"] == [0, 1, 0, 0]
+    assert col["calendar:summer_season"] == [1, 0, 0, 0]
+    assert col["calendar:thanksgiving"] == [0, 1, 0, 0]
+    assert col["calendar:christmas"] == [0, 0, 1, 0]
+    assert col["calendar:season_winter"] == [0, 0, 1, 0]
+    assert col["calendar:missing"] == [0, 0, 0, 1]
+    # $30 budget: implausible (flagged, not rescaled); None: missing.
+    assert col["budget_flags:implausible"] == [0, 1, 0, 0]
+    assert col["budget_flags:missing"] == [0, 0, 1, 0]
+
+
+def test_holiday_windows():
+    import datetime as dt
+
+    from reelcast.data.tabular import HOLIDAYS, holiday_flags
+
+    def on(day):
+        return [h for h, v in zip(HOLIDAYS, holiday_flags(day), strict=True) if v]
+
+    assert on(dt.date(2015, 5, 22)) == ["memorial_day", "summer_season"]  # Memorial Day 2015: May 25
+    assert on(dt.date(2015, 7, 3)) == ["july_4", "summer_season"]
+    assert on(dt.date(2015, 9, 7)) == ["summer_season"]  # Labor Day itself
+    assert on(dt.date(2015, 9, 8)) == []
+    assert on(dt.date(2015, 11, 25)) == ["thanksgiving"]  # Thanksgiving 2015: Nov 26
+    assert on(dt.date(2015, 12, 18)) == ["christmas"]
+
+
+def test_constant_dollar_budget_uses_the_cpi_table():
+    from reelcast.data.cpi import base_year, cpi_table
+
+    enc = TabularEncoder(["budget_real"]).fit(films8())
+    raw = enc._raw_numeric(films8(), "budget_real")
+    t = cpi_table()
+    assert raw[0] == pytest.approx(np.log1p(100.0 * t[base_year()] / t[2010]))
+    assert np.isnan(raw[2])
+
+
+def test_every_group_round_trips_and_transform_needs_no_revenue():
+    cols = ["year", "genres", "keywords", "companies", "countries", "language", "franchise", "calendar"]
+    cols += ["budget_real", "budget_flags"]
+    enc = TabularEncoder(cols, settings=settings()).fit(films8())
+    back = TabularEncoder.from_dict(json.loads(json.dumps(enc.to_dict())))
+    rows = films8().drop(columns=["revenue_musd"])
+    a, pa = enc.transform(rows)
+    b, pb = back.transform(rows)
+    assert np.array_equal(a, b) and np.array_equal(pa, pb) and back.feature_names == enc.feature_names
+    assert sum(len(v) for v in enc.blocks().values()) == enc.dim
+    assert np.array_equal(enc.presence(a), pa)
+    # A film with nothing at all is masked, whichever groups the model has.
+    empty = frame(year=[None]).assign(
+        title=[""], release_date=[pd.NaT], keywords=[[]], companies=[[]], countries=[[]], language=[""]
+    )
+    empty["collection"] = [""]
+    _, p = enc.transform(empty)
+    assert p.tolist() == [False]
+
+
+def test_default_columns_include_the_groups_the_table_has():
+    cols = default_columns(films8())
+    assert cols == [
+        "year",
+        "budget_musd",
+        "genres",
+        "keywords",
+        "companies",
+        "countries",
+        "language",
+        "franchise",
+        "calendar",
+        "budget_real",
+        "budget_flags",
+    ]
+    assert "people" in default_columns(films8().assign(director=["A", "", "", ""], cast=[[]] * 4))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -182,3 +183,54 @@ def test_train_with_trailers_uses_three_modalities(trailer_table, tiny_resnet, t
     out = RevenuePredictor.load(tmp_path / "m").predict_film("a heist", trailer=str(tmp_path / "missing.mp4"))
     assert out["modalities_used"] == {"text": True, "video": False, "audio": False}
     assert any("video modality missing" in w for w in out["warnings"])
+
+
+def test_truncated_feature_entry_is_detected_and_redone(trailer_table, tiny_resnet, tmp_path, caplog):
+    import logging
+
+    from reelcast.encoders.frames import create_frame_encoder
+
+    films = load_films(trailer_table, require_revenue=False).df.iloc[:2]
+    cfg = small_config(tmp_path / "cache", tiny_resnet)
+    enc = create_frame_encoder(str(tiny_resnet))
+    first = extract_media(films, cfg, FeatureStore(cfg.cache_dir), lambda: enc, progress=False)
+    assert first[2].all()
+    entry = sorted((tmp_path / "cache" / "frames").rglob("*.npy"))[0]
+    entry.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])  # a torn write
+    with caplog.at_level(logging.WARNING):
+        again = extract_media(films, cfg, FeatureStore(cfg.cache_dir), lambda: enc, progress=False)
+    assert "missing or corrupt; extracting this film again" in caplog.text
+    assert again[2].all() and again[3].all(), "the film must be repaired, not left masked"
+    assert np.array_equal(first[0], again[0]) and [s["status"] for s in again[4]] == ["ok", "ok"]
+    # and a third run reads it all back without encoding anything
+    third = extract_media(
+        films, cfg, FeatureStore(cfg.cache_dir), lambda: pytest.fail("should not encode"), progress=False
+    )
+    assert np.array_equal(third[0], first[0])
+
+
+def test_sigkill_of_extract_leaves_no_worker_or_tracker_running(trailer_table, tiny_resnet, tmp_path):
+    """The issue's case: `kill -9` of the extract process alone (not its group) while workers decode."""
+    from test_media_processes import alive, children
+
+    cache = tmp_path / "cache"
+    proc = run_extract(trailer_table, cache, tiny_resnet)
+    try:
+        deadline = time.time() + 120
+        kids: list[int] = []
+        while time.time() < deadline and proc.poll() is None:
+            kids = children(proc.pid)
+            if done_count(cache) >= 1 and len(kids) >= 2:  # a decode worker and the resource tracker
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None and len(kids) >= 2, "extract finished before workers could be seen"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.time() + 10
+        while any(alive(p) for p in kids) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in kids if alive(p)], "processes outlived extract by 10 s"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

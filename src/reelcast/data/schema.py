@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from reelcast.config import DataConfig
@@ -26,10 +27,19 @@ class Schema:
     genres_format: str = "comma"  # comma | tmdb_json
     budget_col: str | None = None
     budget_scale: float = 1.0
+    # Pre-release lists and labels (issue 8); TMDB keeps the lists as JSON arrays of {"name": ...}.
+    keywords_col: str | None = None
+    companies_col: str | None = None
+    countries_col: str | None = None
+    language_col: str | None = None
+    collection_col: str | None = None
     # Columns only known after release: they leak the outcome and are never features by default.
     post_release_cols: tuple[str, ...] = field(default_factory=tuple)
     # Headers that identify the schema.
     signature: tuple[str, ...] = field(default_factory=tuple)
+    # False when nothing says the revenue column's unit (a generic table without data.revenue_scale):
+    # then "$1,234,567" is dollars and a bare 1234567 is refused as implausible millions.
+    revenue_unit_declared: bool = True
 
     def required(self) -> list[str]:
         """Columns a table must have for this schema."""
@@ -68,6 +78,11 @@ TMDB5000 = Schema(
     genres_format="tmdb_json",
     budget_col="budget",
     budget_scale=1e-6,
+    keywords_col="keywords",
+    companies_col="production_companies",
+    countries_col="production_countries",
+    language_col="original_language",
+    collection_col="belongs_to_collection",
     post_release_cols=("vote_count", "vote_average", "popularity"),
     signature=("overview", "revenue", "budget", "genres"),
 )
@@ -97,6 +112,11 @@ _GENERIC_GUESSES = {
     "genres_col": ("genres", "genre"),
     "budget_col": ("budget",),
     "release_date_col": ("release_date",),
+    "keywords_col": ("keywords", "plot_keywords"),
+    "companies_col": ("production_companies", "companies", "studio", "studios"),
+    "countries_col": ("production_countries", "countries", "country"),
+    "language_col": ("original_language", "language"),
+    "collection_col": ("belongs_to_collection", "collection", "franchise"),
 }
 
 
@@ -128,6 +148,7 @@ def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_rev
             revenue_col=cfg.revenue_col or guesses["revenue_col"] or "",
             revenue_scale=1.0,
             zero_revenue_valid=False,
+            revenue_unit_declared=False,
             id_col=guesses["id_col"],
             title_col=guesses["title_col"],
             trailer_col=guesses["trailer_col"],
@@ -136,6 +157,11 @@ def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_rev
             genres_col=guesses["genres_col"],
             budget_col=guesses["budget_col"],
             release_date_col=guesses["release_date_col"],
+            keywords_col=guesses["keywords_col"],
+            companies_col=guesses["companies_col"],
+            countries_col=guesses["countries_col"],
+            language_col=guesses["language_col"],
+            collection_col=guesses["collection_col"],
         )
         needed = (("--text-col", "text_col"), ("--revenue-col", "revenue_col"))
         for flag, attr in needed if require_revenue else needed[:1]:
@@ -151,6 +177,9 @@ def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_rev
     }
     if cfg.revenue_scale is not None:
         overrides["revenue_scale"] = cfg.revenue_scale
+        overrides["revenue_unit_declared"] = True
+    elif schema.name == "generic" and re.search(r"(?i)million|musd|\(m\)|_m$", schema.revenue_col or ""):
+        overrides["revenue_unit_declared"] = True  # "Gross (Millions)", "revenue_musd": millions, as read
     if cfg.zero_revenue_valid is not None:
         overrides["zero_revenue_valid"] = cfg.zero_revenue_valid
     schema = replace(schema, **overrides)
@@ -177,6 +206,11 @@ def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_rev
         "runtime_col",
         "genres_col",
         "budget_col",
+        "keywords_col",
+        "companies_col",
+        "countries_col",
+        "language_col",
+        "collection_col",
     )
     absent = {
         a: None for a in optional if getattr(schema, a) is not None and getattr(schema, a) not in columns

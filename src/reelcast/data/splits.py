@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -73,3 +74,47 @@ def make_folds(strata: np.ndarray, k: int, seed: int) -> list[Split]:
         train = np.concatenate([folds[j] for j in range(k) if j not in (i, (i + 1) % k)])
         out.append(Split(name=f"fold{i + 1}", train=np.sort(train), val=np.sort(val), test=np.sort(test)))
     return out
+
+
+def date_order(films) -> tuple[np.ndarray, np.ndarray]:
+    """Release order of a canonical film frame: (sort keys as day ordinals, films without a key).
+
+    A film with a full release date sorts on it; a film with only a year sorts at July 1 of that year
+    (mid-year: as likely before as after its year's dated films). A film with neither has no place.
+    """
+    from reelcast.data.track_record import day_and_year
+
+    days, years = day_and_year(films)
+    mid_year = np.array([date(int(y), 7, 1).toordinal() if np.isfinite(y) else np.nan for y in years])
+    keys = np.where(np.isfinite(days), days, mid_year)
+    year_only = int((~np.isfinite(days) & np.isfinite(years)).sum())
+    if year_only:
+        log.info("date order: %d films have only a year and are placed at July 1 of it", year_only)
+    return keys, ~np.isfinite(keys)
+
+
+def make_date_split(films, ratios: tuple[float, float, float], name: str = "") -> Split:
+    """Oldest films train, the next validate, the newest test, in the given proportions.
+
+    Films released on the same day stay in table order. A film with neither a release date nor a year
+    cannot be placed in time: that is an error naming how many and which lines.
+    """
+    keys, unknown = date_order(films)
+    if unknown.any():
+        lines = films["line"].to_numpy()[unknown] if "line" in films else np.flatnonzero(unknown)
+        raise ValueError(
+            f"split {name}: {int(unknown.sum())} films have neither a release date nor a year, so a date "
+            f"split cannot place them (lines {', '.join(map(str, lines[:5]))}"
+            f"{', ...' if unknown.sum() > 5 else ''}); fill them in or remove those rows"
+        )
+    n = len(keys)
+    _, val_r, test_r = ratios
+    n_test = max(1, round(n * test_r))
+    n_val = max(1, round(n * val_r))
+    if n - n_test - n_val < 1:
+        raise ValueError(f"split {name}: {n} films are too few for ratios {ratios}")
+    order = np.argsort(keys, kind="stable")
+    n_train = n - n_val - n_test
+    train, val, test = order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
+    log.info("date split %s: %d / %d / %d films", name, len(train), len(val), len(test))
+    return Split(name=name, train=np.sort(train), val=np.sort(val), test=np.sort(test))

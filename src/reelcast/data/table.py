@@ -2,7 +2,8 @@
 
 The canonical frame has one row per film and these columns:
     film_id, title, text, revenue_musd, trailer, year, runtime, budget_musd, release_month, genres,
-    line (the row's line in the source file, for error messages)
+    release_date (Timestamp or NaT), keywords, companies, countries (lists of str), language,
+    collection (str, "" when none), line (the row's line in the source file, for error messages)
 plus every source column under its own name prefixed with `src:` so tabular features can use them.
 """
 
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from reelcast.config import DataConfig
+from reelcast.data.revenue import DECIMALS, RevenueError, parse_amount, to_millions
 from reelcast.data.schema import Schema, resolve_schema
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class TableReport:
     warnings: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     duplicates: list[tuple[int, int, str]] = field(default_factory=list)  # (line, first line, key)
     trailer_map: dict[str, Any] | None = None
+    people: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary with counts and a few example line numbers per reason."""
@@ -53,6 +56,7 @@ class TableReport:
             "dropped": {k: {"count": len(v), "lines": v[:_EXAMPLES]} for k, v in self.dropped.items()},
             "warnings": {k: {"count": len(v), "lines": v[:_EXAMPLES]} for k, v in self.warnings.items()},
             "trailer_map": self.trailer_map,
+            "people": self.people,
             "duplicates": {
                 "count": len(self.duplicates),
                 "examples": [
@@ -106,53 +110,162 @@ class TableError(ValueError):
     """A table that cannot be read; the message names the file, row and field."""
 
 
-def read_raw(path: str | Path, skip_bad_rows: bool = False) -> tuple[pd.DataFrame, list[int], list[int]]:
-    """Read CSV/Parquet into a frame of source columns; returns (frame, line numbers, skipped lines)."""
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The delimiter of a CSV from its header line: the most frequent of , ; tab | outside quotes."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for ch in header_line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def delimiter_name(delimiter: str) -> str:
+    """'semicolon (;)' for error messages."""
+    return f"{DELIMITERS.get(delimiter, 'custom')} ({delimiter!r})"
+
+
+def _check_headers(path: Path | str, header: list[str], how: str) -> None:
+    seen: dict[str, int] = {}
+    for i, h in enumerate(header, 1):
+        if h in seen:
+            raise TableError(
+                f"{path}: the header repeats column {h!r} (columns {seen[h]} and {i}{how}); "
+                "rename one so it is clear which holds what"
+            )
+        seen[h] = i
+
+
+def _oversize(path: Path | str, where: list[tuple[int, str, int]], limit: int, skip: bool) -> None:
+    if where and not skip:
+        detail = "; ".join(f"line {ln}, column {c!r}: {n:,} characters" for ln, c, n in where[:_EXAMPLES])
+        raise TableError(
+            f"{path}: {len(where)} cell(s) longer than data.max_cell_chars = {limit:,}: {detail}. "
+            "Shorten them, raise the limit (--set data.max_cell_chars=N) or pass --skip-bad-rows"
+        )
+
+
+def _read_parquet(path: Path, skip_bad_rows: bool, max_cell_chars: int):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        names = [str(n) for n in pq.read_schema(path).names]
+    except Exception as e:  # pyarrow raises several unrelated types for a bad file
+        raise TableError(f"{path}: not a readable Parquet file: {e}") from e
+    _check_headers(path, names, "")
+    try:
+        table = pq.read_table(path)
+    except Exception as e:
+        raise TableError(f"{path}: not a readable Parquet file: {e}") from e
+    # Cell sizes are checked on the Arrow columns, before pandas makes a Python object of every cell.
+    too_long: dict[int, tuple[str, int]] = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        t = col.type
+        if not _is_text_type(t):
+            continue
+        lengths = pc.utf8_length(col) if "string" in str(t) else pc.binary_length(col)
+        if (pc.max(lengths).as_py() or 0) <= max_cell_chars:
+            continue
+        for row in pc.indices_nonzero(pc.greater(lengths, max_cell_chars)).to_pylist():
+            too_long.setdefault(row, (str(name), lengths[row].as_py()))
+    where = [(row + 1, c, n) for row, (c, n) in sorted(too_long.items())]
+    _oversize(path, where, max_cell_chars, skip_bad_rows)
+    if too_long:
+        keep = [i for i in range(table.num_rows) if i not in too_long]
+        table = table.take(keep)
+    else:
+        keep = list(range(table.num_rows))
+    df = table.to_pandas().reset_index(drop=True)
+    df.attrs["delimiter"] = None
+    df.attrs["oversize_lines"] = [ln for ln, _, _ in where]
+    return df, [i + 1 for i in keep], []
+
+
+def _is_text_type(t) -> bool:
+    """True for Arrow string and binary types (the ones whose cells can be huge)."""
+    import pyarrow as pa
+
+    return (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+    )
+
+
+def read_raw(
+    path: str | Path, skip_bad_rows: bool = False, max_cell_chars: int = 100_000
+) -> tuple[pd.DataFrame, list[int], list[int]]:
+    """Read CSV/Parquet into a frame of source columns; returns (frame, line numbers, skipped lines).
+
+    The CSV delimiter is detected from the header (comma, semicolon, tab or pipe) and kept in
+    `frame.attrs["delimiter"]`; every error names it.
+    """
     path = Path(path)
     if not path.exists():
         raise TableError(f"{path}: file not found")
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        try:
-            df = pd.read_parquet(path)
-        except Exception as e:  # pyarrow raises several unrelated types for a bad file
-            raise TableError(f"{path}: not a readable Parquet file: {e}") from e
-        return df.reset_index(drop=True), list(range(1, len(df) + 1)), []
+        return _read_parquet(path, skip_bad_rows, max_cell_chars)
     if suffix not in (".csv", ".tsv", ".txt"):
         raise TableError(f"{path}: unsupported table format {suffix!r}; use .csv, .tsv or .parquet")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         raise TableError(f"{path}: not UTF-8 text (byte {e.start}); re-save the table as UTF-8") from e
-    delimiter = "\t" if suffix == ".tsv" else ","
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
+    delimiter = "\t" if suffix == ".tsv" else detect_delimiter(text.split("\n", 1)[0])
+    how = f", read as {delimiter_name(delimiter)}-separated"
+    # The whole file is already in memory, so csv's own field limit guards nothing; cells are
+    # measured below against data.max_cell_chars instead.
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(max(old_limit, len(text) + 1))
     try:
-        header = next(reader)
-    except StopIteration:
-        raise TableError(f"{path}: the file is empty") from None
-    header = [h.strip() for h in header]
-    rows, lines, bad = [], [], []
-    line_start = reader.line_num + 1
-    try:
-        for fields in reader:
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
+        reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise TableError(f"{path}: the file is empty") from None
+        header = [h.strip() for h in header]
+        _check_headers(path, header, how)
+        rows, lines, bad, too_long = [], [], [], []
+        line_start = reader.line_num + 1
+        try:
+            for fields in reader:
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    line_start = reader.line_num + 1
+                    continue
+                long_cells = [
+                    (h, len(f)) for h, f in zip(header, fields, strict=False) if len(f) > max_cell_chars
+                ]
+                if len(fields) != len(header):
+                    bad.append((line_start, len(fields)))
+                elif long_cells:
+                    too_long.append((line_start, *long_cells[0]))
+                else:
+                    rows.append(fields)
+                    lines.append(line_start)
                 line_start = reader.line_num + 1
-                continue
-            if len(fields) != len(header):
-                bad.append((line_start, len(fields)))
-            else:
-                rows.append(fields)
-                lines.append(line_start)
-            line_start = reader.line_num + 1
-    except csv.Error as e:
-        raise TableError(f"{path}: line {reader.line_num}: malformed CSV: {e}") from e
+        except csv.Error as e:
+            raise TableError(f"{path}: line {reader.line_num}: malformed CSV{how}: {e}") from e
+    finally:
+        csv.field_size_limit(old_limit)
     if bad and not skip_bad_rows:
         detail = "; ".join(f"line {ln} has {n} fields" for ln, n in bad[:_EXAMPLES])
         raise TableError(
-            f"{path}: {len(bad)} malformed row(s), the header has {len(header)} fields: {detail}. "
+            f"{path}: {len(bad)} malformed row(s), the header has {len(header)} fields{how}: {detail}. "
             "Fix the rows or pass --skip-bad-rows to drop them."
         )
+    _oversize(path, too_long, max_cell_chars, skip_bad_rows)
     df = pd.DataFrame(rows, columns=header, dtype=object)
+    df.attrs["delimiter"] = delimiter
+    df.attrs["oversize_lines"] = [ln for ln, _, _ in too_long]
     return df, lines, [ln for ln, _ in bad]
 
 
@@ -160,16 +273,44 @@ _NUMBER_JUNK = re.compile(r"[\s$€£,_]")
 
 
 def parse_number(value: Any) -> float | None:
-    """A float from a cell ('1,234', '$5', 3.2); None when empty; raises ValueError when not a number."""
+    """A float from a cell ('1,234', '$5', 3.2); None when empty; ValueError when not a finite number."""
     if value is None:
         return None
     if isinstance(value, (int, float, np.integer, np.floating)):
         v = float(value)
-        return None if math.isnan(v) else v
-    s = _NUMBER_JUNK.sub("", str(value))
-    if s == "" or s.lower() in ("nan", "na", "n/a", "null", "none"):
+        if math.isnan(v):
+            return None
+    else:
+        s = _NUMBER_JUNK.sub("", str(value))
+        if s == "" or s.lower() in ("nan", "na", "n/a", "null", "none"):
+            return None
+        v = float(s)
+    if not math.isfinite(v):
+        raise ValueError(f"{value!r} is not finite")
+    return v
+
+
+def _revenue(cell: Any, schema: Schema, cfg: DataConfig) -> float | None:
+    """A revenue cell in millions of dollars (rules in data/revenue.py), or None when empty."""
+    amount = parse_amount(cell, cfg.decimal)
+    if amount is None:
         return None
-    return float(s)
+    musd = to_millions(amount, schema.revenue_scale, schema.revenue_unit_declared)
+    if abs(musd) > cfg.max_revenue_musd:
+        shown = f"{musd:,.0f} M$" if abs(musd) < 1e15 else f"{musd:.3g} M$"
+        if not schema.revenue_unit_declared and amount.unit_musd is None:
+            raise RevenueError(
+                f"{cell!r} would be {shown} in millions, more than any film has earned (limit "
+                f"data.max_revenue_musd = {cfg.max_revenue_musd:,.0f}). The column's unit is not declared: "
+                "if it holds dollars pass --set data.revenue_scale=1e-6, or write units (12.5M, $12,500,000)",
+                fatal=True,
+                reason="implausible revenue",
+            )
+        raise RevenueError(
+            f"{cell!r} is {shown}, above data.max_revenue_musd",
+            reason="implausible revenue (above the limit)",
+        )
+    return musd
 
 
 def _genres(value: Any, fmt: str) -> list[str]:
@@ -185,6 +326,41 @@ def _genres(value: Any, fmt: str) -> list[str]:
         except (ValueError, TypeError, KeyError):
             pass
     return [g.strip() for g in re.split(r"[,|/;]", s) if g.strip()]
+
+
+def _names(value: Any, keys: tuple[str, ...] = ("name",)) -> list[str]:
+    """A list cell: a JSON array of strings or of objects (first of `keys` present), else a |,;-list."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    s = str(value).strip()
+    if not s or s == "[]":
+        return []
+    if s.startswith("["):
+        try:
+            items = json.loads(s)
+            out = []
+            for it in items:
+                if isinstance(it, dict):
+                    it = next((it[k] for k in keys if it.get(k)), "")
+                if str(it).strip():
+                    out.append(str(it).strip())
+            return out
+        except (ValueError, TypeError):
+            pass
+    return [g.strip() for g in re.split(r"[|;,]", s) if g.strip()]
+
+
+def _collection(value: Any) -> str:
+    """A collection/franchise cell: TMDB's JSON object {"name": ...} or plain text; "" when none."""
+    s = _str(value)
+    if s.startswith("{"):
+        try:
+            return _str(json.loads(s).get("name"))
+        except (ValueError, AttributeError):
+            pass
+    return s
 
 
 def _optional_number(
@@ -211,7 +387,7 @@ def load_films(path: str | Path, cfg: DataConfig | None = None, require_revenue:
     """Read, validate and map a film table; bad rows are dropped with a logged count and reason."""
     cfg = cfg or DataConfig()
     source = str(path)
-    raw, lines, skipped = read_raw(path, cfg.skip_bad_rows)
+    raw, lines, skipped = read_raw(path, cfg.skip_bad_rows, cfg.max_cell_chars)
     return films_from_frame(
         raw,
         cfg,
@@ -234,14 +410,33 @@ def films_from_frame(
 ) -> FilmTable:
     """Validate an in-memory table (as `load_films` does for a file)."""
     cfg = cfg or DataConfig()
+    if cfg.decimal not in DECIMALS:
+        raise ValueError(f"--decimal (data.decimal) must be '.' or ',' (or auto), got {cfg.decimal!r}")
+    attrs = dict(raw.attrs)
     raw = raw.reset_index(drop=True)
     columns = [str(c) for c in raw.columns]
+    _check_headers(source, columns, "")
     raw.columns = columns
-    schema = resolve_schema(columns, cfg, source, require_revenue=require_revenue)
+    delimiter = attrs.get("delimiter")
+    try:
+        schema = resolve_schema(columns, cfg, source, require_revenue=require_revenue)
+    except ValueError as e:
+        if delimiter:  # a wrong delimiter shows up as one long column name: say how the file was split
+            raise TableError(f"{e} (the header was read as {delimiter_name(delimiter)}-separated)") from e
+        raise
     lines = lines or list(range(2, len(raw) + 2))
-    report = TableReport(source=source, schema=schema.name, rows_read=len(raw) + len(skipped_lines or []))
+    oversize = list(attrs.get("oversize_lines") or [])
+    report = TableReport(
+        source=source, schema=schema.name, rows_read=len(raw) + len(skipped_lines or []) + len(oversize)
+    )
     if skipped_lines:
         report.dropped["malformed CSV row (wrong number of fields)"].extend(skipped_lines)
+    if oversize:
+        report.dropped[f"a cell longer than data.max_cell_chars = {cfg.max_cell_chars:,}"].extend(oversize)
+    if delimiter and delimiter != ",":
+        log.info("%s: read as %s-separated", source, delimiter_name(delimiter))
+    revenue_position = columns.index(schema.revenue_col) + 1 if schema.revenue_col in columns else 0
+    fatal: list[tuple[int, RevenueError]] = []
 
     out: list[dict[str, Any]] = []
     seen_ids: dict[str, int] = {}
@@ -249,38 +444,48 @@ def films_from_frame(
     records = raw.to_dict("records")
     for rec, line in zip(records, lines, strict=True):
         revenue = None
-        if require_revenue or schema.revenue_col in rec:
-            cell = rec.get(schema.revenue_col)
+        if schema.revenue_col in rec:
+            problem = None
             try:
-                revenue = parse_number(cell)
-            except ValueError:
-                report.dropped[f"non-numeric revenue in {schema.revenue_col!r}"].append(line)
-                continue
-            if revenue is None:
-                if require_revenue:
-                    report.dropped[f"missing revenue in {schema.revenue_col!r}"].append(line)
+                revenue = _revenue(rec.get(schema.revenue_col), schema, cfg)
+            except RevenueError as e:
+                if e.fatal and require_revenue:
+                    fatal.append((line, e))
+                problem = e.reason
+            if problem is None and revenue is None:
+                problem = "missing revenue"
+            elif problem is None and revenue < 0:
+                problem = "negative revenue"
+            elif problem is None and revenue == 0 and not schema.zero_revenue_valid:
+                problem = "zero revenue"
+            if problem is not None:
+                if not require_revenue:  # predicting needs no revenue: a bad cell is only noted
+                    if problem != "missing revenue":
+                        report.warnings[f"{problem} in {schema.revenue_col!r}: ignored"].append(line)
+                    revenue = None
+                else:
+                    if problem == "zero revenue":
+                        problem += " (read as unknown; --zero-revenue-valid keeps it)"
+                    report.dropped[f"{problem} in {schema.revenue_col!r}"].append(line)
                     continue
-            else:
-                revenue *= schema.revenue_scale
-                if revenue < 0:
-                    report.dropped[f"negative revenue in {schema.revenue_col!r}"].append(line)
-                    continue
-                if revenue == 0 and not schema.zero_revenue_valid:
-                    report.dropped[
-                        f"zero revenue in {schema.revenue_col!r} (read as unknown; "
-                        "--zero-revenue-valid keeps it)"
-                    ].append(line)
-                    continue
+        elif require_revenue:
+            report.dropped[f"missing revenue in {schema.revenue_col!r}"].append(line)
+            continue
         text = _str(rec.get(schema.text_col))
         if not text:
             report.warnings["empty description: text modality masked"].append(line)
         title = _str(rec.get(schema.title_col)) if schema.title_col else ""
         year = None
         release_month = None
+        release_date = pd.NaT
         if schema.release_date_col and _str(rec.get(schema.release_date_col)):
             date = pd.to_datetime(_str(rec.get(schema.release_date_col)), errors="coerce")
             if not pd.isna(date):
-                year, release_month = int(date.year), int(date.month)
+                year, release_month, release_date = int(date.year), int(date.month), date
+            else:
+                report.warnings[f"unreadable date in {schema.release_date_col!r}: treated as missing"].append(
+                    line
+                )
         if schema.year_col:
             try:
                 y = parse_number(rec.get(schema.year_col))
@@ -319,15 +524,33 @@ def films_from_frame(
             "budget_musd": budget,
             "release_month": release_month,
             "genres": _genres(rec.get(schema.genres_col), schema.genres_format) if schema.genres_col else [],
+            "release_date": release_date,
+            "keywords": _names(rec.get(schema.keywords_col)) if schema.keywords_col else [],
+            "companies": _names(rec.get(schema.companies_col)) if schema.companies_col else [],
+            "countries": (
+                _names(rec.get(schema.countries_col), ("iso_3166_1", "name")) if schema.countries_col else []
+            ),
+            "language": _str(rec.get(schema.language_col)).lower() if schema.language_col else "",
+            "collection": _collection(rec.get(schema.collection_col)) if schema.collection_col else "",
             "line": line,
         }
         for c in columns:
             row[f"src:{c}"] = rec[c]
         out.append(row)
 
+    if fatal:
+        line, first = fatal[0]
+        others = [ln for ln, e in fatal[1:] if e.reason == first.reason]
+        also = f"; the same ({first.reason}) on line(s) {_lines(others)}" if others else ""
+        rest = len(fatal) - 1 - len(others)
+        also += f"; {rest} more revenue cell(s) refused for other reasons" if rest else ""
+        raise TableError(
+            f"{source}: line {line}, column {revenue_position} ({schema.revenue_col!r}): {first}{also}"
+        )
     df = pd.DataFrame(out)
     if df.empty:
         raise TableError(f"{source}: no usable films after validation; {_summary(report)}")
+    df["release_date"] = pd.to_datetime(df["release_date"])
     if require_revenue:
         tiny = df.index[df["revenue_musd"].between(0, 0.001, inclusive="neither")]
         if len(tiny):
@@ -337,6 +560,10 @@ def films_from_frame(
     report.rows_kept = len(df)
     if cfg.trailer_map:
         _join_trailer_map(df, cfg, schema, report)
+    if cfg.people:
+        from reelcast.data.people import join_people
+
+        report.people = join_people(df, cfg.people)
     if base_dir is not None:
         df.attrs["base_dir"] = str(base_dir)
     report.log()
@@ -354,8 +581,18 @@ CANONICAL_COLUMNS = (
     "budget_musd",
     "release_month",
     "genres",
+    "release_date",
+    "keywords",
+    "companies",
+    "countries",
+    "language",
+    "collection",
+    "director",
+    "cast",
     "line",
 )
+# Request fields that hold lists (a comma-separated string is split).
+_LIST_FIELDS = ("genres", "keywords", "companies", "countries", "cast")
 
 
 def canonical_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -372,13 +609,25 @@ def canonical_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         row["text"] = _str(row["text"])
         row["title"] = _str(row["title"])
         row["trailer"] = _str(row["trailer"])
-        row["genres"] = (
-            _genres(row["genres"], "comma") if not isinstance(row["genres"], list) else row["genres"]
-        )
+        for c in _LIST_FIELDS:
+            if not isinstance(row[c], list):
+                row[c] = _genres(row[c], "comma") if c == "genres" else _names(row[c])
+        row["language"] = _str(row["language"]).lower()
+        row["collection"] = _str(row["collection"])
+        row["director"] = _str(row["director"])
+        date = pd.to_datetime(row["release_date"], errors="coerce") if row["release_date"] else pd.NaT
+        if row["release_date"] and pd.isna(date):
+            raise ValueError(f"film {i + 1}: release_date {row['release_date']!r} is not a date")
+        row["release_date"] = date
+        if not pd.isna(date):
+            row["year"] = row["year"] or int(date.year)
+            row["release_month"] = row["release_month"] or int(date.month)
         row["film_id"] = row["film_id"] or row["title"] or f"film{i + 1}"
         row["line"] = row["line"] or i + 1
         rows.append(row)
-    return pd.DataFrame(rows, columns=list(CANONICAL_COLUMNS))
+    df = pd.DataFrame(rows, columns=list(CANONICAL_COLUMNS))
+    df["release_date"] = pd.to_datetime(df["release_date"])
+    return df
 
 
 def _join_trailer_map(df: pd.DataFrame, cfg: DataConfig, schema: Schema, report: TableReport) -> None:

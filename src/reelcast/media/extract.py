@@ -10,9 +10,13 @@ nothing.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import logging
 import multiprocessing as mp
 import os
+import signal
+import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -29,7 +33,7 @@ from reelcast.encoders.audio import audio_input, audio_input_shape
 from reelcast.encoders.common import resolve_device
 from reelcast.features import FeatureStore
 from reelcast.io import sha256_file, sha256_text
-from reelcast.media.refs import TrailerRef, TrailerRefError, parse_trailer_ref
+from reelcast.media.refs import TrailerRef, TrailerRefError, check_local_file, parse_trailer_ref
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,47 @@ def media_key(ref: TrailerRef) -> str:
     return sha256_text(ref.cache_key)
 
 
+# How often a decode worker checks that the process that started it is still alive.
+WATCHDOG_SECONDS = 0.5
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def decode_pool(workers: int) -> cf.ProcessPoolExecutor:
+    """Decode worker processes that exit when this process dies, however it dies (even SIGKILL).
+
+    spawn: workers must not inherit torch's thread pools (fork after torch can deadlock).
+    """
+    # prctl's parent-death signal fires when the *thread* that started the child exits, so it is only
+    # asked for from the main thread; the watchdog covers every case.
+    main = threading.current_thread() is threading.main_thread()
+    return cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp.get_context("spawn"),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(), main),
+    )
+
+
+def _die_with_parent(parent_pid: int, use_pdeathsig: bool) -> None:
+    """Worker initializer: SIGKILL on parent death (Linux prctl) plus a watchdog thread everywhere."""
+    if use_pdeathsig and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no libc symbol: the watchdog alone will do
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watchdog", daemon=True).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        time.sleep(WATCHDOG_SECONDS)
+        if os.getppid() != parent_pid:  # re-parented: the process that started us is gone
+            os._exit(1)
+
+
 def _decode_job(path: str, media_cfg: dict[str, Any]) -> dict[str, Any]:
     """Worker process: decode one trailer into uint8 frames and a mono waveform (or a failure)."""
     from reelcast.media.decode import MediaError, decode_trailer
@@ -84,15 +129,26 @@ def _decode_job(path: str, media_cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def resolve_refs(films: pd.DataFrame, base_dir: Path | None) -> tuple[dict[int, TrailerRef], dict[int, dict]]:
-    """Parse each film's trailer cell; bad cells become per-film statuses (logged with the line)."""
+def resolve_refs(
+    films: pd.DataFrame, base_dir: Path | None, media: MediaConfig | None = None
+) -> tuple[dict[int, TrailerRef], dict[int, dict]]:
+    """Parse each film's trailer cell; bad cells become per-film statuses (logged with the line).
+
+    Local files are checked here, before anything reads them: inside the table's folder (unless
+    media.allow_outside_paths), regular files only, at most media.max_file_mb.
+    """
+    media = media or MediaConfig()
+    root = None if media.allow_outside_paths or base_dir is None else base_dir
+    max_bytes = media.max_file_mb * 1e6
     refs, failed = {}, {}
     for i, (cell, line) in enumerate(zip(films["trailer"], films["line"], strict=True)):
         try:
             ref = parse_trailer_ref(cell, base_dir)
+            if ref is not None and ref.kind == "file":
+                check_local_file(ref.value, root, max_bytes)
         except TrailerRefError as e:
-            log.warning("line %s: trailer %s; the film goes on without video and audio", line, e)
-            failed[i] = {"status": "invalid", "message": str(e)}
+            log.warning("line %s: trailer: %s; the film goes on without video and audio", line, e)
+            failed[i] = {"status": e.status, "message": str(e)}
             continue
         if ref is None:
             failed[i] = {"status": "no_trailer", "message": "no trailer given"}
@@ -113,10 +169,18 @@ def extract_media(
     timings = timings if timings is not None else {}
     base_dir = Path(films.attrs["base_dir"]) if films.attrs.get("base_dir") else None
     n = len(films)
-    refs, statuses = resolve_refs(films, base_dir)
+    refs, statuses = resolve_refs(films, base_dir, cfg.media)
     device = str(resolve_device(cfg.train.device))
     fid, aid, sid = frames_encoder_id(cfg, device), audio_encoder_id(cfg), status_id(cfg, device)
-    keys = {i: media_key(ref) for i, ref in refs.items()}
+    keys = {}
+    for i, ref in list(refs.items()):
+        try:
+            keys[i] = media_key(ref)
+        except OSError as e:  # unreadable file: this film's trailer is skipped, never the whole run
+            line = films["line"].iloc[i]
+            log.warning("line %s: trailer %s cannot be read (%s); going on without it", line, ref.value, e)
+            statuses[i] = {"status": "not_found", "message": f"{ref.value}: {e.strerror or e}"}
+            del refs[i]
 
     todo = [i for i in refs if store.get_json("media", sid, keys[i]) is None]
     if todo:
@@ -124,24 +188,48 @@ def extract_media(
             films, cfg, store, get_frame_encoder, refs, keys, todo, (fid, aid, sid), progress, timings
         )
 
-    # ---- assemble from the store
+    # ---- assemble from the store; entries are verified on read, and a film whose status says "ok" but
+    # whose features are gone or corrupt (a truncated .npy) is extracted again, with a warning.
     a_shape = audio_input_shape(cfg.audio, cfg.media.sample_rate, cfg.media.audio_seconds)
     frames_list: dict[int, np.ndarray] = {}
     audio_list: dict[int, np.ndarray] = {}
-    for i, key in keys.items():
-        st = store.get_json("media", sid, key) or {
-            "status": "missing",
-            "message": "extraction did not finish",
-        }
-        statuses[i] = st
-        if st.get("video_ok"):
-            v = store.get("frames", fid, key)
-            if v is not None:
+
+    def assemble(films_to_read) -> list[int]:
+        bad = []
+        for i in films_to_read:
+            key = keys[i]
+            st = store.get_json("media", sid, key) or {
+                "status": "missing",
+                "message": "extraction did not finish",
+            }
+            statuses[i] = st
+            if st.get("video_ok"):
+                v = store.get("frames", fid, key, shape=(cfg.media.num_frames, None))
+                if v is None:
+                    bad.append(i)
+                    continue
                 frames_list[i] = v
-        if st.get("audio_ok"):
-            a = store.get("audio", aid, key)
-            if a is not None:
+            if st.get("audio_ok"):
+                a = store.get("audio", aid, key, shape=tuple(a_shape))
+                if a is None:
+                    frames_list.pop(i, None)
+                    bad.append(i)
+                    continue
                 audio_list[i] = a
+        return bad
+
+    bad = assemble(keys)
+    if bad:
+        for i in bad:
+            log.warning(
+                "line %s: cached trailer features are missing or corrupt; extracting this film again",
+                films["line"].iloc[i],
+            )
+            store.discard("media", sid, keys[i], ".json")
+        _extract_missing(
+            films, cfg, store, get_frame_encoder, refs, keys, bad, (fid, aid, sid), progress, timings
+        )
+        assemble(bad)  # a film that fails again is masked with its status, never retried in a loop
     dim = next(iter(frames_list.values())).shape[1] if frames_list else get_frame_encoder().dim
     video = np.zeros((n, cfg.media.num_frames, dim), dtype=np.float16)
     audio = np.zeros((n, *a_shape), dtype=np.float16)
@@ -198,12 +286,7 @@ def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, ids
         # The decode workers take cores; OpenMP threads that keep losing theirs slow the CNN ~3x
         # (benchmarks/extract.py, table 4), so the encoder gets the cores the workers leave.
         encoder.threads = max(1, (os.cpu_count() or 1) - workers)
-    # spawn: worker processes must not inherit torch's thread pools (fork after torch can deadlock).
-    executor = (
-        cf.ThreadPoolExecutor(max_workers=1)
-        if single
-        else cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-    )
+    executor = cf.ThreadPoolExecutor(max_workers=1) if single else decode_pool(workers)
     with executor as pool:
         futures = {pool.submit(_decode_job, str(p), media_cfg): i for i, p in paths.items()}
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -41,8 +42,25 @@ ACCEPTED = (
 )
 
 
+# Longest path and path component the kernel takes (Linux PATH_MAX, NAME_MAX); longer cells are refused
+# here rather than by an OSError halfway through a run.
+MAX_PATH_CHARS = 4096
+MAX_NAME_CHARS = 255
+# Statuses of local trailer files that cannot be read (beside download's not_found).
+OUTSIDE_FOLDER = "outside_folder"
+NOT_REGULAR = "not_a_regular_file"
+TOO_LARGE = "too_large"
+
+
 class TrailerRefError(ValueError):
-    """A trailer cell that is none of the accepted forms."""
+    """A trailer cell that is none of the accepted forms, or a local file that may not be read.
+
+    `status` is the per-film status it becomes (invalid, outside_folder, not_a_regular_file, too_large).
+    """
+
+    def __init__(self, message: str, status: str = "invalid"):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -115,10 +133,62 @@ def _youtube_id(text: str) -> str | None | bool:
 
 
 def _local_path(text: str, base_dir: Path | None) -> Path:
-    p = Path(text).expanduser()
-    if not p.is_absolute():
-        p = (base_dir if base_dir is not None else Path.cwd()) / p
-    return p.resolve()
+    """The absolute, symlink-resolved path of a cell; TrailerRefError for a path the OS cannot take."""
+    shown = text if len(text) <= 80 else text[:60] + f"... ({len(text)} characters)"
+    if "\x00" in text:
+        raise TrailerRefError(f"trailer path {shown!r} contains a NUL character")
+    if len(text) > MAX_PATH_CHARS or any(len(part) > MAX_NAME_CHARS for part in re.split(r"[/\\]", text)):
+        raise TrailerRefError(
+            f"trailer path {shown!r} is too long (paths up to {MAX_PATH_CHARS} characters, "
+            f"names up to {MAX_NAME_CHARS})"
+        )
+    try:
+        p = Path(text).expanduser()
+        if not p.is_absolute():
+            p = (base_dir if base_dir is not None else Path.cwd()) / p
+        return p.resolve()
+    except RuntimeError as e:  # "~nosuchuser", or a symlink loop on older Pythons
+        raise TrailerRefError(f"trailer path {shown!r} cannot be resolved: {e}") from None
+    except (OSError, ValueError) as e:
+        raise TrailerRefError(f"trailer path {shown!r} cannot be resolved: {e.strerror or e}") from None
+
+
+def check_local_file(path: str | Path, root: Path | None = None, max_bytes: float | None = None) -> int:
+    """Check a file trailer before anything reads it; its size, or TrailerRefError with a status.
+
+    `root`: the folder the path must lie in (after symlinks are followed), None for anywhere. Only
+    regular files pass (not FIFOs, devices or directories), and only up to `max_bytes`, so a huge
+    (even sparse) file is refused from its size alone, before hashing.
+    """
+    p = Path(path)
+    if root is not None:
+        real_root = Path(root).resolve()
+        if not p.resolve().is_relative_to(real_root):
+            raise TrailerRefError(
+                f"{p} is outside the table's folder {real_root}; pass --allow-outside-paths to read it",
+                OUTSIDE_FOLDER,
+            )
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise TrailerRefError(f"{p} does not exist", "not_found") from None
+    except OSError as e:
+        raise TrailerRefError(f"{p} cannot be read: {e.strerror or e}", "not_found") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, FIFO or socket)"
+        raise TrailerRefError(f"{p} is {what}", NOT_REGULAR)
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise TrailerRefError(
+            f"{p} is {st.st_size / 1e6:,.0f} MB, above media.max_file_mb = {max_bytes / 1e6:,.0f}", TOO_LARGE
+        )
+    return st.st_size
+
+
+def _exists(p: Path) -> bool:
+    try:
+        return p.exists()
+    except OSError:
+        return False
 
 
 def parse_trailer_ref(cell: object, base_dir: Path | None = None) -> TrailerRef | None:
@@ -148,12 +218,12 @@ def parse_trailer_ref(cell: object, base_dir: Path | None = None) -> TrailerRef 
     if re.match(r"(?i)[a-z][a-z0-9+.-]+://", text):
         raise TrailerRefError(f"trailer {text!r} uses an unsupported URL scheme; accepted: {ACCEPTED}")
 
+    if YOUTUBE_ID.fullmatch(text) and not (base_dir or Path.cwd()).joinpath(text).is_file():
+        return TrailerRef("youtube", text)
     local = _local_path(text, base_dir)
     # An existing file wins over the 11-character id reading ("trailer.mp4" is 11 characters too).
-    if local.is_file():
+    if _exists(local):
         return TrailerRef("file", str(local))
-    if YOUTUBE_ID.fullmatch(text):
-        return TrailerRef("youtube", text)
     looks_like_path = (
         Path(text).suffix.lower() in MEDIA_SUFFIXES or "/" in text or "\\" in text or text.startswith("~")
     )
