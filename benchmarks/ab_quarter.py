@@ -77,6 +77,8 @@ def free_port() -> int:
 
 def requests_for(quarter: Path) -> list[dict]:
     """One POST /predict body per film with a plot, in release-date order (what is known before release)."""
+    import pandas as pd
+
     from reelcast.config import Config
     from reelcast.data.table import load_films
 
@@ -87,15 +89,22 @@ def requests_for(quarter: Path) -> list[dict]:
     films["order"] = films["year"].fillna(0) * 100 + films["release_month"].fillna(0)
     films = films.sort_values(["order", "line"], kind="stable")
     out = []
-    for f in films.itertuples():
-        meta = {
-            "year": None if f.year != f.year else int(f.year),
-            "runtime": None if f.runtime != f.runtime or f.runtime is None else float(f.runtime),
-            "budget_musd": None if f.budget_musd != f.budget_musd or f.budget_musd is None else f.budget_musd,
-            "release_month": None if f.release_month != f.release_month else int(f.release_month),
-            "genres": list(f.genres) if f.genres else None,
-        }
-        out.append({"film_id": str(f.film_id), "title": f.title, "description": f.text, "metadata": meta})
+    fields = ("year", "runtime", "budget_musd", "release_month", "release_date", "genres", "keywords",
+              "companies", "countries", "language", "collection", "director", "cast")  # fmt: skip
+    for f in films.to_dict(orient="records"):
+        meta = {}
+        for k in fields:
+            v = f.get(k)
+            if v is None or (isinstance(v, float) and v != v) or v is pd.NaT or v in ("", []):
+                continue
+            if k == "release_date":
+                v = v.date().isoformat()
+            elif k in ("year", "release_month"):
+                v = int(v)
+            meta[k] = v
+        out.append(
+            {"film_id": str(f["film_id"]), "title": f["title"], "description": f["text"], "metadata": meta}
+        )
     return out
 
 

@@ -174,7 +174,8 @@ def test_metadata_reaches_the_log_and_bad_metadata_is_refused(tiny_run, tmp_path
     db = tmp_path / "log.sqlite"
     app = create_app(settings=ServeSettings(), ab=ABSettings(models=[("default", tiny_run)], log_db=str(db)))
     with TestClient(app) as client:
-        meta = {"budget_musd": 12.5, "year": 2014, "genres": ["Drama"]}
+        meta = {"budget_musd": 12.5, "year": 2014, "genres": ["Drama"], "release_date": "2014-05-02",
+                "keywords": ["heist"], "language": "en"}  # fmt: skip
         r = client.post("/predict", json={"description": PLOTS[1], "film_id": "x1", "metadata": meta})
         assert r.status_code == 200, r.text
         bad = client.post("/predict", json={"description": PLOTS[1], "metadata": {"budget": 3}})
@@ -183,6 +184,7 @@ def test_metadata_reaches_the_log_and_bad_metadata_is_refused(tiny_run, tmp_path
     preds, _ = read_log(db)
     assert len(preds) == 1
     assert preds["budget_musd"].iloc[0] == 12.5 and preds["metadata"].iloc[0]["year"] == 2014
+    assert preds["metadata"].iloc[0]["release_date"] == "2014-05-02"
 
 
 def test_a_failing_log_never_fails_a_request(tiny_run, tmp_path, one_thread):

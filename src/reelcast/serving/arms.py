@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hashlib
 import logging
 import threading
@@ -20,9 +21,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from reelcast.io import sha256_file
 from reelcast.predlog import LogSettings, PredictionLog, sha256_json
@@ -38,8 +39,12 @@ BUCKETS = 10_000
 ASSIGNMENT_SALT = "reelcast-ab-v1"
 
 
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Names = Annotated[list[Name], Field(max_length=500)]
+
+
 class FilmMetadata(BaseModel):
-    """Pre-release metadata of a film (read by models trained with --tabular; logged for drift)."""
+    """Pre-release metadata of a film (read by models trained with metadata; logged for drift)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -47,11 +52,19 @@ class FilmMetadata(BaseModel):
     runtime: float | None = Field(default=None, ge=0, le=2000, description="minutes")
     budget_musd: float | None = Field(default=None, ge=0, description="production budget, millions of USD")
     release_month: int | None = Field(default=None, ge=1, le=12)
-    genres: list[str] | None = None
+    release_date: datetime.date | None = None
+    genres: Names | None = None
+    keywords: Names | None = None
+    companies: Names | None = None
+    countries: Names | None = Field(default=None, description="ISO 3166 codes of the production countries")
+    language: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    collection: Name | None = Field(default=None, description="the franchise (TMDB collection), if any")
+    director: Name | None = None
+    cast: Names | None = None
 
     def as_film_fields(self) -> dict[str, Any]:
-        """The non-empty fields, in reelcast's canonical column names."""
-        return {k: v for k, v in self.model_dump().items() if v is not None}
+        """The non-empty fields, in reelcast's canonical column names (JSON values: dates as ISO text)."""
+        return {k: v for k, v in self.model_dump(mode="json").items() if v not in (None, "", [])}
 
 
 @dataclass
@@ -176,6 +189,9 @@ def predictor_id(predictor: RevenuePredictor) -> str:
     for name, tensor in sorted(predictor.model_.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    ensemble = getattr(predictor, "ensemble_", None)
+    if ensemble is not None:  # the trees and blend weights are part of the model too
+        h.update(compact_json(ensemble.to_dict()).encode())
     h.update(repr([float(t) for t in predictor.thresholds_]).encode())
     h.update(repr(float(predictor.temperature_)).encode())
     return h.hexdigest()[:16]
@@ -376,7 +392,7 @@ def compact_json(value: Any) -> str:
     """Compact JSON text for a log column."""
     import json
 
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
 
 
 def build_arms(
