@@ -229,3 +229,12 @@ def test_drift_flags_a_shift_against_the_training_films(tmp_path):
     assert d.loc[("part 1 of 2", "budget"), "flag"] == "stable"
     assert d.loc[("part 1 of 2", "predicted class"), "flag"] == "stable"
     assert any(v.startswith("Drift: budget shifted") and "(1 major)" in v for v in r.verdict), r.verdict
+
+
+def test_holm_correction():
+    from reelcast.abreport import holm
+
+    # Sorted p: 0.01 < 0.05/3, 0.02 < 0.05/2, 0.04 < 0.05/1 -> all kept; 0.046 alone of three is not.
+    assert holm([0.04, 0.01, 0.02], 0.05) == [True, True, True]
+    assert holm([0.046, 0.3, 0.9], 0.05) == [False, False, False]
+    assert holm([0.001, 0.03, 0.9], 0.05) == [True, False, False]

@@ -567,23 +567,43 @@ def _p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
+def holm(p_values: list[float], alpha: float) -> list[bool]:
+    """Holm-Bonferroni: which of several p-values stay significant at family-wise level alpha."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    keep = [False] * len(p_values)
+    for rank, i in enumerate(order):
+        if p_values[i] >= alpha / (len(p_values) - rank):
+            break
+        keep[i] = True
+    return keep
+
+
 def _decision(a: str, b: str, rows: list[dict], ab: ABConfig) -> str:
-    """One sentence an operator can act on, from the exact-class and QWK comparisons."""
-    better, worse = [], []
-    for r in rows:
+    """One sentence an operator can act on: the paired metrics together, Holm-corrected for testing three."""
+    better, worse, nominal = [], [], []
+    for r, sig in zip(rows, holm([r["p_value"] for r in rows], ab.alpha), strict=True):
         lower = r["metric"] in LOWER_IS_BETTER
-        sig = r["p_value"] < ab.alpha and (r["low"] > 0 or r["high"] < 0)
-        if not sig:
+        excludes_zero = r["low"] > 0 or r["high"] < 0
+        if not (sig and excludes_zero):
+            if r["p_value"] < ab.alpha and excludes_zero:
+                nominal.append(LABELS[r["metric"]])
             continue
         (better if (r["diff"] < 0) == lower else worse).append(LABELS[r["metric"]])
+    family = f"Holm-corrected over the {len(rows)} metrics at alpha = {ab.alpha:g}"
     if better and not worse:
-        return f"Verdict: {a} is better than {b} ({', '.join(better)}); keep {a}."
+        return f"Verdict: {a} is better than {b} ({', '.join(better)}; {family}); keep {a}."
     if worse and not better:
-        return f"Verdict: {b} is better than {a} ({', '.join(worse)}); move traffic to {b}."
+        return f"Verdict: {b} is better than {a} ({', '.join(worse)}; {family}); move traffic to {b}."
     if better and worse:
-        return f"Verdict: mixed - {a} is better on {', '.join(better)}, {b} on {', '.join(worse)}."
+        return f"Verdict: mixed - {a} is better on {', '.join(better)}, {b} on {', '.join(worse)} ({family})."
+    weak = (
+        f" ({', '.join(nominal)} differs at alpha = {ab.alpha:g} on its own, but not once the {len(rows)} "
+        "metrics are Holm-corrected: weak evidence)"
+        if nominal
+        else ""
+    )
     return (
-        f"Verdict: no significant difference between {a} and {b} yet; keep collecting outcomes "
+        f"Verdict: no significant difference between {a} and {b} yet{weak}; keep collecting outcomes "
         f"(or keep the cheaper model)."
     )
 
