@@ -89,8 +89,8 @@ def requests_for(quarter: Path) -> list[dict]:
     films["order"] = films["year"].fillna(0) * 100 + films["release_month"].fillna(0)
     films = films.sort_values(["order", "line"], kind="stable")
     out = []
-    fields = ("year", "runtime", "budget_musd", "release_month", "release_date", "genres", "keywords",
-              "companies", "countries", "language", "collection", "director", "cast")  # fmt: skip
+    fields = ("year", "runtime", "budget_musd", "release_date", "genres", "keywords", "companies",
+              "countries", "language", "collection", "director", "cast")  # fmt: skip
     for f in films.to_dict(orient="records"):
         meta = {}
         for k in fields:
@@ -99,8 +99,10 @@ def requests_for(quarter: Path) -> list[dict]:
                 continue
             if k == "release_date":
                 v = v.date().isoformat()
-            elif k in ("year", "release_month"):
+            elif k == "year":
                 v = int(v)
+            elif isinstance(v, list):
+                v = v[:50]  # the API's limit per list (a few TMDB films have more keywords)
             meta[k] = v
         out.append(
             {"film_id": str(f["film_id"]), "title": f["title"], "description": f["text"], "metadata": meta}

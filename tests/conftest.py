@@ -89,3 +89,40 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
 _hypothesis_settings.register_profile("reelcast", deadline=None, derandomize=True, database=None)
 _hypothesis_settings.load_profile("reelcast")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One private Ray instance for all Ray tests: 2 CPUs, loopback only, no dashboard; shut down after."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'reelcast[ray]'")
+    pytest.importorskip("ray.data", reason="Ray Data is not installed: pip install 'reelcast[ray]'")
+    import logging
+
+    if ray.is_initialized():  # pragma: no cover - only when a test left one behind
+        ray.shutdown()
+    ray.init(
+        address="local",  # our own instance, never another Ray running on this machine
+        num_cpus=2,
+        resources={"reelcast_download": 2.0},
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        _node_ip_address="127.0.0.1",
+    )
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ensemble_model(tiny_bert, films_csv, tmp_path_factory) -> Path:
+    """A split folder of the default model on a table with metadata: fusion network + trees + blend."""
+    from reelcast.predictor import RevenuePredictor
+
+    root = tmp_path_factory.mktemp("ensemble")
+    cfg = tiny_config(tiny_bert, root / "cache")
+    cfg.ensemble.seeds, cfg.ensemble.max_rounds, cfg.ensemble.threads = 2, 200, 1
+    p = RevenuePredictor(cfg, progress=False).fit(films_csv)
+    p.save(root / "split_70_20_10")
+    return root / "split_70_20_10"

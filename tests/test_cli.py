@@ -249,3 +249,18 @@ def test_pure_network_trains_the_seed_network_alone(tiny_bert, films_csv, tmp_pa
     assert p.ensemble_ is None and p.spec_.modalities == ["text"]
     bad = invoke("train", "--data", films_csv, "--pure-network", "--tabular", "auto")
     assert bad.exit_code != 0 and "--pure-network" in bad.output
+
+
+def test_predict_takes_metadata_for_the_ensemble(ensemble_model):
+    base = ["predict", "--model", ensemble_model, "--description", "A heist goes wrong.", "--json"]
+    cheap = invoke(*base, "--meta", "budget_musd=0.5", "--meta", "genres=Horror", "--meta", "year=2015")
+    big = invoke(
+        *base, "--meta", "budget_musd=250", "--meta", "genres=Action,Adventure", "--meta", "year=2015"
+    )
+    assert cheap.exit_code == 0 and big.exit_code == 0, cheap.output + big.output
+    a, b = json.loads(cheap.output), json.loads(big.output)
+    assert a["modalities_used"]["tabular"] and a["probabilities"] != b["probabilities"]
+    bad = invoke(*base, "--meta", "budget_musd=-3")
+    assert bad.exit_code != 0 and "budget_musd" in bad.output
+    odd = invoke(*base, "--meta", "studio=A24")
+    assert odd.exit_code != 0 and "studio" in odd.output

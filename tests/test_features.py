@@ -21,3 +21,23 @@ def test_no_temporary_files_left_behind(tmp_path):
         store.put_json("status", "m", f"{i:04d}", {"status": "ok"})
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == [] and store.get_json("status", "m", "0003") == {"status": "ok"}
+
+
+def test_store_at_an_fsspec_url(tmp_path):
+    import pytest
+
+    from reelcast.features import open_store
+
+    store = open_store(tmp_path.as_uri())  # file:///...: the code path of s3://, gs://, ...
+    a = np.arange(6, dtype=np.float16).reshape(2, 3)
+    store.put("frames", "enc/x:1", "abcd", a)
+    store.put_json("media", "s", "abcd", {"status": "ok", "node": "n1"})
+    assert np.array_equal(store.get("frames", "enc/x:1", "abcd"), a) and store.count("frames", "enc/x:1") == 1
+    assert store.get_json("media", "s", "abcd") == {"status": "ok", "node": "n1"}
+    # the same layout as a local store, so either can read what the other wrote
+    assert np.array_equal(FeatureStore(tmp_path).get("frames", "enc/x:1", "abcd"), a)
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    FeatureStore(tmp_path).path("frames", "enc/x:1", "abcd").write_bytes(b"garbage")
+    assert store.get("frames", "enc/x:1", "abcd") is None and not store.has("frames", "enc/x:1", "abcd")
+    with pytest.raises(RuntimeError, match="nosuchproto"):
+        open_store("nosuchproto://bucket/x")

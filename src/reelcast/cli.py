@@ -62,6 +62,28 @@ def build_config(config: Path | None, sets: list[str] | None, flags: dict[str, A
     return cfg
 
 
+def parse_meta(items: list[str] | None) -> dict[str, Any] | None:
+    """`--meta key=value` pairs as a film's metadata (the API's FilmMetadata rules: bounded, no guessing)."""
+    if not items:
+        return None
+    from reelcast.serving.metadata import FilmMetadata
+
+    raw: dict[str, Any] = {}
+    lists = {n for n, f in FilmMetadata.model_fields.items() if "list" in str(f.annotation)}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--meta {item!r}: expected key=value, e.g. budget_musd=150")
+        raw[key] = [v.strip() for v in value.split(",") if v.strip()] if key in lists else value.strip()
+    try:
+        return FilmMetadata.model_validate(raw).fields()
+    except ValueError as e:
+        first = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": str(e)}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        raise ValueError(f"--meta {where}: {first['msg']}") from None
+
+
 def fail(message: str) -> None:
     """One clear line on stderr, exit status 2."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
@@ -188,8 +210,17 @@ def train(
     verbose: bool = VerboseOpt,
     quiet: bool = QuietOpt,
 ):
-    """Train and evaluate on every split (or K folds) and write the report."""
+    """Train and evaluate on every split (or K folds) and write the report.
+
+    Under `torchrun --nproc-per-node N -m reelcast.cli train ...` the N processes train each model
+    together (DDP); rank 0 alone evaluates, writes and prints.
+    """
+    from reelcast import distributed
+
     setup_logging(verbose, quiet)
+    if distributed.init_from_env() and not distributed.is_main():
+        quiet = True
+        setup_logging(False, quiet=True)
     flags = {
         "text.model": text_model,
         "split.splits": splits,
@@ -243,14 +274,19 @@ def train(
         run_and_print(cfg, data, out, progress=not quiet)
     except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
         fail(str(e))
+    finally:
+        distributed.shutdown()
 
 
 def run_and_print(cfg: Config, data: Path, out: Path, progress: bool) -> None:
     """Run the pipeline and print the split comparison."""
+    from reelcast import distributed
     from reelcast.pipeline import comparison_text, run_train
 
     t0 = time.perf_counter()
     summary = run_train(cfg, data, out, progress=progress)
+    if not distributed.is_main():
+        return
     typer.echo(f"\nTest-set metrics per split ({cfg.media.mode} media, text model {cfg.text.model}):")
     typer.echo(comparison_text(summary.comparison))
     stats = summary.featurize_stats
@@ -320,6 +356,12 @@ def predict(
     ),
     title: str = typer.Option("", "--title"),
     trailer: str = typer.Option(None, "--trailer", help="YouTube URL or id, media URL, or local file."),
+    meta: list[str] = typer.Option(
+        None,
+        "--meta",
+        help="One film's metadata, repeatable: budget_musd=150, release_date=2025-07-04, runtime=125, "
+        "genres=Action,Adventure, director=..., cast=A,B, companies=..., keywords=..., language=en.",
+    ),
     data: Path = typer.Option(None, "--data", help="A table of films to predict at once."),
     out: Path = typer.Option(None, "--out", help="With --data: write predictions (.csv or .json)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -364,7 +406,7 @@ def predict(
                 cols = ["film_id", "title", "class_name", "confidence", "modalities_used"]
                 typer.echo(df[cols].to_string(index=False))
             return
-        result = p.predict_film(description, title=title, trailer=trailer)
+        result = p.predict_film(description, title=title, trailer=trailer, metadata=parse_meta(meta))
     except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
         fail(str(e))
     if as_json:
@@ -396,6 +438,14 @@ def extract(
     offline: bool = OfflineOpt,
     cache_dir: str = CacheDirOpt,
     manifest: Path = typer.Option(None, "--manifest", help="Write each film's media status here (CSV)."),
+    engine: str = typer.Option(None, "--engine", help="local | ray (Ray Data; needs the ray extra)."),
+    address: str = typer.Option(
+        None, "--address", help="--engine ray: auto | HOST:PORT of a running cluster (default: start one)."
+    ),
+    cookies: Path = typer.Option(None, "--cookies", help="yt-dlp cookies file of a signed-in session."),
+    download_pause: float = typer.Option(
+        None, "--download-pause", help="Seconds between download starts on each machine."
+    ),
     trailer_col: str = TrailerColOpt,
     trailer_map: str = TrailerMapOpt,
     trailer_links: str = TrailerLinksOpt,
@@ -415,6 +465,7 @@ def extract(
 
     from reelcast.featurize import Featurizer
     from reelcast.io import atomic_write_text
+    from reelcast.media.engines import engine_for
     from reelcast.media.extract import extract_media
     from reelcast.predictor import as_table
 
@@ -424,21 +475,29 @@ def extract(
         "media.offline": offline or None,
         "cache_dir": cache_dir,
         "media.mode": "trailers",
+        "media.cookies": str(cookies) if cookies else None,
+        "media.download_pause": download_pause,
+        "scale.engine": engine,
+        "scale.address": address,
         "train.device": device,
         **data_flags(None, None, None, trailer_col, None, None, None, trailer_map, trailer_links),
         **table_safety_flags(decimal, allow_outside_paths),
     }
     try:
         cfg = build_config(config, set_, flags)
+        if cfg.media.cookies and not Path(cfg.media.cookies).is_file():
+            raise ValueError(f"--cookies {cfg.media.cookies}: no such file")
         table = as_table(data, cfg, require_revenue=False)
         fz = Featurizer(cfg, cfg.train.device, progress=not quiet)
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
+        runner = engine_for(cfg)
         _, _, vmask, amask, statuses = extract_media(
-            table.df, cfg, fz.store, lambda: fz.frame_encoder, progress=not quiet, timings=timings
+            table.df, cfg, fz.store, lambda: fz.frame_encoder, not quiet, timings, engine=runner
         )
         if text_model:
-            fz.text_features(table.df["text"].tolist())
+            runner.encode_texts(table.df["text"].fillna("").astype(str).tolist(), cfg, fz.store)
+            fz.text_features(table.df["text"].fillna("").astype(str).tolist())
     except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
         fail(str(e))
     total = time.perf_counter() - t0

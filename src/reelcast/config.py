@@ -108,6 +108,14 @@ class MediaConfig:
     allow_outside_paths: bool = False
     # Largest local trailer file read (checked before hashing or decoding).
     max_file_mb: float = 4096.0
+    # yt-dlp cookies file (Netscape format) of a signed-in browser session: YouTube's bot check
+    # refuses many anonymous downloads from data-centre addresses.
+    cookies: str | None = None
+    # Seconds between the starts of two downloads on one machine (all its workers together), to stay
+    # under a per-address rate limit (about 300 an hour without an account: 12 s).
+    download_pause: float = 0.0
+    # First wait after an HTTP 429 (doubles per retry, capped at 15 min) unless Retry-After says more.
+    rate_limit_wait: float = 60.0
 
 
 @dataclass
@@ -231,6 +239,26 @@ class EvalConfig:
 
 
 @dataclass
+class ScaleConfig:
+    """Which engine runs `extract`, and the Ray cluster's shape when it is Ray."""
+
+    engine: str = "local"  # local (worker processes on this machine) | ray (Ray Data, pip reelcast[ray])
+    # None: start a private Ray instance on this machine; "auto" or HOST:PORT: join a running cluster.
+    address: str | None = None
+    num_cpus: int = 0  # CPUs of a private Ray instance; 0 = all of this machine's
+    encode_actors: int = 1  # fixed size of the frame/text encoder actor pool (one GPU each when present)
+    encode_batch: int = 4  # films per encoder batch
+    decode_cpus: float = 1.0  # CPUs reserved by one decode task
+    # CPUs reserved by one encoder actor (its torch threads: this, at least 1). 0: it shares the cores
+    # the decode tasks take, like the local engine's CNN beside its workers (benchmarks/extract.py,
+    # table 4); on big CPU-only nodes give it whole cores.
+    encode_cpus: float = 0.0
+    # Per-node cap on concurrent downloads: each node offers this many `reelcast_download` resources
+    # (`ray start --resources='{"reelcast_download": 3}'`); a private instance gets media.download_workers.
+    download_resource: str = "reelcast_download"
+
+
+@dataclass
 class ABConfig:
     """`reelcast ab-report`: intervals, drift periods and the thresholds that flag a shift."""
 
@@ -267,6 +295,8 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     ab: ABConfig = field(default_factory=ABConfig)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
+    # A local folder, or an fsspec URL (s3://bucket/prefix, ...) every node of a cluster can reach.
     cache_dir: str = ".reelcast_cache"
 
     # ---- construction -------------------------------------------------------------------------

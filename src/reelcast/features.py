@@ -94,3 +94,17 @@ class FeatureStore:
         """How many array entries an encoder has (for reports and tests)."""
         d = self.root / kind / slug(encoder_id)
         return sum(1 for _ in d.glob("*/*.npy")) if d.exists() else 0
+
+
+def is_url(location: str | Path) -> bool:
+    """True for an fsspec URL such as s3://bucket/prefix (a plain path is a local folder)."""
+    return isinstance(location, str) and "://" in location
+
+
+def open_store(location: str | Path):
+    """The feature store at a local folder, or at an fsspec URL that every node of a cluster can reach."""
+    if is_url(location):
+        from reelcast.fsspec_store import FsspecFeatureStore
+
+        return FsspecFeatureStore(str(location))
+    return FeatureStore(location)

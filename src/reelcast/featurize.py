@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from reelcast.config import Config
-from reelcast.features import FeatureStore
+from reelcast.features import open_store
 from reelcast.io import sha256_text
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class Featurizer:
         self.cfg = cfg
         self.device = str(resolve_device(device))
         self.progress = progress
-        self.store = FeatureStore(cfg.cache_dir)
+        self.store = open_store(cfg.cache_dir)
         self._text_encoder = None
         self._frame_encoder = None
         self.stats: dict[str, int] = {"text_encoded": 0, "text_cached": 0}

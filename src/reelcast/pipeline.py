@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reelcast import reports
+from reelcast import distributed, reports
 from reelcast.config import SPLITS, Config, split_names
 from reelcast.data.cpi import base_year
 from reelcast.data.splits import Split, make_folds, make_split
@@ -96,15 +96,22 @@ def evaluate_split(
 
 
 def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool = True) -> RunSummary:
-    """Train and evaluate on every configured split (or K folds) and write the whole report."""
+    """Train and evaluate on every configured split (or K folds) and write the whole report.
+
+    Under torchrun every rank trains each split's model together (DDP); only rank 0 featurizes
+    first, evaluates and writes, and the other ranks return an empty comparison.
+    """
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cfg.save(out_dir / "config.toml")
+    main = distributed.is_main()
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save(out_dir / "config.toml")
 
-    base = RevenuePredictor(cfg, progress=progress)
+    base = RevenuePredictor(cfg, progress=progress and main)
     table = as_table(data, cfg)
-    reports.write_json(out_dir / "table_report.json", table.report.to_dict())
+    if main:
+        reports.write_json(out_dir / "table_report.json", table.report.to_dict())
     # Before featurizing: revenues that give one class cannot train (RevenuePredictor.fit checks each split).
     rev = table.df["revenue_musd"].to_numpy(dtype=np.float64)
     if cfg.labels.strategy == "quantile":
@@ -114,7 +121,11 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
             "every film falls in one class under labels.thresholds; check the revenues and thresholds"
         )
     t0 = time.perf_counter()
+    if not main:
+        distributed.barrier()  # rank 0 fills the feature store; the others then read it back
     inputs = base.featurize(table)
+    if main:
+        distributed.barrier()
     seconds = {"featurize": time.perf_counter() - t0}
     log.info(
         "features ready for %d films in %.1f s (%s)", len(inputs), seconds["featurize"], base.featurizer.stats
@@ -137,66 +148,80 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     rows, dirs = [], {}
     for split in splits:
         t0 = time.perf_counter()
-        sdir = out_dir / split_dir_name(split.name)
-        p = RevenuePredictor(cfg, progress=progress)
+        p = RevenuePredictor(cfg, progress=progress and main)
         p._featurizer = base.featurizer  # share loaded encoders and the store
-        p.fit(table, split, inputs)
-        y = p.labels_for(table)
-        model_inputs = p.shape_inputs(inputs, table.df)
-        ev = evaluate_split(p, model_inputs, y, split, cfg)
-        probs, pred = ev.pop("_probs"), ev.pop("_pred")
-        result = {
-            "split": split.name,
-            "sizes": split.sizes(),
-            "class_names": CLASS_NAMES,
-            "thresholds_musd": [float(t) for t in p.thresholds_],
-            "thresholds_dollars": (
-                f"constant {base_year()} US dollars (CPI-U)" if cfg.labels.constant_dollars else "nominal"
-            ),
-            "classes": describe_thresholds(p.thresholds_),
-            "class_counts": p.class_counts_,
-            "modalities": p.spec_.modalities,
-            "encoder_ids": p.encoder_ids_,
-            "media_mode": cfg.media.mode,
-            "best_epoch": p.train_result_.best_epoch,
-            "epochs_run": len(p.train_result_.history),
-            "stopped_early": p.train_result_.stopped_early,
-            "train_seconds": p.train_result_.seconds,
-            **ev,
-            "history": p.train_result_.history,
-        }
-        if p.leaky_columns_:
-            result["leakage_warning"] = (
-                f"post-release columns used as features: {', '.join(p.leaky_columns_)}; "
-                "these scores are not achievable before release"
-            )
-        p.metrics_ = {"test": {k: ev["test"][k] for k in SCALAR_METRICS}, "split": split.name}
-        p.save(sdir)
-        reports.write_json(sdir / "evaluation_results.json", result)
-        reports.training_curves(p.train_result_.history, sdir / "training_curves.png", f"split {split.name}")
-        reports.confusion_matrix_png(
-            ev["test"]["confusion_matrix"], sdir / "confusion_matrix.png", f"test films, split {split.name}"
+        p.fit(table, split, inputs)  # under torchrun: every rank, data-parallel
+        if not main:
+            continue
+        with distributed.solo():  # evaluation and baselines: rank 0 alone
+            rows.append(_evaluate_and_write(p, table, inputs, split, cfg, out_dir, progress, seconds, t0))
+        dirs[split.name] = out_dir / split_dir_name(split.name)
+    if not main:
+        return RunSummary(out_dir, pd.DataFrame(), {}, seconds, dict(base.featurizer.stats))
+    return _finish(cfg, out_dir, rows, dirs, seconds, t_start, base)
+
+
+def _evaluate_and_write(p, table, inputs, split, cfg, out_dir, progress, seconds, t0) -> dict[str, Any]:
+    """Evaluate one split's fitted model and write its folder; returns its comparison row."""
+    sdir = out_dir / split_dir_name(split.name)
+    y = p.labels_for(table)
+    model_inputs = p.shape_inputs(inputs, table.df)
+    ev = evaluate_split(p, model_inputs, y, split, cfg)
+    probs, pred = ev.pop("_probs"), ev.pop("_pred")
+    result = {
+        "split": split.name,
+        "sizes": split.sizes(),
+        "class_names": CLASS_NAMES,
+        "thresholds_musd": [float(t) for t in p.thresholds_],
+        "thresholds_dollars": (
+            f"constant {base_year()} US dollars (CPI-U)" if cfg.labels.constant_dollars else "nominal"
+        ),
+        "classes": describe_thresholds(p.thresholds_),
+        "class_counts": p.class_counts_,
+        "modalities": p.spec_.modalities,
+        "encoder_ids": p.encoder_ids_,
+        "media_mode": cfg.media.mode,
+        "best_epoch": p.train_result_.best_epoch,
+        "epochs_run": len(p.train_result_.history),
+        "stopped_early": p.train_result_.stopped_early,
+        "train_seconds": p.train_result_.seconds,
+        **ev,
+        "history": p.train_result_.history,
+    }
+    if p.leaky_columns_:
+        result["leakage_warning"] = (
+            f"post-release columns used as features: {', '.join(p.leaky_columns_)}; "
+            "these scores are not achievable before release"
         )
-        _write_split_ids(sdir, inputs, split, y)
-        _write_test_predictions(sdir, inputs, split, y, pred, probs)
-        from reelcast import evaluation
+    p.metrics_ = {"test": {k: ev["test"][k] for k in SCALAR_METRICS}, "split": split.name}
+    p.save(sdir)
+    reports.write_json(sdir / "evaluation_results.json", result)
+    reports.training_curves(p.train_result_.history, sdir / "training_curves.png", f"split {split.name}")
+    reports.confusion_matrix_png(
+        ev["test"]["confusion_matrix"], sdir / "confusion_matrix.png", f"test films, split {split.name}"
+    )
+    _write_split_ids(sdir, inputs, split, y)
+    _write_test_predictions(sdir, inputs, split, y, pred, probs)
+    from reelcast import evaluation
 
-        extra = evaluation.split_extras(p, table, inputs, split, y, probs, cfg, sdir, progress=progress)
-        if extra:
-            result.update(extra)
-            reports.write_json(sdir / "evaluation_results.json", result)
-        seconds[split.name] = time.perf_counter() - t0
-        row = {
-            "split": split.name,
-            **{k: ev["test"][k] for k in SCALAR_METRICS},
-            "test_films": len(split.test),
-            "best_epoch": result["best_epoch"],
-            "train_seconds": round(result["train_seconds"], 1),
-        }
-        rows.append(row)
-        dirs[split.name] = sdir
-        log.info("split %s: test accuracy %.3f, macro-F1 %.3f", split.name, row["accuracy"], row["f1_macro"])
+    extra = evaluation.split_extras(p, table, inputs, split, y, probs, cfg, sdir, progress=progress)
+    if extra:
+        result.update(extra)
+        reports.write_json(sdir / "evaluation_results.json", result)
+    seconds[split.name] = time.perf_counter() - t0
+    row = {
+        "split": split.name,
+        **{k: ev["test"][k] for k in SCALAR_METRICS},
+        "test_films": len(split.test),
+        "best_epoch": result["best_epoch"],
+        "train_seconds": round(result["train_seconds"], 1),
+    }
+    log.info("split %s: test accuracy %.3f, macro-F1 %.3f", split.name, row["accuracy"], row["f1_macro"])
+    return row
 
+
+def _finish(cfg, out_dir, rows, dirs, seconds, t_start, base) -> RunSummary:
+    """The comparison over splits (and the ablation summary), written once every split is done."""
     comparison = pd.DataFrame(rows)
     if cfg.split.cv and cfg.split.cv > 1:
         ms = mean_std([{k: r[k] for k in SCALAR_METRICS} for r in rows])

@@ -17,6 +17,7 @@ from sklearn.metrics import f1_score
 from torch import nn
 from tqdm.auto import tqdm
 
+from reelcast import distributed
 from reelcast.config import TrainConfig
 from reelcast.labels import NUM_CLASSES
 from reelcast.model import FusionModel, class_logits, corn_loss, modality_dropout
@@ -163,6 +164,11 @@ def _train(
     opt = build_optimizer(model, cfg)
     sched = build_scheduler(opt, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
+    ddp = DataParallel(model, cfg, device) if distributed.ddp_training() else None
+    if ddp is not None and objective != "classify":
+        raise ValueError(f"distributed training supports model.objective=classify only, not {objective!r}")
+    if ddp is not None:
+        progress = progress and distributed.is_main()
     yt = torch.as_tensor(y_train, dtype=torch.long)
     yv = torch.as_tensor(y_val, dtype=torch.long).to(device)
     n = len(yt)
@@ -175,27 +181,40 @@ def _train(
         # ---- one pass over the training films, in a seeded random order
         model.train()
         perm = torch.randperm(n, generator=gen)
-        total_loss, correct = 0.0, 0
-        for i in range(0, n, cfg.batch_size):
-            idx = perm[i : i + cfg.batch_size]
+        total_loss, correct, seen = 0.0, 0, 0
+        if ddp is not None:
+            ddp.start_epoch(epoch)
+            perm, step = ddp.shard(perm), ddp.batch_size
+        else:
+            step = cfg.batch_size
+        for i in range(0, len(perm), step):
+            idx = perm[i : i + step]
             if len(idx) < 2 < n:
                 continue  # batch norm cannot train on a single film; it is in another batch next epoch
             batch = take(train, idx, device)
-            batch["mask"] = modality_dropout(batch["mask"], modality_drop, gen)
             target = yt[idx].to(device)
-            raw = model.forward_raw(batch)
-            logits = class_logits(raw, objective)
-            loss = corn_loss(raw, target, weights) if objective == "corn" else loss_fn(logits, target)
-            if reg is not None:
-                r_target, r_weight = reg
-                loss = loss + r_weight * nn.functional.huber_loss(raw[:, -1], r_target[idx].to(device))
+            if ddp is not None:
+                batch["mask"] = modality_dropout(batch["mask"], modality_drop, ddp.gen)
+                logits, loss, batch_loss = ddp.step_loss(batch, target, weights)
+            else:
+                batch["mask"] = modality_dropout(batch["mask"], modality_drop, gen)
+                raw = model.forward_raw(batch)
+                logits = class_logits(raw, objective)
+                loss = corn_loss(raw, target, weights) if objective == "corn" else loss_fn(logits, target)
+                if reg is not None:
+                    r_target, r_weight = reg
+                    loss = loss + r_weight * nn.functional.huber_loss(raw[:, -1], r_target[idx].to(device))
+                batch_loss = loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
-            total_loss += loss.item() * len(idx)
+            total_loss += batch_loss.item() * len(idx)
             correct += (logits.argmax(1) == target).sum().item()
+            seen += len(idx)
+        if ddp is not None:  # over every rank's films (the sampler pads n up to a multiple of the ranks)
+            total_loss, correct, n_seen = ddp.sum(total_loss), ddp.sum(correct), ddp.sum(seen)
 
         # ---- validation: loss drives the LR schedule, macro-F1 picks the best epoch
         val_logits = predict_logits(model, val, device).to(device)
@@ -203,11 +222,13 @@ def _train(
         val_pred = val_logits.argmax(1).cpu().numpy()
         val_acc = float((val_pred == y_val).mean()) if len(y_val) else float("nan")
         val_f1 = float(f1_score(y_val, val_pred, average="macro", labels=range(NUM_CLASSES), zero_division=0))
+        if ddp is not None:  # every rank takes rank 0's numbers, so all stop at the same epoch
+            val_loss, val_acc, val_f1 = ddp.from_rank0(val_loss, val_acc, val_f1)
         lr = opt.param_groups[0]["lr"]
         row = {
             "epoch": epoch,
-            "train_loss": total_loss / max(n, 1),
-            "train_acc": correct / max(n, 1),
+            "train_loss": total_loss / max(n if ddp is None else n_seen, 1),
+            "train_acc": correct / max(n if ddp is None else n_seen, 1),
             "val_loss": val_loss,
             "val_acc": val_acc,
             "val_macro_f1": val_f1,
@@ -240,6 +261,8 @@ def _train(
                 break
     bar.close()
     model.load_state_dict(result.best_state)
+    if ddp is not None:
+        ddp.close()
     result.seconds = time.perf_counter() - t0
     log.info(
         "%s: best epoch %d of %d (val macro-F1 %.3f), %.1f s",
@@ -250,3 +273,82 @@ def _train(
         result.seconds,
     )
     return result
+
+
+class DataParallel:
+    """One rank's side of DDP training: its shard of each epoch's order and a loss whose averaged
+    gradient equals the single-process gradient of the whole batch.
+
+    Every rank draws the same permutation from the shared seed; a DistributedSampler over its
+    positions gives rank r the positions r, r + W, ... (padded to equal length), so the k-th batches
+    of the W ranks together are the k-th batch a single process with `batch_size` would take.
+    """
+
+    def __init__(self, model: nn.Module, cfg: TrainConfig, device: torch.device):
+        import torch.distributed as dist
+        from torch.nn.parallel import DistributedDataParallel
+
+        self.dist = dist
+        self.world, self.rank = dist.get_world_size(), dist.get_rank()
+        if cfg.batch_size % self.world:
+            log.warning(
+                "train.batch_size %d is not a multiple of %d ranks; each rank takes %d",
+                cfg.batch_size,
+                self.world,
+                max(1, cfg.batch_size // self.world),
+            )
+        self.batch_size = max(1, cfg.batch_size // self.world)
+        self.device = device
+        # Dropout and modality dropout differ per rank (the permutation generator stays shared).
+        torch.manual_seed(cfg.seed + 7919 * (self.rank + 1))
+        self.gen = torch.Generator().manual_seed(cfg.seed + 7919 * (self.rank + 1))
+        ids = None
+        if device.type == "cuda":
+            ids = [device.index if device.index is not None else torch.cuda.current_device()]
+        # nccl reduces tensors on the GPU, gloo on the CPU.
+        self.comm = torch.device("cuda", ids[0]) if dist.get_backend() == "nccl" else torch.device("cpu")
+        # DDP broadcasts rank 0's weights, so every rank starts from the same model.
+        self.model = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+        self.epoch = 0
+
+    def start_epoch(self, epoch: int) -> None:
+        """Note the epoch (the sampler's padding and order depend only on the shared permutation)."""
+        self.epoch = epoch
+
+    def shard(self, perm: torch.Tensor) -> torch.Tensor:
+        """This rank's films of the epoch, from the permutation every rank drew alike."""
+        from torch.utils.data import DistributedSampler
+
+        sampler = DistributedSampler(
+            range(len(perm)), num_replicas=self.world, rank=self.rank, shuffle=False, drop_last=False
+        )
+        sampler.set_epoch(self.epoch)
+        return perm[torch.as_tensor(list(sampler), dtype=torch.long)]
+
+    def step_loss(self, batch: Batch, target: torch.Tensor, weights: torch.Tensor | None):
+        """(logits, loss to backpropagate, the whole batch's loss for the history)."""
+        logits = self.model(batch)
+        per_film = nn.functional.cross_entropy(logits, target, weight=weights, reduction="none")
+        # The (weighted) mean over the whole batch: divide by the batch's total weight over all ranks,
+        # times W because DDP averages the ranks' gradients.
+        denom = weights[target].sum() if weights is not None else torch.tensor(float(len(target)))
+        stats = torch.stack([per_film.sum().detach(), denom.detach().to(per_film)]).to(self.comm)
+        self.dist.all_reduce(stats)
+        loss = per_film.sum() * self.world / stats[1].to(per_film.device)
+        return logits, loss, stats[0] / stats[1]
+
+    def sum(self, value: float) -> float:
+        """A number summed over the ranks."""
+        t = torch.tensor([float(value)], dtype=torch.float64, device=self.comm)
+        self.dist.all_reduce(t)
+        return float(t.item())
+
+    def from_rank0(self, *values: float) -> tuple[float, ...]:
+        """Rank 0's values on every rank."""
+        t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=self.comm)
+        self.dist.broadcast(t, src=0)
+        return tuple(float(v) for v in t.tolist())
+
+    def close(self) -> None:
+        """Wait for every rank before the model leaves training."""
+        self.dist.barrier()

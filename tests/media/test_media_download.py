@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import threading
 import urllib.error
 from dataclasses import replace
 from email.message import Message
@@ -14,7 +16,7 @@ import yt_dlp
 
 from reelcast.config import MediaConfig
 from reelcast.media import download as dl
-from reelcast.media.download import fetch_many, fetch_trailer
+from reelcast.media.download import fetch_many, fetch_trailer, pace
 from reelcast.media.refs import TrailerRef
 
 VID = "K26_sDKnvMU"
@@ -251,3 +253,91 @@ def test_format_prefers_single_small_file():
     f = dl.youtube_format(480, can_merge=False)
     assert f.startswith("b[height<=480][ext=mp4]/b[height<=480]/") and "+" not in f
     assert "bv[height<=480]+ba" in dl.youtube_format(480, can_merge=True)
+
+
+# ---- downloads at scale: rate limits (HTTP 429), the bot check, cookies, a per-machine pause, nodes ----
+
+SCALE_CFG = MediaConfig(retries=2, timeout=7.0, rate_limit_wait=30.0, download_workers=2)
+
+
+def test_http_429_waits_long_and_doubles(fake_ytdl, tmp_path):
+    fake_ytdl.script = ["ERROR: Unable to download webpage: HTTP Error 429: Too Many Requests"] * 2 + ["ok"]
+    sleeps = Sleeps()
+    r = fetch_trailer(yt(), SCALE_CFG, tmp_path, sleep=sleeps)
+    assert r.status == "ok" and r.attempts == 3 and sleeps == [30.0, 60.0]
+    fake_ytdl.script = ["ERROR: HTTP Error 429: Too Many Requests"] * 5
+    r = fetch_trailer(yt("CCCCCCCCCCC"), SCALE_CFG, tmp_path, sleep=Sleeps())
+    assert r.status == "rate_limited" and r.attempts == SCALE_CFG.retries + 1
+    assert "rate_limited" in dl.RETRY_LATER  # never stored as the film's final status
+
+
+def test_url_429_honours_retry_after(monkeypatch, tmp_path):
+    headers = Message()
+    headers["Retry-After"] = "200"
+    calls = []
+
+    def urlopen(req, timeout):
+        calls.append(req.full_url)
+        raise urllib.error.HTTPError(req.full_url, 429, "Too Many Requests", headers, None)
+
+    monkeypatch.setattr(dl.urllib.request, "urlopen", urlopen)
+    sleeps = Sleeps()
+    r = fetch_trailer(TrailerRef("url", "https://cdn.example.org/a.mp4"), SCALE_CFG, tmp_path, sleep=sleeps)
+    assert r.status == "rate_limited" and len(calls) == 3
+    assert sleeps == [200.0, 200.0]  # the server's wait, longer than ours (30, 60)
+    big = replace(SCALE_CFG, rate_limit_wait=5000.0)
+    sleeps = Sleeps()
+    fetch_trailer(TrailerRef("url", "https://cdn.example.org/b.mp4"), big, tmp_path, sleep=sleeps)
+    assert sleeps == [dl.MAX_RATE_LIMIT_WAIT] * 2
+
+
+def test_bot_check_is_its_own_status_and_not_retried(fake_ytdl, tmp_path):
+    fake_ytdl.script = ["ERROR: [youtube] K26_sDKnvMU: Sign in to confirm you’re not a bot. Use --cookies"]
+    sleeps = Sleeps()
+    r = fetch_trailer(yt(), SCALE_CFG, tmp_path, sleep=sleeps)
+    assert r.status == "bot_check" and r.attempts == 1 and sleeps == []
+    assert "bot_check" in dl.RETRY_LATER  # a later run with --cookies tries again
+
+
+def test_cookies_reach_yt_dlp_and_a_missing_file_is_reported(fake_ytdl, tmp_path):
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text("# Netscape HTTP Cookie File\n")
+    r = fetch_trailer(yt(), replace(SCALE_CFG, cookies=str(cookies)), tmp_path / "dl", sleep=Sleeps())
+    assert r.status == "ok" and fake_ytdl.calls[0][1]["cookiefile"] == str(cookies)
+    fetch_trailer(yt("DDDDDDDDDDD"), SCALE_CFG, tmp_path / "dl")
+    assert "cookiefile" not in fake_ytdl.calls[1][1]
+    no_file = replace(SCALE_CFG, cookies=str(tmp_path / "nope.txt"))
+    bad = fetch_trailer(yt("EEEEEEEEEEE"), no_file, tmp_path / "dl")
+    assert bad.status == "invalid" and "nope.txt" in bad.message and len(fake_ytdl.calls) == 2
+
+
+def test_pause_is_shared_by_every_downloader_of_a_folder(tmp_path):
+    assert pace(tmp_path, 0.0) is None and not (tmp_path / dl.PACE_LOCK).exists()
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def sleep(s):
+        with lock:
+            waits.append(s)
+
+    threads = [
+        threading.Thread(target=pace, args=(tmp_path, 30.0), kwargs={"sleep": sleep}) for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # The first of three starts at once; each later one waits out the pause after the one before.
+    # (The fake sleep returns at once, so each later start sees the previous one just now.)
+    assert len(waits) == 2 and all(29.0 < w <= 30.0 for w in waits)
+
+
+def test_downloads_are_paced_and_record_their_node(fake_ytdl, tmp_path):
+    sleeps = Sleeps()
+    refs = {"1": yt(VID), "2": yt("BBBBBBBBBBB"), "3": yt("CCCCCCCCCCC")}
+    out = fetch_many(refs, replace(SCALE_CFG, download_pause=12.0), tmp_path, progress=False, sleep=sleeps)
+    assert [r.status for r in out.values()] == ["ok"] * 3
+    assert len(sleeps) == 2 and all(11.0 < s <= 12.0 for s in sleeps)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert {m["node"] for m in manifest.values()} == {socket.gethostname()}
+    assert all(r.node == socket.gethostname() for r in out.values())

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 import urllib.error
@@ -44,6 +45,8 @@ TIMEOUT = "timeout"
 NOT_FOUND = "not_found"  # local file missing, or HTTP 404/410
 OFFLINE_MISS = "offline_miss"  # offline and not in the cache
 INVALID = "invalid"
+RATE_LIMITED = "rate_limited"  # HTTP 429 / "too many requests": this address must slow down
+BOT_CHECK = "bot_check"  # YouTube wants a signed-in session ("confirm you're not a bot"): --cookies
 STATUSES = (
     OK,
     UNAVAILABLE,
@@ -55,9 +58,16 @@ STATUSES = (
     NOT_FOUND,
     OFFLINE_MISS,
     INVALID,
+    RATE_LIMITED,
+    BOT_CHECK,
 )
 # Only these can change by waiting; the others are facts about the video.
-TRANSIENT = frozenset({NETWORK_ERROR, TIMEOUT})
+TRANSIENT = frozenset({NETWORK_ERROR, TIMEOUT, RATE_LIMITED})
+# Outcomes that say nothing final about the video: not recorded, so a later run tries again.
+RETRY_LATER = frozenset({OFFLINE_MISS, NETWORK_ERROR, TIMEOUT, RATE_LIMITED, BOT_CHECK})
+# A rate limit is waited out longer than a dropped connection, but never more than this per wait.
+MAX_RATE_LIMIT_WAIT = 900.0
+PACE_LOCK = ".pace.lock"
 
 # First retry waits this long, then twice as long each time (2, 4, 8 s), capped: enough for a
 # dropped connection or a short rate limit, without stalling a long run.
@@ -72,6 +82,9 @@ _CHUNK = 1 << 20
 
 # yt-dlp error text -> status; first match wins, so the specific reasons come before generic ones.
 _YTDLP_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # Before the generic network errors below, which also list these phrases.
+    (RATE_LIMITED, ("http error 429", "too many requests")),
+    (BOT_CHECK, ("not a bot",)),
     (PRIVATE, ("private video", "video is private", "members-only", "members only", "join this channel")),
     (
         AGE_RESTRICTED,
@@ -123,13 +136,20 @@ class FetchResult:
     message: str = ""
     attempts: int = 0
     cached: bool = False
+    node: str = ""  # the machine that fetched it (its own download cache holds the file)
+
+
+def node_name() -> str:
+    """This machine's name, recorded with every fetch so a cluster run says which node got what."""
+    return socket.gethostname()
 
 
 class _Failure(Exception):
-    def __init__(self, status: str, message: str):
+    def __init__(self, status: str, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after  # seconds the server asked for (HTTP Retry-After)
 
 
 def classify_ytdlp_error(message: str) -> str:
@@ -219,6 +239,8 @@ def _download_youtube(ref: TrailerRef, cfg: MediaConfig, download_dir: Path) -> 
         "cachedir": False,
         "overwrites": True,
     }
+    if cfg.cookies:
+        opts["cookiefile"] = str(cfg.cookies)
     try:
         with yt_dlp.YoutubeDL(opts) as ydl:
             info = ydl.extract_info(f"https://www.youtube.com/watch?v={ref.value}", download=True)
@@ -270,7 +292,9 @@ def _download_url(ref: TrailerRef, cfg: MediaConfig, download_dir: Path) -> Path
     except urllib.error.HTTPError as e:
         if e.code in (404, 410):
             raise _Failure(NOT_FOUND, f"HTTP {e.code}: {ref.value} does not exist") from None
-        if e.code in (408, 429) or e.code >= 500:
+        if e.code == 429:
+            raise _Failure(RATE_LIMITED, f"HTTP 429 {e.reason}", _retry_after(e.headers)) from None
+        if e.code == 408 or e.code >= 500:
             raise _Failure(NETWORK_ERROR, f"HTTP {e.code} {e.reason}") from None
         raise _Failure(UNAVAILABLE, f"HTTP {e.code} {e.reason}") from None
     except urllib.error.URLError as e:
@@ -285,9 +309,55 @@ def _download_url(ref: TrailerRef, cfg: MediaConfig, download_dir: Path) -> Path
         raise _Failure(INVALID, f"{ref.value}: {e}") from None
 
 
+def _retry_after(headers) -> float | None:
+    value = (headers.get("Retry-After") if headers is not None else None) or ""
+    return float(value) if value.strip().isdigit() else None  # the HTTP-date form is rare; ignored
+
+
+def pace(download_dir: Path, seconds: float, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Wait until `seconds` have passed since the last download started from this download folder.
+
+    A lock file in the folder serialises the check, so every thread and process sharing the folder
+    (one machine's cache) keeps the pause between them together, not each on its own.
+    """
+    if seconds <= 0:
+        return
+    import fcntl
+
+    with (Path(download_dir) / PACE_LOCK).open("a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            f.seek(0)
+            text = f.read().strip()
+            wait = (float(text) if text else 0.0) + seconds - time.time()
+            if wait > 0:
+                sleep(wait)
+            f.seek(0)
+            f.truncate()
+            f.write(f"{time.time():.3f}")
+            f.flush()
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def download_dir_for(cfg) -> Path:
-    """Where a config keeps downloaded trailers: media.download_dir, else <cache_dir>/trailers."""
-    return Path(cfg.media.download_dir or Path(cfg.cache_dir) / "trailers")
+    """Where a config keeps downloaded trailers: media.download_dir, else <cache_dir>/trailers.
+
+    With the store at a URL (s3://...) the default is this machine's ~/.cache/reelcast/trailers.
+    """
+    if cfg.media.download_dir:
+        return Path(cfg.media.download_dir).expanduser()
+    if "://" in str(cfg.cache_dir):
+        return Path.home() / ".cache" / "reelcast" / "trailers"
+    return Path(cfg.cache_dir) / "trailers"
+
+
+def node_download_dir(cfg) -> Path:
+    """This node's own download cache in a cluster run: media.download_dir as given (a local path on
+    every node), else a folder per machine name, so nodes sharing a cache_dir keep separate caches."""
+    if cfg.media.download_dir or "://" in str(cfg.cache_dir):
+        return download_dir_for(cfg)
+    return Path(cfg.cache_dir).resolve() / "trailers" / f"node-{node_name()}"
 
 
 def fetch_trailer(
@@ -298,19 +368,23 @@ def fetch_trailer(
     sleep: Callable[[float], None] = time.sleep,
 ) -> FetchResult:
     """A local path to the trailer's media file, downloading it (with retries) when needed."""
+    node = node_name()
     if ref.kind == "file":
         p = Path(ref.value)
         if p.is_file():
-            return FetchResult(OK, p, "", 0, cached=True)
+            return FetchResult(OK, p, "", 0, cached=True, node=node)
         what = "is a directory, not a file" if p.is_dir() else "does not exist"
-        return FetchResult(NOT_FOUND, None, f"{p} {what}", 0)
+        return FetchResult(NOT_FOUND, None, f"{p} {what}", 0, node=node)
 
     download_dir = Path(download_dir)
     hit = cached_path(ref, download_dir)
     if hit is not None:
-        return FetchResult(OK, hit, "from the download cache", 0, cached=True)
+        return FetchResult(OK, hit, "from the download cache", 0, cached=True, node=node)
     if cfg.offline:
-        return FetchResult(OFFLINE_MISS, None, f"offline and {ref.cache_key} is not in {download_dir}", 0)
+        msg = f"offline and {ref.cache_key} is not in {download_dir}"
+        return FetchResult(OFFLINE_MISS, None, msg, 0, node=node)
+    if cfg.cookies and ref.kind == "youtube" and not Path(cfg.cookies).is_file():
+        return FetchResult(INVALID, None, f"media.cookies: {cfg.cookies} is not a file", 0, node=node)
 
     download_dir.mkdir(parents=True, exist_ok=True)
     fetch = _download_youtube if ref.kind == "youtube" else _download_url
@@ -318,11 +392,16 @@ def fetch_trailer(
     while True:
         attempts += 1
         try:
-            return FetchResult(OK, fetch(ref, cfg, download_dir), "", attempts)
+            pace(download_dir, cfg.download_pause, sleep=sleep)
+            return FetchResult(OK, fetch(ref, cfg, download_dir), "", attempts, node=node)
         except _Failure as f:
             if f.status not in TRANSIENT or attempts > cfg.retries:
-                return FetchResult(f.status, None, f.message, attempts)
-            wait = min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** (attempts - 1))
+                return FetchResult(f.status, None, f.message, attempts, node=node)
+            if f.status == RATE_LIMITED:  # the server says slow down: a long wait, or what it asked
+                wait = min(MAX_RATE_LIMIT_WAIT, cfg.rate_limit_wait * 2 ** (attempts - 1))
+                wait = max(wait, min(MAX_RATE_LIMIT_WAIT, f.retry_after or 0.0))
+            else:
+                wait = min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** (attempts - 1))
             log.info(
                 "%s: %s (%s); retry %d of %d in %.0f s",
                 ref.value,
@@ -383,6 +462,7 @@ def fetch_many(
                         "path": str(res.path) if res.path else None,
                         "trailer": key,
                         "attempts": res.attempts,
+                        "node": res.node,
                     }
                 bar.update(len(films_by_key[key]))
                 if time.monotonic() - last_flush > MANIFEST_FLUSH_SECONDS:

@@ -30,7 +30,6 @@ from tqdm.auto import tqdm
 
 from reelcast.config import Config, MediaConfig
 from reelcast.encoders.audio import audio_input, audio_input_shape
-from reelcast.encoders.common import resolve_device
 from reelcast.features import FeatureStore
 from reelcast.io import sha256_file, sha256_text
 from reelcast.media.refs import TrailerRef, TrailerRefError, check_local_file, parse_trailer_ref
@@ -129,6 +128,48 @@ def _decode_job(path: str, media_cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def failed_record(status: str, message: str, node: str = "") -> dict[str, Any]:
+    """The status record of a film whose trailer could not be fetched or decoded."""
+    return {"status": status, "message": message, "video_ok": False, "audio_ok": False, "node": node}
+
+
+def decoded_record(res: dict[str, Any], cfg: Config, node: str = "") -> tuple[dict, np.ndarray | None]:
+    """A decoded trailer's status record and its audio input (None when it has no usable sound).
+
+    Both engines build a film's entries here, so they store the same thing for the same trailer.
+    """
+    rec = {
+        "status": "ok",
+        "message": "",
+        "video_ok": True,
+        "audio_ok": False,
+        "duration": res["duration"],
+        "warnings": res["warnings"],
+        "node": node,
+    }
+    wave, audio = res["audio"], None
+    if wave is None:
+        rec["audio_status"] = "no_audio"
+    elif float(np.abs(wave).max(initial=0.0)) < SILENCE_PEAK:
+        rec["audio_status"] = "silent"
+    else:
+        audio = audio_input(wave, cfg.audio, cfg.media.sample_rate).astype(np.float16)
+        rec["audio_ok"], rec["audio_status"] = True, "ok"
+    if not rec["audio_ok"]:
+        rec["audio_message"] = f"trailer has {rec['audio_status'].replace('_', ' ')}: audio masked"
+    return rec, audio
+
+
+def write_film(store: FeatureStore, ids: tuple[str, str, str], key: str, feats, audio, rec: dict) -> None:
+    """A film's frame features, audio input, then its status record (last: it marks the film done)."""
+    fid, aid, sid = ids
+    if feats is not None:
+        store.put("frames", fid, key, np.asarray(feats).astype(np.float16))
+    if audio is not None:
+        store.put("audio", aid, key, audio)
+    store.put_json("media", sid, key, rec)
+
+
 def resolve_refs(
     films: pd.DataFrame, base_dir: Path | None, media: MediaConfig | None = None
 ) -> tuple[dict[int, TrailerRef], dict[int, dict]]:
@@ -164,13 +205,20 @@ def extract_media(
     get_frame_encoder: Callable[[], Any],
     progress: bool = True,
     timings: dict[str, float] | None = None,
+    engine: Any = None,
 ):
-    """Video (N, T, D) and audio (N, C, L) float16 arrays, their masks, and a status dict per film."""
+    """Video (N, T, D) and audio (N, C, L) float16 arrays, their masks, and a status dict per film.
+
+    `engine` (media.engines) runs the missing films: local worker processes by default, or Ray.
+    """
+    from reelcast.media.engines import engine_for
+
+    engine = engine if engine is not None else engine_for(cfg)
     timings = timings if timings is not None else {}
     base_dir = Path(films.attrs["base_dir"]) if films.attrs.get("base_dir") else None
     n = len(films)
     refs, statuses = resolve_refs(films, base_dir, cfg.media)
-    device = str(resolve_device(cfg.train.device))
+    device = engine.device(cfg)
     fid, aid, sid = frames_encoder_id(cfg, device), audio_encoder_id(cfg), status_id(cfg, device)
     keys = {}
     for i, ref in list(refs.items()):
@@ -184,7 +232,7 @@ def extract_media(
 
     todo = [i for i in refs if store.get_json("media", sid, keys[i]) is None]
     if todo:
-        _extract_missing(
+        engine.extract_missing(
             films, cfg, store, get_frame_encoder, refs, keys, todo, (fid, aid, sid), progress, timings
         )
 
@@ -250,7 +298,7 @@ def extract_media(
 
 
 def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, ids, progress, timings) -> None:
-    from reelcast.media.download import download_dir_for, fetch_many
+    from reelcast.media.download import RETRY_LATER, download_dir_for, fetch_many
 
     fid, aid, sid = ids
     download_dir = download_dir_for(cfg)
@@ -261,7 +309,7 @@ def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, ids
     def record(i: int, rec: dict) -> None:
         store.put_json("media", sid, keys[i], rec)
 
-    paths = {}
+    paths, nodes = {}, {i: fetched[str(i)].node for i in todo}
     for i in todo:
         r = fetched[str(i)]
         if r.status == "ok" and r.path is not None:
@@ -270,9 +318,9 @@ def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, ids
             log.warning(
                 "line %s: trailer %s: %s: %s", films["line"].iloc[i], refs[i].value, r.status, r.message
             )
-            # Offline misses and network errors are not recorded: a later online run should retry them.
-            if r.status not in ("offline_miss", "network_error", "timeout"):
-                record(i, {"status": r.status, "message": r.message, "video_ok": False, "audio_ok": False})
+            # Offline misses, network errors and rate limits are not recorded: a later run retries them.
+            if r.status not in RETRY_LATER:
+                record(i, failed_record(r.status, r.message, nodes[i]))
     if not paths:
         return
 
@@ -296,50 +344,18 @@ def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, ids
                 timings["decode"] = timings.get("decode", 0.0) + res["seconds"]
                 if res["status"] != "ok":
                     log.warning("line %s: trailer %s: %s", films["line"].iloc[i], paths[i], res["message"])
-                    record(
-                        i,
-                        {
-                            "status": res["status"],
-                            "message": res["message"],
-                            "video_ok": False,
-                            "audio_ok": False,
-                        },
-                    )
+                    record(i, failed_record(res["status"], res["message"], nodes[i]))
                     bar.update()
                     continue
                 # Frame features: the CNN runs here while the workers decode the next trailers.
                 t1 = time.perf_counter()
                 feats = encoder.encode(res["frames"])
                 timings["frames_cnn"] = timings.get("frames_cnn", 0.0) + time.perf_counter() - t1
-                store.put("frames", fid, keys[i], feats.astype(np.float16))
-                rec = {
-                    "status": "ok",
-                    "message": "",
-                    "video_ok": True,
-                    "audio_ok": False,
-                    "duration": res["duration"],
-                    "warnings": res["warnings"],
-                }
-                wave = res["audio"]
-                if wave is None:
-                    rec["audio_status"] = "no_audio"
-                elif float(np.abs(wave).max(initial=0.0)) < SILENCE_PEAK:
-                    rec["audio_status"] = "silent"
-                else:
-                    t1 = time.perf_counter()
-                    store.put(
-                        "audio",
-                        aid,
-                        keys[i],
-                        audio_input(wave, cfg.audio, cfg.media.sample_rate).astype(np.float16),
-                    )
-                    timings["audio"] = timings.get("audio", 0.0) + time.perf_counter() - t1
-                    rec["audio_ok"], rec["audio_status"] = True, "ok"
-                if not rec["audio_ok"]:
-                    rec["audio_message"] = (
-                        f"trailer has {rec['audio_status'].replace('_', ' ')}: audio masked"
-                    )
-                record(i, rec)  # last: a status record means both feature entries are complete
+                t1 = time.perf_counter()
+                rec, audio = decoded_record(res, cfg, nodes[i])
+                timings["audio"] = timings.get("audio", 0.0) + time.perf_counter() - t1
+                # The status record goes last: it means both feature entries are complete.
+                write_film(store, (fid, aid, sid), keys[i], feats, audio, rec)
                 bar.update()
         except BaseException:
             for f in futures:

@@ -122,8 +122,11 @@ def render_trailer(
     seed: int = 0,
     vfr: bool = False,
     rotate: int | None = None,
+    volume: float = 1.0,
 ) -> Path:
     """Write a deterministic synthetic H.264 (+ AAC) MP4; returns the path.
+
+    `volume` scales the soundtrack; 0 gives a sound track of silence (present, but nothing in it).
 
     `width`/`height` are the upright (displayed) size. With `rotate` (degrees clockwise, like a
     phone's rotate tag) the pictures are stored turned the other way and a display matrix is
@@ -173,7 +176,7 @@ def render_trailer(
                 out.mux(vs.encode(frame))
             out.mux(vs.encode(None))
             if aus is not None:
-                wave = _tone(seconds, seed)
+                wave = _tone(seconds, seed) * np.float32(volume)
                 size = aus.codec_context.frame_size or 1024
                 for start in range(0, len(wave), size):
                     chunk = wave[start : start + size]

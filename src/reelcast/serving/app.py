@@ -3,7 +3,7 @@
 GET  /                 the web page (static/index.html)
 GET  /health           liveness, model loaded, uptime
 GET  /model            class names and revenue ranges, metrics, encoders, modalities, limits, arms
-POST /predict          JSON {description, title?, trailer_url?}
+POST /predict          JSON {description, title?, trailer_url?, film_id?, metadata?}
 POST /predict/upload   multipart: description, title, file (a trailer video)
 GET  /docs             OpenAPI documentation
 
@@ -30,7 +30,8 @@ from starlette.concurrency import run_in_threadpool
 from reelcast import __version__
 from reelcast.io import sha256_file, sha256_text
 from reelcast.labels import CLASS_NAMES, describe_thresholds
-from reelcast.serving.arms import ABSettings, FilmMetadata, FilmRequest, build_arms
+from reelcast.serving.arms import ABSettings, FilmRequest, build_arms
+from reelcast.serving.metadata import FilmMetadata
 from reelcast.serving.settings import ServeSettings
 from reelcast.serving.uploads import FILE_FIELD, UploadError, probe_media, receive_upload
 
@@ -64,7 +65,9 @@ class PredictRequest(BaseModel):
     film_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX)] = Field(
         default="", description="Your id of the film: it picks the A/B arm and joins later revenues."
     )
-    metadata: FilmMetadata | None = None
+    metadata: FilmMetadata | None = Field(
+        default=None, description="Budget, release date, genres, people, ...: what the trees read."
+    )
 
 
 class ClassProbability(BaseModel):
@@ -114,6 +117,9 @@ class ModelInfo(BaseModel):
     encoder_ids: dict[str, str]
     modalities: list[str]
     uses_trailers: bool
+    uses_metadata: bool = Field(description="Whether budget, dates, genres, ... reach the model")
+    components: dict[str, float] = Field(description="Blend weight of each component (fusion, trees)")
+    decision: str = Field(description="How the class is chosen from the probabilities")
     media_mode: str
     temperature: float
     max_text_tokens: int
@@ -188,6 +194,13 @@ class ModelService:
             encoder_ids={str(k): str(v) for k, v in (p.encoder_ids_ or {}).items()},
             modalities=self.modalities,
             uses_trailers=bool(self.media),
+            uses_metadata=p.tabular_ is not None,
+            components=(
+                dict(zip(p.ensemble_.blend.components, p.ensemble_.blend.weights, strict=True))
+                if p.ensemble_ is not None
+                else {"fusion": 1.0}
+            ),
+            decision=p.ensemble_.blend.decision if p.ensemble_ is not None else "argmax",
             media_mode=self.media_mode,
             temperature=float(p.temperature_),
             max_text_tokens=int(p.config.text.max_length),
@@ -308,6 +321,18 @@ class ModelService:
 
 
 # ---- the app -------------------------------------------------------------------------------------------
+def _upload_metadata(raw: str | None) -> dict[str, Any] | None:
+    """The multipart `metadata` field: a JSON object validated like the JSON body's."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return FilmMetadata.model_validate_json(raw).fields()
+    except ValueError as e:  # pydantic's ValidationError is a ValueError; the input is never echoed
+        first = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": "not a JSON object"}
+        where = ".".join(str(x) for x in first.get("loc", ())) or "metadata"
+        raise _field_error(f"metadata.{where}" if where != "metadata" else where, first["msg"]) from None
+
+
 def _field_error(field: str, message: str, value: Any = None) -> RequestValidationError:
     """A 422 shaped like FastAPI's own validation errors, naming the form field."""
     return RequestValidationError(
@@ -418,7 +443,7 @@ def create_app(
                 f"description is longer than {settings.max_description_chars} characters",
                 f"<{len(req.description)} characters>",
             )
-        metadata = req.metadata.as_film_fields() if req.metadata else None
+        metadata = req.metadata.fields() if req.metadata else None
 
         async def run(svc: ModelService) -> PredictionResponse:
             trailer, notes = svc.trailer_reference(req.trailer_url)
@@ -449,6 +474,7 @@ def create_app(
             )
             title = _check_text("title", upload.fields.get("title"), settings.max_title_chars, required=False)
             film_id = _check_text("film_id", upload.fields.get("film_id"), settings.max_title_chars, False)
+            meta = _upload_metadata(upload.fields.get("metadata"))
             if upload.path is None:
                 raise _field_error(FILE_FIELD, "file is required: the trailer video to upload")
             probe = await run_in_threadpool(probe_media, upload.path, upload.filename)
@@ -461,11 +487,11 @@ def create_app(
                     _, notes = svc.trailer_reference(upload.filename)
                     trailer = None
                 return await run_in_threadpool(
-                    svc.predict, description, title, trailer, notes, upload.filename, probe
+                    svc.predict, description, title, trailer, notes, upload.filename, probe, meta
                 )
 
             digest = await run_in_threadpool(sha256_file, upload.path)
-            film = FilmRequest(description, title, film_id, upload.filename, digest)
+            film = FilmRequest(description, title, film_id, upload.filename, digest, meta)
             # Shadow arms run before the file is removed, so an upload waits for them.
             return await arms.predict(film, run, shadow_inline=True)
         finally:

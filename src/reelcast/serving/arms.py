@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import hashlib
 import logging
 import threading
@@ -21,9 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
-
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from typing import TYPE_CHECKING, Any
 
 from reelcast.io import sha256_file
 from reelcast.predlog import LogSettings, PredictionLog, sha256_json
@@ -37,34 +34,6 @@ DEFAULT_ARM = "default"
 # Buckets of the traffic split: a film's hash picks one of these, each arm owns a contiguous range.
 BUCKETS = 10_000
 ASSIGNMENT_SALT = "reelcast-ab-v1"
-
-
-Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Names = Annotated[list[Name], Field(max_length=500)]
-
-
-class FilmMetadata(BaseModel):
-    """Pre-release metadata of a film (read by models trained with metadata; logged for drift)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    year: int | None = Field(default=None, ge=1870, le=2200)
-    runtime: float | None = Field(default=None, ge=0, le=2000, description="minutes")
-    budget_musd: float | None = Field(default=None, ge=0, description="production budget, millions of USD")
-    release_month: int | None = Field(default=None, ge=1, le=12)
-    release_date: datetime.date | None = None
-    genres: Names | None = None
-    keywords: Names | None = None
-    companies: Names | None = None
-    countries: Names | None = Field(default=None, description="ISO 3166 codes of the production countries")
-    language: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
-    collection: Name | None = Field(default=None, description="the franchise (TMDB collection), if any")
-    director: Name | None = None
-    cast: Names | None = None
-
-    def as_film_fields(self) -> dict[str, Any]:
-        """The non-empty fields, in reelcast's canonical column names (JSON values: dates as ISO text)."""
-        return {k: v for k, v in self.model_dump(mode="json").items() if v not in (None, "", [])}
 
 
 @dataclass

@@ -85,6 +85,7 @@ async function loadModelInfo() {
   const mods = modelInfo.modalities.join(" + ");
   const text = modelInfo.encoder_ids.text ? ` · text encoder ${modelInfo.encoder_ids.text}` : "";
   $("model-info").textContent = `Model inputs: ${mods}${text} · reads the first ${modelInfo.max_text_tokens} tokens`;
+  $("metadata").hidden = !modelInfo.uses_metadata;
   if (!modelInfo.uses_trailers) {
     const note = $("trailer-note");
     note.textContent = "This model reads only the plot description; a trailer would be ignored.";
@@ -199,6 +200,28 @@ function postUpload(fields, file) {
   });
 }
 
+// The metadata fields that are filled in, in the API's names (lists split on commas).
+function metadataPayload() {
+  if ($("metadata").hidden) return null;
+  const list = (id) => $(id).value.split(",").map((x) => x.trim()).filter(Boolean);
+  const num = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
+  const meta = {
+    budget_musd: num("meta-budget"),
+    release_date: $("meta-date").value || null,
+    runtime: num("meta-runtime"),
+    language: $("meta-language").value.trim() || null,
+    genres: list("meta-genres"),
+    director: $("meta-director").value.trim() || null,
+    cast: list("meta-cast"),
+    companies: list("meta-companies"),
+    keywords: list("meta-keywords"),
+  };
+  for (const [k, v] of Object.entries(meta)) {
+    if (v === null || (Array.isArray(v) && v.length === 0)) delete meta[k];
+  }
+  return Object.keys(meta).length ? meta : null;
+}
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   showError("");
@@ -217,9 +240,10 @@ form.addEventListener("submit", async (event) => {
   }
   setBusy(true, file ? "Uploading…" : "Predicting…");
   try {
+    const meta = metadataPayload();
     const result = file
-      ? await postUpload({ description: text, title }, file)
-      : await postJson({ description: text, title, ...(url ? { trailer_url: url } : {}) });
+      ? await postUpload({ description: text, title, ...(meta ? { metadata: JSON.stringify(meta) } : {}) }, file)
+      : await postJson({ description: text, title, ...(url ? { trailer_url: url } : {}), ...(meta ? { metadata: meta } : {}) });
     renderResult(result);
     statusEl.textContent = "";
   } catch (e) {
