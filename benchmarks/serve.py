@@ -7,7 +7,10 @@ Starts uvicorn in-process on 127.0.0.1 (a free port), then measures:
   * p50/p95 latency of POST /predict with a new plot every request (the text encoder runs),
   * the same with one repeated plot (its text features come from the feature store),
   * p50/p95 with a trailer already fetched once (skipped, and said so, when the model reads no trailers),
-  * requests/second with N concurrent clients (httpx, one thread each), bounded in count and time.
+  * requests/second with N concurrent clients (httpx, one thread each), bounded in count and time,
+  * the prediction log's cost: the same model served twice, without and with a SQLite log, requests
+    alternating between the two servers so both see the same machine load; and the time the request
+    thread itself spends on the log (building the entry and queueing it), over many calls.
 Every number is over loopback only; nothing leaves the machine except what --trailer itself points at.
 
     python benchmarks/serve.py --hostile              # the issue-10 load: slow and failing trailers mixed in
@@ -145,6 +148,79 @@ def local_trailer(folder: Path) -> str:
     return str(render_trailer(folder / "bench_trailer.mp4", seconds=3.0, seed=1))
 
 
+def log_overhead(predictor, settings, folder: Path, n: int, limit_s: float) -> list[tuple]:
+    """Rows: p50/p95 of POST /predict without and with the prediction log, requests interleaved."""
+    from reelcast.serving.app import PredictionResponse, create_app
+    from reelcast.serving.arms import DEFAULT_ARM, ABSettings, FilmRequest, log_entry
+
+    plain = create_app(predictor=predictor, settings=settings)
+    logged = create_app(
+        predictor=predictor, settings=settings, ab=ABSettings(log_db=str(folder / "log.sqlite"))
+    )
+    rows = []
+    with Server(plain) as base_off, Server(logged) as base_on:
+        with (
+            httpx.Client(base_url=base_off, timeout=300) as off,
+            httpx.Client(base_url=base_on, timeout=300) as on,
+        ):
+            for c in (off, on):
+                c.post("/predict", json={"description": PLOT})
+            for case, fresh in (("new plot", True), ("repeated plot (cached)", False)):
+                times: dict[str, list[float]] = {"off": [], "on": []}
+                stop = time.perf_counter() + 2 * limit_s
+                for i in range(n):
+                    if time.perf_counter() > stop:
+                        break
+                    # Alternate which server goes first; the two share one feature store, so each gets
+                    # its own new plot (same length) rather than the one the other just encoded.
+                    order = [("off", off), ("on", on)] if i % 2 == 0 else [("on", on), ("off", off)]
+                    for key, c in order:
+                        text = f"{PLOT} Variant {key}{i:04d}." if fresh else PLOT
+                        t0 = time.perf_counter()
+                        c.post("/predict", json={"description": text, "film_id": f"b{i}"}).raise_for_status()
+                        times[key].append(1000 * (time.perf_counter() - t0))
+                p50 = (percentile(times["off"], 50), percentile(times["on"], 50))
+                p95 = (percentile(times["off"], 95), percentile(times["on"], 95))
+                rows.append((f"{case}, log off (interleaved)", f"{len(times['off'])}", f"{p50[0]:.1f}",
+                             f"{p95[0]:.1f}", ""))  # fmt: skip
+                rows.append(
+                    (
+                        f"{case}, log on: SQLite (interleaved)",
+                        f"{len(times['on'])}",
+                        f"{p50[1]:.1f}",
+                        f"{p95[1]:.1f}",
+                        f"p50 {p50[1] - p50[0]:+.1f} ms ({p50[1] / p50[0]:.2f}x), "
+                        f"p95 {p95[1] - p95[0]:+.1f} ms",
+                    )
+                )
+        arms = logged.state.arms
+        arms.log.flush(60)
+        stats = arms.log.stats()
+        # The request thread's own share of the log: build the entry, put it on the queue.
+        arm = arms.arms[DEFAULT_ARM]
+        with httpx.Client(base_url=base_on, timeout=300) as c:
+            resp = PredictionResponse(**c.post("/predict", json={"description": PLOT}).json())
+    film = FilmRequest(PLOT, "Bench", "bench", None, None, {"budget_musd": 10.0})
+    reps = 2000
+    t0 = time.perf_counter()
+    for i in range(reps):
+        arms.log.submit(log_entry(arm, "served", film, resp, f"{i:032d}", 1.0))
+    per_call_us = 1e6 * (time.perf_counter() - t0) / reps
+    arms.log.flush(60)
+    arms.close()
+    rows.append(
+        (
+            "log work on the request thread",
+            f"{reps}",
+            f"{per_call_us / 1000:.3f}",
+            "-",
+            f"{per_call_us:.0f} us per entry (build + queue), mean; server log: "
+            f"{stats['written']} committed, {stats['dropped']} dropped",
+        )
+    )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -157,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load-requests", type=int, default=400, help="Requests in the throughput row.")
     ap.add_argument("--seconds", type=float, default=20.0, help="Time cap of each row.")
     ap.add_argument("--device", default=None, help="auto | cpu | cuda")
+    ap.add_argument("--log-requests", type=int, default=100, help="Request pairs in the log-overhead rows.")
     ap.add_argument("--hostile", action="store_true", help="Slow, failing and refused trailers mixed in.")
     args = ap.parse_args(argv)
     if args.hostile:
@@ -240,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
 
             load = load_test(base, args.clients, args.load_requests, args.seconds)
+        log_rows = log_overhead(predictor, settings, tmp, args.log_requests, args.seconds)
         rows.append(
             (
                 f"{args.clients} concurrent clients, new plots",
@@ -249,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{load['rps']:.1f} requests/s; {load['errors']} errors",
             )
         )
+        rows.extend(log_rows)
 
     print(
         f"\nPOST /predict on 127.0.0.1 - model {args.model or 'tiny text-only (trained just now)'} "

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up reelcast in ./.venv on a fresh machine: Python venv, PyTorch, the package and its tools.
 #   bash scripts/setup.sh          # to use reelcast
-#   bash scripts/setup.sh --test   # also test tools, the Ray extra, offline pretrained weights, Chromium
+#   bash scripts/setup.sh --test   # also test tools, the Ray extra, offline weights, Chromium, PostgreSQL
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +27,11 @@ if [ "$TEST" = 1 ]; then
   if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
       || echo "setup: could not install chromium; the browser test will skip"
+  fi
+  # The prediction-log test starts its own PostgreSQL server from Debian's package.
+  if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+      || echo "setup: could not install postgresql; the PostgreSQL log test will skip"
   fi
 else
   $PIP install -q -e .

@@ -1,4 +1,4 @@
-"""The `reelcast` command: demo, train, evaluate, predict, extract, serve, report, config.
+"""The `reelcast` command: demo, train, evaluate, predict, extract, serve, ab-report, report, config.
 
 Every command builds one Config: defaults, then `--config run.toml`, then `--set section.key=value`,
 then the named flags (which win). Commands that load a saved model start from the model's own
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -712,7 +713,15 @@ def report(
 
 @app.command()
 def serve(
-    model: Path = typer.Option(..., "--model", help="A split folder of a training run."),
+    model: list[str] = typer.Option(
+        ..., "--model", help="A split folder of a training run; NAME=folder for each of several (A/B) arms."
+    ),
+    traffic: str = typer.Option(None, "--traffic", help="Share of films per arm, e.g. A=90,B=10."),
+    shadow: bool = typer.Option(False, "--shadow", help="Every other arm also predicts each film (logged)."),
+    log_db: str = typer.Option(
+        None, "--log-db", help="Prediction log: SQLAlchemy URL or SQLite file (default: beside the model)."
+    ),
+    no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 = every interface)."),
     port: int = typer.Option(8000, "--port"),
     max_upload_mb: float = typer.Option(None, "--max-upload-mb", help="Largest trailer upload in MB (200)."),
@@ -738,11 +747,12 @@ def serve(
     verbose: bool = VerboseOpt,
     quiet: bool = QuietOpt,
 ):
-    """Serve the model over HTTP: a web page at /, the JSON API at /predict, its docs at /docs."""
+    """Serve the model(s) over HTTP: a web page at /, the JSON API at /predict, its docs at /docs."""
     setup_logging(verbose, quiet)
     import uvicorn
 
     from reelcast.serving.app import create_app
+    from reelcast.serving.arms import ABSettings, parse_models
     from reelcast.serving.settings import ServeSettings
 
     try:
@@ -758,17 +768,67 @@ def serve(
             **limit,
         )
         overrides = model_overrides(config, set_, {"cache_dir": cache_dir})
-        predictor = None
-        if overrides:  # otherwise create_app loads the model as it is saved
-            from reelcast.predictor import RevenuePredictor
-
-            predictor = RevenuePredictor.load(model, device=device, overrides=overrides, progress=False)
-        api = create_app(None if predictor else model, predictor=predictor, settings=settings)
+        models = parse_models(model)
+        if no_log and log_db:
+            raise ValueError("--no-log and --log-db contradict each other; give one")
+        db = None if no_log else log_db or str(models[0][1] / "predictions.sqlite")
+        if db and not log_db and not os.access(models[0][1], os.W_OK):
+            # A read-only model folder (a deployed image) must not stop a server that ran before logging.
+            log.warning(
+                "prediction log off: %s is not writable; pass --log-db to log elsewhere", models[0][1]
+            )
+            db = None
+        ab = ABSettings(models=models, traffic=traffic, shadow=shadow, log_db=db, overrides=overrides or None)
+        api = create_app(settings=settings, ab=ab)
     except USER_ERRORS as e:
         fail(error_text(e))
-    typer.echo(f"reelcast: serving {model} on http://{host}:{port}/ (API docs at /docs)", err=True)
+    shown = ", ".join(f"{a.name}={a.path} ({100 * a.share:g} %)" for a in api.state.arms.arms.values())
+    typer.echo(f"reelcast: serving {shown} on http://{host}:{port}/ (API docs at /docs)", err=True)
+    plog = api.state.arms.log
+    typer.echo(f"reelcast: prediction log {plog.shown_url if plog else 'off'}", err=True)
     level = "debug" if verbose else "warning" if quiet else "info"
     uvicorn.run(api, host=host, port=port, log_level=level)
+
+
+@app.command("ab-report")
+def ab_report(
+    log_db: str = typer.Option(..., "--log-db", help="The prediction log: SQLAlchemy URL or SQLite file."),
+    outcomes: Path = typer.Option(..., "--outcomes", help="Film table with the revenues (CSV/TSV/Parquet)."),
+    out: Path = typer.Option(Path("ab_report"), "--out", help="Folder for the table, JSON and HTML page."),
+    training: Path = typer.Option(
+        None,
+        "--training",
+        help="The table the models were trained on (drift reference; split_ids.csv picks).",
+    ),
+    periods: str = typer.Option(None, "--periods", help="Drift periods: day | week | month | a count N."),
+    bootstrap: int = typer.Option(None, "--bootstrap", help="Bootstrap resamples (1000)."),
+    seed: int = typer.Option(None, "--seed"),
+    config: Path = ConfigOpt,
+    set_: list[str] = SetOpt,
+    schema: str = typer.Option(None, "--schema", help="auto | imdb1000 | tmdb5000 | generic"),
+    id_col: str = typer.Option(None, "--id-col"),
+    revenue_col: str = typer.Option(None, "--revenue-col"),
+    zero_revenue_valid: bool = typer.Option(False, "--zero-revenue-valid", help="Keep films with revenue 0."),
+    verbose: bool = VerboseOpt,
+    quiet: bool = QuietOpt,
+):
+    """Compare the served models on the revenues their films went on to earn; check inputs for drift."""
+    setup_logging(verbose, quiet)
+    from reelcast.abreport import run_ab_report
+
+    flags = {
+        "ab.periods": periods,
+        "ab.bootstrap": bootstrap,
+        "ab.seed": seed,
+        **data_flags(schema, None, revenue_col, None, id_col, zero_revenue_valid, None, None, None),
+    }
+    try:
+        cfg = build_config(config, set_, flags)
+        report = run_ab_report(log_db, outcomes, out, cfg, training=training)
+    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
+        fail(str(e))
+    typer.echo(report.text)
+    typer.echo(f"\nreport: {out}/ab_report.html, ab_report.csv, ab_report.json, drift.csv")
 
 
 def main() -> None:

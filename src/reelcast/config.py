@@ -264,6 +264,26 @@ class ScaleConfig:
 
 
 @dataclass
+class ABConfig:
+    """`reelcast ab-report`: intervals, drift periods and the thresholds that flag a shift."""
+
+    bootstrap: int = 1000
+    confidence: float = 0.95
+    alpha: float = 0.05  # significance level of the arm comparison
+    seed: int = 0
+    # Drift periods of the log, by prediction time: day | week | month, or a count N of equal-size slices.
+    periods: str = "month"
+    # Population stability index: >= moderate is reported as a moderate shift, >= major as a major one.
+    psi_moderate: float = 0.1
+    psi_major: float = 0.25
+    # A shift is flagged only when its test (chi-square or Kolmogorov-Smirnov) also has p below this.
+    drift_alpha: float = 0.01
+    calibration_bins: int = 10
+    # Periods with fewer predictions than this are shown but not tested.
+    min_period_films: int = 20
+
+
+@dataclass
 class Config:
     """Everything a run needs; `Config()` is the documented default."""
 
@@ -279,6 +299,7 @@ class Config:
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    ab: ABConfig = field(default_factory=ABConfig)
     scale: ScaleConfig = field(default_factory=ScaleConfig)
     # A local folder, or an fsspec URL (s3://bucket/prefix, ...) every node of a cluster can reach.
     cache_dir: str = ".reelcast_cache"

@@ -101,7 +101,7 @@ def test_page_docs_and_static_files_are_served(client):
     upload_schema = paths["/predict/upload"]["post"]["requestBody"]["content"]["multipart/form-data"][
         "schema"
     ]
-    assert set(upload_schema["properties"]) == {"description", "title", "file"}
+    assert set(upload_schema["properties"]) == {"description", "title", "film_id", "file"}
 
 
 def test_unknown_route_is_json(client):

@@ -2,10 +2,12 @@
 
 GET  /                 the web page (static/index.html)
 GET  /health           liveness, model loaded, uptime
-GET  /model            class names and revenue ranges, metrics, encoders, modalities, limits
-POST /predict          JSON {description, title?, trailer_url?, metadata?}
+GET  /model            class names and revenue ranges, metrics, encoders, modalities, limits, arms
+POST /predict          JSON {description, title?, trailer_url?, film_id?, metadata?}
 POST /predict/upload   multipart: description, title, file (a trailer video)
 GET  /docs             OpenAPI documentation
+
+Several models (A/B arms, shadow mode) and the prediction log live in serving/arms.py.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from starlette.concurrency import run_in_threadpool
 
 from reelcast import __version__
+from reelcast.io import sha256_file, sha256_text
 from reelcast.labels import CLASS_NAMES, describe_thresholds
+from reelcast.serving.arms import ABSettings, FilmRequest, build_arms
 from reelcast.serving.feature_cache import MemoryOverlayStore
 from reelcast.serving.limits import (
     LimitsMiddleware,
@@ -72,6 +76,9 @@ class PredictRequest(BaseModel):
     trailer_url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=URL_MAX)] | None = Field(
         default=None, description="YouTube URL or id, or an http(s) link to a video file."
     )
+    film_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX)] = Field(
+        default="", description="Your id of the film: it picks the A/B arm and joins later revenues."
+    )
     metadata: FilmMetadata | None = Field(
         default=None, description="Budget, release date, genres, people, ...: what the trees read."
     )
@@ -108,6 +115,8 @@ class PredictionResponse(BaseModel):
     uses_trailers: bool = Field(description="Whether this model reads trailer pictures and sound at all")
     warnings: list[str]
     trailer_status: dict[str, Any]
+    arm: str = Field(default="", description="The model (A/B arm) that answered")
+    model_id: str = Field(default="", description="sha256 prefix of the answering model's checkpoint")
 
 
 class ThresholdRange(BaseModel):
@@ -139,6 +148,7 @@ class ModelInfo(BaseModel):
     max_description_chars: int
     max_upload_mb: float
     allowed_extensions: list[str]
+    arms: list[dict[str, Any]] = Field(default_factory=list, description="Every model behind the server")
 
 
 class Health(BaseModel):
@@ -147,6 +157,10 @@ class Health(BaseModel):
     status: str
     model_loaded: bool
     uptime_seconds: float
+    prediction_log: dict[str, Any] | None = Field(
+        default=None, description="Log counters: written, dropped (queue full), failed, queued"
+    )
+    shadow: dict[str, Any] | None = None
 
 
 # ---- the model behind the API ------------------------------------------------------------------------
@@ -475,6 +489,7 @@ _UPLOAD_OPENAPI = {
                     "properties": {
                         "description": {"type": "string", "description": "The plot description"},
                         "title": {"type": "string"},
+                        "film_id": {"type": "string", "description": "Your id of the film (A/B arm, log)"},
                         FILE_FIELD: {
                             "type": "string",
                             "format": "binary",
@@ -492,25 +507,24 @@ def create_app(
     run_dir: str | Path | None = None,
     predictor: RevenuePredictor | None = None,
     settings: ServeSettings | None = None,
+    ab: ABSettings | None = None,
 ) -> FastAPI:
-    """A FastAPI app serving one model, loaded once here from `run_dir` (or given as `predictor`)."""
-    settings = settings or ServeSettings()
-    if predictor is None:
-        if run_dir is None:
-            raise ValueError("create_app needs run_dir (a split folder of a training run) or a predictor")
-        from reelcast.predictor import RevenuePredictor
+    """A FastAPI app serving one model, loaded once here from `run_dir` (or given as `predictor`).
 
-        predictor = RevenuePredictor.load(run_dir, device=settings.device, progress=False)
-    elif getattr(predictor, "model_", None) is None:
-        raise ValueError("create_app needs a fitted predictor (RevenuePredictor.load or .fit)")
+    `ab` serves several models instead (A/B arms, shadow mode) and/or logs every prediction.
+    """
+    settings = settings or ServeSettings()
     if settings.temp_dir is not None:
         Path(settings.temp_dir).mkdir(parents=True, exist_ok=True)
-    service = ModelService(predictor, settings)
+    arms = build_arms(ab, lambda p: ModelService(p, settings), settings.device, run_dir, predictor)
+    service = arms.primary.service
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         yield
-        service.close()
+        await arms.aclose()  # started shadow runs finish and the prediction log is committed
+        for arm in arms.arms.values():
+            arm.service.close()
 
     app = FastAPI(
         title="reelcast",
@@ -530,6 +544,7 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", "X-API-Key", "Authorization"],
         )
+    app.state.arms = arms
 
     @app.exception_handler(UploadError)
     async def upload_error(request: Request, exc: UploadError) -> JSONResponse:
@@ -563,27 +578,35 @@ def create_app(
             status="ok",
             model_loaded=service.predictor.model_ is not None,
             uptime_seconds=round(time.monotonic() - service.started, 3),
+            **arms.health(),
         )
 
     @app.get("/model", response_model=ModelInfo, tags=["service"])
     async def model_info() -> ModelInfo:
         """The loaded model: classes and their revenue ranges, stored metrics, encoders, limits."""
-        return service.info()
+        return service.info().model_copy(update={"arms": arms.describe()})
 
     @app.post("/predict", response_model=PredictionResponse, tags=["predict"])
     async def predict(req: PredictRequest) -> PredictionResponse:
         """Predict from a description and, optionally, a trailer link (YouTube URL/id or video URL)."""
         # Async: the download runs in the fetch pool and the model in a worker thread, so neither a slow
-        # trailer nor a queue for the model ever blocks the event loop (or /health).
+        # trailer nor a queue for the model ever blocks the event loop (or /health); shadow arms run as
+        # tasks on the loop after the answer is sent.
         if len(req.description) > settings.max_description_chars:
             raise _field_error(
                 "description",
                 f"description is longer than {settings.max_description_chars} characters",
                 f"<{len(req.description)} characters>",
             )
-        trailer, notes = service.trailer_reference(req.trailer_url)
-        meta = req.metadata.fields() if req.metadata else None
-        return await service.predict_async(req.description, req.title, trailer, notes, metadata=meta)
+        metadata = req.metadata.fields() if req.metadata else None
+
+        async def run(svc: ModelService) -> PredictionResponse:
+            trailer, notes = svc.trailer_reference(req.trailer_url)
+            return await svc.predict_async(req.description, req.title, trailer, notes, metadata=metadata)
+
+        ref_hash = sha256_text(req.trailer_url) if req.trailer_url else None
+        film = FilmRequest(req.description, req.title, req.film_id, req.trailer_url, ref_hash, metadata)
+        return await arms.predict(film, run)
 
     @app.post(
         "/predict/upload",
@@ -603,19 +626,27 @@ def create_app(
                 "description", upload.fields.get("description"), settings.max_description_chars, required=True
             )
             title = _check_text("title", upload.fields.get("title"), settings.max_title_chars, required=False)
+            film_id = _check_text("film_id", upload.fields.get("film_id"), settings.max_title_chars, False)
             meta = _upload_metadata(upload.fields.get("metadata"))
             if upload.path is None:
                 raise _field_error(FILE_FIELD, "file is required: the trailer video to upload")
             probe = await run_in_threadpool(service.probe, upload.path, upload.filename)
             probe = {"filename": upload.filename, "size_bytes": upload.size, **probe}
-            if service.media and service.media_mode != "simulated":
-                trailer, notes = str(upload.path), []
-            else:
-                _, notes = service.trailer_reference(upload.filename)
-                trailer = None
-            return await service.predict_async(
-                description, title, trailer, notes, upload.filename, probe, metadata=meta
-            )
+
+            async def run(svc: ModelService) -> PredictionResponse:
+                if svc.media and svc.media_mode != "simulated":
+                    trailer, notes = str(upload.path), []
+                else:
+                    _, notes = svc.trailer_reference(upload.filename)
+                    trailer = None
+                return await svc.predict_async(
+                    description, title, trailer, notes, upload.filename, probe, metadata=meta
+                )
+
+            digest = await run_in_threadpool(sha256_file, upload.path)
+            film = FilmRequest(description, title, film_id, upload.filename, digest, meta)
+            # Shadow arms run before the file is removed, so an upload waits for them.
+            return await arms.predict(film, run, shadow_inline=True)
         finally:
             upload.remove()
 

@@ -150,7 +150,10 @@ function renderContributions(result) {
 
 function renderResult(result) {
   $("predicted-class").textContent = result.class_name;
-  $("confidence").textContent = `${pct(result.confidence)} probability · class ${result.predicted_class + 1} of 8`;
+  // With several models behind the server (A/B arms), say which one answered.
+  const arm = result.arm && result.arm !== "default" ? ` · model ${result.arm}` : "";
+  $("confidence").textContent =
+    `${pct(result.confidence)} probability · class ${result.predicted_class + 1} of 8${arm}`;
   const range = modelInfo && modelInfo.classes[result.predicted_class];
   $("revenue-range").textContent = range
     ? range.max_musd === null
