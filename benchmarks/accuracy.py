@@ -106,7 +106,7 @@ def ag_frame(table, extended: bool) -> pd.DataFrame:
         }
     )
     if date is not None:
-        out["month"], out["weekday"] = date.dt.month, date.dt.weekday
+        out["month"], out["weekday"] = date.dt.month, date.dt.day_of_week
     if extended:
         for col in ("keywords", "companies"):
             if col in df:
@@ -325,7 +325,8 @@ def write_doc(results: dict, a, seconds: float, text_desc: str) -> str:
             f"- **AutoGluon** = AutoGluon Tabular 1.6.3, `presets='medium_quality'`, time limit "
             f"{a.ag_time} s per fit, tuning data = the validation films, columns: overview (as text), "
             "budget, genres, release year / month / weekday, runtime. **AutoGluon+** adds keywords, "
-            "production companies and original language (IMDB-1000: director and actors)."
+            "production companies and original language (IMDB-1000: director and actors). The limit is "
+            "wall time: on a loaded machine AutoGluon trains fewer models in it."
         )
     L += [
         "- Intervals: 95 % percentile bootstrap over the pooled test predictions (each film once for "
