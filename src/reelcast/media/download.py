@@ -328,7 +328,8 @@ def pace(download_dir: Path, seconds: float, *, sleep: Callable[[float], None] =
         try:
             f.seek(0)
             text = f.read().strip()
-            wait = (float(text) if text else 0.0) + seconds - time.time()
+            # Never more than one pause: the stamp is rounded to 1 ms, and a clock may step back.
+            wait = min(seconds, (float(text) if text else 0.0) + seconds - time.time())
             if wait > 0:
                 sleep(wait)
             f.seek(0)
