@@ -12,6 +12,15 @@ Starts uvicorn in-process on 127.0.0.1 (a free port), then measures:
     alternating between the two servers so both see the same machine load; and the time the request
     thread itself spends on the log (building the entry and queueing it), over many calls.
 Every number is over loopback only; nothing leaves the machine except what --trailer itself points at.
+
+    python benchmarks/serve.py --hostile              # the issue-10 load: slow and failing trailers mixed in
+
+--hostile trains a tiny model that reads trailers, starts a second loopback server playing the trailer
+hosts (tests/loopback_http.py: a good trailer under many query strings, a stall past the fetch deadline,
+a one-byte drip, HTTP 500s, loopback URLs the server must refuse), and sends --load-requests from
+--clients while a prober calls /health every 50 ms. It prints latency by kind of request, /health
+p50/p99, the same text-only requests on a quiet server for comparison, and what the server kept:
+process RSS, the download folder against its cap, feature-store files, in-memory feature entries.
 """
 
 from __future__ import annotations
@@ -225,7 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=20.0, help="Time cap of each row.")
     ap.add_argument("--device", default=None, help="auto | cpu | cuda")
     ap.add_argument("--log-requests", type=int, default=100, help="Request pairs in the log-overhead rows.")
+    ap.add_argument("--hostile", action="store_true", help="Slow, failing and refused trailers mixed in.")
     args = ap.parse_args(argv)
+    if args.hostile:
+        return hostile(args)
     if args.model is None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tiny model is built locally; never wait on a hub
 
@@ -335,6 +347,200 @@ def main(argv: list[str] | None = None) -> int:
     print("  ".join("-" * w for w in widths))
     for r in rows:
         print(fmt(r).rstrip())
+    return 0
+
+
+# ---- --hostile ---------------------------------------------------------------------------------------------
+KINDS = ("text only", "stall past deadline", "HTTP 500", "1-byte drip", "loopback (refused)", "good trailer")
+
+
+def hostile_request(i: int, media, refused_port: int) -> tuple[str, dict]:
+    """Request i of the hostile mix: half text-only, the rest one trailer kind each."""
+    desc = f"{PLOT} Take {i}."
+    k = i % 10
+    if k == 5:
+        return KINDS[1], {
+            "description": desc,
+            "trailer_url": media.url(f"/stall?seconds=30&i={i}", "media.test"),
+        }
+    if k == 6:
+        return KINDS[2], {"description": desc, "trailer_url": media.url("/status/500", "media.test")}
+    if k == 7:
+        url = media.url(f"/drip?bytes=1000000&every=0.05&i={i}", "media.test")
+        return KINDS[3], {"description": desc, "trailer_url": url}
+    if k == 8:
+        return KINDS[4], {"description": desc, "trailer_url": f"http://[::1]:{refused_port}/t.mp4"}
+    if k == 9:
+        return KINDS[5], {
+            "description": desc,
+            "trailer_url": media.url(f"/good.mp4?copy={i % 40}", "media.test"),
+        }
+    return KINDS[0], {"description": desc}
+
+
+def rss_mb() -> float:
+    """This process's resident memory (the server runs in it), from /proc."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def train_tiny_trailer_model(root: Path) -> Path:
+    """A tiny model on 12 rendered trailers (random tiny BERT and ResNet): text, video and audio."""
+    import pandas as pd
+
+    from reelcast.config import Config
+    from reelcast.encoders.frames import save_tiny_resnet
+    from reelcast.encoders.text import save_tiny_bert
+    from reelcast.media.synth import render_trailer
+    from reelcast.predictor import RevenuePredictor
+
+    rows = []
+    for i in range(12):
+        render_trailer(root / f"t{i}.mp4", seconds=1.0, fps=8, width=64, height=48, seed=i)
+        rows.append(
+            {"title": f"F{i}", "description": f"plot {i}", "revenue": 5.0 + i, "trailer": f"t{i}.mp4"}
+        )
+    pd.DataFrame(rows).to_csv(root / "films.csv", index=False)
+    cfg = Config()
+    cfg.override(
+        [
+            "media.mode=trailers",
+            "media.num_frames=4",
+            "media.resize=32",
+            "media.crop=32",
+            "media.audio_seconds=1.0",
+            "media.decode_workers=1",
+            "train.epochs=1",
+            "eval.temperature_scaling=false",
+            "eval.bootstrap=20",
+        ]
+    )
+    cfg.text.model, cfg.text.max_length = str(save_tiny_bert(root / "tiny-bert", seed=0)), 64
+    cfg.cache_dir = str(root / "cache")
+    cfg.video.model = str(save_tiny_resnet(root / "tiny-resnet"))
+    RevenuePredictor(cfg, progress=False).fit(root / "films.csv").save(root / "model")
+    return root / "model"
+
+
+def hostile(args) -> int:
+    """The hostile mix against a trailer-reading model; prints latency by kind, /health, and what was kept."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from loopback_http import LoopbackHTTP
+
+    from reelcast.media.synth import render_trailer
+    from reelcast.predictor import RevenuePredictor
+    from reelcast.serving.app import create_app
+    from reelcast.serving.settings import ServeSettings
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    with tempfile.TemporaryDirectory(prefix="reelcast-hostile-") as tmp:
+        tmp = Path(tmp)
+        t0 = time.perf_counter()
+        model = args.model or train_tiny_trailer_model(tmp)
+        print(f"model ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        predictor = RevenuePredictor.load(model, device=args.device)
+        video = render_trailer(tmp / "good.mp4", seconds=1.0, fps=8, width=64, height=48, seed=7)
+        size = video.stat().st_size
+        served = tmp / "served"
+        settings = ServeSettings(
+            resolver=lambda host, port: ["127.0.0.1"] if host == "media.test" else [],
+            fetch_allowed_networks=("127.0.0.1/32",),
+            fetch_deadline=2.0,
+            download_dir=str(served),
+            download_cache_mb=5 * size / 2**20,
+            feature_cache_entries=256,
+            temp_dir=str(tmp / "uploads"),
+            device=args.device,
+        )
+        app = create_app(predictor=predictor, settings=settings)
+        service = app.state.service
+        store = Path(predictor.config.cache_dir)
+        store_files = sum(1 for p in store.rglob("*") if p.is_file())
+        by_kind: dict[str, list[float]] = {k: [] for k in KINDS}
+        statuses: dict[str, dict[str, int]] = {k: {} for k in KINDS}
+        health: list[float] = []
+        errors = 0
+        lock = threading.Lock()
+        stop = threading.Event()
+        with LoopbackHTTP(files={"/good.mp4": video.read_bytes()}) as media, Server(app) as base:
+            with httpx.Client(base_url=base, timeout=120) as c:
+                for _ in range(3):
+                    c.post("/predict", json={"description": PLOT})
+                quiet, _ = timed_requests(
+                    c, [{"description": f"{PLOT} Quiet {i}."} for i in range(args.requests)], args.seconds
+                )
+            rss0 = rss_mb()
+
+            def probe() -> None:
+                with httpx.Client(base_url=base, timeout=30) as c:
+                    while not stop.is_set():
+                        t = time.perf_counter()
+                        c.get("/health")
+                        health.append(1000 * (time.perf_counter() - t))
+                        stop.wait(0.05)
+
+            def client(w: int) -> None:
+                nonlocal errors
+                with httpx.Client(base_url=base, timeout=120) as c:
+                    for i in range(w, args.load_requests, args.clients):
+                        kind, payload = hostile_request(i, media, media.port)
+                        t = time.perf_counter()
+                        r = c.post("/predict", json=payload)
+                        dt = 1000 * (time.perf_counter() - t)
+                        with lock:
+                            by_kind[kind].append(dt)
+                            if r.status_code != 200:
+                                errors += 1
+                                continue
+                            st = r.json()["trailer_status"].get("status", "-")
+                            statuses[kind][st] = statuses[kind].get(st, 0) + 1
+
+            prober = threading.Thread(target=probe)
+            prober.start()
+            t0 = time.perf_counter()
+            try:
+                with ThreadPoolExecutor(args.clients) as pool:
+                    list(pool.map(client, range(args.clients)))
+            finally:
+                wall = time.perf_counter() - t0
+                stop.set()
+                prober.join(30)
+            rss1 = rss_mb()
+            pending = service.fetcher.pending()
+        served_bytes = (
+            sum(p.stat().st_size for p in served.iterdir() if p.is_file()) if served.exists() else 0
+        )
+        store_after = sum(1 for p in store.rglob("*") if p.is_file())
+
+    n = sum(len(v) for v in by_kind.values())
+    print(
+        f"\nhostile load on 127.0.0.1: {n} POST /predict from {args.clients} clients in {wall:.1f} s, "
+        f"{errors} non-200; {os.cpu_count()} CPU cores (shared: numbers are noisy), torch threads "
+        f"{_torch_threads()}"
+    )
+    print(f"{'request kind':<22} {'n':>4} {'p50 ms':>8} {'p95 ms':>8}  trailer_status")
+    for k in KINDS:
+        v = by_kind[k]
+        if v:
+            st = ", ".join(f"{s} {c}" for s, c in sorted(statuses[k].items()))
+            print(f"{k:<22} {len(v):>4} {percentile(v, 50):>8.0f} {percentile(v, 95):>8.0f}  {st}")
+    q50, q95 = percentile(quiet, 50), percentile(quiet, 95)
+    t95 = percentile(by_kind[KINDS[0]], 95)
+    print(f"{'text only, quiet':<22} {len(quiet):>4} {q50:>8.0f} {q95:>8.0f}  (same server, before the load)")
+    print(f"text-only p95 under load / quiet: {t95 / q95:.1f}x")
+    print(
+        f"/health: {len(health)} probes, p50 {percentile(health, 50):.1f} ms, "
+        f"p99 {percentile(health, 99):.1f} ms"
+    )
+    print(
+        f"kept: RSS {rss0:.0f} -> {rss1:.0f} MB; download folder {served_bytes / 1024:.0f} KB "
+        f"(cap {settings.download_cache_mb * 1024:.0f} KB); "
+        f"feature-store files {store_files} -> {store_after}; "
+        f"in-memory feature entries {len(service.features)} (cap {settings.feature_cache_entries}); "
+        f"downloads pending at the end {pending}"
+    )
     return 0
 
 

@@ -103,7 +103,6 @@ def test_rerun_encodes_nothing(trained, tiny_bert, films_csv):
         "--cache-dir",
         out.parent / "cache",
         "--no-ablation",
-        "-q",
         "--set",
         "text.max_length=64",
         "--set",
@@ -116,9 +115,14 @@ def test_rerun_encodes_nothing(trained, tiny_bert, films_csv):
 def test_evaluate_and_predict(trained, films_csv, tmp_path):
     out, _ = trained
     model = out / "split_70_20_10"
-    r = invoke("evaluate", "--model", model, "--data", films_csv, "-q")
+    page = tmp_path / "scores.html"
+    r = invoke(
+        "evaluate", "--model", model, "--data", films_csv, "-q", "--out", page, "--set", "eval.bootstrap=20"
+    )
     assert r.exit_code == 0, r.output
     assert "one_away_accuracy" in r.output and "films: 96" in r.output
+    html = page.read_text()
+    assert "Confusion matrix (scored films)" in html and "bootstrap CI" in html and "Blockbuster" in html
     r = invoke(
         "predict",
         "--model",
@@ -136,7 +140,10 @@ def test_evaluate_and_predict(trained, films_csv, tmp_path):
     preds = tmp_path / "preds.csv"
     r = invoke("predict", "--model", model, "--data", films_csv, "--out", preds, "-q")
     assert r.exit_code == 0, r.output
-    assert len(pd.read_csv(preds)) == 96
+    df = pd.read_csv(preds)
+    assert len(df) == 96 and "contribution_text" in df
+    html = (tmp_path / "preds.html").read_text()  # the readable page beside the CSV
+    assert html.count("<tr>") == 96 + 1 and 'class="data sortable"' in html and "bar-track" in html
 
 
 def test_clear_errors(tmp_path, tiny_bert):

@@ -1,7 +1,12 @@
-"""The `reelcast` command: demo, train, evaluate, predict, extract, serve, ab-report.
+"""The `reelcast` command: demo, train, evaluate, predict, extract, serve, ab-report, report, config.
 
 Every command builds one Config: defaults, then `--config run.toml`, then `--set section.key=value`,
-then the named flags (which win).
+then the named flags (which win). Commands that load a saved model start from the model's own
+configuration instead, and apply only what the user gave explicitly (`model_overrides`).
+
+The options shared by several commands are defined once below (ConfigOpt, SetOpt, DeviceOpt,
+CacheDirOpt, VerboseOpt, QuietOpt): a new command reuses them so they mean the same everywhere
+(tests/test_cli_options.py checks that).
 """
 
 from __future__ import annotations
@@ -14,27 +19,39 @@ import time
 from pathlib import Path
 from typing import Any
 
+import tomllib
 import typer
 
+from reelcast import __version__
 from reelcast.config import Config
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    # One line per error (see `main`), not a page of framework traceback.
+    pretty_exceptions_enable=False,
     help="Predict a film's box-office revenue class from its plot, trailer pictures and sound.",
 )
 log = logging.getLogger("reelcast")
 
 
 # ---- shared option plumbing -----------------------------------------------------------------------
-def setup_logging(verbose: bool, quiet: bool = False) -> None:
-    """Log to stderr: INFO by default, DEBUG with -v, WARNING with -q."""
+def setup_logging(verbose: bool, quiet: bool = False) -> bool:
+    """Log to stderr: INFO by default, DEBUG with -v, WARNING with -q. Returns whether to show progress.
+
+    Progress (reelcast.progress) is a live bar on a terminal and one INFO line per stage otherwise;
+    -q hides both, so a quiet run prints only warnings, errors and the command's final result.
+    """
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
     )
     # Third-party progress bars and chatter would bury reelcast's own progress output.
-    for noisy in ("httpx", "urllib3", "huggingface_hub", "transformers", "filelock"):
+    for noisy in ("httpx", "urllib3", "huggingface_hub", "transformers", "filelock", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         from transformers.utils import logging as hf_logging
@@ -43,10 +60,13 @@ def setup_logging(verbose: bool, quiet: bool = False) -> None:
         hf_logging.set_verbosity_error()
     except ImportError:  # transformers is a dependency; this only guards odd installs
         pass
+    return not quiet
 
 
 def build_config(config: Path | None, sets: list[str] | None, flags: dict[str, Any]) -> Config:
     """Defaults <- TOML file <- --set overrides <- named flags (None flags are left alone)."""
+    if config and not Path(config).is_file():
+        raise FileNotFoundError(f"{config}: no such config file; write one with `reelcast config > {config}`")
     cfg = Config.load(config) if config else Config()
     cfg.override(sets or [])
     nested: dict[str, Any] = {}
@@ -60,6 +80,46 @@ def build_config(config: Path | None, sets: list[str] | None, flags: dict[str, A
         node[leaf] = value
     cfg.update(nested)
     return cfg
+
+
+def _flat_keys(d: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted names of the leaves of a nested dict."""
+    out = []
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        out += _flat_keys(v, f"{name}.") if isinstance(v, dict) else [name]
+    return out
+
+
+def _pick(full: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """The nested sub-dict of `full` holding only the dotted `keys`."""
+    out: dict[str, Any] = {}
+    for key in keys:
+        *parents, leaf = key.split(".")
+        src, dst = full, out
+        for part in parents:
+            src = src[part]
+            dst = dst.setdefault(part, {})
+        dst[leaf] = src[leaf]
+    return out
+
+
+def model_overrides(config: Path | None, sets: list[str] | None, flags: dict[str, Any]) -> dict | None:
+    """For commands that load a saved model: only the settings the user gave (TOML keys, --set, flags),
+    validated like any config, to apply over the model's own configuration."""
+    cfg = build_config(config, sets, flags)  # a bad key or value fails here with one clear line
+    keys: list[str] = []
+    if config:
+        with Path(config).open("rb") as f:
+            keys += _flat_keys(tomllib.load(f))
+    keys += [s.split("=", 1)[0].strip() for s in sets or []]
+    keys += [k for k, v in flags.items() if v is not None]
+    return _pick(cfg.to_dict(), list(dict.fromkeys(keys))) or None
+
+
+def error_text(e: BaseException) -> str:
+    """An exception's message without the quotes str(KeyError) adds."""
+    return str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
 
 
 def parse_meta(items: list[str] | None) -> dict[str, Any] | None:
@@ -90,13 +150,34 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-ConfigOpt = typer.Option(None, "--config", help="TOML file with config sections (see `reelcast config`).")
-SetOpt = typer.Option(None, "--set", help="Override any setting: section.key=value (repeatable).")
-DeviceOpt = typer.Option(None, "--device", help="auto | cpu | cuda")
+# Errors a command reports as one line (anything else is a bug: `main` still prints one line).
+USER_ERRORS = (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError)
+
+# ---- options shared by several commands: defined once so they mean the same everywhere ---------
+ConfigOpt = typer.Option(
+    None,
+    "--config",
+    help="TOML file of settings (see `reelcast config`); on a saved model its keys override the model's.",
+)
+SetOpt = typer.Option(None, "--set", help="Override one setting: section.key=value (repeatable).")
+DeviceOpt = typer.Option(None, "--device", help="Where models run: auto | cpu | cuda.")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Debug logging.")
-QuietOpt = typer.Option(False, "--quiet", "-q", help="Warnings only, no progress bars.")
+QuietOpt = typer.Option(
+    False, "--quiet", "-q", help="Only warnings and the final result: no progress bars or stage lines."
+)
 OfflineOpt = typer.Option(False, "--offline", help="Use only trailers already downloaded.")
-CacheDirOpt = typer.Option(None, "--cache-dir", help="Feature store and trailer cache folder.")
+CacheDirOpt = typer.Option(
+    None, "--cache-dir", help="Feature store and trailer cache folder (default .reelcast_cache)."
+)
+SHARED_OPTIONS = {
+    "--config": ConfigOpt,
+    "--set": SetOpt,
+    "--device": DeviceOpt,
+    "--cache-dir": CacheDirOpt,
+    "--verbose": VerboseOpt,
+    "--quiet": QuietOpt,
+    "--offline": OfflineOpt,
+}
 TrailerColOpt = typer.Option(None, "--trailer-col", help="Column with trailer URLs, ids or file paths.")
 TrailerMapOpt = typer.Option(None, "--trailer-map", help="MovieLens ml-youtube.csv to join trailers.")
 TrailerLinksOpt = typer.Option(None, "--trailer-links", help="MovieLens links.csv (TMDb/IMDb ids).")
@@ -111,15 +192,6 @@ OutsidePathsOpt = typer.Option(
 def table_safety_flags(decimal: str | None, allow_outside_paths: bool) -> dict[str, Any]:
     """--decimal and --allow-outside-paths as config keys."""
     return {"data.decimal": decimal, "media.allow_outside_paths": allow_outside_paths or None}
-
-
-def table_safety_sets(decimal: str | None, allow_outside_paths: bool) -> list[str]:
-    """The same as --set strings, for commands that only override a saved model's config."""
-    return [
-        f"{k}={v!r}" if isinstance(v, str) else f"{k}=true"
-        for k, v in table_safety_flags(decimal, allow_outside_paths).items()
-        if v is not None
-    ]
 
 
 def data_flags(
@@ -145,6 +217,21 @@ def data_flags(
         "data.trailer_map": trailer_map,
         "data.trailer_links": trailer_links,
     }
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"reelcast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Predict a film's box-office revenue class from its plot, trailer pictures and sound."""
 
 
 # ---- commands ------------------------------------------------------------------------------------------
@@ -210,17 +297,17 @@ def train(
     verbose: bool = VerboseOpt,
     quiet: bool = QuietOpt,
 ):
-    """Train and evaluate on every split (or K folds) and write the report.
+    """Train and evaluate on every split (or K folds) and write the report (RUN/report.html).
 
     Under `torchrun --nproc-per-node N -m reelcast.cli train ...` the N processes train each model
     together (DDP); rank 0 alone evaluates, writes and prints.
     """
     from reelcast import distributed
 
-    setup_logging(verbose, quiet)
+    progress = setup_logging(verbose, quiet)
     if distributed.init_from_env() and not distributed.is_main():
         quiet = True
-        setup_logging(False, quiet=True)
+        progress = setup_logging(False, quiet=True)
     flags = {
         "text.model": text_model,
         "split.splits": splits,
@@ -271,15 +358,15 @@ def train(
             flags["tabular.columns"] = tabular
     try:
         cfg = build_config(config, set_, flags)
-        run_and_print(cfg, data, out, progress=not quiet)
-    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
-        fail(str(e))
+        run_and_print(cfg, data, out, progress=progress)
+    except USER_ERRORS as e:
+        fail(error_text(e))
     finally:
         distributed.shutdown()
 
 
 def run_and_print(cfg: Config, data: Path, out: Path, progress: bool) -> None:
-    """Run the pipeline and print the split comparison."""
+    """Run the pipeline and print the split comparison (only that table when quiet)."""
     from reelcast import distributed
     from reelcast.pipeline import comparison_text, run_train
 
@@ -287,64 +374,72 @@ def run_and_print(cfg: Config, data: Path, out: Path, progress: bool) -> None:
     summary = run_train(cfg, data, out, progress=progress)
     if not distributed.is_main():
         return
-    typer.echo(f"\nTest-set metrics per split ({cfg.media.mode} media, text model {cfg.text.model}):")
+    if progress:
+        typer.echo(f"\nTest-set metrics per split ({cfg.media.mode} media, text model {cfg.text.model}):")
     typer.echo(comparison_text(summary.comparison))
+    if not progress:
+        return
     stats = summary.featurize_stats
     typer.echo(
         f"\ntext features: {stats.get('text_encoded', 0)} encoded, {stats.get('text_cached', 0)} "
         f"from the cache; featurize {summary.seconds['featurize']:.1f} s; "
         f"whole run {time.perf_counter() - t0:.1f} s"
     )
-    typer.echo(f"report: {summary.out_dir}/split_comparison.csv and {summary.out_dir}/split_*/")
+    typer.echo(f"report: {summary.out_dir / 'report.html'} (files: {summary.out_dir}/split_*/)")
 
 
 @app.command()
 def evaluate(
     model: Path = typer.Option(..., "--model", help="A split folder of a training run."),
     data: Path = typer.Option(..., "--data", help="Film table with revenue."),
-    out: Path = typer.Option(None, "--out", help="Write the metrics JSON here too."),
+    out: Path = typer.Option(
+        None, "--out", help="Also write the scores: a report page (.html) or the metrics (.json)."
+    ),
+    offline: bool = OfflineOpt,
+    cache_dir: str = CacheDirOpt,
     decimal: str = DecimalOpt,
     allow_outside_paths: bool = OutsidePathsOpt,
     device: str = DeviceOpt,
+    config: Path = ConfigOpt,
     set_: list[str] = SetOpt,
     verbose: bool = VerboseOpt,
     quiet: bool = QuietOpt,
 ):
     """Score a trained model on a table (classes from the model's own thresholds)."""
-    setup_logging(verbose, quiet)
+    progress = setup_logging(verbose, quiet)
     from reelcast.metrics import SCALAR_METRICS
     from reelcast.predictor import RevenuePredictor
     from reelcast.reports import write_json
 
+    page = out is not None and out.suffix.lower() in (".html", ".htm")
     try:
-        set_ = list(set_ or []) + table_safety_sets(decimal, allow_outside_paths)
-        overrides = build_config(None, set_, {}).to_dict() if set_ else None
-        p = RevenuePredictor.load(
-            model, device=device, overrides=_only_set(overrides, set_), progress=not quiet
-        )
-        metrics = p.evaluate(data)
-    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
-        fail(str(e))
+        flags = {
+            "media.offline": offline or None,
+            "cache_dir": cache_dir,
+            **table_safety_flags(decimal, allow_outside_paths),
+        }
+        overrides = model_overrides(config, set_, flags)
+        p = RevenuePredictor.load(model, device=device, overrides=overrides, progress=progress)
+        if page:
+            from reelcast.evaluation import score_table
+
+            result = {**score_table(p, data), "model": str(model)}
+            metrics = result["test"]
+        else:
+            metrics = p.evaluate(data)
+    except USER_ERRORS as e:
+        fail(error_text(e))
     for k in SCALAR_METRICS:
         typer.echo(f"{k:>20}: {metrics[k]:.4f}")
     typer.echo(f"{'films':>20}: {metrics['n']}")
-    if out:
+    if page:
+        from reelcast.report_html import write_page
+        from reelcast.run_report import evaluation_page
+
+        write_page(out, evaluation_page(result, f"reelcast evaluation: {Path(data).name}"))
+        typer.echo(f"report: {out}")
+    elif out:
         write_json(out, metrics)
-
-
-def _only_set(full: dict | None, sets: list[str] | None) -> dict | None:
-    """Keep only the keys the user --set, so a checkpoint's own config is otherwise untouched."""
-    if not full or not sets:
-        return None
-    out: dict = {}
-    for s in sets:
-        path = s.split("=", 1)[0].strip().split(".")
-        src, dst = full, out
-        for part in path[:-1]:
-            src = src[part]
-            dst = dst.setdefault(part, {})
-        dst[path[-1]] = src[path[-1]]
-    return out
 
 
 @app.command()
@@ -363,18 +458,22 @@ def predict(
         "genres=Action,Adventure, director=..., cast=A,B, companies=..., keywords=..., language=en.",
     ),
     data: Path = typer.Option(None, "--data", help="A table of films to predict at once."),
-    out: Path = typer.Option(None, "--out", help="With --data: write predictions (.csv or .json)."),
+    out: Path = typer.Option(
+        None, "--out", help="With --data: write predictions (.csv with a .html page beside it, .html, .json)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     offline: bool = OfflineOpt,
+    cache_dir: str = CacheDirOpt,
     decimal: str = DecimalOpt,
     allow_outside_paths: bool = OutsidePathsOpt,
     device: str = DeviceOpt,
+    config: Path = ConfigOpt,
     set_: list[str] = SetOpt,
     verbose: bool = VerboseOpt,
     quiet: bool = QuietOpt,
 ):
     """Predict one new film (or a table of films)."""
-    setup_logging(verbose, quiet or as_json)
+    progress = setup_logging(verbose, quiet or as_json)
     from reelcast.predictor import RevenuePredictor
 
     if description_file is not None:
@@ -385,30 +484,28 @@ def predict(
     if data is None and description is None:
         fail("give --description (or --description-file) for one film, or --data for a table")
     try:
-        sets = list(set_ or []) + (["media.offline=true"] if offline else [])
-        sets += table_safety_sets(decimal, allow_outside_paths)
-        overrides = _only_set(build_config(None, sets, {}).to_dict(), sets)
-        p = RevenuePredictor.load(model, device=device, overrides=overrides, progress=not (quiet or as_json))
+        flags = {
+            "media.offline": offline or None,
+            "cache_dir": cache_dir,
+            **table_safety_flags(decimal, allow_outside_paths),
+        }
+        overrides = model_overrides(config, set_, flags)
+        p = RevenuePredictor.load(model, device=device, overrides=overrides, progress=progress)
         if data is not None:
             df = p.predict(data)
             if out:
-                from reelcast.io import atomic_write_text
-
-                text = (
-                    df.to_json(orient="records", indent=2)
-                    if out.suffix == ".json"
-                    else df.to_csv(index=False)
-                )
-                atomic_write_text(out, text)
+                written = write_predictions(df, out, model)
             if as_json:
                 typer.echo(df.to_json(orient="records"))
             else:
                 cols = ["film_id", "title", "class_name", "confidence", "modalities_used"]
                 typer.echo(df[cols].to_string(index=False))
+                if out:
+                    typer.echo(f"predictions: {' and '.join(str(w) for w in written)}")
             return
         result = p.predict_film(description, title=title, trailer=trailer, metadata=parse_meta(meta))
-    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
-        fail(str(e))
+    except USER_ERRORS as e:
+        fail(error_text(e))
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -424,6 +521,23 @@ def predict(
         typer.echo(f"  {m:>8} {c:+.3f}{used}")
     for w in result["warnings"]:
         typer.secho(f"warning: {w}", fg=typer.colors.YELLOW, err=True)
+
+
+def write_predictions(df, out: Path, model: Path) -> list[Path]:
+    """Predictions as JSON (.json), a page (.html), or CSV with the same page beside it (anything else)."""
+    from reelcast.io import atomic_write_text
+    from reelcast.report_html import write_page
+    from reelcast.run_report import predictions_page
+
+    suffix = out.suffix.lower()
+    if suffix == ".json":
+        atomic_write_text(out, df.to_json(orient="records", indent=2))
+        return [out]
+    html = predictions_page(df, f"reelcast predictions: {out.stem}", model=str(model))
+    if suffix in (".html", ".htm"):
+        return [write_page(out, html)]
+    atomic_write_text(out, df.to_csv(index=False))
+    return [out, write_page(out.with_suffix(".html"), html)]
 
 
 @app.command()
@@ -458,7 +572,7 @@ def extract(
     quiet: bool = QuietOpt,
 ):
     """Fetch, decode and encode every film's trailer into the feature cache (resumable)."""
-    setup_logging(verbose, quiet)
+    progress = setup_logging(verbose, quiet)
     from collections import Counter
 
     import pandas as pd
@@ -488,18 +602,18 @@ def extract(
         if cfg.media.cookies and not Path(cfg.media.cookies).is_file():
             raise ValueError(f"--cookies {cfg.media.cookies}: no such file")
         table = as_table(data, cfg, require_revenue=False)
-        fz = Featurizer(cfg, cfg.train.device, progress=not quiet)
+        fz = Featurizer(cfg, cfg.train.device, progress=progress)
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         runner = engine_for(cfg)
         _, _, vmask, amask, statuses = extract_media(
-            table.df, cfg, fz.store, lambda: fz.frame_encoder, not quiet, timings, engine=runner
+            table.df, cfg, fz.store, lambda: fz.frame_encoder, progress, timings, engine=runner
         )
         if text_model:
             runner.encode_texts(table.df["text"].fillna("").astype(str).tolist(), cfg, fz.store)
             fz.text_features(table.df["text"].fillna("").astype(str).tolist())
-    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
-        fail(str(e))
+    except USER_ERRORS as e:
+        fail(error_text(e))
     total = time.perf_counter() - t0
     counts = Counter(s.get("status", "?") for s in statuses)
     typer.echo(
@@ -526,11 +640,15 @@ def demo(
     films: int = typer.Option(None, "--films", help="How many synthetic films."),
     no_media: bool = typer.Option(False, "--no-media", help="Skip rendering and decoding trailers."),
     seed: int = typer.Option(None, "--seed"),
+    cache_dir: str = CacheDirOpt,
+    device: str = DeviceOpt,
+    config: Path = ConfigOpt,
+    set_: list[str] = SetOpt,
     verbose: bool = VerboseOpt,
     quiet: bool = QuietOpt,
 ):
     """The whole path offline on a generated catalogue with tiny random encoders (no real accuracy)."""
-    setup_logging(verbose, quiet)
+    progress = setup_logging(verbose, quiet)
     from reelcast.demo import DemoSettings, prepare_demo
 
     settings = DemoSettings()
@@ -539,18 +657,23 @@ def demo(
     if seed is not None:
         settings.seed = seed
     settings.media = not no_media
-    typer.echo(
-        "reelcast demo: a SYNTHETIC catalogue of films with generated plots and trailers, encoded by tiny "
-        "randomly-initialised models. It exercises every step offline; its scores say nothing about real "
-        "films. Run `reelcast train --data YOUR_TABLE.csv` for that."
-    )
+    if progress:
+        typer.echo(
+            "reelcast demo: a SYNTHETIC catalogue of films with generated plots and trailers, encoded by "
+            "tiny randomly-initialised models. It exercises every step offline; its scores say nothing "
+            "about real films. Run `reelcast train --data YOUR_TABLE.csv` for that."
+        )
     try:
-        cfg, table_path = prepare_demo(out, settings, progress=not quiet)
-        run_and_print(cfg, table_path, out, progress=not quiet)
-    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
-        fail(str(e))
+        # The user's settings go over the demo's own (both over the defaults).
+        overrides = model_overrides(config, set_, {"train.device": device, "cache_dir": cache_dir})
+        cfg, table_path = prepare_demo(out, settings, progress=progress)
+        if overrides:
+            cfg.update(overrides)
+        run_and_print(cfg, table_path, out, progress=progress)
+    except USER_ERRORS as e:
+        fail(error_text(e))
     split_dir = next(iter(sorted(out.glob("split_*"))), None)
-    if split_dir:
+    if split_dir and progress:
         typer.echo(f'\nnext: reelcast predict --model {split_dir} --description "A heist crew..."')
 
 
@@ -559,8 +682,33 @@ def show_config(config: Path = ConfigOpt, set_: list[str] = SetOpt):
     """Print the resolved configuration as TOML (a starting point for --config)."""
     try:
         typer.echo(build_config(config, set_, {}).to_toml())
-    except (ValueError, KeyError) as e:
-        fail(str(e))
+    except USER_ERRORS as e:
+        fail(error_text(e))
+
+
+@app.command()
+def report(
+    run: Path = typer.Argument(..., help="A run folder (the --out of train or demo), or one split folder."),
+    open_: bool = typer.Option(False, "--open", help="Open the page in the default web browser."),
+    verbose: bool = VerboseOpt,
+    quiet: bool = QuietOpt,
+):
+    """Write RUN/report.html again from the run folder's files (one self-contained page)."""
+    setup_logging(verbose, quiet)
+    from reelcast.run_report import write_run_report
+
+    try:
+        path = write_run_report(run)
+    except USER_ERRORS as e:
+        fail(error_text(e))
+    typer.echo(f"report: {path}")
+    if open_:
+        import webbrowser
+
+        if not webbrowser.open(path.resolve().as_uri()):
+            typer.secho(
+                f"warning: no web browser found here; open {path.resolve()} in one", fg="yellow", err=True
+            )
 
 
 @app.command()
@@ -577,7 +725,25 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 = every interface)."),
     port: int = typer.Option(8000, "--port"),
     max_upload_mb: float = typer.Option(None, "--max-upload-mb", help="Largest trailer upload in MB (200)."),
+    api_key: str = typer.Option(
+        None,
+        "--api-key",
+        envvar="REELCAST_API_KEY",
+        help="Require this key (X-API-Key or Authorization: Bearer) on /model and /predict*; 401 without it.",
+    ),
+    cors_origin: list[str] = typer.Option(
+        None, "--cors-origin", help="Allow browser pages from this origin (repeatable); default: no CORS."
+    ),
+    trailer_host: list[str] = typer.Option(
+        None,
+        "--trailer-host",
+        help="Only fetch media URLs from this host (repeatable; '.example.org' = it and its subdomains).",
+    ),
+    no_youtube: bool = typer.Option(False, "--no-youtube", help="Do not download YouTube trailers."),
+    cache_dir: str = CacheDirOpt,
     device: str = DeviceOpt,
+    config: Path = ConfigOpt,
+    set_: list[str] = SetOpt,
     verbose: bool = VerboseOpt,
     quiet: bool = QuietOpt,
 ):
@@ -591,7 +757,17 @@ def serve(
 
     try:
         limit = {"max_upload_mb": max_upload_mb} if max_upload_mb is not None else {}
-        settings = ServeSettings(host=host, port=port, device=device, **limit)
+        settings = ServeSettings(
+            host=host,
+            port=port,
+            device=device,
+            api_key=api_key,
+            cors_origins=tuple(cors_origin or ()),
+            trailer_hosts=tuple(trailer_host) if trailer_host else None,
+            allow_youtube=not no_youtube,
+            **limit,
+        )
+        overrides = model_overrides(config, set_, {"cache_dir": cache_dir})
         models = parse_models(model)
         if no_log and log_db:
             raise ValueError("--no-log and --log-db contradict each other; give one")
@@ -602,10 +778,10 @@ def serve(
                 "prediction log off: %s is not writable; pass --log-db to log elsewhere", models[0][1]
             )
             db = None
-        ab = ABSettings(models=models, traffic=traffic, shadow=shadow, log_db=db)
+        ab = ABSettings(models=models, traffic=traffic, shadow=shadow, log_db=db, overrides=overrides or None)
         api = create_app(settings=settings, ab=ab)
-    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as e:
-        fail(str(e))
+    except USER_ERRORS as e:
+        fail(error_text(e))
     shown = ", ".join(f"{a.name}={a.path} ({100 * a.share:g} %)" for a in api.state.arms.arms.values())
     typer.echo(f"reelcast: serving {shown} on http://{host}:{port}/ (API docs at /docs)", err=True)
     plog = api.state.arms.log
@@ -656,8 +832,40 @@ def ab_report(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: an unexpected exception is still one line (the traceback with -v)."""
+    try:  # typer >= 0.20 carries its own copy of click; older typer uses click itself
+        from typer._click import exceptions as click
+    except ImportError:
+        from click import exceptions as click
+
+    try:
+        code = app(prog_name="reelcast", standalone_mode=False)
+    except click.NoArgsIsHelpError as e:  # bare `reelcast` or `reelcast CMD`: the help text
+        typer.echo(e.ctx.get_help() if e.ctx else e.format_message(), err=True)
+        sys.exit(2)
+    except click.UsageError as e:  # missing or malformed option: one line, and where the help is
+        where = e.ctx.command_path if e.ctx else "reelcast"
+        typer.secho(f"error: {e.format_message()} (see `{where} --help`)", fg="red", err=True)
+        sys.exit(2)
+    except click.ClickException as e:
+        typer.secho(f"error: {e.format_message()}", fg="red", err=True)
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        typer.secho("error: aborted; run the same command again to resume", fg="red", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.secho("error: interrupted; run the same command again to resume", fg="red", err=True)
+        sys.exit(130)
+    except Exception as e:  # a bug, not bad input: say so in one line and how to see more
+        if "-v" in sys.argv or "--verbose" in sys.argv:
+            raise
+        typer.secho(
+            f"error: unexpected {type(e).__name__}: {e} (run again with -v for the traceback, and report it)",
+            fg="red",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

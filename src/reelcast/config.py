@@ -104,6 +104,11 @@ class MediaConfig:
     decode_workers: int = 2
     timeout: float = 120.0
     retries: int = 3
+    # Limits of one download (media/safe_fetch.py): bytes, seconds overall (redirects included), and
+    # whether an http(s) trailer URL may point at a loopback/private/link-local address (an intranet).
+    max_download_mb: float = 2048.0
+    download_deadline: float = 600.0
+    allow_private_hosts: bool = False
     # A table's local trailer paths must lie in the table's folder unless this is set.
     allow_outside_paths: bool = False
     # Largest local trailer file read (checked before hashing or decoding).

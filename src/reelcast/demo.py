@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from reelcast.config import Config
 from reelcast.io import atomic_write_text
+from reelcast.progress import track
 
 # genre -> (log10 revenue mean in $M, plot words)
 GENRES: dict[str, tuple[float, list[str]]] = {
@@ -117,7 +117,7 @@ def render_trailers(df: pd.DataFrame, folder: Path, s: DemoSettings, progress: b
 
     folder.mkdir(parents=True, exist_ok=True)
     genre_index = {g: k for k, g in enumerate(GENRES)}
-    for i, row in tqdm(list(df.iterrows()), desc="render demo trailers", disable=not progress):
+    for i, row in track(list(df.iterrows()), "render demo trailers", "film", enabled=progress):
         path = folder / f"{row['id']}.mp4"
         if not path.exists():  # rendering is deterministic, so an existing file is the same file
             w, h = s.trailer_size

@@ -32,6 +32,7 @@ from reelcast.featurize import FilmInputs
 from reelcast.labels import NUM_CLASSES
 from reelcast.metrics import metric_fns
 from reelcast.predictor import RevenuePredictor
+from reelcast.progress import Progress
 from reelcast.stats import (
     bootstrap_ci,
     expected_calibration_error,
@@ -233,8 +234,12 @@ def run_ablation(
     probs: np.ndarray,
     cfg: Config,
     progress: bool = False,
+    bar: Progress | None = None,
 ) -> Ablation:
-    """Train every baseline on the split the full model used and collect their test predictions."""
+    """Train every baseline on the split the full model used and collect their test predictions.
+
+    bar, when given, counts each finished model (its total is set here, once the plan is known).
+    """
     te = split.test
     mods = list(p.spec_.modalities)
     full = Candidate(
@@ -264,16 +269,21 @@ def run_ablation(
     ab.tabular_columns = columns
 
     singles = [m for m in ("text", "video", "audio") if m in mods]
+    tick = bar.update if bar is not None else (lambda n=1: None)
+    if bar is not None:
+        bar.set_total((len(singles) if len(mods) > 1 else 0) + (2 if columns else 0) + 1)
     if len(mods) > 1:  # with one modality the full model already is that single-modality model
         for m in singles:
             if not inputs.mask[split.train, inputs.modalities.index(m)].any():
                 ab.skipped[f"{m}_only"] = f"no training film has the {m} modality"
+                tick()
                 continue
             b = fit_fusion_baseline(p, table, inputs, split, cfg, [m], progress)
             bp = b.predict_proba(b.shape_inputs(inputs, table.df).subset(te))
             ab.candidates.append(
                 Candidate(f"{m}_only", f"the {m}-only model", [m], bp.argmax(1), bp, b.train_result_.seconds)
             )
+            tick()
     if columns:
         b = fit_fusion_baseline(p, table, inputs, split, cfg, ["tabular"], progress)
         bp = b.predict_proba(b.shape_inputs(inputs, table.df).subset(te))
@@ -288,6 +298,7 @@ def run_ablation(
                 f"columns: {', '.join(columns)}",
             )
         )
+        tick()
     else:
         why = "the table has no pre-release metadata columns with values"
         ab.skipped["tabular_only"] = ab.skipped["gbt_tabular"] = why
@@ -304,6 +315,7 @@ def run_ablation(
             f"always class {int(pred[0])}, the most frequent among training films",
         )
     )
+    tick()
 
     if columns:
         ab.gbt = fit_gbt(table, split, y, columns, cfg.train.seed, cfg.tabular)
@@ -320,6 +332,7 @@ def run_ablation(
                 ab.gbt.stopping,
             )
         )
+        tick()
     return ab
 
 
@@ -493,6 +506,68 @@ def fusion_permutation(
 
 
 # ---- one split ---------------------------------------------------------------------------------------------
+def contribution_summary(p: RevenuePredictor, inputs: FilmInputs, probs: np.ndarray) -> dict[str, Any]:
+    """Per modality: mean drop in the predicted class's probability when masked, over films that have it."""
+    contrib = p.contributions(inputs, probs)
+    present = inputs.mask
+    return {
+        m: {
+            "mean_drop_in_predicted_prob": float(contrib[present[:, j], j].mean())
+            if present[:, j].any()
+            else None,
+            "films_with_modality": int(present[:, j].sum()),
+        }
+        for j, m in enumerate(inputs.modalities)
+    }
+
+
+def score_table(p: RevenuePredictor, data: Any) -> dict[str, Any]:
+    """A fitted model on a table with revenue: every metric with its bootstrap CI, calibration and
+    modality contributions, shaped like a split's evaluation_results.json (portion "test" = the table)."""
+    from reelcast.labels import CLASS_NAMES, describe_thresholds
+    from reelcast.metrics import SCALAR_METRICS, classification_metrics
+    from reelcast.predictor import softmax
+    from reelcast.stats import reliability_curve
+
+    cfg = p.config
+    inputs, table = p.prepare_inputs(data, require_revenue=True)
+    y = p.labels_for(table)
+    logits = p.logits(inputs)
+    probs = softmax(logits, p.temperature_)
+    pred = probs.argmax(1)
+    fns = metric_fns()
+    ci = {}
+    for name in SCALAR_METRICS:
+        point, lo, hi = bootstrap_ci(
+            y, pred, fns[name], n_boot=cfg.eval.bootstrap, confidence=cfg.eval.confidence, seed=cfg.split.seed
+        )
+        ci[name] = {"point": point, "low": lo, "high": hi}
+    return {
+        "split": "scored table",
+        "source": str(table.source),
+        "sizes": {"films": len(y)},
+        "class_names": CLASS_NAMES,
+        "thresholds_musd": [float(t) for t in p.thresholds_],
+        "classes": describe_thresholds(p.thresholds_),
+        "class_counts": {"scored": np.bincount(y, minlength=NUM_CLASSES).tolist()},
+        "modalities": list(p.spec_.modalities),
+        "encoder_ids": dict(p.encoder_ids_),
+        "media_mode": cfg.media.mode,
+        "test": classification_metrics(y, pred),
+        "test_ci": ci,
+        "calibration": {
+            "temperature": p.temperature_,
+            "ece_test": expected_calibration_error(probs, y, cfg.eval.calibration_bins),
+            "ece_test_uncalibrated": expected_calibration_error(
+                softmax(logits), y, cfg.eval.calibration_bins
+            ),
+        },
+        "reliability": reliability_curve(probs, y, cfg.eval.calibration_bins),
+        "modality_contribution": contribution_summary(p, inputs, probs),
+        "table_report": table.report.to_dict(),
+    }
+
+
 def split_extras(
     p: RevenuePredictor,
     table: FilmTable,
@@ -515,25 +590,20 @@ def split_extras(
         f"test films, split {split.name} (temperature {p.temperature_:.2f})",
     )
     te_inputs = p.shape_inputs(inputs, table.df).subset(te)
-    contrib = p.contributions(te_inputs, probs[te])
-    present = te_inputs.mask
-    out["modality_contribution"] = {
-        m: {
-            "mean_drop_in_predicted_prob": float(contrib[present[:, j], j].mean())
-            if present[:, j].any()
-            else None,
-            "films_with_modality": int(present[:, j].sum()),
-        }
-        for j, m in enumerate(te_inputs.modalities)
-    }
+    out["modality_contribution"] = contribution_summary(p, te_inputs, probs[te])
 
     perm: list[dict] = []
     if "tabular" in te_inputs.modalities:
         perm += [{"model": "full", **r} for r in fusion_permutation(p, te_inputs, y[te], cfg)]
 
     if cfg.eval.ablation:
-        ab = run_ablation(p, table, inputs, split, y, probs, cfg, progress=False)
-        df = ablation_table(y[te], ab.candidates, cfg)
+        with Progress(None, f"ablation {split.name}", "model", enabled=progress) as bar:
+            ab = run_ablation(p, table, inputs, split, y, probs, cfg, progress=False, bar=bar)
+        # Bootstrap intervals and paired tests take as long as the ablation itself on small machines.
+        with Progress(None, f"intervals and tests {split.name}", "model", enabled=progress) as bar:
+            df = ablation_table(y[te], ab.candidates, cfg)
+            sig = significance(y[te], ab.candidates[0], ab.candidates[1:], cfg)
+            bar.update(len(ab.candidates))
         reports.write_csv(sdir / "ablation.csv", df)
         ablation_png(
             df, sdir / "ablation.png", f"ablation, test films of split {split.name}", cfg.eval.confidence
@@ -554,7 +624,7 @@ def split_extras(
             if ab.gbt
             else None,
         }
-        out["significance"] = significance(y[te], ab.candidates[0], ab.candidates[1:], cfg)
+        out["significance"] = sig
         if ab.gbt is not None:
             X, _ = ab.gbt.encoder.transform(table.df.iloc[te])
             rows = permutation_importance(

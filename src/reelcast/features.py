@@ -56,9 +56,7 @@ class FeatureStore:
         except (ValueError, OSError, EOFError) as e:
             problem = f"unreadable ({e})"
         else:
-            if shape is None or (
-                a.ndim == len(shape) and all(w is None or w == n for w, n in zip(shape, a.shape, strict=True))
-            ):
+            if shape_matches(a, shape):
                 return a
             problem = f"shape {a.shape}, expected {tuple('*' if w is None else w for w in shape)}"
         log.warning("feature store: %s is %s; deleted, it will be computed again", p, problem)
@@ -108,3 +106,10 @@ def open_store(location: str | Path):
 
         return FsspecFeatureStore(str(location))
     return FeatureStore(location)
+
+
+def shape_matches(a: np.ndarray, shape: tuple[int | None, ...] | None) -> bool:
+    """Whether an array has the expected shape (None: anything; a None width: any length)."""
+    return shape is None or (
+        a.ndim == len(shape) and all(w is None or w == n for w, n in zip(shape, a.shape, strict=True))
+    )

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import uuid
 from typing import Any
 
 import numpy as np
 
-from reelcast.features import slug
+from reelcast.features import shape_matches, slug
+
+log = logging.getLogger(__name__)
 
 
 class FsspecFeatureStore:
@@ -63,17 +66,26 @@ class FsspecFeatureStore:
         """True when the entry exists."""
         return self.fs.exists(self.path(kind, encoder_id, content_hash))
 
-    def get(self, kind: str, encoder_id: str, content_hash: str) -> np.ndarray | None:
-        """The cached array, or None; a corrupt entry is deleted and reported as missing."""
+    def get(
+        self, kind: str, encoder_id: str, content_hash: str, shape: tuple[int | None, ...] | None = None
+    ) -> np.ndarray | None:
+        """The cached array, or None; an unreadable entry, or one not of `shape`, is deleted with a warning
+        and reported as missing (as FeatureStore.get), so it is computed again."""
         p = self.path(kind, encoder_id, content_hash)
         data = self._read(p)
         if data is None:
             return None
         try:
-            return np.load(io.BytesIO(data), allow_pickle=False)
-        except (ValueError, OSError, EOFError):
-            self.fs.rm(p)
-            return None
+            a = np.load(io.BytesIO(data), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            problem = f"unreadable ({e})"
+        else:
+            if shape_matches(a, shape):
+                return a
+            problem = f"shape {a.shape}, expected {shape}"
+        log.warning("feature store: %s is %s; deleted, it will be computed again", p, problem)
+        self.fs.rm(p)
+        return None
 
     def put(self, kind: str, encoder_id: str, content_hash: str, array: np.ndarray) -> None:
         """Store an array (whole or not at all)."""
@@ -92,6 +104,12 @@ class FsspecFeatureStore:
         except (ValueError, UnicodeDecodeError):
             self.fs.rm(p)
             return None
+
+    def discard(self, kind: str, encoder_id: str, content_hash: str, suffix: str = ".npy") -> None:
+        """Delete an entry (e.g. a status record whose features turned out to be corrupt)."""
+        p = self.path(kind, encoder_id, content_hash, suffix)
+        if self.fs.exists(p):
+            self.fs.rm(p)
 
     def put_json(self, kind: str, encoder_id: str, content_hash: str, record: dict[str, Any]) -> None:
         """Store a JSON record (whole or not at all)."""

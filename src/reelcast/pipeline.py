@@ -2,7 +2,8 @@
 
 run folder/
   config.toml              the resolved configuration
-  table_report.json        rows read, kept, dropped (by reason), duplicates
+  report.html              everything below on one self-contained page (`reelcast report RUN` rebuilds it)
+  table_report.json        rows read, kept, dropped (by reason), duplicates, trailer/media hit counts
   split_comparison.csv     one row per split, one column per metric
   split_70_20_10/          best_multimodal_model.pth, evaluation_results.json, training_curves.png,
                            confusion_matrix.png, split_ids.csv, ...
@@ -127,6 +128,9 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     if main:
         distributed.barrier()
     seconds = {"featurize": time.perf_counter() - t0}
+    reports.write_json(
+        out_dir / "table_report.json", {**table.report.to_dict(), "media": media_summary(inputs, cfg)}
+    )
     log.info(
         "features ready for %d films in %.1f s (%s)", len(inputs), seconds["featurize"], base.featurizer.stats
     )
@@ -242,8 +246,29 @@ def _finish(cfg, out_dir, rows, dirs, seconds, t_start, base) -> RunSummary:
         from reelcast import evaluation
 
         evaluation.write_ablation_summary(out_dir, dirs, cv=bool(cfg.split.cv and cfg.split.cv > 1))
+    from reelcast.run_report import write_run_report
+
+    try:
+        write_run_report(out_dir)
+    except Exception as e:  # the run's models and files are written; a page that fails must not undo that
+        log.warning(
+            "report.html not written (%s: %s); `reelcast report %s` retries it", type(e).__name__, e, out_dir
+        )
     seconds["total"] = time.perf_counter() - t_start
     return RunSummary(out_dir, comparison, dirs, seconds, dict(base.featurizer.stats))
+
+
+def media_summary(inputs: FilmInputs, cfg: Config) -> dict[str, Any]:
+    """How many films have each modality, and the trailer statuses behind the missing ones."""
+    from collections import Counter
+
+    out: dict[str, Any] = {"mode": cfg.media.mode, "films": len(inputs)}
+    for j, m in enumerate(inputs.modalities):
+        out[m] = int(inputs.mask[:, j].sum())
+    statuses = Counter(s.get("status", "?") for s in (inputs.status or []) if s)
+    if statuses:
+        out["statuses"] = dict(statuses.most_common())
+    return out
 
 
 def _write_split_ids(sdir: Path, inputs: FilmInputs, split: Split, y: np.ndarray) -> None:

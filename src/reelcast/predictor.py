@@ -119,6 +119,8 @@ class RevenuePredictor:
     def default_split(self, table: FilmTable, name: str | None = None) -> Split:
         """The configured stratified split (the first one named in cfg.split.splits by default)."""
         name = name or split_names(self.config.split.splits)[0]
+        if self.config.split.by not in ("random", "date"):
+            raise ValueError(f"split.by must be random or date, got {self.config.split.by!r}")
         if self.config.split.by == "date":  # issue 8: oldest films train, newest test
             base = name.removeprefix("date-")
             return make_date_split(table.df, SPLITS[base], name=f"date-{base}")
@@ -386,7 +388,11 @@ class RevenuePredictor:
         return self.proba(inputs)
 
     def predict(self, data: Data | FilmInputs) -> pd.DataFrame:
-        """One row per film: id, title, predicted class, its name, its probability, all probabilities."""
+        """One row per film: id, title, predicted class, name, probability, all probabilities, contributions.
+
+        contribution_<modality>: the drop in the predicted class's probability when that modality is
+        masked (0 for a film without it).
+        """
         inputs, table = self.prepare_inputs(data)
         probs = self.proba(inputs)
         pred = self.decide(probs)
@@ -404,6 +410,9 @@ class RevenuePredictor:
         df["modalities_used"] = [
             ",".join(m for m, on in zip(inputs.modalities, row, strict=True) if on) for row in inputs.mask
         ]
+        contrib = self.contributions(inputs, probs)
+        for j, m in enumerate(inputs.modalities):
+            df[f"contribution_{m}"] = contrib[:, j]
         return df
 
     def contributions(self, inputs: FilmInputs, probs: np.ndarray | None = None) -> np.ndarray:

@@ -33,7 +33,12 @@ def write_csv(path: Path, df: pd.DataFrame) -> None:
 
 
 def training_curves(history: list[dict], path: Path, title: str = "") -> None:
-    """Loss, accuracy and learning rate per epoch, training vs validation."""
+    """Loss, accuracy and learning rate per epoch, training vs validation, as a PNG file."""
+    save_figure(training_curves_figure(history, title), path)
+
+
+def training_curves_figure(history: list[dict], title: str = ""):
+    """The training-curves figure (for a file or an inline report image)."""
     h = pd.DataFrame(history)
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     axes[0].plot(h["epoch"], h["train_loss"], label="train")
@@ -53,7 +58,7 @@ def training_curves(history: list[dict], path: Path, title: str = "") -> None:
     axes[1].legend()
     if title:
         fig.suptitle(title)
-    save_figure(fig, path)
+    return fig
 
 
 def confusion_matrix_png(cm: list[list[int]], path: Path, title: str = "") -> None:

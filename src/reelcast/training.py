@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from sklearn.metrics import f1_score
 from torch import nn
-from tqdm.auto import tqdm
 
 from reelcast import distributed
 from reelcast.config import TrainConfig
 from reelcast.labels import NUM_CLASSES
 from reelcast.model import FusionModel, class_logits, corn_loss, modality_dropout
+from reelcast.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +176,9 @@ def _train(
     best_key = (-1.0, float("inf"))
     bad_epochs = 0
 
-    bar = tqdm(range(1, cfg.epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=False)
-    for epoch in bar:
+    # The bar's total is the epoch limit; early stopping can end the stage sooner (the ETA is an upper bound).
+    bar = Progress(cfg.epochs, desc, "epoch", enabled=progress)
+    for epoch in range(1, cfg.epochs + 1):
         # ---- one pass over the training films, in a seeded random order
         model.train()
         perm = torch.randperm(n, generator=gen)
@@ -235,6 +236,7 @@ def _train(
             "lr": lr,
         }
         result.history.append(row)
+        bar.update()
         bar.set_postfix(
             loss=f"{row['train_loss']:.3f}",
             acc=f"{row['train_acc']:.2f}",
@@ -259,19 +261,17 @@ def _train(
             if bad_epochs >= cfg.patience:
                 result.stopped_early = True
                 break
-    bar.close()
     model.load_state_dict(result.best_state)
     if ddp is not None:
         ddp.close()
     result.seconds = time.perf_counter() - t0
-    log.info(
-        "%s: best epoch %d of %d (val macro-F1 %.3f), %.1f s",
-        desc,
-        result.best_epoch,
-        len(result.history),
-        result.best_val_f1,
-        result.seconds,
+    note = f"best epoch {result.best_epoch} (val macro-F1 {result.best_val_f1:.3f})" + (
+        ", stopped early" if result.stopped_early else ""
     )
+    if progress:
+        bar.close(note)
+    else:
+        log.debug("%s: %d epochs in %.1f s; %s", desc, len(result.history), result.seconds, note)
     return result
 
 

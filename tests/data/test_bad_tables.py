@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -262,23 +260,12 @@ def test_prediction_tables_never_need_revenue(tmp_path, caplog):
 
 
 def test_cli_train_refuses_an_ambiguous_table_with_its_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from reelcast.cli import app
+
     p = table(tmp_path, ["1,5", "2"])
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "reelcast.cli",
-            "train",
-            "--data",
-            str(p),
-            "--out",
-            str(tmp_path / "run"),
-            "-q",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == 2
-    assert r.stderr.startswith("error: ") and "line 2, column 3 ('revenue')" in r.stderr
+    r = CliRunner().invoke(app, ["train", "--data", str(p), "--out", str(tmp_path / "run"), "-q"])
+    assert r.exit_code == 2
+    assert "error: " in r.output and "line 2, column 3 ('revenue')" in r.output
     assert not (tmp_path / "run" / "split_70_20_10").exists()

@@ -49,7 +49,7 @@ def test_symlink_loop(folder, caplog):
     os.symlink(folder / "loop_b", folder / "loop_a")
     os.symlink(folder / "loop_a", folder / "loop_b")
     st = one("loop_a/x.mp4", folder, caplog)
-    assert st["status"] in ("invalid", "not_found") and "loop_a" in st["message"]
+    assert st["status"] == "invalid" and "loop_a" in st["message"]
 
 
 def test_5000_character_path(folder, caplog):
@@ -90,7 +90,7 @@ def test_relative_path_out_of_the_folder(folder, caplog):
 
 def test_absolute_path_elsewhere(folder, caplog):
     st = one("/etc/hostname", folder, caplog)
-    assert st["status"] in ("outside_folder",)
+    assert st["status"] == "outside_folder" and "/etc/hostname" in st["message"]
 
 
 def test_symlink_inside_pointing_out(folder, caplog):

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 import socket
 import threading
-import urllib.error
 from dataclasses import replace
-from email.message import Message
 from pathlib import Path
 
 import pytest
 import yt_dlp
+from loopback_http import LoopbackHTTP
 
 from reelcast.config import MediaConfig
 from reelcast.media import download as dl
@@ -201,51 +199,37 @@ def test_fetch_many_parallel_dedup_and_manifest(fake_ytdl, tmp_path):
     assert manifest["5"]["path"] is None and manifest["3"]["status"] == "ok"
 
 
-# ---- plain media URLs (urllib) ---------------------------------------------------------------------
+# ---- plain media URLs (media/safe_fetch.py; a server on 127.0.0.1 the test allows) ---------------------
 
 
-class FakeResponse(io.BytesIO):
-    def __init__(self, body: bytes, ctype: str = "video/mp4", length: int | None = None):
-        super().__init__(body)
-        self.headers = Message()
-        self.headers["Content-Type"] = ctype
-        self.headers["Content-Length"] = str(len(body) if length is None else length)
+URL_CFG = replace(CFG, allow_private_hosts=True, timeout=2.0, download_deadline=5.0)
 
 
-def test_url_download(monkeypatch, tmp_path):
-    seen = {}
-
-    def urlopen(req, timeout):
-        seen["timeout"] = timeout
-        return FakeResponse(b"video bytes" * 100)
-
-    monkeypatch.setattr(dl.urllib.request, "urlopen", urlopen)
-    ref = TrailerRef("url", "https://cdn.example.org/t/film.mp4")
-    r = fetch_trailer(ref, CFG, tmp_path, sleep=Sleeps())
+def test_url_download(tmp_path):
+    body = b"video bytes" * 100
+    with LoopbackHTTP(files={"/t/film.mp4": body}) as srv:
+        ref = TrailerRef("url", srv.url("/t/film.mp4"))
+        r = fetch_trailer(ref, URL_CFG, tmp_path, sleep=Sleeps())
     assert r.status == "ok" and r.path == tmp_path / f"{ref.cache_key}.mp4"
-    assert r.path.read_bytes() == b"video bytes" * 100 and seen["timeout"] == 7.0
+    assert r.path.read_bytes() == body
 
 
 @pytest.mark.parametrize(
-    ("response", "status"),
+    ("path", "status"),
     [
-        (urllib.error.HTTPError("u", 404, "Not Found", Message(), None), "not_found"),
-        (urllib.error.HTTPError("u", 403, "Forbidden", Message(), None), "unavailable"),
-        (urllib.error.URLError(TimeoutError("timed out")), "timeout"),
-        (lambda: FakeResponse(b"<html>", ctype="text/html; charset=utf-8"), "invalid"),
-        (lambda: FakeResponse(b"half", length=1000), "network_error"),  # connection dropped mid-body
+        ("/status/404", "not_found"),
+        ("/status/403", "unavailable"),
+        ("/stall?seconds=5", "timeout"),
+        ("/page", "invalid"),
+        ("/short", "network_error"),  # connection dropped mid-body
     ],
 )
-def test_url_failures_leave_nothing_behind(monkeypatch, tmp_path, response, status):
-    def urlopen(req, timeout):
-        if isinstance(response, Exception):
-            raise response
-        return response()  # a fresh response per attempt
-
-    monkeypatch.setattr(dl.urllib.request, "urlopen", urlopen)
-    r = fetch_trailer(TrailerRef("url", "https://cdn.example.org/t/film.mp4"), CFG, tmp_path, sleep=Sleeps())
+def test_url_failures_leave_nothing_behind(tmp_path, path, status):
+    cfg = replace(URL_CFG, download_deadline=0.5)
+    with LoopbackHTTP() as srv:
+        r = fetch_trailer(TrailerRef("url", srv.url(path)), cfg, tmp_path, sleep=Sleeps())
     assert r.status == status and r.path is None
-    assert r.attempts == (CFG.retries + 1 if status in dl.TRANSIENT else 1)
+    assert r.attempts == (cfg.retries + 1 if status in dl.TRANSIENT else 1)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -271,23 +255,20 @@ def test_http_429_waits_long_and_doubles(fake_ytdl, tmp_path):
     assert "rate_limited" in dl.RETRY_LATER  # never stored as the film's final status
 
 
-def test_url_429_honours_retry_after(monkeypatch, tmp_path):
-    headers = Message()
-    headers["Retry-After"] = "200"
-    calls = []
-
-    def urlopen(req, timeout):
-        calls.append(req.full_url)
-        raise urllib.error.HTTPError(req.full_url, 429, "Too Many Requests", headers, None)
-
-    monkeypatch.setattr(dl.urllib.request, "urlopen", urlopen)
-    sleeps = Sleeps()
-    r = fetch_trailer(TrailerRef("url", "https://cdn.example.org/a.mp4"), SCALE_CFG, tmp_path, sleep=sleeps)
-    assert r.status == "rate_limited" and len(calls) == 3
-    assert sleeps == [200.0, 200.0]  # the server's wait, longer than ours (30, 60)
-    big = replace(SCALE_CFG, rate_limit_wait=5000.0)
-    sleeps = Sleeps()
-    fetch_trailer(TrailerRef("url", "https://cdn.example.org/b.mp4"), big, tmp_path, sleep=sleeps)
+def test_url_429_honours_retry_after(tmp_path):
+    cfg = replace(SCALE_CFG, allow_private_hosts=True, timeout=2.0)
+    with LoopbackHTTP() as srv:
+        sleeps = Sleeps()
+        r = fetch_trailer(
+            TrailerRef("url", srv.url("/status/429?retry_after=200")), cfg, tmp_path, sleep=sleeps
+        )
+        assert r.status == "rate_limited" and srv.hits["/status/429"] == 3
+        assert sleeps == [200.0, 200.0]  # the server's wait, longer than ours (30, 60)
+        big = replace(cfg, rate_limit_wait=5000.0)
+        sleeps = Sleeps()
+        fetch_trailer(
+            TrailerRef("url", srv.url("/status/429?retry_after=200&b=1")), big, tmp_path, sleep=sleeps
+        )
     assert sleeps == [dl.MAX_RATE_LIMIT_WAIT] * 2
 
 

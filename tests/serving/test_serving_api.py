@@ -326,6 +326,7 @@ def simulated_run(tiny_bert, films_csv, tiny_run, tmp_path_factory) -> Path:
     cfg.media.num_frames = 4
     cfg.media.audio_seconds = 1.0
     cfg.eval.temperature_scaling = False
+    cfg.tabular.use_in_fusion, cfg.ensemble.enabled = False, "off"  # the seed's three-modality network
     RevenuePredictor(cfg, progress=False).fit(films_csv).save(root / "split")
     return root / "split"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from reelcast.config import TextConfig
 from reelcast.encoders.common import load_error, model_id, resolve_device
+from reelcast.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +73,12 @@ class TextEncoder:
         order = np.argsort([len(t) for t in texts], kind="stable")
         bs = self.cfg.batch_size
         batches = [order[i : i + bs] for i in range(0, len(order), bs)]
-        for batch in tqdm(
-            batches, desc="encode text", unit="batch", disable=not progress or len(batches) < 2
-        ):
-            enc = self.tokenize([texts[i] for i in batch]).to(self.device)
-            hidden = self.model(**enc).last_hidden_state
-            out[batch] = pool(hidden, enc["attention_mask"], self.cfg.pooling).float().cpu().numpy()
+        with Progress(len(texts), "encode text", "film", enabled=progress and len(batches) > 1) as bar:
+            for batch in batches:
+                enc = self.tokenize([texts[i] for i in batch]).to(self.device)
+                hidden = self.model(**enc).last_hidden_state
+                out[batch] = pool(hidden, enc["attention_mask"], self.cfg.pooling).float().cpu().numpy()
+                bar.update(len(batch))
         return out
 
 

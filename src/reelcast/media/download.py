@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tqdm.auto import tqdm
-
 from reelcast.config import MediaConfig
-from reelcast.io import atomic_write, atomic_write_json
+from reelcast.io import atomic_write_json
 from reelcast.media.refs import TrailerRef
+from reelcast.media.safe_fetch import REFUSED, TOO_LARGE, FetchError, FetchPolicy, fetch_to_file
+from reelcast.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ OFFLINE_MISS = "offline_miss"  # offline and not in the cache
 INVALID = "invalid"
 RATE_LIMITED = "rate_limited"  # HTTP 429 / "too many requests": this address must slow down
 BOT_CHECK = "bot_check"  # YouTube wants a signed-in session ("confirm you're not a bot"): --cookies
+# REFUSED (an address or host the policy does not allow) and TOO_LARGE come from safe_fetch.
 STATUSES = (
     OK,
     UNAVAILABLE,
@@ -60,6 +61,8 @@ STATUSES = (
     INVALID,
     RATE_LIMITED,
     BOT_CHECK,
+    REFUSED,
+    TOO_LARGE,
 )
 # Only these can change by waiting; the others are facts about the video.
 TRANSIENT = frozenset({NETWORK_ERROR, TIMEOUT, RATE_LIMITED})
@@ -216,7 +219,34 @@ def _find_output(info: dict[str, Any] | None, folder: Path) -> Path | None:
     return files[0] if files else None
 
 
-def _download_youtube(ref: TrailerRef, cfg: MediaConfig, download_dir: Path) -> Path:
+def policy_for(cfg: MediaConfig) -> FetchPolicy:
+    """The download limits a media config sets (no host allowlist; the server adds its own)."""
+    return FetchPolicy(
+        allow_private=cfg.allow_private_hosts,
+        max_bytes=int(cfg.max_download_mb * 2**20),
+        deadline=cfg.download_deadline,
+        read_timeout=cfg.timeout,
+    )
+
+
+def _ytdlp_limits(policy: FetchPolicy) -> dict[str, Any]:
+    """yt-dlp options enforcing the byte cap and the overall deadline from its progress reports."""
+    deadline = time.monotonic() + policy.deadline
+
+    def guard(d: dict[str, Any]) -> None:
+        if time.monotonic() > deadline:
+            raise _Failure(TIMEOUT, f"the download timed out after {policy.deadline:g} s")
+        if (d.get("downloaded_bytes") or 0) > policy.max_bytes:
+            raise _Failure(TOO_LARGE, f"the download is over the {policy.max_bytes}-byte limit")
+
+    return {"max_filesize": policy.max_bytes, "progress_hooks": [guard]}
+
+
+def _download_youtube(
+    ref: TrailerRef, cfg: MediaConfig, download_dir: Path, policy: FetchPolicy | None = None
+) -> Path:
+    # yt-dlp does its own networking (YouTube's page, then googlevideo.com); it is only ever given
+    # the watch URL built from an 11-character id below, never a URL from the caller.
     import yt_dlp  # lazy: importing yt-dlp takes a noticeable part of a second
 
     for stale in download_dir.glob(f".{glob_escape(ref.cache_key)}.*.partial"):
@@ -238,6 +268,7 @@ def _download_youtube(ref: TrailerRef, cfg: MediaConfig, download_dir: Path) -> 
         "extractor_retries": 0,
         "cachedir": False,
         "overwrites": True,
+        **_ytdlp_limits(policy or policy_for(cfg)),
     }
     if cfg.cookies:
         opts["cookiefile"] = str(cfg.cookies)
@@ -266,47 +297,15 @@ def _url_suffix(url: str) -> str:
     return suffix if suffix in MEDIA_EXTS else "media"
 
 
-def _download_url(ref: TrailerRef, cfg: MediaConfig, download_dir: Path) -> Path:
+def _download_url(
+    ref: TrailerRef, cfg: MediaConfig, download_dir: Path, policy: FetchPolicy | None = None
+) -> Path:
     final = download_dir / f"{ref.cache_key}.{_url_suffix(ref.value)}"
-    req = urllib.request.Request(ref.value, headers={"User-Agent": "reelcast (trailer download)"})
     try:
-        with urllib.request.urlopen(req, timeout=cfg.timeout) as resp:
-            ctype = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            if ctype.startswith("text/"):
-                raise _Failure(INVALID, f"{ref.value} is a web page ({ctype}), not a media file")
-            expected = resp.headers.get("Content-Length")
-
-            def write(tmp: Path) -> None:
-                n = 0
-                with tmp.open("wb") as f:
-                    while block := resp.read(_CHUNK):
-                        f.write(block)
-                        n += len(block)
-                if expected is not None and expected.isdigit() and n != int(expected):
-                    raise _Failure(NETWORK_ERROR, f"download cut short: {n} of {expected} bytes")
-                if n == 0:
-                    raise _Failure(INVALID, f"{ref.value} returned an empty body")
-
-            atomic_write(final, write)
-        return final
-    except urllib.error.HTTPError as e:
-        if e.code in (404, 410):
-            raise _Failure(NOT_FOUND, f"HTTP {e.code}: {ref.value} does not exist") from None
-        if e.code == 429:
-            raise _Failure(RATE_LIMITED, f"HTTP 429 {e.reason}", _retry_after(e.headers)) from None
-        if e.code == 408 or e.code >= 500:
-            raise _Failure(NETWORK_ERROR, f"HTTP {e.code} {e.reason}") from None
-        raise _Failure(UNAVAILABLE, f"HTTP {e.code} {e.reason}") from None
-    except urllib.error.URLError as e:
-        if isinstance(e.reason, TimeoutError):
-            raise _Failure(TIMEOUT, f"timed out after {cfg.timeout:g} s") from None
-        raise _Failure(NETWORK_ERROR, f"network error: {e.reason}") from None
-    except TimeoutError:
-        raise _Failure(TIMEOUT, f"timed out after {cfg.timeout:g} s") from None
-    except (HTTPException, ConnectionError) as e:
-        raise _Failure(NETWORK_ERROR, f"network error: {e!r}") from None
-    except ValueError as e:
-        raise _Failure(INVALID, f"{ref.value}: {e}") from None
+        fetch_to_file(ref.value, final, policy or policy_for(cfg))
+    except FetchError as e:
+        raise _Failure(e.status, e.message, e.retry_after) from None
+    return final
 
 
 def _retry_after(headers) -> float | None:
@@ -366,8 +365,12 @@ def fetch_trailer(
     download_dir: Path,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    policy: FetchPolicy | None = None,
 ) -> FetchResult:
-    """A local path to the trailer's media file, downloading it (with retries) when needed."""
+    """A local path to the trailer's media file, downloading it (with retries) when needed.
+
+    `policy` (default: from cfg) bounds what a download may reach, its bytes and its time.
+    """
     node = node_name()
     if ref.kind == "file":
         p = Path(ref.value)
@@ -393,7 +396,7 @@ def fetch_trailer(
         attempts += 1
         try:
             pace(download_dir, cfg.download_pause, sleep=sleep)
-            return FetchResult(OK, fetch(ref, cfg, download_dir), "", attempts, node=node)
+            return FetchResult(OK, fetch(ref, cfg, download_dir, policy), "", attempts, node=node)
         except _Failure as f:
             if f.status not in TRANSIENT or attempts > cfg.retries:
                 return FetchResult(f.status, None, f.message, attempts, node=node)
@@ -444,7 +447,7 @@ def fetch_many(
 
     results: dict[str, FetchResult] = {}
     last_flush = time.monotonic()
-    bar = tqdm(total=len(refs), desc="fetch trailers", unit="film", disable=not progress)
+    bar = Progress(len(refs), "fetch trailers", "film", enabled=progress)
     try:
         with cf.ThreadPoolExecutor(max_workers=max(1, cfg.download_workers)) as pool:
             futures = {

@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from reelcast.config import Config, MediaConfig
 from reelcast.encoders.audio import audio_input, audio_input_shape
 from reelcast.features import FeatureStore
 from reelcast.io import sha256_file, sha256_text
 from reelcast.media.refs import TrailerRef, TrailerRefError, check_local_file, parse_trailer_ref
+from reelcast.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ def extract_media(
                 films["line"].iloc[i],
             )
             store.discard("media", sid, keys[i], ".json")
-        _extract_missing(
+        engine.extract_missing(
             films, cfg, store, get_frame_encoder, refs, keys, bad, (fid, aid, sid), progress, timings
         )
         assemble(bad)  # a film that fails again is masked with its status, never retried in a loop
@@ -326,7 +326,7 @@ def _extract_missing(films, cfg, store, get_frame_encoder, refs, keys, todo, ids
 
     encoder = get_frame_encoder()
     media_cfg = asdict(cfg.media)
-    bar = tqdm(total=len(paths), desc="decode + encode trailers", unit="film", disable=not progress)
+    bar = Progress(len(paths), "decode + encode trailers", "film", enabled=progress)
     workers = max(1, cfg.media.decode_workers)
     # One trailer (a prediction request) is decoded in a thread: starting a worker process costs ~1 s.
     single = len(paths) == 1

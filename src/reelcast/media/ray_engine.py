@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from reelcast.config import Config, ScaleConfig
 from reelcast.features import is_url
+from reelcast.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +304,7 @@ class RayEngine:
             **self._pool(cfg),
         )
         counts: Counter[str] = Counter()
-        bar = tqdm(total=len(rows), desc="ray: fetch + decode + encode", unit="trailer", disable=not progress)
+        bar = Progress(len(rows), "ray: fetch + decode + encode", "trailer", enabled=progress)
         try:
             for row in ds.iter_rows():
                 counts[row["status"]] += 1

@@ -12,25 +12,39 @@ Several models (A/B arms, shadow mode) and the prediction log live in serving/ar
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+import re
 import threading
 import time
+import uuid
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from reelcast import __version__
 from reelcast.io import sha256_file, sha256_text
 from reelcast.labels import CLASS_NAMES, describe_thresholds
 from reelcast.serving.arms import ABSettings, FilmRequest, build_arms
+from reelcast.serving.feature_cache import MemoryOverlayStore
+from reelcast.serving.limits import (
+    LimitsMiddleware,
+    clean_validation_errors,
+    has_lone_surrogate,
+    pixel_problem,
+    redact_paths,
+    video_pixels,
+)
 from reelcast.serving.metadata import FilmMetadata
 from reelcast.serving.settings import ServeSettings
 from reelcast.serving.uploads import FILE_FIELD, UploadError, probe_media, receive_upload
@@ -68,6 +82,14 @@ class PredictRequest(BaseModel):
     metadata: FilmMetadata | None = Field(
         default=None, description="Budget, release date, genres, people, ...: what the trees read."
     )
+
+    @field_validator("description", "title", "trailer_url")
+    @classmethod
+    def _valid_unicode(cls, value: str | None) -> str | None:
+        # json.loads turns a "\ud800" escape into a lone surrogate, which no encoder or tokenizer can take.
+        if value is not None and has_lone_surrogate(value):
+            raise ValueError("contains a lone surrogate (\\ud800-\\udfff): not valid Unicode text")
+        return value
 
 
 class ClassProbability(BaseModel):
@@ -159,6 +181,33 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+# Forms of trailer_url that name something remote; anything else is a path on the server.
+_URL_START = re.compile(r"(?i)https?://")
+_YOUTUBE_BARE = re.compile(r"(?i)(www\.|m\.)?(youtube\.com|youtu\.be|youtube-nocookie\.com)/")
+_SCHEME = re.compile(r"(?i)[a-z][a-z0-9+.-]+:")
+
+
+def remote_trailer(text: str):
+    """The TrailerRef of a YouTube id/link or http(s) URL, read without touching the filesystem.
+
+    None when the text is a file path. TrailerRefError when it is neither (an unknown scheme, a YouTube
+    link without an id, free text). Unlike `parse_trailer_ref`, never expands `~user` or stats a path,
+    so a client cannot probe the server's users or files, and a 5,000-character path cannot raise.
+    """
+    from reelcast.media.refs import MEDIA_SUFFIXES, YOUTUBE_ID, TrailerRef, TrailerRefError, parse_trailer_ref
+
+    if _URL_START.match(text) or _YOUTUBE_BARE.match(text):
+        return parse_trailer_ref(text)  # these forms never reach the filesystem branch
+    if YOUTUBE_ID.fullmatch(text):
+        return TrailerRef("youtube", text)
+    if _SCHEME.match(text) and not re.match(r"[A-Za-z]:[\\/]", text):
+        raise TrailerRefError("unsupported URL scheme")
+    suffix = Path(text.replace("\\", "/").rsplit("/", 1)[-1]).suffix.lower() if len(text) < 4096 else ""
+    if suffix in MEDIA_SUFFIXES or "/" in text or "\\" in text or text.startswith("~"):
+        return None
+    raise TrailerRefError("not recognised")
+
+
 class ModelService:
     """The loaded predictor, the lock that serialises it, and the rules for trailers the API applies."""
 
@@ -174,12 +223,31 @@ class ModelService:
         # across threads, and it mutates the featurizer's counters and the feature store. One lock around
         # the whole call costs little: torch already spreads one forward pass over every core.
         self.lock = threading.Lock()
+        # Requests wait for the model here, in the event loop, rather than each holding a worker thread.
+        self._queue: asyncio.Lock | None = None
+        self._queue_loop: asyncio.AbstractEventLoop | None = None
+        # Opening an upload allocates a decoder sized by its frames: bound how many run at once.
+        self.probe_slots = threading.BoundedSemaphore(settings.max_concurrent_probes)
+        fz = predictor.featurizer
+        # What requests compute stays in memory (bounded); the run's store is only read.
+        base = fz.store.base if isinstance(fz.store, MemoryOverlayStore) else fz.store
+        fz.store = MemoryOverlayStore(
+            base, settings.feature_cache_entries, int(settings.feature_cache_mb * 2**20)
+        )
+        self.features = fz.store
+        self.fetcher = None
+        if self.media and self.media_mode != "simulated":
+            from reelcast.serving.fetcher import TrailerFetcher
+
+            cfg = predictor.config
+            folder = Path(settings.download_dir or Path(cfg.cache_dir) / "served_trailers")
+            self.fetcher = TrailerFetcher(cfg.media, settings, folder)
         if "text" in self.modalities:
             # Load the text encoder now, so a broken model fails at start-up, not on the first request.
             _ = predictor.featurizer.text_encoder
 
     def info(self) -> ModelInfo:
-        """The /model answer."""
+        """The /model answer (paths reduced to their last component)."""
         p = self.predictor
         ranges = [
             ThresholdRange(index=r["class"], name=r["name"], min_musd=r["min_musd"], max_musd=r["max_musd"])
@@ -190,8 +258,8 @@ class ModelService:
             class_names=list(CLASS_NAMES),
             thresholds_musd=[float(t) for t in p.thresholds_],
             classes=ranges,
-            metrics=jsonable(p.metrics_ or {}),
-            encoder_ids={str(k): str(v) for k, v in (p.encoder_ids_ or {}).items()},
+            metrics=redact_paths(jsonable(p.metrics_ or {})),
+            encoder_ids={str(k): redact_paths(str(v)) for k, v in (p.encoder_ids_ or {}).items()},
             modalities=self.modalities,
             uses_trailers=bool(self.media),
             uses_metadata=p.tabular_ is not None,
@@ -210,7 +278,7 @@ class ModelService:
         )
 
     def trailer_reference(self, ref: str | None) -> tuple[str | None, list[str]]:
-        """The trailer to hand to the predictor (or None) and warnings about what was done with it."""
+        """The trailer to hand on (or None) and warnings about what was done with it (never echoing it)."""
         if not ref:
             return None, []
         if not self.media:
@@ -225,40 +293,97 @@ class ModelService:
             ]
         from reelcast.media.refs import TrailerRefError, parse_trailer_ref
 
-        shown = ref if len(ref) <= 80 else ref[:77] + "..."
+        unusable = (
+            "trailer_url is not usable (give a YouTube link or id, or an http(s) link to a video file); "
+            "the prediction uses the description alone"
+        )
         try:
-            parsed = parse_trailer_ref(ref)
-        except TrailerRefError as e:
-            return None, [f"trailer_url is not usable ({e}); the prediction uses the description alone"]
-        if parsed is None:
-            return None, []
-        if parsed.kind == "file" and not self.settings.allow_local_trailers:
+            remote = remote_trailer(ref)
+        except TrailerRefError:
+            return None, [unusable]
+        if remote is not None:
+            return ref, []
+        if not self.settings.allow_local_trailers:
             return None, [
-                f"trailer_url {shown!r} is a file path; this server does not read its own files, so the "
+                "trailer_url is a file path; this server does not read its own files, so the "
                 "prediction uses the description alone (upload the file instead)"
             ]
-        return ref, []
+        try:
+            parsed = parse_trailer_ref(ref)
+        except (TrailerRefError, OSError, RuntimeError, ValueError):
+            return None, [unusable]
+        return (ref, []) if parsed is not None else (None, [])
 
-    def prefetch(self, trailer: str, notes: list[str]) -> tuple[str | None, list[str]]:
-        """Download a remote trailer before taking the model lock, so a slow fetch blocks no one else.
-
-        Returns the local file to predict from (or None when the fetch failed, with a note saying why).
-        """
-        from reelcast.media.download import download_dir_for, fetch_trailer
-        from reelcast.media.refs import TrailerRefError, parse_trailer_ref
+    async def fetch(self, trailer: str) -> tuple[str | None, list[str], dict[str, Any] | None, Any]:
+        """Download a remote trailer in the fetch pool; (local file or None, notes, failure status, lease)."""
+        from reelcast.media.refs import TrailerRefError
 
         try:
-            ref = parse_trailer_ref(trailer)
+            ref = remote_trailer(trailer)
         except TrailerRefError:
-            return trailer, notes  # the predictor reports it as an invalid trailer
-        if ref is None or ref.kind == "file":
-            return trailer, notes
-        cfg = self.predictor.config
-        result = fetch_trailer(ref, cfg.media, download_dir_for(cfg))
-        if result.status != "ok" or result.path is None:
-            why = f"{result.status}: {result.message}" if result.message else result.status
-            return None, [*notes, f"trailer could not be fetched ({why}); predicted without video and audio"]
-        return str(result.path), notes
+            ref = None
+        if ref is None or self.fetcher is None:
+            return trailer, [], None, None  # a local file the operator allowed
+        res = await self.fetcher.fetch(ref)
+        if res.status == "ok" and res.path is not None:
+            try:
+                size = await asyncio.to_thread(video_pixels, res.path)
+                why = pixel_problem(size, self.settings)
+            except Exception:  # noqa: BLE001 - unreadable media is reported by the decoder, per modality
+                why = None
+            if why is None:
+                return str(res.path), [], None, res
+            self.fetcher.release(res)
+            status = {"status": "too_large", "message": why, "source": ref.kind}
+        else:
+            status = {"status": res.status, "message": res.message, "source": ref.kind}
+        why = f"{status['status']}: {status['message']}"
+        note = f"trailer could not be fetched ({why}); predicted without video and audio"
+        return None, [note], status, None
+
+    async def predict_async(
+        self,
+        description: str,
+        title: str,
+        trailer: str | None,
+        notes: list[str],
+        shown_name: str | None = None,
+        upload: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> PredictionResponse:
+        """`predict` for the API: remote trailers are fetched first, then the request waits for the model."""
+        fetch_status, lease = None, None
+        if trailer is not None and shown_name is None:
+            trailer, more, fetch_status, lease = await self.fetch(trailer)
+            notes = [*notes, *more]
+        try:
+            async with self._model_queue():
+                return await asyncio.to_thread(
+                    self.predict,
+                    description,
+                    title,
+                    trailer,
+                    notes,
+                    shown_name,
+                    upload,
+                    metadata,
+                    fetch_status,
+                )
+        finally:
+            if lease is not None and self.fetcher is not None:
+                self.fetcher.release(lease)
+
+    def probe(self, path: Path, filename: str) -> dict[str, Any]:
+        """`probe_media` under the pixel limit, at most `max_concurrent_probes` at once (decoders are big)."""
+        with self.probe_slots:
+            return probe_media(path, filename, self.settings.max_pixels)
+
+    def _model_queue(self) -> asyncio.Lock:
+        """The event loop's queue for the model (one per loop: test clients may run several loops)."""
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._queue_loop is not loop:
+            self._queue, self._queue_loop = asyncio.Lock(), loop
+        return self._queue
 
     def predict(
         self,
@@ -269,10 +394,9 @@ class ModelService:
         shown_name: str | None = None,
         upload: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        fetch_status: dict[str, Any] | None = None,
     ) -> PredictionResponse:
-        """Run the model on one film; a trailer that fails for any reason never fails the request."""
-        if trailer is not None:
-            trailer, notes = self.prefetch(trailer, notes)
+        """Run the model on one film (trailer: a local file); a bad trailer never fails the request."""
         with self.lock:
             try:
                 result = self.predictor.predict_film(
@@ -287,13 +411,13 @@ class ModelService:
                 result = self.predictor.predict_film(
                     description, title=title, trailer=None, metadata=metadata
                 )
-                name = shown_name or trailer
-                notes = [
-                    *notes,
-                    f"trailer {name!r} could not be used ({type(e).__name__}: {e}); predicted without it",
-                ]
+                name = shown_name or "the trailer"
+                notes = [*notes, f"{name} could not be used ({type(e).__name__}); predicted without it"]
         warnings = [*notes, *result["warnings"]]
         status = jsonable(result["trailer_status"] or {})
+        if fetch_status is not None:
+            # The model saw no trailer because the download failed: say that, not "no_trailer".
+            status = jsonable(fetch_status)
         if shown_name and trailer:
             # Report the uploaded file by its own name, not by the server's temporary path.
             warnings = [w.replace(trailer, shown_name) for w in warnings]
@@ -315,9 +439,14 @@ class ModelService:
             contributions={m: float(c) for m, c in result["contributions"].items()},
             modalities_used={m: bool(u) for m, u in result["modalities_used"].items()},
             uses_trailers=bool(self.media),
-            warnings=warnings,
-            trailer_status=status,
+            warnings=redact_paths(warnings),
+            trailer_status=redact_paths(status),
         )
+
+    def close(self) -> None:
+        """Stop the download pool."""
+        if self.fetcher is not None:
+            self.fetcher.close()
 
 
 # ---- the app -------------------------------------------------------------------------------------------
@@ -390,35 +519,60 @@ def create_app(
     arms = build_arms(ab, lambda p: ModelService(p, settings), settings.device, run_dir, predictor)
     service = arms.primary.service
 
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        await arms.aclose()  # started shadow runs finish and the prediction log is committed
+        for arm in arms.arms.values():
+            arm.service.close()
+
     app = FastAPI(
         title="reelcast",
         version=__version__,
         description="Predict a film's box-office revenue class (Disaster .. Blockbuster) from its plot "
         "description and, for models trained with trailers, its trailer.",
+        lifespan=lifespan,
     )
     app.state.service = service
     app.state.settings = settings
+    # Outermost last: CORS answers preflights itself; the limits run before any route reads a body.
+    app.add_middleware(LimitsMiddleware, settings=settings)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+        )
     app.state.arms = arms
-    app.router.on_shutdown.append(arms.aclose)
 
     @app.exception_handler(UploadError)
     async def upload_error(request: Request, exc: UploadError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+        return JSONResponse({"detail": redact_paths(exc.detail)}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler repeats each bad value: a 50 MB description would come back whole, and a
+        # NaN or a lone surrogate in it cannot even be written as JSON (a 500). Name the field and the rule.
+        return JSONResponse({"detail": clean_validation_errors(list(exc.errors()))}, status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-        # Still a 500, but JSON with a message the web page can show instead of a bare text page.
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
+        # Still a 500 in JSON the page can show, but the details (paths, input) go to the log only.
+        ref = uuid.uuid4().hex[:12]
+        log.exception("unhandled error %s on %s %s", ref, request.method, request.url.path)
+        return JSONResponse(
+            {"detail": f"internal error (reference {ref} in the server log)"}, status_code=500
+        )
 
     @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
+    async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/health", response_model=Health, tags=["service"])
-    def health() -> Health:
+    async def health() -> Health:
         """Whether the server is up and the model is loaded."""
         return Health(
             status="ok",
@@ -428,15 +582,16 @@ def create_app(
         )
 
     @app.get("/model", response_model=ModelInfo, tags=["service"])
-    def model_info() -> ModelInfo:
+    async def model_info() -> ModelInfo:
         """The loaded model: classes and their revenue ranges, stored metrics, encoders, limits."""
         return service.info().model_copy(update={"arms": arms.describe()})
 
     @app.post("/predict", response_model=PredictionResponse, tags=["predict"])
     async def predict(req: PredictRequest) -> PredictionResponse:
         """Predict from a description and, optionally, a trailer link (YouTube URL/id or video URL)."""
-        # Async, with the model in the threadpool: a prediction never blocks the event loop, and shadow
-        # arms run as tasks on it after the answer is sent.
+        # Async: the download runs in the fetch pool and the model in a worker thread, so neither a slow
+        # trailer nor a queue for the model ever blocks the event loop (or /health); shadow arms run as
+        # tasks on the loop after the answer is sent.
         if len(req.description) > settings.max_description_chars:
             raise _field_error(
                 "description",
@@ -447,9 +602,7 @@ def create_app(
 
         async def run(svc: ModelService) -> PredictionResponse:
             trailer, notes = svc.trailer_reference(req.trailer_url)
-            return await run_in_threadpool(
-                svc.predict, req.description, req.title, trailer, notes, metadata=metadata
-            )
+            return await svc.predict_async(req.description, req.title, trailer, notes, metadata=metadata)
 
         ref_hash = sha256_text(req.trailer_url) if req.trailer_url else None
         film = FilmRequest(req.description, req.title, req.film_id, req.trailer_url, ref_hash, metadata)
@@ -477,7 +630,7 @@ def create_app(
             meta = _upload_metadata(upload.fields.get("metadata"))
             if upload.path is None:
                 raise _field_error(FILE_FIELD, "file is required: the trailer video to upload")
-            probe = await run_in_threadpool(probe_media, upload.path, upload.filename)
+            probe = await run_in_threadpool(service.probe, upload.path, upload.filename)
             probe = {"filename": upload.filename, "size_bytes": upload.size, **probe}
 
             async def run(svc: ModelService) -> PredictionResponse:
@@ -486,8 +639,8 @@ def create_app(
                 else:
                     _, notes = svc.trailer_reference(upload.filename)
                     trailer = None
-                return await run_in_threadpool(
-                    svc.predict, description, title, trailer, notes, upload.filename, probe, meta
+                return await svc.predict_async(
+                    description, title, trailer, notes, upload.filename, probe, metadata=meta
                 )
 
             digest = await run_in_threadpool(sha256_file, upload.path)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 # Containers a trailer normally comes in. The extension is only a first filter: every upload is also
 # opened with PyAV before the model sees it.
@@ -43,6 +45,36 @@ class ServeSettings:
     allow_local_trailers: bool = False
     device: str | None = None
 
+    # ---- request limits (serving/limits.py)
+    max_body_kb: float = 1024.0  # JSON bodies; uploads have max_upload_mb
+    body_idle_timeout: float = 30.0  # seconds the server waits for the next piece of a request body
+    body_deadline: float = 900.0  # seconds a whole request body may take (a 200 MB upload at ~230 KB/s)
+    max_pixels: int = 4096 * 4096  # larger video frames are refused before decoding (413)
+    max_concurrent_probes: int = 2  # uploads opened (first frame decoded) at the same time
+    # Clients must send this as X-API-Key or Authorization: Bearer (401 otherwise); None = open.
+    api_key: str | None = field(default=None, repr=False)
+    # Origins allowed to call the API from a browser page on another site; empty = no CORS headers.
+    cors_origins: tuple[str, ...] = ()
+
+    # ---- trailer downloads (serving/fetcher.py, media/safe_fetch.py)
+    fetch_workers: int = 4  # download threads, separate from the request threads
+    max_pending_fetches: int = 16  # downloads running or queued; beyond this a request goes text-only
+    fetch_deadline: float = 60.0  # seconds one trailer download may take in all
+    fetch_max_mb: float = 512.0
+    fetch_retries: int = 0
+    # None = any public host; else the only hosts media URLs may name ("cdn.example.org", ".example.org").
+    trailer_hosts: tuple[str, ...] | None = None
+    allow_youtube: bool = True  # YouTube ids and links (fetched by yt-dlp from YouTube only)
+    # Networks (CIDR) a media URL may resolve to although they are private, e.g. an intranet media host.
+    fetch_allowed_networks: tuple[str, ...] = ()
+    download_dir: str | None = None  # default: <model cache_dir>/served_trailers
+    download_cache_mb: float = 2048.0  # the download folder is trimmed, oldest first, to this
+    # Per-request features (text vectors, trailer features) live in memory, least recently used first out.
+    feature_cache_entries: int = 4096
+    feature_cache_mb: float = 256.0
+    # Host name -> addresses; None = the system resolver. Tests inject one so no real name is looked up.
+    resolver: Callable[[str, int], list[str]] | None = field(default=None, repr=False)
+
     @property
     def max_upload_bytes(self) -> int:
         """The upload limit in bytes."""
@@ -51,6 +83,18 @@ class ServeSettings:
     def __post_init__(self) -> None:
         if self.max_upload_mb <= 0:
             raise ValueError(f"max_upload_mb must be positive, got {self.max_upload_mb}")
+        for name in ("max_body_kb", "body_idle_timeout", "body_deadline", "fetch_deadline", "fetch_max_mb"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if min(self.max_pixels, self.fetch_workers, self.max_pending_fetches, self.max_concurrent_probes) < 1:
+            raise ValueError(
+                "max_pixels, fetch_workers, max_pending_fetches and max_concurrent_probes must be at least 1"
+            )
+        if self.api_key is not None and not self.api_key.strip():
+            raise ValueError("api_key must not be empty (leave it unset for an open server)")
+        for net in self.fetch_allowed_networks:
+            ipaddress.ip_network(net, strict=False)
+        self.cors_origins = tuple(self.cors_origins)
         if not 0 <= self.port < 65536:
             raise ValueError(f"port must be 0-65535 (0 = any free port), got {self.port}")
         self.allowed_extensions = tuple(

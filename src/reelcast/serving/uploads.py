@@ -165,7 +165,11 @@ class _StreamingForm:
 
     def on_part_end(self) -> None:
         if not self._is_file:
-            self.out.fields[self._name] = self._data.decode("utf-8", "replace")
+            try:
+                self.out.fields[self._name] = self._data.decode("utf-8")
+            except UnicodeDecodeError:
+                # Never a silent replacement character in the plot the model reads.
+                raise UploadError(422, f"form field {self._name!r} is not valid UTF-8 text") from None
 
     def flush(self) -> None:
         """Write what the parser has handed over so far (run in a worker thread: disk I/O)."""
@@ -229,8 +233,12 @@ async def receive_upload(request: Request, settings: ServeSettings) -> ReceivedU
     return form.out
 
 
-def probe_media(path: Path, filename: str) -> dict[str, Any]:
-    """Open a file with PyAV and decode its first frame; 415 when it is not playable video or audio."""
+def probe_media(path: Path, filename: str, max_pixels: int | None = None) -> dict[str, Any]:
+    """Open a file with PyAV and decode its first frame; 415 when it is not playable video or audio.
+
+    413 when a video stream's frame size (read from its headers, before decoding) is over max_pixels:
+    one 8192x8192 frame alone takes 100 MB decoded, and the decoder keeps several.
+    """
     import av
 
     try:
@@ -238,6 +246,14 @@ def probe_media(path: Path, filename: str) -> dict[str, Any]:
             video, audio = list(container.streams.video), list(container.streams.audio)
             if not video and not audio:
                 raise UploadError(415, f"{filename}: the file has no video or audio stream")
+            for v in video:
+                w, h = int(v.codec_context.width or 0), int(v.codec_context.height or 0)
+                if max_pixels is not None and w * h > max_pixels:
+                    raise UploadError(
+                        413,
+                        f"{filename}: the video is {w}x{h} pixels; this server decodes at most "
+                        f"{max_pixels} pixels a frame",
+                    )
             stream = video[0] if video else audio[0]
             if next(iter(container.decode(stream)), None) is None:
                 raise UploadError(415, f"{filename}: no frame could be decoded")

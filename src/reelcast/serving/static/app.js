@@ -15,6 +15,18 @@ const description = $("description");
 
 let modelInfo = null;
 
+// With `reelcast serve --api-key`, the page asks for the key on the first 401 and keeps it for the tab.
+function authHeaders() {
+  const key = sessionStorage.getItem("reelcastApiKey");
+  return key ? { "X-API-Key": key } : {};
+}
+
+function askForKey() {
+  const key = window.prompt("This server needs an API key:");
+  if (key && key.trim()) sessionStorage.setItem("reelcastApiKey", key.trim());
+  return Boolean(key && key.trim());
+}
+
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -75,7 +87,8 @@ function syncTrailerInputs() {
 
 async function loadModelInfo() {
   try {
-    const r = await fetch("/model");
+    let r = await fetch("/model", { headers: authHeaders() });
+    if (r.status === 401 && askForKey()) r = await fetch("/model", { headers: authHeaders() });
     if (!r.ok) throw new Error(`HTTP ${r.status}`);
     modelInfo = await r.json();
   } catch (e) {
@@ -155,17 +168,18 @@ function renderResult(result) {
   $("result").hidden = false;
 }
 
-async function postJson(payload) {
+async function postJson(payload, retried = false) {
   let response;
   try {
     response = await fetch("/predict", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", ...authHeaders() },
       body: JSON.stringify(payload),
     });
   } catch (e) {
     throw new Error(`Could not reach the server (${e.message}).`);
   }
+  if (response.status === 401 && !retried && askForKey()) return postJson(payload, true);
   let body = null;
   try {
     body = await response.json();
@@ -184,6 +198,7 @@ function postUpload(fields, file) {
     data.append("file", file, file.name);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/predict/upload");
+    for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
     xhr.responseType = "json";
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable) {
@@ -193,6 +208,7 @@ function postUpload(fields, file) {
     };
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) resolve(xhr.response);
+      else if (xhr.status === 401 && askForKey()) reject(new Error("API key saved: press Predict again."));
       else reject(new Error(errorText(xhr.status, xhr.response)));
     };
     xhr.onerror = () => reject(new Error("The upload failed: the server closed the connection (is the file too large?)."));

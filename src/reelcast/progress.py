@@ -1,0 +1,125 @@
+"""Progress of long steps: a live bar with an ETA on a terminal, one summary line per stage in a log.
+
+A tqdm bar redraws itself with carriage returns; written to a file or a CI log that is thousands of
+lines of noise. So a bar is drawn only when stderr is a terminal, and every stage, terminal or not,
+ends with one INFO line: what it did, how many, how fast, how long. `-q` (WARNING level) hides both.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+log = logging.getLogger("reelcast.progress")
+T = TypeVar("T")
+
+# REELCAST_PROGRESS=lines forces summary lines even on a terminal; =bar forces bars even when piped.
+ENV = "REELCAST_PROGRESS"
+
+
+def interactive() -> bool:
+    """Whether live bars should be drawn: stderr is a terminal (or REELCAST_PROGRESS=bar)."""
+    mode = os.environ.get(ENV, "").strip().lower()
+    if mode in ("bar", "lines"):
+        return mode == "bar"
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stderr
+        return False
+
+
+def rate_text(count: float, seconds: float, unit: str) -> str:
+    """`12.3 film/s`, or `4.1 s/film` when slower than one a second (readable either way)."""
+    if count <= 0 or seconds <= 0:
+        return f"- {unit}/s"
+    per_s = count / seconds
+    return f"{per_s:.1f} {unit}/s" if per_s >= 1 else f"{seconds / count:.1f} s/{unit}"
+
+
+class Progress:
+    """One stage's progress: `update(n)` as work finishes, `close(note)` at the end (or use `with`).
+
+    enabled=False (quiet mode, library callers) shows and logs nothing. On a terminal a tqdm bar with
+    the count, rate and ETA is drawn while the stage runs and removed when it ends; in every mode the
+    stage then logs `desc: N/T unit in S s (R unit/s); note`.
+    """
+
+    def __init__(self, total: int | None, desc: str, unit: str = "item", enabled: bool = True):
+        self.total, self.desc, self.unit, self.enabled = total, desc, unit, enabled
+        self.n = 0
+        self.t0 = time.perf_counter()
+        self._closed = False
+        self._bar = None
+        if enabled and interactive():
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit=unit, leave=False, file=sys.stderr)
+
+    def update(self, n: int = 1) -> None:
+        """Count n more units done."""
+        self.n += n
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def set_total(self, total: int) -> None:
+        """Set the total once it is known (the bar's ETA follows it)."""
+        self.total = total
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
+
+    def set_postfix(self, **values: Any) -> None:
+        """Live figures beside the bar (e.g. the epoch's loss); nothing when there is no bar."""
+        if self._bar is not None:
+            self._bar.set_postfix(**values)
+
+    @property
+    def seconds(self) -> float:
+        """Time since the stage started."""
+        return time.perf_counter() - self.t0
+
+    def summary(self, note: str = "") -> str:
+        """The stage's one-line summary."""
+        count = f"{self.n}/{self.total}" if self.total is not None and self.total != self.n else f"{self.n}"
+        rate = rate_text(self.n, self.seconds, self.unit)
+        line = f"{self.desc}: {count} {self.unit} in {self.seconds:.1f} s ({rate})"
+        return f"{line}; {note}" if note else line
+
+    def close(self, note: str = "") -> None:
+        """End the stage: remove the bar and log the summary line (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._bar is not None:
+            self._bar.close()
+        if self.enabled:
+            log.info("%s", self.summary(note))
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        if exc_type is None:
+            self.close()
+        elif self._bar is not None:  # a failed stage logs no summary; its error says what happened
+            self._bar.close()
+            self._closed = True
+
+
+def track(
+    items: Iterable[T], desc: str, unit: str = "item", enabled: bool = True, total: int | None = None
+) -> Iterator[T]:
+    """Iterate with a Progress stage around the loop (like tqdm(items)); the line is logged at the end."""
+    if total is None:
+        try:
+            total = len(items)  # type: ignore[arg-type]
+        except TypeError:
+            total = None
+    with Progress(total, desc, unit, enabled) as p:
+        for item in items:
+            yield item
+            p.update()

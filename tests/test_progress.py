@@ -1,0 +1,50 @@
+"""Progress stages: one summary line when stderr is not a terminal, a live bar when it is, none when off."""
+
+import logging
+
+from reelcast.progress import Progress, rate_text, track
+
+
+def test_piped_stage_logs_one_line(monkeypatch, caplog, capsys):
+    monkeypatch.setenv("REELCAST_PROGRESS", "lines")
+    with caplog.at_level(logging.INFO, logger="reelcast.progress"):
+        with Progress(10, "encode text", "film") as p:
+            for _ in range(10):
+                p.update()
+        assert list(track(range(3), "render", "film")) == [0, 1, 2]
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and lines[0].startswith("encode text: 10 film in ") and "film/s)" in lines[0]
+    assert lines[1].startswith("render: 3 film in ")
+    assert "\r" not in capsys.readouterr().err
+
+
+def test_terminal_stage_draws_a_bar_and_ends_with_the_line(monkeypatch, caplog, capsys):
+    monkeypatch.setenv("REELCAST_PROGRESS", "bar")
+    with caplog.at_level(logging.INFO, logger="reelcast.progress"):
+        p = Progress(None, "ablation 70-20-10", "model")
+        p.set_total(4)
+        p.update(3)
+        p.close("one skipped")
+        p.close()  # a second close adds nothing
+    assert "\r" in capsys.readouterr().err  # tqdm's live bar
+    assert [r.getMessage().split(" in ")[0] for r in caplog.records] == ["ablation 70-20-10: 3/4 model"]
+    assert caplog.records[0].getMessage().endswith("; one skipped")
+
+
+def test_disabled_and_failed_stages_say_nothing(monkeypatch, caplog):
+    monkeypatch.setenv("REELCAST_PROGRESS", "lines")
+    with caplog.at_level(logging.INFO, logger="reelcast.progress"):
+        with Progress(5, "quiet", "film", enabled=False) as p:
+            p.update(5)
+        try:
+            with Progress(5, "broken", "film") as p:
+                raise ValueError("x")
+        except ValueError:
+            pass
+    assert not caplog.records
+
+
+def test_rate_text_reads_both_ways():
+    assert rate_text(10, 2.0, "film") == "5.0 film/s"
+    assert rate_text(2, 8.0, "epoch") == "4.0 s/epoch"
+    assert rate_text(0, 1.0, "film") == "- film/s"
