@@ -12,11 +12,7 @@ paired.csv, drift.csv, ab_report.json and a self-contained ab_report.html.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -651,16 +647,7 @@ def write_report(r: ABReport, out: Path) -> None:
     atomic_write_text(out / "ab_report.html", render_html(r))
 
 
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def _figures(r: ABReport) -> list[tuple[str, str]]:
+def _figures(r: ABReport) -> list[tuple[str, Any]]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -675,7 +662,7 @@ def _figures(r: ABReport) -> list[tuple[str, str]]:
         ax.plot(conf, acc, "o-", label=arm)
     ax.set(xlabel="mean confidence", ylabel="share correct", title="Reliability (top class)", xlim=(0, 1))
     ax.legend()
-    figs.append(("Calibration", _png(fig)))
+    figs.append(("Calibration: share of films right against the confidence given", fig))
     counts = r.summary["class_counts"]
     fig, ax = plt.subplots(figsize=(7, 3.4))
     width = 0.8 / (2 * len(counts))
@@ -687,71 +674,57 @@ def _figures(r: ABReport) -> list[tuple[str, str]]:
     ax.set_xticks(x + 0.4 - width / 2, CLASS_NAMES, rotation=30, fontsize=8)
     ax.set(ylabel="share of films", title="Predicted and true classes (each arm's own edges)")
     ax.legend(fontsize=7)
-    figs.append(("Classes", _png(fig)))
+    figs.append(("Predicted and true classes of the films with an outcome", fig))
     return figs
 
 
-def _table(df: pd.DataFrame) -> str:
-    if df.empty:
-        return "<p>(none)</p>"
+def _bullets(lines: list[str]):
+    from reelcast import report_html as rh
 
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return "" if math.isnan(v) else f"{v:.4g}"
-        return html.escape(str(v))
-
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join(
-        "<tr" + (' class="flag"' if "SHIFT" in str(row) or "shift" in str(row) else "") + ">"
-        + "".join(f"<td>{cell(v)}</td>" for v in row)
-        + "</tr>"
-        for row in df.itertuples(index=False)
-    )  # fmt: skip
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}
-h1{font-size:1.5em} h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:12px;margin:.5em 0} td,th{border:1px solid #ccc;padding:3px 6px}
-th{background:#f3f3f3} tr.flag td{background:#fff1e0} .verdict li{margin:.3em 0} .note{color:#666}
-img{max-width:100%}
-"""
+    return rh.Markup("<ul>" + "".join(f"<li>{rh.esc(x)}</li>" for x in lines) + "</ul>")
 
 
 def render_html(r: ABReport) -> str:
-    """The report as one HTML page with its figures inlined (no external files or scripts)."""
-    arms = r.arms.copy()
-    shown = ["arm", "model_ids", "films", "answered", "shadow", "mean_confidence"]
-    for name in LABELS:
-        arms[LABELS[name]] = [
-            _fmt(v, lo, hi)
-            for v, lo, hi in zip(arms[name], arms[f"{name}_low"], arms[f"{name}_high"], strict=True)
+    """The report as one HTML page with its figures inlined (reelcast.report_html builders)."""
+    from reelcast import report_html as rh
+
+    s = r.summary["settings"]
+    cols = ["arm", "model_ids", "films", "answered", "shadow", "mean_confidence"]
+    arms = r.arms[cols + [c for n in LABELS for c in (n, f"{n}_low", f"{n}_high")]]
+    chart = rh.interval_chart(
+        [(f"{a.arm} exact class", a.accuracy, a.accuracy_low, a.accuracy_high) for a in r.arms.itertuples()]
+        + [(f"{a.arm} QWK", a.qwk, a.qwk_low, a.qwk_high) for a in r.arms.itertuples()],
+        title="exact-class accuracy and QWK with their intervals",
+    )
+    body = rh.join(
+        [
+            rh.section("Verdict", _bullets(r.verdict)),
+            rh.section(
+                "Per arm",
+                rh.table(rh.fold_intervals(arms.to_dict(orient="records")), headers=LABELS) + chart,
+                note=f"{100 * s['confidence']:.0f} % bootstrap intervals over films ({s['bootstrap']} "
+                "resamples); each film scored against the class of its revenue under the edges of the model "
+                "that predicted it",
+            ),
+            rh.section("Comparison", rh.table(r.paired.drop(columns=["sentence"], errors="ignore"))),
+            rh.section("Figures", rh.join(rh.figure(fig, caption) for caption, fig in _figures(r))),
+            rh.section(
+                "Drift",
+                rh.table(
+                    r.drift,
+                    row_class=lambda row: "warn" if "shift" in str(row.get("flag", "")).lower() else "",
+                ),
+                note=f"PSI over the reference's classes, deciles or two bins (missing / present); a shift is "
+                f"flagged when PSI >= {s['psi_moderate']:g} (major >= {s['psi_major']:g}) and the test's p < "
+                f"{s['drift_alpha']:g}: chi-square for class distributions and rates, two-sample "
+                "Kolmogorov-Smirnov for budget and description length",
+            ),
+            rh.section("Models", rh.table(pd.DataFrame(r.summary["models"]))),
+            rh.section("Notes", _bullets(r.notes)),
         ]
-    arms = arms[shown + list(LABELS.values())]
-    paired = r.paired.drop(columns=["sentence"], errors="ignore")
-    figs = "".join(f'<figure><img alt="{t}" src="{src}"></figure>' for t, src in _figures(r))
-    verdict = "".join(f"<li>{html.escape(v)}</li>" for v in r.verdict)
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in r.notes)
-    models = pd.DataFrame(r.summary["models"])
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>reelcast A/B report</title><style>{CSS}</style></head><body>
-<h1>reelcast A/B report</h1>
-<p>Log <code>{html.escape(r.summary["log"])}</code>,
-outcomes <code>{html.escape(r.summary["outcomes"])}</code>.
-Each film is scored against its revenue class under the class edges of the model that predicted it;
-intervals are {100 * r.summary["settings"]["confidence"]:.0f} % bootstrap intervals over films
-({r.summary["settings"]["bootstrap"]} resamples).</p>
-<h2>Verdict</h2><ul class="verdict">{verdict}</ul>
-<h2>Per arm</h2>{_table(arms)}
-<h2>Comparison</h2>{_table(paired)}
-<h2>Figures</h2>{figs}
-<h2>Drift</h2><p>PSI over the reference's classes, deciles or two bins (missing / present); a shift is
-flagged when PSI &ge; {r.summary["settings"]["psi_moderate"]:g}
-(major &ge; {r.summary["settings"]["psi_major"]:g})
-and the test's p &lt; {r.summary["settings"]["drift_alpha"]:g}: chi-square for class distributions and
-rates, two-sample Kolmogorov-Smirnov for budget and description length.</p>{_table(r.drift)}
-<h2>Models</h2>{_table(models)}
-<h2>Notes</h2><ul class="note">{notes}</ul>
-</body></html>
-"""
+    )
+    subtitle = f"log {r.summary['log']} · outcomes {r.summary['outcomes']}"
+    toc = [
+        (rh.slug(t), t) for t in ("Verdict", "Per arm", "Comparison", "Figures", "Drift", "Models", "Notes")
+    ]
+    return rh.page("reelcast A/B report", body, subtitle=subtitle, toc=toc)
