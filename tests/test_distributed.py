@@ -76,7 +76,7 @@ def test_two_ddp_processes_match_one(films80, bert_no_dropout, tmp_path):
         env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.count("Test-set metrics per split") == 1  # rank 0 alone prints and writes
+    assert proc.stdout.count("best split by test macro-F1") == 1  # rank 0 alone prints and writes
 
     a = torch.load(one / "split_70_20_10" / "best_multimodal_model.pth", weights_only=True)
     b = torch.load(two / "split_70_20_10" / "best_multimodal_model.pth", weights_only=True)
