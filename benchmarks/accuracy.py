@@ -47,13 +47,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from reelcast.config import SPLITS, Config  # noqa: E402
+from reelcast.data.classes import assign_classes  # noqa: E402
 from reelcast.data.splits import Split, make_date_split, make_folds, make_split  # noqa: E402
-from reelcast.evaluation import fit_gbt, majority_baseline  # noqa: E402
-from reelcast.io import atomic_write  # noqa: E402
-from reelcast.labels import assign_classes  # noqa: E402
-from reelcast.metrics import metric_fns  # noqa: E402
+from reelcast.evaluation.evaluate import fit_gbt, majority_baseline  # noqa: E402
+from reelcast.evaluation.metrics import metric_fns  # noqa: E402
+from reelcast.evaluation.stats import bootstrap_ci, mcnemar, paired_bootstrap  # noqa: E402
+from reelcast.files import atomic_write  # noqa: E402
 from reelcast.predictor import RevenuePredictor, as_table  # noqa: E402
-from reelcast.stats import bootstrap_ci, mcnemar, paired_bootstrap  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -214,7 +214,7 @@ def run_dataset(key: str, a, text_model: str) -> dict:
 
 
 def _labels(table, split: Split) -> np.ndarray:
-    from reelcast.labels import fit_quantile_thresholds
+    from reelcast.data.classes import fit_quantile_thresholds
 
     rev = table.df["revenue_musd"].to_numpy(dtype=np.float64)
     return assign_classes(rev, fit_quantile_thresholds(rev[split.train]))

@@ -67,10 +67,10 @@ def gbt_rows(table_path: Path, feat_path: Path, cv: int) -> None:
     from tabular_features import GROUPS, score
 
     from reelcast.config import SPLITS
-    from reelcast.data.external import ExternalFeatures
     from reelcast.data.splits import make_folds, make_split, revenue_strata
     from reelcast.data.table import load_films
-    from reelcast.data.tabular import PRE_RELEASE
+    from reelcast.features.external import ExternalFeatures
+    from reelcast.features.tabular import PRE_RELEASE
 
     films = load_films(table_path).df
     revenue = films["revenue_musd"].to_numpy(dtype=np.float64)
@@ -131,7 +131,7 @@ def main() -> None:
         return
 
     from reelcast.cli import build_config
-    from reelcast.pipeline import run_train
+    from reelcast.experiment import run_train
 
     base = {
         "text.model": text_model(),

@@ -30,10 +30,10 @@ import pandas as pd
 
 from reelcast.config import Config
 from reelcast.data.table import load_films
-from reelcast.features import FeatureStore
 from reelcast.media.engines import LocalEngine
 from reelcast.media.extract import extract_media
 from reelcast.media.synth import render_trailer
+from reelcast.store.local import FeatureStore
 
 
 def make_table(root: Path, films: int, seconds: float) -> Path:

@@ -45,7 +45,7 @@ PLOT = (
 def train_tiny_model(root: Path) -> Path:
     """A tiny text-only model (random tiny BERT, 96 generated films), as the test-suite trains one."""
     from reelcast.config import Config
-    from reelcast.demo import make_catalogue
+    from reelcast.data.demo import make_catalogue
     from reelcast.encoders.text import save_tiny_bert
     from reelcast.predictor import RevenuePredictor
 

@@ -29,11 +29,11 @@ from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 
 from reelcast.config import SPLITS, DataConfig, TabularConfig  # noqa: E402
 from reelcast.data import tabular  # noqa: E402
+from reelcast.data.classes import assign_classes, constant_dollar_revenue, fit_quantile_thresholds  # noqa: E402
 from reelcast.data.splits import make_date_split, make_folds, make_split, revenue_strata  # noqa: E402
 from reelcast.data.table import load_films  # noqa: E402
-from reelcast.data.tabular import PRE_RELEASE, TabularEncoder  # noqa: E402
-from reelcast.labels import assign_classes, constant_dollar_revenue, fit_quantile_thresholds  # noqa: E402
-from reelcast.metrics import accuracy, one_away_accuracy, qwk  # noqa: E402
+from reelcast.evaluation.metrics import accuracy, one_away_accuracy, qwk  # noqa: E402
+from reelcast.features.tabular import PRE_RELEASE, TabularEncoder  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 TMDB = SHARED / "data/tmdb_5000/tmdb_5000_movies.csv"

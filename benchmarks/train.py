@@ -23,8 +23,8 @@ import torch
 
 from reelcast.config import Config
 from reelcast.encoders.audio import audio_input_shape
-from reelcast.model import FusionModel, ModelSpec
-from reelcast.training import train_model
+from reelcast.models.fusion import FusionModel, ModelSpec
+from reelcast.training.loop import train_model
 
 
 def inputs(n: int, spec: ModelSpec, seed: int = 0) -> dict[str, torch.Tensor]:

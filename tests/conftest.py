@@ -6,20 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import shared_path, tiny_config  # noqa: F401  (fixtures below use them)
 
 # Tests never reach a model hub; fail fast instead of waiting on network timeouts.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-def shared_path(*parts: str) -> Path:
-    """A file under ../shared, or skip the test with the reason when it is absent."""
-    p = SHARED.joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"{p} not present (the shared data folder sits beside the repository in CI)")
-    return p
 
 
 @pytest.fixture(scope="module")
@@ -46,27 +37,11 @@ def tiny_bert(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def films_csv(tmp_path_factory) -> Path:
     """A 96-film generic table from the demo catalogue generator."""
-    from reelcast.demo import make_catalogue
+    from reelcast.data.demo import make_catalogue
 
     path = tmp_path_factory.mktemp("data") / "films.csv"
     make_catalogue(96, seed=3).to_csv(path, index=False)
     return path
-
-
-def tiny_config(tiny_bert: Path, cache_dir: Path, **train):
-    """A fast config: tiny text model, few epochs, small bootstrap."""
-    from reelcast.config import Config
-
-    cfg = Config()
-    cfg.text.model = str(tiny_bert)
-    cfg.text.max_length = 64
-    cfg.cache_dir = str(cache_dir)
-    cfg.train.epochs = train.get("epochs", 4)
-    cfg.train.patience = train.get("patience", 3)
-    cfg.train.lr = train.get("lr", 1e-3)
-    cfg.eval.bootstrap = 50
-    cfg.split.splits = "70-20-10"
-    return cfg
 
 
 @pytest.fixture(scope="session")

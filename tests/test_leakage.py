@@ -5,16 +5,16 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_config
+from helpers import tiny_config
 from typer.testing import CliRunner
 
 from reelcast.cli import app
 from reelcast.config import SPLITS
+from reelcast.data.classes import fit_quantile_thresholds
+from reelcast.data.demo import make_catalogue
 from reelcast.data.splits import make_split, revenue_strata
 from reelcast.data.table import load_films
-from reelcast.data.tabular import LeakageError, check_leakage, default_columns
-from reelcast.demo import make_catalogue
-from reelcast.labels import fit_quantile_thresholds
+from reelcast.features.tabular import LeakageError, check_leakage, default_columns
 from reelcast.predictor import RevenuePredictor
 
 runner = CliRunner()

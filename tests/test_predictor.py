@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import tiny_config
+from helpers import tiny_config
 
 from reelcast.config import SPLITS
 from reelcast.data.splits import make_split

@@ -7,7 +7,7 @@ import os
 # Only effective if set before torch loads, and the user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from reelcast.labels import CLASS_NAMES  # noqa: E402
+from reelcast.data.classes import CLASS_NAMES  # noqa: E402
 
 __version__ = "0.1.0"
 

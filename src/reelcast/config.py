@@ -388,7 +388,7 @@ class Config:
 
     def save(self, path: str | Path) -> None:
         """Write the resolved config as TOML (atomically)."""
-        from reelcast.io import atomic_write_text
+        from reelcast.files import atomic_write_text
 
         atomic_write_text(Path(path), self.to_toml())
 

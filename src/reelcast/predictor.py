@@ -19,14 +19,7 @@ import torch
 
 from reelcast import __version__
 from reelcast.config import SPLITS, Config, split_names
-from reelcast.data.external import ExternalFeatures
-from reelcast.data.schema import GENERIC_REQUEST
-from reelcast.data.splits import Split, make_date_split, make_split, revenue_strata
-from reelcast.data.table import FilmTable, TableReport, canonical_frame, films_from_frame, load_films
-from reelcast.data.tabular import TabularEncoder, check_leakage, default_columns
-from reelcast.encoders.common import resolve_device
-from reelcast.featurize import Featurizer, FilmInputs
-from reelcast.labels import (
+from reelcast.data.classes import (
     CLASS_NAMES,
     NUM_CLASSES,
     assign_classes,
@@ -34,11 +27,18 @@ from reelcast.labels import (
     constant_dollar_revenue,
     fit_quantile_thresholds,
 )
-from reelcast.model import FusionModel, ModelSpec
+from reelcast.data.schema import GENERIC_REQUEST
+from reelcast.data.splits import Split, make_date_split, make_split, revenue_strata
+from reelcast.data.table import FilmTable, TableReport, canonical_frame, films_from_frame, load_films
+from reelcast.encoders.common import resolve_device
+from reelcast.features.external import ExternalFeatures
+from reelcast.features.featurize import Featurizer, FilmInputs
+from reelcast.features.tabular import TabularEncoder, check_leakage, default_columns
 from reelcast.models.components import TreeEnsemble
 from reelcast.models.ensemble import decide
+from reelcast.models.fusion import FusionModel, ModelSpec
 from reelcast.models.trees import gaussian_class_probs
-from reelcast.training import TrainResult, predict_logits, seed_everything, train_model
+from reelcast.training.loop import TrainResult, predict_logits, seed_everything, train_model
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ class RevenuePredictor:
         # Temperature scaling on the validation films: calibrated probabilities at prediction time.
         self.temperature_ = 1.0
         if cfg.eval.temperature_scaling and len(split.val) >= NUM_CLASSES:
-            from reelcast.stats import fit_temperature
+            from reelcast.evaluation.stats import fit_temperature
 
             val_logits = predict_logits(self.model_, va.tensors(), self.device).numpy()
             self.temperature_ = float(fit_temperature(val_logits, y[split.val]))
@@ -483,7 +483,7 @@ class RevenuePredictor:
 
     def evaluate(self, data: Data) -> dict[str, Any]:
         """Every metric on a table with revenue (classes from this model's saved thresholds)."""
-        from reelcast.metrics import classification_metrics
+        from reelcast.evaluation.metrics import classification_metrics
 
         inputs, table = self.prepare_inputs(data, require_revenue=True)
         y = self.labels_for(table)
@@ -492,7 +492,7 @@ class RevenuePredictor:
     # ---- persistence --------------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
         """Write best_multimodal_model.pth (weights + everything `load` needs to predict) and config.toml."""
-        from reelcast.io import atomic_write
+        from reelcast.files import atomic_write
 
         self._check_fitted()
         directory = Path(directory)

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from reelcast.config import DataConfig
+from reelcast.data.classes import check_revenue_spread, fit_quantile_thresholds
 from reelcast.data.table import TableError, films_from_frame, load_films
-from reelcast.labels import check_revenue_spread, fit_quantile_thresholds
 
 
 def table(tmp_path, revenues, header="title,description,revenue", name="films.csv", sep=","):
@@ -237,7 +237,7 @@ def test_every_film_with_the_same_revenue_is_refused():
 
 
 def test_thresholds_that_put_every_film_in_one_class_are_refused(tiny_bert, films_csv, tmp_path):
-    from conftest import tiny_config
+    from helpers import tiny_config
 
     from reelcast.predictor import RevenuePredictor
 

@@ -2,7 +2,7 @@
 
 import pandas as pd
 import pytest
-from conftest import shared_path
+from helpers import shared_path
 
 from reelcast.config import DataConfig
 from reelcast.data.people import join_people, read_people, title_key

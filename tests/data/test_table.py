@@ -2,7 +2,7 @@ import logging
 
 import pandas as pd
 import pytest
-from conftest import shared_path
+from helpers import shared_path
 
 from reelcast.config import DataConfig
 from reelcast.data.table import TableError, films_from_frame, load_films

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yt_dlp
-from loopback_http import LoopbackHTTP
+from helpers.loopback_http import LoopbackHTTP
 
 from reelcast.config import MediaConfig
 from reelcast.media import download as dl

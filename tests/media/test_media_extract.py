@@ -16,9 +16,9 @@ import pytest
 
 from reelcast.config import Config
 from reelcast.data.table import load_films
-from reelcast.features import FeatureStore
 from reelcast.media.extract import extract_media
 from reelcast.media.synth import render_trailer, write_corrupt_copy
+from reelcast.store.local import FeatureStore
 
 N_FILMS = 20
 SMALL = [

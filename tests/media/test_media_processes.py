@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads proces
 PARENT = textwrap.dedent(
     """
     import os, sys, threading, time
-    from reelcast.media.extract import decode_pool
+    from reelcast.media.engines import decode_pool
 
     def start():
         pool = decode_pool(2)

@@ -14,10 +14,10 @@ import pytest
 
 from reelcast.config import Config
 from reelcast.data.table import load_films
-from reelcast.features import FeatureStore, open_store
 from reelcast.media.engines import LocalEngine
 from reelcast.media.extract import extract_media
 from reelcast.media.synth import render_trailer, write_corrupt_copy
+from reelcast.store import FeatureStore, open_store
 
 SMALL = [
     "media.num_frames=6",
@@ -195,7 +195,7 @@ def test_cli_extract_engine_ray_gives_the_local_manifest_and_text(
     # Text vectors from the actor pool (other batches than the local encoder's): equal within 1e-5.
     from reelcast.config import TextConfig
     from reelcast.encoders.text import text_encoder_id
-    from reelcast.io import sha256_text
+    from reelcast.files import sha256_text
 
     enc_id = text_encoder_id(TextConfig(model=str(tiny_bert)))
     texts = pd.read_csv(table)["description"]

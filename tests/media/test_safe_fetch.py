@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 
 import pytest
-from loopback_http import LoopbackHTTP
+from helpers.loopback_http import LoopbackHTTP
 
 from reelcast.config import MediaConfig
 from reelcast.media import download as dl

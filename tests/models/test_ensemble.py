@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from reelcast.config import EnsembleConfig
-from reelcast.labels import assign_classes, fit_quantile_thresholds
+from reelcast.data.classes import assign_classes, fit_quantile_thresholds
 from reelcast.models import (
     Blend,
     GBMClassifier,
@@ -127,7 +127,7 @@ def test_regressor_error_scale_comes_from_validation_films():
 
 
 def test_corn_class_logits_are_a_distribution_and_order_the_classes():
-    from reelcast.model import class_logits, corn_loss
+    from reelcast.models.fusion import class_logits, corn_loss
 
     raw = torch.tensor([[5.0, 5.0, 5.0, -5.0, -5.0, -5.0, -5.0], [-5.0] * 7])
     p = class_logits(raw, "corn").softmax(1)
@@ -140,7 +140,7 @@ def test_corn_class_logits_are_a_distribution_and_order_the_classes():
 
 @pytest.mark.parametrize("objective", ["multitask", "corn"])
 def test_network_objectives_train_and_round_trip(objective, tiny_bert, films_csv, tmp_path, one_thread):
-    from conftest import tiny_config
+    from helpers import tiny_config
 
     from reelcast.predictor import RevenuePredictor
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_config
+from helpers import tiny_config
 
 from reelcast.predictor import RevenuePredictor
 

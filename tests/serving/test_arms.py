@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from reelcast.predlog import LogSettings, PredictionLog, read_log
 from reelcast.serving.app import create_app
 from reelcast.serving.arms import (
     ABSettings,
@@ -20,6 +19,7 @@ from reelcast.serving.arms import (
     parse_models,
     parse_traffic,
 )
+from reelcast.serving.predlog import LogSettings, PredictionLog, read_log
 from reelcast.serving.settings import ServeSettings
 
 PLOTS = [
@@ -34,7 +34,7 @@ PLOTS = [
 @pytest.fixture(scope="module")
 def second_run(tiny_bert, films_csv, tmp_path_factory, one_thread):
     """A second tiny model (another seed, so its answers differ from tiny_run's)."""
-    from conftest import tiny_config
+    from helpers import tiny_config
 
     from reelcast.predictor import RevenuePredictor
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from loopback_http import LoopbackHTTP, UvicornThread, wait_until
-from served_models import trained_trailer_model
+from helpers.loopback_http import LoopbackHTTP, UvicornThread, wait_until
+from helpers.served_models import trained_trailer_model
 
 from reelcast.serving.app import create_app
 from reelcast.serving.settings import ServeSettings

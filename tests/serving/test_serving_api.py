@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from reelcast.labels import CLASS_NAMES
+from reelcast.data.classes import CLASS_NAMES
 from reelcast.serving.app import ModelService, create_app
 from reelcast.serving.settings import ServeSettings
 
@@ -315,7 +315,7 @@ def test_a_real_server_stops_reading_an_oversized_upload_early(predictor, upload
 @pytest.fixture(scope="module")
 def simulated_run(tiny_bert, films_csv, tiny_run, tmp_path_factory) -> Path:
     """A tiny model trained with simulated trailer features (text + video + audio modalities)."""
-    from conftest import tiny_config
+    from helpers import tiny_config
 
     from reelcast.predictor import RevenuePredictor
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reelcast.labels import CLASS_NAMES
+from reelcast.data.classes import CLASS_NAMES
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "predict_page.png"

@@ -61,7 +61,7 @@ def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
 
 def read_people(path: str | Path) -> pd.DataFrame:
     """The people file as rows of (film_id, title_key, year, director, cast list), in file order."""
-    from reelcast.data.table import read_raw
+    from reelcast.data.read import read_raw
 
     raw, _, _ = read_raw(path)
     cols = [str(c) for c in raw.columns]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,20 @@ class Split:
     def sizes(self) -> dict[str, int]:
         """Counts per portion."""
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def day_and_year(films: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(proleptic day ordinal, year) per film as floats; NaN where unknown."""
+    n = len(films)
+    days = np.full(n, np.nan)
+    if "release_date" in films:
+        for i, d in enumerate(films["release_date"]):
+            if d is not None and not pd.isna(d):
+                days[i] = pd.Timestamp(d).toordinal()
+    years = np.full(n, np.nan)
+    if "year" in films:
+        years = np.array([np.nan if v is None or pd.isna(v) else float(v) for v in films["year"]])
+    return days, years
 
 
 def revenue_strata(revenue_musd: np.ndarray, num_bins: int) -> np.ndarray:
@@ -82,7 +97,6 @@ def date_order(films) -> tuple[np.ndarray, np.ndarray]:
     A film with a full release date sorts on it; a film with only a year sorts at July 1 of that year
     (mid-year: as likely before as after its year's dated films). A film with neither has no place.
     """
-    from reelcast.data.track_record import day_and_year
 
     days, years = day_and_year(films)
     mid_year = np.array([date(int(y), 7, 1).toordinal() if np.isfinite(y) else np.nan for y in years])

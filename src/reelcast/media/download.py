@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reelcast.config import MediaConfig
-from reelcast.io import atomic_write_json
+from reelcast.files import atomic_write_json
 from reelcast.media.refs import TrailerRef
 from reelcast.media.safe_fetch import REFUSED, TOO_LARGE, FetchError, FetchPolicy, fetch_to_file
 from reelcast.progress import Progress

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from reelcast.config import Config, ScaleConfig
-from reelcast.features import is_url
 from reelcast.progress import Progress
+from reelcast.store.base import is_url
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _fetch_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
 def _decode_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
     """Decode stage: frames, audio input and the film's status record ('' = retry in a later run)."""
     from reelcast.media.download import RETRY_LATER
-    from reelcast.media.extract import _decode_job, decoded_record, failed_record
+    from reelcast.media.records import decode_job, decoded_record, failed_record
 
     cfg = Config.from_dict(conf)
     t0 = time.perf_counter()
@@ -129,7 +129,7 @@ def _decode_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
                 f.write(row["data"])
             path = tmp
         try:
-            res = _decode_job(path, asdict(cfg.media))
+            res = decode_job(path, asdict(cfg.media))
         finally:
             if tmp:
                 Path(tmp).unlink(missing_ok=True)
@@ -160,7 +160,7 @@ class _FrameActor:
     def __init__(self, conf: dict[str, Any], ids: list[str], device: str, threads: int):
         t0 = time.perf_counter()
         from reelcast.encoders.frames import create_frame_encoder
-        from reelcast.features import open_store
+        from reelcast.store import open_store
 
         cfg = Config.from_dict(conf)
         v = cfg.video
@@ -177,7 +177,7 @@ class _FrameActor:
         self.start_s = time.perf_counter() - t0  # imports and model load: reported once, with batch 1
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from reelcast.media.extract import write_film
+        from reelcast.media.records import write_film
 
         cnn = []
         for j, key in enumerate(batch["key"]):
@@ -209,7 +209,7 @@ class _TextActor:
 
     def __init__(self, conf: dict[str, Any], device: str):
         from reelcast.encoders.text import TextEncoder
-        from reelcast.features import open_store
+        from reelcast.store import open_store
 
         cfg = Config.from_dict(conf)
         self.encoder = TextEncoder(cfg.text, device)
@@ -323,7 +323,7 @@ class RayEngine:
     def encode_texts(self, texts: list[str], cfg: Config, store: Any) -> int:
         """Encode the texts missing from the store in the actor pool; returns how many."""
         from reelcast.encoders.text import text_encoder_id
-        from reelcast.io import sha256_text
+        from reelcast.files import sha256_text
 
         enc_id = text_encoder_id(cfg.text)
         todo = sorted({sha256_text(t): t for t in texts if t.strip()}.items())

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 from urllib.request import url2pathname
 
-from reelcast.io import sha256_text
+from reelcast.files import sha256_text
 
 KINDS = ("youtube", "url", "file")
 YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from reelcast.io import atomic_write
+from reelcast.files import atomic_write
 
 log = logging.getLogger(__name__)
 

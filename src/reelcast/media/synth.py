@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from reelcast.io import atomic_write, atomic_write_bytes
+from reelcast.files import atomic_write, atomic_write_bytes
 
 AUDIO_RATE = 22050  # deliberately not the model's 16 kHz, so decoding must resample
 _GOP_SECONDS = 1.0  # a keyframe every second: several GOPs even in a 3 s clip

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reelcast.metrics import accuracy, qwk
+from reelcast.evaluation.metrics import accuracy, qwk
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.stats import norm
 
 from reelcast.config import EnsembleConfig
-from reelcast.labels import NUM_CLASSES
+from reelcast.data.classes import NUM_CLASSES
 
 log = logging.getLogger(__name__)
 

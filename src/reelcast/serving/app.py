@@ -33,10 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from starlette.concurrency import run_in_threadpool
 
 from reelcast import __version__
-from reelcast.io import sha256_file, sha256_text
-from reelcast.labels import CLASS_NAMES, describe_thresholds
+from reelcast.data.classes import CLASS_NAMES, describe_thresholds
+from reelcast.files import sha256_file, sha256_text
 from reelcast.serving.arms import ABSettings, FilmRequest, build_arms
-from reelcast.serving.feature_cache import MemoryOverlayStore
 from reelcast.serving.limits import (
     LimitsMiddleware,
     clean_validation_errors,
@@ -48,6 +47,7 @@ from reelcast.serving.limits import (
 from reelcast.serving.metadata import FilmMetadata
 from reelcast.serving.settings import ServeSettings
 from reelcast.serving.uploads import FILE_FIELD, UploadError, probe_media, receive_upload
+from reelcast.store.overlay import MemoryOverlayStore
 
 if TYPE_CHECKING:  # the predictor (and torch) is imported only when a model is actually loaded
     from reelcast.predictor import RevenuePredictor

@@ -6,7 +6,7 @@
   its description), so the same film always gets the same arm while the split is unchanged.
 * `--shadow`: every other arm also predicts each film, in a background task after the answer is
   sent (uploads: before, while the file exists). Shadow answers are only logged, never returned.
-* Every answer, served or shadow, goes to the prediction log (reelcast.predlog) without blocking.
+* Every answer, served or shadow, goes to the prediction log (reelcast.serving.predlog) without blocking.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reelcast.io import sha256_file
-from reelcast.predlog import LogSettings, PredictionLog, sha256_json
+from reelcast.files import sha256_file
+from reelcast.serving.predlog import LogSettings, PredictionLog, sha256_json
 
 if TYPE_CHECKING:
     from reelcast.predictor import RevenuePredictor

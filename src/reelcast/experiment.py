@@ -1,0 +1,311 @@
+"""`reelcast train` end to end: one table, every split, a model and a report per split, a comparison.
+
+run folder/
+  config.toml              the resolved configuration
+  report.html              everything below on one self-contained page (`reelcast report RUN` rebuilds it)
+  table_report.json        rows read, kept, dropped (by reason), duplicates, trailer/media hit counts
+  split_comparison.csv     one row per split, one column per metric
+  split_70_20_10/          best_multimodal_model.pth, evaluation_results.json, training_curves.png,
+                           confusion_matrix.png, split_ids.csv, ...
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import reelcast.reports.files as reports
+import reelcast.training.distributed as distributed
+from reelcast.config import SPLITS, Config, split_names
+from reelcast.data.classes import (
+    CLASS_NAMES,
+    assign_classes,
+    check_revenue_spread,
+    check_thresholds,
+    describe_thresholds,
+)
+from reelcast.data.cpi import base_year
+from reelcast.data.splits import Split, make_folds, make_split
+from reelcast.evaluation.metrics import SCALAR_METRICS, classification_metrics
+from reelcast.evaluation.stats import bootstrap_ci, expected_calibration_error, mean_std
+from reelcast.features.featurize import FilmInputs
+from reelcast.predictor import RevenuePredictor, as_table, softmax
+from reelcast.reports.labels import HEADLINE
+
+log = logging.getLogger(__name__)
+
+# Metrics shown in the terminal comparison (all are in the CSV).
+
+
+@dataclass
+class RunSummary:
+    """What `train` produced, for the CLI to print and tests to check."""
+
+    out_dir: Path
+    comparison: pd.DataFrame
+    split_dirs: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    featurize_stats: dict[str, int] = field(default_factory=dict)
+
+
+def split_dir_name(name: str) -> str:
+    """`70-20-10` -> `split_70_20_10`; folds keep their name."""
+    return f"split_{name.replace('-', '_')}" if name.removeprefix("date-") in SPLITS else name
+
+
+def evaluate_split(
+    p: RevenuePredictor, inputs: FilmInputs, y: np.ndarray, split: Split, cfg: Config
+) -> dict[str, Any]:
+    """Metrics on validation and test films, with bootstrap intervals and calibration for the test set."""
+    from reelcast.evaluation.metrics import metric_fns
+
+    logits = p.logits(inputs)
+    probs = p.proba(inputs)
+    pred = p.decide(probs)
+    out: dict[str, Any] = {}
+    for part in ("val", "test"):
+        idx = getattr(split, part)
+        out[part] = classification_metrics(y[idx], pred[idx])
+    te = split.test
+    fns = metric_fns()
+    out["test_ci"] = {}
+    for name in SCALAR_METRICS:
+        point, lo, hi = bootstrap_ci(
+            y[te],
+            pred[te],
+            fns[name],
+            n_boot=cfg.eval.bootstrap,
+            confidence=cfg.eval.confidence,
+            seed=cfg.split.seed,
+        )
+        out["test_ci"][name] = {"point": point, "low": lo, "high": hi}
+    out["calibration"] = {
+        "temperature": p.temperature_,
+        "note": "ece_test is the final (blended) probabilities; the uncalibrated one is the fusion network's",
+        "ece_test": expected_calibration_error(probs[te], y[te], cfg.eval.calibration_bins),
+        "ece_test_uncalibrated": expected_calibration_error(
+            softmax(logits[te]), y[te], cfg.eval.calibration_bins
+        ),
+    }
+    out["_probs"], out["_pred"] = probs, pred
+    return out
+
+
+def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool = True) -> RunSummary:
+    """Train and evaluate on every configured split (or K folds) and write the whole report.
+
+    Under torchrun every rank trains each split's model together (DDP); only rank 0 featurizes
+    first, evaluates and writes, and the other ranks return an empty comparison.
+    """
+    t_start = time.perf_counter()
+    out_dir = Path(out_dir)
+    main = distributed.is_main()
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save(out_dir / "config.toml")
+
+    base = RevenuePredictor(cfg, progress=progress and main)
+    table = as_table(data, cfg)
+    if main:
+        reports.write_json(out_dir / "table_report.json", table.report.to_dict())
+    # Before featurizing: revenues that give one class cannot train (RevenuePredictor.fit checks each split).
+    rev = table.df["revenue_musd"].to_numpy(dtype=np.float64)
+    if cfg.labels.strategy == "quantile":
+        check_revenue_spread(rev)
+    elif np.unique(assign_classes(rev, check_thresholds(cfg.labels.thresholds))).size < 2:
+        raise ValueError(
+            "every film falls in one class under labels.thresholds; check the revenues and thresholds"
+        )
+    t0 = time.perf_counter()
+    if not main:
+        distributed.barrier()  # rank 0 fills the feature store; the others then read it back
+    inputs = base.featurize(table)
+    if main:
+        distributed.barrier()
+    seconds = {"featurize": time.perf_counter() - t0}
+    reports.write_json(
+        out_dir / "table_report.json", {**table.report.to_dict(), "media": media_summary(inputs, cfg)}
+    )
+    log.info(
+        "features ready for %d films in %.1f s (%s)", len(inputs), seconds["featurize"], base.featurizer.stats
+    )
+
+    strata = base.strata(table)
+    if cfg.split.by not in ("random", "date"):
+        raise ValueError(f"split.by must be random or date, got {cfg.split.by!r}")
+    if cfg.split.by == "date":  # issue 8: train on the oldest films, test on the newest
+        if cfg.split.cv and cfg.split.cv > 1:
+            raise ValueError("--cv folds are random; they cannot be combined with --split-by date")
+        splits = [base.default_split(table, n) for n in split_names(cfg.split.splits)]
+    elif cfg.split.cv and cfg.split.cv > 1:
+        splits = make_folds(strata, cfg.split.cv, cfg.split.seed)
+    else:
+        splits = [
+            make_split(strata, SPLITS[n], cfg.split.seed, name=n) for n in split_names(cfg.split.splits)
+        ]
+
+    rows, dirs = [], {}
+    for split in splits:
+        t0 = time.perf_counter()
+        p = RevenuePredictor(cfg, progress=progress and main)
+        p._featurizer = base.featurizer  # share loaded encoders and the store
+        p.fit(table, split, inputs)  # under torchrun: every rank, data-parallel
+        if not main:
+            continue
+        with distributed.solo():  # evaluation and baselines: rank 0 alone
+            rows.append(_evaluate_and_write(p, table, inputs, split, cfg, out_dir, progress, seconds, t0))
+        dirs[split.name] = out_dir / split_dir_name(split.name)
+    if not main:
+        return RunSummary(out_dir, pd.DataFrame(), {}, seconds, dict(base.featurizer.stats))
+    return _finish(cfg, out_dir, rows, dirs, seconds, t_start, base)
+
+
+def _evaluate_and_write(p, table, inputs, split, cfg, out_dir, progress, seconds, t0) -> dict[str, Any]:
+    """Evaluate one split's fitted model and write its folder; returns its comparison row."""
+    sdir = out_dir / split_dir_name(split.name)
+    y = p.labels_for(table)
+    model_inputs = p.shape_inputs(inputs, table.df)
+    ev = evaluate_split(p, model_inputs, y, split, cfg)
+    probs, pred = ev.pop("_probs"), ev.pop("_pred")
+    result = {
+        "split": split.name,
+        "sizes": split.sizes(),
+        "class_names": CLASS_NAMES,
+        "thresholds_musd": [float(t) for t in p.thresholds_],
+        "thresholds_dollars": (
+            f"constant {base_year()} US dollars (CPI-U)" if cfg.labels.constant_dollars else "nominal"
+        ),
+        "classes": describe_thresholds(p.thresholds_),
+        "class_counts": p.class_counts_,
+        "modalities": p.spec_.modalities,
+        "encoder_ids": p.encoder_ids_,
+        "media_mode": cfg.media.mode,
+        "best_epoch": p.train_result_.best_epoch,
+        "epochs_run": len(p.train_result_.history),
+        "stopped_early": p.train_result_.stopped_early,
+        "train_seconds": p.train_result_.seconds,
+        **ev,
+        "history": p.train_result_.history,
+    }
+    if p.leaky_columns_:
+        result["leakage_warning"] = (
+            f"post-release columns used as features: {', '.join(p.leaky_columns_)}; "
+            "these scores are not achievable before release"
+        )
+    p.metrics_ = {"test": {k: ev["test"][k] for k in SCALAR_METRICS}, "split": split.name}
+    p.save(sdir)
+    reports.write_json(sdir / "evaluation_results.json", result)
+    reports.training_curves(p.train_result_.history, sdir / "training_curves.png", f"split {split.name}")
+    reports.confusion_matrix_png(
+        ev["test"]["confusion_matrix"], sdir / "confusion_matrix.png", f"test films, split {split.name}"
+    )
+    _write_split_ids(sdir, inputs, split, y)
+    _write_test_predictions(sdir, inputs, split, y, pred, probs)
+    import reelcast.evaluation.evaluate as evaluation
+
+    extra = evaluation.split_extras(p, table, inputs, split, y, probs, cfg, sdir, progress=progress)
+    if extra:
+        result.update(extra)
+        reports.write_json(sdir / "evaluation_results.json", result)
+    seconds[split.name] = time.perf_counter() - t0
+    row = {
+        "split": split.name,
+        **{k: ev["test"][k] for k in SCALAR_METRICS},
+        "test_films": len(split.test),
+        "best_epoch": result["best_epoch"],
+        "train_seconds": round(result["train_seconds"], 1),
+    }
+    log.info("split %s: test accuracy %.3f, macro-F1 %.3f", split.name, row["accuracy"], row["f1_macro"])
+    return row
+
+
+def _finish(cfg, out_dir, rows, dirs, seconds, t_start, base) -> RunSummary:
+    """The comparison over splits (and the ablation summary), written once every split is done."""
+    comparison = pd.DataFrame(rows)
+    if cfg.split.cv and cfg.split.cv > 1:
+        ms = mean_std([{k: r[k] for k in SCALAR_METRICS} for r in rows])
+        comparison = pd.concat(
+            [
+                comparison,
+                pd.DataFrame(
+                    [
+                        {"split": "mean", **{k: ms[k][0] for k in SCALAR_METRICS}},
+                        {"split": "std", **{k: ms[k][1] for k in SCALAR_METRICS}},
+                    ]
+                ),
+            ],
+            ignore_index=True,
+        )
+    reports.write_csv(out_dir / "split_comparison.csv", comparison)
+    if cfg.eval.ablation:
+        import reelcast.evaluation.evaluate as evaluation
+
+        evaluation.write_ablation_summary(out_dir, dirs, cv=bool(cfg.split.cv and cfg.split.cv > 1))
+    from reelcast.reports.run_page import write_run_report
+
+    try:
+        write_run_report(out_dir)
+    except Exception as e:  # the run's models and files are written; a page that fails must not undo that
+        log.warning(
+            "report.html not written (%s: %s); `reelcast report %s` retries it", type(e).__name__, e, out_dir
+        )
+    seconds["total"] = time.perf_counter() - t_start
+    return RunSummary(out_dir, comparison, dirs, seconds, dict(base.featurizer.stats))
+
+
+def media_summary(inputs: FilmInputs, cfg: Config) -> dict[str, Any]:
+    """How many films have each modality, and the trailer statuses behind the missing ones."""
+    from collections import Counter
+
+    out: dict[str, Any] = {"mode": cfg.media.mode, "films": len(inputs)}
+    for j, m in enumerate(inputs.modalities):
+        out[m] = int(inputs.mask[:, j].sum())
+    statuses = Counter(s.get("status", "?") for s in (inputs.status or []) if s)
+    if statuses:
+        out["statuses"] = dict(statuses.most_common())
+    return out
+
+
+def _write_split_ids(sdir: Path, inputs: FilmInputs, split: Split, y: np.ndarray) -> None:
+    rows = [
+        {"film_id": inputs.film_ids[i], "portion": part, "class": int(y[i]), "class_name": CLASS_NAMES[y[i]]}
+        for part in ("train", "val", "test")
+        for i in getattr(split, part)
+    ]
+    reports.write_csv(sdir / "split_ids.csv", pd.DataFrame(rows))
+
+
+def _write_test_predictions(sdir, inputs, split, y, pred, probs) -> None:
+    te = split.test
+    df = pd.DataFrame(
+        {
+            "film_id": [inputs.film_ids[i] for i in te],
+            "true_class": y[te],
+            "predicted_class": pred[te],
+            "true_name": [CLASS_NAMES[k] for k in y[te]],
+            "predicted_name": [CLASS_NAMES[k] for k in pred[te]],
+        }
+    )
+    for k, name in enumerate(CLASS_NAMES):
+        df[f"p_{name}"] = probs[te, k]
+    reports.write_csv(sdir / "test_predictions.csv", df)
+
+
+def comparison_text(comparison: pd.DataFrame) -> str:
+    """The terminal table and a line naming the best split by test macro-F1."""
+    cols = ["split", *HEADLINE, "test_films"]
+    table = reports.format_table(comparison[[c for c in cols if c in comparison]])
+    fixed = comparison[~comparison["split"].isin(["mean", "std"])]
+    best = fixed.loc[fixed["f1_macro"].idxmax()]
+    return (
+        f"{table}\n\nbest split by test macro-F1: {best['split']} ({best['f1_macro']:.3f}). "
+        "With one seed the three splits share the same test films, so they differ only in how the "
+        "rest is divided between training and validation; see the bootstrap intervals in each "
+        "evaluation_results.json before reading much into the ranking."
+    )

@@ -1,0 +1,210 @@
+"""Turn films into model inputs: frozen-encoder features from the store, plus per-modality masks.
+
+This is the expensive side of the encoder/fusion boundary. Each film's text vector and trailer
+features are computed once and kept in the feature store; a second run, another split or another
+epoch only reads them back.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from reelcast.config import Config
+from reelcast.files import sha256_text
+from reelcast.store import open_store
+
+log = logging.getLogger(__name__)
+
+# Simulated per-frame features have ResNet50's width, the default video encoder's.
+SIMULATED_VIDEO_DIM = 2048
+
+
+@dataclass
+class FilmInputs:
+    """Arrays for N films (first axis), a mask per modality, and each film's media status."""
+
+    film_ids: list[str]
+    modalities: list[str]
+    arrays: dict[str, np.ndarray]
+    mask: np.ndarray  # (N, M) bool in `modalities` order
+    status: list[dict] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.film_ids)
+
+    def subset(self, idx: np.ndarray) -> FilmInputs:
+        """The films at positions idx."""
+        idx = np.asarray(idx)
+        return FilmInputs(
+            film_ids=[self.film_ids[i] for i in idx],
+            modalities=list(self.modalities),
+            arrays={k: v[idx] for k, v in self.arrays.items()},
+            mask=self.mask[idx],
+            status=[self.status[i] for i in idx] if self.status else [],
+        )
+
+    def with_tabular(self, feats: np.ndarray, present: np.ndarray) -> FilmInputs:
+        """A copy with the tabular modality added (fit per split, so added late)."""
+        return self.with_modality("tabular", feats, present)
+
+    def with_modality(self, name: str, feats: np.ndarray, present: np.ndarray) -> FilmInputs:
+        """A copy with one more (N, D) modality and its presence mask (tabular, external)."""
+        mods = [*self.modalities, name]
+        arrays = {**self.arrays, name: feats}
+        return FilmInputs(
+            self.film_ids, mods, arrays, np.concatenate([self.mask, present[:, None]], 1), self.status
+        )
+
+    def only(self, modalities: list[str]) -> FilmInputs:
+        """A copy restricted to some modalities (for single-modality baselines)."""
+        keep = [self.modalities.index(m) for m in modalities]
+        arrays = {k: v for k, v in self.arrays.items() if k.split("_")[0] in modalities}
+        return FilmInputs(self.film_ids, list(modalities), arrays, self.mask[:, keep], self.status)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Torch views of the arrays (shared memory) plus the mask."""
+        out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.arrays.items()}
+        out["mask"] = torch.from_numpy(self.mask.copy())
+        return out
+
+
+def media_modalities(cfg: Config) -> list[str]:
+    """Which media modalities a config asks for."""
+    if cfg.media.mode == "none":
+        return []
+    if cfg.media.mode in ("simulated", "trailers"):
+        return ["video", "audio"]
+    raise ValueError(f"--media must be none, simulated or trailers, got {cfg.media.mode!r}")
+
+
+class Featurizer:
+    """Computes (or reads back) every film's frozen features for the modalities a config asks for."""
+
+    def __init__(self, cfg: Config, device: str = "auto", progress: bool = True):
+        from reelcast.encoders.common import resolve_device
+
+        self.cfg = cfg
+        self.device = str(resolve_device(device))
+        self.progress = progress
+        self.store = open_store(cfg.cache_dir)
+        self._text_encoder = None
+        self._frame_encoder = None
+        self.stats: dict[str, int] = {"text_encoded": 0, "text_cached": 0}
+
+    # ---- encoders are loaded on first use: a fully cached run never loads them
+    @property
+    def text_encoder(self):
+        """The frozen text encoder."""
+        if self._text_encoder is None:
+            from reelcast.encoders.text import TextEncoder
+
+            self._text_encoder = TextEncoder(self.cfg.text, self.device)
+        return self._text_encoder
+
+    @property
+    def frame_encoder(self):
+        """The frozen per-frame image encoder."""
+        if self._frame_encoder is None:
+            from reelcast.encoders.frames import create_frame_encoder
+
+            v = self.cfg.video
+            self._frame_encoder = create_frame_encoder(
+                v.model,
+                device=self.device,
+                batch_size=v.batch_size,
+                precision=v.precision,
+                threads=v.threads,
+                torch_compile=v.compile,
+            )
+        return self._frame_encoder
+
+    def text_encoder_id(self) -> str:
+        """The id the text features are stored under (without loading the model)."""
+        from reelcast.encoders.text import text_encoder_id
+
+        return text_encoder_id(self.cfg.text)
+
+    def build(self, films: pd.DataFrame) -> FilmInputs:
+        """Inputs for every film of a canonical film frame."""
+        ids = films["film_id"].astype(str).tolist()
+        texts = films["text"].fillna("").astype(str).tolist()
+        arrays: dict[str, np.ndarray] = {}
+        masks = []
+        modalities = ["text"]
+        if self.cfg.text.finetune:
+            enc = self.text_encoder.tokenize([t or " " for t in texts])
+            arrays["text_ids"] = enc["input_ids"].numpy()
+            arrays["text_attn"] = enc["attention_mask"].numpy()
+        else:
+            arrays["text"] = self.text_features(texts)
+        masks.append(np.array([bool(t.strip()) for t in texts]))
+        status: list[dict] = [{} for _ in ids]
+        media = media_modalities(self.cfg)
+        if media:
+            video, audio, vmask, amask, status = self.media_features(films)
+            arrays["video"], arrays["audio"] = video, audio
+            modalities += media
+            masks += [vmask, amask]
+        return FilmInputs(ids, modalities, arrays, np.stack(masks, axis=1), status)
+
+    def text_features(self, texts: list[str]) -> np.ndarray:
+        """(N, Dt) float32 text vectors; only texts missing from the store are encoded."""
+        enc_id = self.text_encoder_id()
+        keys = [sha256_text(t) for t in texts]
+        found = {}
+        for k in set(keys):
+            v = self.store.get("text", enc_id, k)
+            if v is not None:
+                found[k] = v
+        todo = sorted(
+            {k: t for k, t in zip(keys, texts, strict=True) if k not in found and t.strip()}.items()
+        )
+        if todo:
+            vecs = self.text_encoder.encode([t for _, t in todo], progress=self.progress)
+            for (k, _), v in zip(todo, vecs, strict=True):
+                self.store.put("text", enc_id, k, v)
+                found[k] = v
+        self.stats["text_encoded"] += len(todo)
+        self.stats["text_cached"] += len(found) - len(todo)  # found = store hits + the texts just encoded
+        dim = next(iter(found.values())).shape[0] if found else self.text_encoder.dim
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        for i, k in enumerate(keys):
+            if k in found:
+                out[i] = found[k]
+        return out
+
+    def media_features(self, films: pd.DataFrame):
+        """Video (N, T, Dv) and audio (N, C, L) float16 arrays, masks, and a status per film."""
+        if self.cfg.media.mode == "simulated":
+            return self.simulated_media(films["film_id"].astype(str).tolist())
+        from reelcast.media.extract import extract_media
+
+        return extract_media(films, self.cfg, self.store, lambda: self.frame_encoder, progress=self.progress)
+
+    def simulated_media(self, ids: list[str]):
+        """Deterministic noise per film id: shapes of real trailer inputs, no information about labels."""
+        from reelcast.encoders.audio import audio_input_shape
+
+        m = self.cfg.media
+        a_shape = audio_input_shape(self.cfg.audio, m.sample_rate, m.audio_seconds)
+        video = np.empty((len(ids), m.num_frames, SIMULATED_VIDEO_DIM), dtype=np.float16)
+        audio = np.empty((len(ids), *a_shape), dtype=np.float16)
+        for i, fid in enumerate(ids):
+            # Seeded by the id alone, so the same film gets the same "trailer" in every run and split.
+            rng = np.random.default_rng(int(sha256_text(f"simulated:{fid}")[:16], 16))
+            video[i] = rng.standard_normal(video.shape[1:], dtype=np.float32)
+            audio[i] = rng.standard_normal(a_shape, dtype=np.float32)
+        ok = np.ones(len(ids), dtype=bool)
+        return video, audio, ok, ok.copy(), [{"media": "simulated"} for _ in ids]
+
+
+def base_dir_of(films: pd.DataFrame) -> Path | None:
+    """The folder a table was read from (relative trailer paths resolve against it)."""
+    d = films.attrs.get("base_dir")
+    return Path(d) if d else None

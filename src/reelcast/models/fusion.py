@@ -1,0 +1,250 @@
+"""The trainable fusion network: per-modality heads, masking, concat or attention fusion, 8 logits.
+
+Inputs arrive as a dict of tensors with the same first (film) dimension:
+    text     (B, Dt)        frozen text vector            or text_ids/text_attn (B, L) when fine-tuning
+    video    (B, T, Dv)     frozen per-frame features     -> temporal module -> (B, Dv)
+    audio    (B, C, L)      cached log-mel or waveform    -> 1-D CNN -> (B, audio.dim)
+    tabular  (B, Dtab)      standardised metadata
+    external (B, Dext)      bring-your-own per-film vectors, standardised (data.external)
+    mask     (B, M) bool    which modalities each film has, in `spec.modalities` order
+A masked modality's vector is replaced by zeros after its head, so absent trailers or plots never
+reach the classifier as fake data, and the per-modality contribution is measurable by masking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from reelcast.config import ModelConfig
+from reelcast.data.classes import NUM_CLASSES
+
+MODALITIES = ("text", "video", "audio", "tabular", "external")
+OBJECTIVES = ("classify", "multitask", "corn")
+
+
+def class_logits(raw: torch.Tensor, objective: str, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """Raw outputs -> class logits (log-probabilities for CORN, whose softmax is its distribution)."""
+    if objective == "classify":
+        return raw
+    if objective == "multitask":
+        return raw[:, :num_classes]
+    # CORN (Shi, Cao & Raschka 2021): logit k models P(y > k | y > k-1); chained, they give P(y > k).
+    log_gt = torch.cumsum(nn.functional.logsigmoid(raw), dim=1)  # log P(y > k), k = 0..K-2
+    zeros = torch.zeros_like(raw[:, :1])
+    log_ge = torch.cat([zeros, log_gt], dim=1)  # log P(y >= k), k = 0..K-1
+    # P(y = k) = P(y >= k) * (1 - P(y > k | y >= k)); the last class has no task after it.
+    cond_le = torch.cat([nn.functional.logsigmoid(-raw), zeros], dim=1)
+    return log_ge + cond_le
+
+
+def corn_loss(raw: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """CORN: binary cross-entropy of task k on the films with y >= k (conditional training sets)."""
+    k = torch.arange(raw.shape[1], device=raw.device)
+    eligible = target[:, None] >= k[None, :]
+    label = (target[:, None] > k[None, :]).to(raw.dtype)
+    bce = nn.functional.binary_cross_entropy_with_logits(raw, label, reduction="none")
+    w = eligible.to(raw.dtype)
+    if weights is not None:
+        w = w * weights[target][:, None]
+    return (bce * w).sum() / w.sum().clamp_min(1e-6)
+
+
+@dataclass
+class ModelSpec:
+    """Input shapes, all read from the encoders and data; saved in the checkpoint to rebuild the model."""
+
+    modalities: list[str] = field(default_factory=list)
+    text_dim: int = 0
+    video_dim: int = 0
+    video_frames: int = 0
+    audio_channels: int = 0
+    audio_length: int = 0
+    audio_dim: int = 1024
+    # (filters, kernel, stride) in samples of the learnable filterbank for the waveform front end.
+    audio_filterbank: list[int] | None = None
+    tabular_dim: int = 0
+    external_dim: int = 0
+    temporal: str = "conv"
+    # classify: 8 softmax logits | multitask: + a log-revenue regression output | corn: 7 ordinal logits
+    objective: str = "classify"
+    text_backbone: str | None = None  # set when the text model is fine-tuned end to end
+    text_pooling: str = "cls"
+
+    def to_dict(self) -> dict:
+        """Plain dict for the checkpoint."""
+        return asdict(self)
+
+
+class TemporalConv(nn.Module):
+    """Depthwise-separable temporal convolutions over frame features, mean+max pooled back to D.
+
+    A full D x D convolution over 2048-d frames would cost ~12.6 M weights per layer and dominate CPU
+    training; the depthwise layer follows each feature through time and a bottleneck mixes channels.
+    """
+
+    def __init__(self, dim: int, hidden: int = 512, kernel: int = 3, dropout: float = 0.1):
+        super().__init__()
+        self.depthwise = nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=dim)
+        self.pointwise = nn.Conv1d(dim, hidden, 1)
+        self.temporal = nn.Conv1d(hidden, hidden, kernel, padding=kernel // 2)
+        self.act = nn.GELU()
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(2 * hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) -> (B, D)."""
+        h = x.transpose(1, 2)  # (B, D, T)
+        h = self.act(self.depthwise(h)) + h
+        h = self.act(self.pointwise(h))
+        h = self.act(self.temporal(h)) + h
+        pooled = torch.cat([h.mean(-1), h.amax(-1)], dim=1)
+        return self.out(self.drop(pooled))
+
+
+class TemporalRNN(nn.Module):
+    """Bidirectional GRU or LSTM over frame features; both final states projected back to D."""
+
+    def __init__(self, dim: int, kind: str, hidden: int = 512):
+        super().__init__()
+        rnn = {"gru": nn.GRU, "lstm": nn.LSTM}[kind]
+        self.rnn = rnn(dim, hidden, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(2 * hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) -> (B, D)."""
+        _, state = self.rnn(x)
+        h = state[0] if isinstance(state, tuple) else state  # LSTM returns (h, c)
+        return self.out(torch.cat([h[-2], h[-1]], dim=1))
+
+
+def temporal_module(dim: int, kind: str) -> nn.Module:
+    """The video temporal module by name: conv (default), gru or lstm."""
+    if kind == "conv":
+        return TemporalConv(dim)
+    if kind in ("gru", "lstm"):
+        return TemporalRNN(dim, kind)
+    raise ValueError(f"--temporal must be conv, gru or lstm, got {kind!r}")
+
+
+def mlp(sizes: list[int], dropout: float) -> nn.Sequential:
+    """Linear -> ReLU -> Dropout for each hidden size, then a final Linear to the last size."""
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):
+        layers += [nn.Linear(a, b), nn.ReLU(), nn.Dropout(dropout)]
+    layers.append(nn.Linear(sizes[-2], sizes[-1]))
+    return nn.Sequential(*layers)
+
+
+class FusionModel(nn.Module):
+    """Per-modality heads + concat (or attention) fusion + MLP to the eight class logits."""
+
+    def __init__(self, spec: ModelSpec, cfg: ModelConfig, num_classes: int = NUM_CLASSES):
+        super().__init__()
+        if not spec.modalities:
+            raise ValueError("the model needs at least one modality")
+        self.spec, self.cfg = spec, cfg
+        heads: dict[str, nn.Module] = {}
+        dims: dict[str, int] = {}
+        for m in spec.modalities:
+            if m == "text":
+                if spec.text_backbone:
+                    from reelcast.encoders.text import load_text_backbone
+
+                    self.text_backbone, _ = load_text_backbone(spec.text_backbone)
+                heads[m], dims[m] = nn.LayerNorm(spec.text_dim), spec.text_dim
+            elif m == "video":
+                heads[m], dims[m] = temporal_module(spec.video_dim, spec.temporal), spec.video_dim
+            elif m == "audio":
+                from reelcast.encoders.audio import AudioCNN
+
+                heads[m], dims[m] = (
+                    AudioCNN(
+                        spec.audio_channels,
+                        spec.audio_dim,
+                        filterbank=tuple(spec.audio_filterbank) if spec.audio_filterbank else None,
+                    ),
+                    spec.audio_dim,
+                )
+            elif m == "tabular":
+                heads[m], dims[m] = nn.LayerNorm(spec.tabular_dim), spec.tabular_dim
+            elif m == "external":
+                heads[m], dims[m] = nn.LayerNorm(spec.external_dim), spec.external_dim
+            else:
+                raise ValueError(f"unknown modality {m!r}; known: {', '.join(MODALITIES)}")
+        self.heads = nn.ModuleDict(heads)
+        self.dims = dims
+        if spec.objective not in OBJECTIVES:
+            raise ValueError(
+                f"model.objective must be one of {', '.join(OBJECTIVES)}, got {spec.objective!r}"
+            )
+        self.num_classes = num_classes
+        num_out = {"classify": num_classes, "multitask": num_classes + 1, "corn": num_classes - 1}
+        num_classes = num_out[spec.objective]  # width of the raw output layer
+        if cfg.fusion == "concat":
+            self.fused_dim = sum(dims.values())
+            self.classifier = mlp([self.fused_dim, *cfg.hidden, num_classes], cfg.dropout)
+        elif cfg.fusion == "attention":
+            a = cfg.attention_dim
+            self.proj = nn.ModuleDict({m: nn.Linear(d, a) for m, d in dims.items()})
+            self.modality_embed = nn.Parameter(torch.zeros(len(dims), a))
+            self.fuse_token = nn.Parameter(torch.zeros(1, 1, a))
+            nn.init.normal_(self.modality_embed, std=0.02)
+            nn.init.normal_(self.fuse_token, std=0.02)
+            self.attn = nn.TransformerEncoderLayer(
+                a, cfg.attention_heads, dim_feedforward=2 * a, dropout=cfg.dropout, batch_first=True
+            )
+            self.fused_dim = a
+            self.classifier = mlp([a, *cfg.hidden[1:], num_classes], cfg.dropout)
+        else:
+            raise ValueError(f"--fusion must be concat or attention, got {cfg.fusion!r}")
+
+    def modality_vectors(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """Each modality's head output (B, d_m), zeroed where the modality is masked."""
+        mask = batch["mask"]
+        out = []
+        for i, m in enumerate(self.spec.modalities):
+            if m == "text" and self.spec.text_backbone:
+                from reelcast.encoders.text import pool
+
+                hidden = self.text_backbone(
+                    input_ids=batch["text_ids"], attention_mask=batch["text_attn"]
+                ).last_hidden_state
+                x = pool(hidden, batch["text_attn"], self.spec.text_pooling)
+            else:
+                x = batch[m]
+            v = self.heads[m](x)
+            out.append(v * mask[:, i : i + 1].to(v.dtype))
+        return out
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Class logits (B, num_classes): softmax of them is the class distribution, for every objective."""
+        return class_logits(self.forward_raw(batch), self.spec.objective, self.num_classes)
+
+    def forward_raw(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The output layer as trained: 8 logits, 8 logits + regression, or 7 CORN logits."""
+        vecs = self.modality_vectors(batch)
+        if self.cfg.fusion == "concat":
+            return self.classifier(torch.cat(vecs, dim=1))
+        mask = batch["mask"]
+        tokens = (
+            torch.stack([self.proj[m](v) for m, v in zip(self.spec.modalities, vecs, strict=True)], dim=1)
+            + self.modality_embed
+        )
+        tokens = torch.cat([self.fuse_token.expand(len(tokens), -1, -1), tokens], dim=1)
+        pad = torch.cat([torch.zeros_like(mask[:, :1]), ~mask], dim=1)  # True = ignore
+        fused = self.attn(tokens, src_key_padding_mask=pad)[:, 0]
+        return self.classifier(fused)
+
+
+def modality_dropout(mask: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Hide each present modality with probability p, never all of a film's modalities at once."""
+    if p <= 0 or mask.shape[1] < 2:
+        return mask
+    drop = torch.rand(mask.shape, generator=generator, device=mask.device) < p
+    new = mask & ~drop
+    empty = ~new.any(dim=1)
+    new[empty] = mask[empty]
+    return new
