@@ -108,6 +108,38 @@ def _is_text_type(t) -> bool:
     )
 
 
+def physical_lines(text: str) -> list[str]:
+    """The text's lines, split on \\n only (a \\r\\n ending stays whole)."""
+    # str.splitlines also breaks at U+2028, U+0085 and form feeds: inside a cell they are text, and
+    # splitting there would cut the row and shift every later line number.
+    lines = text.split("\n")
+    out = [line + "\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+def decode_binary_cells(df: pd.DataFrame, source: str, lines: list[int]) -> None:
+    """Decode bytes cells (a binary Parquet column) as UTF-8 text in place; TableError when not UTF-8."""
+    for name in df.columns:
+        col = df[name]
+        if col.dtype != object:
+            continue
+        is_bytes = col.map(lambda v: isinstance(v, (bytes, bytearray, memoryview)))
+        if not is_bytes.any():
+            continue
+        decoded = col.copy()
+        for i in is_bytes[is_bytes].index:
+            try:
+                decoded.at[i] = bytes(col.at[i]).decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise TableError(
+                    f"{source}: line {lines[i]}, column {name!r}: binary cell is not UTF-8 text "
+                    f"(byte {e.start}); store the column as UTF-8 text"
+                ) from None
+        df[name] = decoded
+
+
 def read_raw(
     path: str | Path, skip_bad_rows: bool = False, max_cell_chars: int = 100_000
 ) -> tuple[pd.DataFrame, list[int], list[int]]:
@@ -135,7 +167,7 @@ def read_raw(
     old_limit = csv.field_size_limit()
     csv.field_size_limit(max(old_limit, len(text) + 1))
     try:
-        reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
+        reader = csv.reader(physical_lines(text), delimiter=delimiter)
         try:
             header = next(reader)
         except StopIteration:

@@ -27,6 +27,7 @@ class Schema:
     genres_format: str = "comma"  # comma | tmdb_json
     budget_col: str | None = None
     budget_scale: float = 1.0
+    budget_unit_declared: bool = True  # as revenue_unit_declared, for the budget column
     # Pre-release lists and labels (issue 8); TMDB keeps the lists as JSON arrays of {"name": ...}.
     keywords_col: str | None = None
     companies_col: str | None = None
@@ -128,6 +129,44 @@ def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
     return None
 
 
+def _in_millions(header: str | None) -> bool:
+    """True for a header that says its unit is millions ("Gross (Millions)", "budget_musd")."""
+    return bool(re.search(r"(?i)million|musd|\(m\)|_m$", header or ""))
+
+
+_FIELDS = (
+    "text_col",
+    "revenue_col",
+    "id_col",
+    "title_col",
+    "trailer_col",
+    "year_col",
+    "release_date_col",
+    "runtime_col",
+    "genres_col",
+    "budget_col",
+    "keywords_col",
+    "companies_col",
+    "countries_col",
+    "language_col",
+    "collection_col",
+)
+
+
+def _check_case_twins(schema: Schema, columns: list[str], named: set[str], source: str) -> None:
+    """Refuse a field whose column has a twin differing only in case or spaces ('Revenue', 'revenue')."""
+    for attr in _FIELDS:
+        col = getattr(schema, attr)
+        if not col or attr in named or col not in columns:
+            continue
+        twins = [c for c in columns if c != col and c.strip().lower() == col.strip().lower()]
+        if twins:
+            raise ValueError(
+                f"{source}: columns {col!r} and {twins[0]!r} both read as the {attr[:-4].replace('_', ' ')}; "
+                "rename or drop one, or name the one to use (e.g. --set data.revenue_col=...)"
+            )
+
+
 def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_revenue: bool = True) -> Schema:
     """Pick the schema for a table (by header or by cfg.schema) and apply the user's column flags."""
     if cfg.schema not in ("auto", "generic", *BUILTIN):
@@ -149,6 +188,7 @@ def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_rev
             revenue_scale=1.0,
             zero_revenue_valid=False,
             revenue_unit_declared=False,
+            budget_unit_declared=False,
             id_col=guesses["id_col"],
             title_col=guesses["title_col"],
             trailer_col=guesses["trailer_col"],
@@ -178,8 +218,13 @@ def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_rev
     if cfg.revenue_scale is not None:
         overrides["revenue_scale"] = cfg.revenue_scale
         overrides["revenue_unit_declared"] = True
-    elif schema.name == "generic" and re.search(r"(?i)million|musd|\(m\)|_m$", schema.revenue_col or ""):
+    elif schema.name == "generic" and _in_millions(schema.revenue_col):
         overrides["revenue_unit_declared"] = True  # "Gross (Millions)", "revenue_musd": millions, as read
+    if cfg.budget_scale is not None:
+        overrides["budget_scale"] = cfg.budget_scale
+        overrides["budget_unit_declared"] = True
+    elif schema.name == "generic" and _in_millions(schema.budget_col):
+        overrides["budget_unit_declared"] = True
     if cfg.zero_revenue_valid is not None:
         overrides["zero_revenue_valid"] = cfg.zero_revenue_valid
     schema = replace(schema, **overrides)
@@ -212,6 +257,7 @@ def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_rev
         "language_col",
         "collection_col",
     )
+    _check_case_twins(schema, columns, set(overrides), source)
     absent = {
         a: None for a in optional if getattr(schema, a) is not None and getattr(schema, a) not in columns
     }

@@ -7,13 +7,17 @@ key that points at two different trailers is ambiguous and not used.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from pathlib import Path
 
 import pandas as pd
 
+from reelcast.config import DataConfig
 from reelcast.media.refs import YOUTUBE_ID
+
+log = logging.getLogger(__name__)
 
 METHODS = ("tmdb", "imdb", "title_year", "title_year_pm1")
 # Articles MovieLens moves to the end ("Matrix, The", "Postino, Il"); moved back before matching.
@@ -239,3 +243,27 @@ def join_trailers(
         "ambiguous_title_keys": ambiguous,
     }
     return pd.Series(out, index=films.index, dtype=object, name="trailer"), report
+
+
+def fill_trailers(df: pd.DataFrame, cfg: DataConfig, tmdb_ids: bool) -> dict:
+    """Fill empty trailer cells with MovieLens YouTube ids (by TMDb id, IMDb id, then title + year).
+
+    `tmdb_ids`: the film ids are TMDb ids. Returns the join summary for the table report.
+    """
+    links = Path(cfg.trailer_links) if cfg.trailer_links else None
+    tmdb = "film_id" if tmdb_ids else None
+    imdb = next((c for c in df.columns if c.lower() in ("src:imdb_id", "src:imdbid", "src:tconst")), None)
+    ids, join = join_trailers(
+        df, Path(cfg.trailer_map), links, tmdb_col=tmdb, imdb_col=imdb, title_col="title", year_col="year"
+    )
+    empty = df["trailer"] == ""
+    df.loc[empty, "trailer"] = ids[empty].fillna("").astype(str)
+    log.info(
+        "trailer map %s: %d of %d films matched (%.1f %%): %s",
+        cfg.trailer_map,
+        join["matched"],
+        join["films"],
+        100 * join["hit_rate"],
+        ", ".join(f"{m} {n}" for m, n in join["by_method"].items()),
+    )
+    return join

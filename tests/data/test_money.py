@@ -1,4 +1,4 @@
-"""Property-based tests (Hypothesis) of the revenue cell reader and of the table reader around it."""
+"""Property-based tests (Hypothesis) of the money cell reader and of the table reader around it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reelcast.config import DataConfig
-from reelcast.data.revenue import RevenueError, parse_amount
+from reelcast.data.money import MoneyError, parse_amount
 from reelcast.data.table import TableError, load_films
 
 CENTS = st.integers(min_value=0, max_value=10**13)  # up to $100 bn, in cents
@@ -38,14 +38,14 @@ def test_decimal_comma_numbers_read_back_with_the_option(cents):
 
 @given(CENTS.filter(lambda c: c >= 100_000))  # >= 1,000.00: the cell has both marks
 def test_decimal_comma_numbers_are_refused_without_the_option(cents):
-    with pytest.raises(RevenueError) as e:
+    with pytest.raises(MoneyError) as e:
         parse_amount(european(cents))
     assert e.value.fatal and "--decimal ','" in str(e.value)
 
 
 @given(st.integers(0, 999), st.integers(0, 10**6).map(str).filter(lambda s: len(s) != 3))
 def test_a_comma_not_followed_by_three_digits_is_ambiguous(whole, frac):
-    with pytest.raises(RevenueError) as e:
+    with pytest.raises(MoneyError) as e:
         parse_amount(f"{whole},{frac}")
     assert e.value.fatal and e.value.reason == "ambiguous decimal mark"
 
@@ -66,7 +66,7 @@ def test_unit_suffixes_scale_to_millions(n, unit, currency, space):
 def test_any_text_is_a_number_none_or_a_revenue_error(text):
     try:
         a = parse_amount(text)
-    except RevenueError:
+    except MoneyError:
         return
     assert a is None or (a.value == a.value and abs(a.value) != float("inf"))
 
