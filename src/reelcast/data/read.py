@@ -167,33 +167,7 @@ def read_raw(
     old_limit = csv.field_size_limit()
     csv.field_size_limit(max(old_limit, len(text) + 1))
     try:
-        reader = csv.reader(physical_lines(text), delimiter=delimiter)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise TableError(f"{path}: the file is empty") from None
-        header = [h.strip() for h in header]
-        check_headers(path, header, how)
-        rows, lines, bad, too_long = [], [], [], []
-        line_start = reader.line_num + 1
-        try:
-            for fields in reader:
-                if not fields or (len(fields) == 1 and not fields[0].strip()):
-                    line_start = reader.line_num + 1
-                    continue
-                long_cells = [
-                    (h, len(f)) for h, f in zip(header, fields, strict=False) if len(f) > max_cell_chars
-                ]
-                if len(fields) != len(header):
-                    bad.append((line_start, len(fields)))
-                elif long_cells:
-                    too_long.append((line_start, *long_cells[0]))
-                else:
-                    rows.append(fields)
-                    lines.append(line_start)
-                line_start = reader.line_num + 1
-        except csv.Error as e:
-            raise TableError(f"{path}: line {reader.line_num}: malformed CSV{how}: {e}") from e
+        header, rows, lines, bad, too_long = _csv_rows(path, text, delimiter, how, max_cell_chars)
     finally:
         csv.field_size_limit(old_limit)
     if bad and not skip_bad_rows:
@@ -207,3 +181,34 @@ def read_raw(
     df.attrs["delimiter"] = delimiter
     df.attrs["oversize_lines"] = [ln for ln, _, _ in too_long]
     return df, lines, [ln for ln, _ in bad]
+
+
+def _csv_rows(path: Path, text: str, delimiter: str, how: str, max_cell_chars: int) -> tuple:
+    """(header, rows, their lines, (line, fields) of malformed rows, (line, column, size) of oversize)."""
+    reader = csv.reader(physical_lines(text), delimiter=delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise TableError(f"{path}: the file is empty") from None
+    check_headers(path, header, how)
+    rows, lines, bad, too_long = [], [], [], []
+    line_start = reader.line_num + 1
+    try:
+        for fields in reader:
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                line_start = reader.line_num + 1
+                continue
+            long_cells = [
+                (h, len(f)) for h, f in zip(header, fields, strict=False) if len(f) > max_cell_chars
+            ]
+            if len(fields) != len(header):
+                bad.append((line_start, len(fields)))
+            elif long_cells:
+                too_long.append((line_start, *long_cells[0]))
+            else:
+                rows.append(fields)
+                lines.append(line_start)
+            line_start = reader.line_num + 1
+    except csv.Error as e:
+        raise TableError(f"{path}: line {reader.line_num}: malformed CSV{how}: {e}") from e
+    return header, rows, lines, bad, too_long

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from reelcast.config import DataConfig
 
@@ -151,6 +152,7 @@ _FIELDS = (
     "language_col",
     "collection_col",
 )
+_OPTIONAL = _FIELDS[2:]  # every field but the text and the revenue
 
 
 def _check_case_twins(schema: Schema, columns: list[str], named: set[str], source: str) -> None:
@@ -171,46 +173,65 @@ def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_rev
     """Pick the schema for a table (by header or by cfg.schema) and apply the user's column flags."""
     if cfg.schema not in ("auto", "generic", *BUILTIN):
         raise ValueError(f"unknown schema {cfg.schema!r}; known: auto, generic, {', '.join(BUILTIN)}")
-    schema: Schema | None = None
-    if cfg.schema in BUILTIN:
-        schema = BUILTIN[cfg.schema]
-    elif cfg.schema == "auto":
-        for s in BUILTIN.values():
-            if all(c in columns for c in s.signature):
-                schema = s
-                break
-    if schema is None:
-        guesses = {k: _find(columns, v) for k, v in _GENERIC_GUESSES.items()}
-        schema = Schema(
-            name="generic",
-            text_col=cfg.text_col or guesses["text_col"] or "",
-            revenue_col=cfg.revenue_col or guesses["revenue_col"] or "",
-            revenue_scale=1.0,
-            zero_revenue_valid=False,
-            revenue_unit_declared=False,
-            budget_unit_declared=False,
-            id_col=guesses["id_col"],
-            title_col=guesses["title_col"],
-            trailer_col=guesses["trailer_col"],
-            year_col=guesses["year_col"],
-            runtime_col=guesses["runtime_col"],
-            genres_col=guesses["genres_col"],
-            budget_col=guesses["budget_col"],
-            release_date_col=guesses["release_date_col"],
-            keywords_col=guesses["keywords_col"],
-            companies_col=guesses["companies_col"],
-            countries_col=guesses["countries_col"],
-            language_col=guesses["language_col"],
-            collection_col=guesses["collection_col"],
+    schema = _builtin(columns, cfg) or _generic(columns, cfg, source, require_revenue)
+    overrides = _overrides(schema, cfg)
+    schema = replace(schema, **overrides)
+    if schema.trailer_col is None:
+        schema = replace(schema, trailer_col=_find(columns, _GENERIC_GUESSES["trailer_col"]))
+    required = schema.required() if require_revenue else [schema.text_col]
+    missing = [c for c in required if c not in columns]
+    for attr in ("id_col", "title_col", "trailer_col"):
+        name = getattr(schema, attr)
+        if name is not None and name not in columns and attr in overrides:
+            missing.append(name)
+    if missing:
+        raise ValueError(
+            f"{source}: missing required column {', '.join(repr(m) for m in missing)} "
+            f"(schema {schema.name}); columns found: {', '.join(columns)}"
         )
-        needed = (("--text-col", "text_col"), ("--revenue-col", "revenue_col"))
-        for flag, attr in needed if require_revenue else needed[:1]:
-            if not getattr(schema, attr):
-                raise ValueError(
-                    f"{source}: cannot tell which column holds the {attr[:-4]}; pass {flag}. "
-                    f"Columns found: {', '.join(columns)}"
-                )
-    overrides = {
+    _check_case_twins(schema, columns, set(overrides), source)
+    # Optional columns of a built-in schema that this copy of the table lacks are simply unused.
+    absent = {
+        a: None for a in _OPTIONAL if getattr(schema, a) is not None and getattr(schema, a) not in columns
+    }
+    return replace(schema, **absent) if absent else schema
+
+
+def _builtin(columns: list[str], cfg: DataConfig) -> Schema | None:
+    """The built-in schema named by cfg.schema, or (auto) the first whose signature the header has."""
+    if cfg.schema in BUILTIN:
+        return BUILTIN[cfg.schema]
+    if cfg.schema == "auto":
+        return next((s for s in BUILTIN.values() if all(c in columns for c in s.signature)), None)
+    return None
+
+
+def _generic(columns: list[str], cfg: DataConfig, source: str, require_revenue: bool) -> Schema:
+    """A schema from the user's column flags and the usual column names; units undeclared."""
+    guesses = {k: _find(columns, v) for k, v in _GENERIC_GUESSES.items()}
+    guesses["text_col"] = cfg.text_col or guesses["text_col"] or ""
+    guesses["revenue_col"] = cfg.revenue_col or guesses["revenue_col"] or ""
+    schema = Schema(
+        name="generic",
+        revenue_scale=1.0,
+        zero_revenue_valid=False,
+        revenue_unit_declared=False,
+        budget_unit_declared=False,
+        **guesses,
+    )
+    needed = (("--text-col", "text_col"), ("--revenue-col", "revenue_col"))
+    for flag, attr in needed if require_revenue else needed[:1]:
+        if not getattr(schema, attr):
+            raise ValueError(
+                f"{source}: cannot tell which column holds the {attr[:-4]}; pass {flag}. "
+                f"Columns found: {', '.join(columns)}"
+            )
+    return schema
+
+
+def _overrides(schema: Schema, cfg: DataConfig) -> dict[str, Any]:
+    """The schema fields the user's flags and config set, and units a generic header declares."""
+    overrides: dict[str, Any] = {
         k: getattr(cfg, k)
         for k in ("id_col", "title_col", "text_col", "revenue_col", "trailer_col")
         if getattr(cfg, k) is not None
@@ -227,38 +248,4 @@ def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_rev
         overrides["budget_unit_declared"] = True
     if cfg.zero_revenue_valid is not None:
         overrides["zero_revenue_valid"] = cfg.zero_revenue_valid
-    schema = replace(schema, **overrides)
-    if schema.trailer_col is None:
-        schema = replace(schema, trailer_col=_find(columns, _GENERIC_GUESSES["trailer_col"]))
-    required = schema.required() if require_revenue else [schema.text_col]
-    missing = [c for c in required if c not in columns]
-    for attr in ("id_col", "title_col", "trailer_col"):
-        name = getattr(schema, attr)
-        if name is not None and name not in columns and attr in overrides:
-            missing.append(name)
-    if missing:
-        raise ValueError(
-            f"{source}: missing required column {', '.join(repr(m) for m in missing)} "
-            f"(schema {schema.name}); columns found: {', '.join(columns)}"
-        )
-    # Optional columns of a built-in schema that this copy of the table lacks are simply unused.
-    optional = (
-        "id_col",
-        "title_col",
-        "trailer_col",
-        "year_col",
-        "release_date_col",
-        "runtime_col",
-        "genres_col",
-        "budget_col",
-        "keywords_col",
-        "companies_col",
-        "countries_col",
-        "language_col",
-        "collection_col",
-    )
-    _check_case_twins(schema, columns, set(overrides), source)
-    absent = {
-        a: None for a in optional if getattr(schema, a) is not None and getattr(schema, a) not in columns
-    }
-    return replace(schema, **absent) if absent else schema
+    return overrides
