@@ -48,7 +48,7 @@ class DataConfig:
     budget_scale: float | None = None
     # A budget above this (millions; 20x the costliest film) is no film's, as for revenue.
     max_budget_musd: float = 10_000.0
-    # Order of `01/02/2010` dates: None refuses a date that reads both ways, True day-first, False month-first.
+    # Order of `01/02/2010` dates: True day first, False month first, None refuses one read both ways.
     dayfirst: bool | None = None
     # Director and top cast per film (by id, or title + year), for the people track-record features.
     people: str | None = None

@@ -6,8 +6,9 @@ Each step notes what it refused in the table report; cells that show the whole c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -18,6 +19,8 @@ from reelcast.data.money import MoneyColumn, MoneyError, read_money
 from reelcast.data.read import TableError
 from reelcast.data.report import TableReport, line_list
 from reelcast.data.schema import Schema
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -140,29 +143,29 @@ def read_release(rec: dict[str, Any], line: int, rows: Rows) -> tuple[int | None
     year, month, date = None, None, pd.NaT
     col = rows.schema.release_date_col
     if col and rows.dates is not None:
-        try:
-            parsed = rows.dates.read(rec.get(col), line)
-        except DateError as e:
-            parsed = None
-            if e.fatal:
-                rows.fatal.append((line, col, e))
-            else:
-                rows.report.warnings[f"unreadable date in {col!r}: treated as missing"].append(line)
+        warning = f"unreadable date in {col!r}: treated as missing"
+        parsed = _unless_refused(lambda: rows.dates.read(rec.get(col), line), line, col, rows, warning)
         if parsed is not None:
             year, month = parsed.year, parsed.month
             date = parsed.date if parsed.date is not None else pd.NaT
     col = rows.schema.year_col
     if col:
-        try:
-            y = parse_year(rec.get(col))
-        except DateError as e:
-            y = None
-            if e.fatal:
-                rows.fatal.append((line, col, e))
-            else:
-                rows.report.warnings[f"non-numeric year in {col!r}: ignored"].append(line)
+        warning = f"non-numeric year in {col!r}: ignored"
+        y = _unless_refused(lambda: parse_year(rec.get(col)), line, col, rows, warning)
         year = y if y is not None else year
     return year, month, date
+
+
+def _unless_refused(read: Callable[[], T], line: int, col: str, rows: Rows, warning: str) -> T | None:
+    """read(); None when it refuses the cell: a fatal refusal is collected, another noted as `warning`."""
+    try:
+        return read()
+    except DateError as e:
+        if e.fatal:
+            rows.fatal.append((line, col, e))
+        else:
+            rows.report.warnings[warning].append(line)
+        return None
 
 
 def is_duplicate(film_id: str, title: str, year: int | None, line: int, rows: Rows) -> bool:
