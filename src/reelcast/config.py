@@ -43,6 +43,13 @@ class DataConfig:
     # Revenue above this (millions; 30x the top-grossing film) is no film's: in a column of undeclared
     # unit it means the column holds dollars.
     max_revenue_musd: float = 100_000.0
+    # Budget in the table is multiplied by this to get millions; None = the schema's own unit (a generic
+    # table's budget is read as millions, and a bare 237000000 there is refused as implausible).
+    budget_scale: float | None = None
+    # A budget above this (millions; 20x the costliest film) is no film's, as for revenue.
+    max_budget_musd: float = 10_000.0
+    # Order of `01/02/2010` dates: True day first, False month first, None refuses one read both ways.
+    dayfirst: bool | None = None
     # Director and top cast per film (by id, or title + year), for the people track-record features.
     people: str | None = None
     # Bring-your-own per-film feature vectors (Parquet, CSV, NPZ or NPY + ids) keyed by film id.

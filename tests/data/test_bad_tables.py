@@ -269,3 +269,132 @@ def test_cli_train_refuses_an_ambiguous_table_with_its_line(tmp_path):
     assert r.exit_code == 2
     assert "error: " in r.output and "line 2, column 3 ('revenue')" in r.output
     assert not (tmp_path / "run" / "split_70_20_10").exists()
+
+
+# ---- group separators (spaces, apostrophes, underscores follow the comma's groups of three) ----
+@pytest.mark.parametrize("cell", ["1.5 2", "12 34", "1 5", "1'5", "1_0"])
+def test_misgrouped_revenue_is_refused_with_file_line_and_column(tmp_path, cell):
+    p = table(tmp_path, ["10", cell])
+    msg = str(pytest.raises(TableError, load_films, p).value)
+    assert str(p) in msg and "line 3, column 3 ('revenue')" in msg and "groups of three" in msg
+
+
+def test_grouped_revenue_reads_with_spaces(tmp_path):
+    p = table(tmp_path, ["1 234.5", "2'500", "3_000", "$1 234 567"])
+    assert revenues(p) == pytest.approx([1234.5, 2500.0, 3000.0, 1.234567])
+
+
+# ---- budget cells: the money rules of revenue ----
+def budget_table(tmp_path, budgets, header="title,description,revenue_musd,budget"):
+    p = tmp_path / "films.csv"
+    rows = [header] + [f'Film {i},plot {i},{10 + i},"{b}"' for i, b in enumerate(budgets)]
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("cell", ["€5,000,000", "£3,000,000", "5 EUR"])
+def test_budget_in_another_currency_is_refused_with_the_line(tmp_path, cell):
+    p = budget_table(tmp_path, ["$1,000,000", cell])
+    msg = str(pytest.raises(TableError, load_films, p).value)
+    assert str(p) in msg and "line 3, column 4 ('budget')" in msg and "US dollars" in msg
+
+
+@pytest.mark.parametrize("cell", ["1,5", "1.234,56", "12 34"])
+def test_ambiguous_or_misgrouped_budget_is_refused(tmp_path, cell):
+    p = budget_table(tmp_path, ["2", cell])
+    msg = str(pytest.raises(TableError, load_films, p).value)
+    assert "line 3, column 4 ('budget')" in msg
+
+
+def test_budget_reads_decimal_comma_when_the_table_says_so(tmp_path):
+    p = tmp_path / "films.csv"
+    p.write_text('title;description;revenue_musd;budget\nA;a;10;"1.234,5"\nB;b;11;"1,5"\n', encoding="utf-8")
+    assert load_films(p, DataConfig(decimal=",")).df["budget_musd"].tolist() == [1234.5, 1.5]
+
+
+def test_negative_budget_is_refused_with_the_line(tmp_path):
+    t = load_films(budget_table(tmp_path, ["5", "-5000000", "$-5"]))
+    assert t.df["budget_musd"].isna().tolist() == [False, True, True]
+    assert t.report.to_dict()["warnings"]["negative budget in 'budget': treated as missing"]["lines"] == [
+        3,
+        4,
+    ]
+
+
+def test_dollar_budgets_are_dollars_and_bare_dollars_need_a_unit(tmp_path):
+    t = load_films(budget_table(tmp_path, ["$237,000,000", "12.5M", "40"]))
+    assert t.df["budget_musd"].tolist() == pytest.approx([237.0, 12.5, 40.0])
+    p = budget_table(tmp_path, ["40", "237000000"])
+    msg = str(pytest.raises(TableError, load_films, p).value)
+    assert "line 3, column 4 ('budget')" in msg and "data.budget_scale=1e-6" in msg
+    assert load_films(p, DataConfig(budget_scale=1e-6)).df["budget_musd"].tolist() == pytest.approx(
+        [4e-5, 237]
+    )
+
+
+def test_prediction_tables_refuse_a_foreign_budget_too(tmp_path):
+    p = budget_table(tmp_path, ["€5M"], header="title,description,revenue_musd,budget")
+    with pytest.raises(TableError, match="US dollars"):
+        load_films(p, require_revenue=False)
+
+
+# ---- line breaks inside cells, binary text, columns that differ only in case ----
+@pytest.mark.parametrize("mark", ["\u2028", "\u0085", "\f", "\u2029", "\v"])
+def test_unicode_line_separators_in_a_cell_neither_split_rows_nor_shift_lines(tmp_path, mark):
+    p = tmp_path / "films.csv"
+    p.write_text(
+        f"title,description,revenue\nA,plot{mark}more,10\nB,plot b,lots\nC,plot c,3\n", encoding="utf-8"
+    )
+    t = load_films(p)
+    assert t.df["title"].tolist() == ["A", "C"] and t.df["text"].iloc[0] == f"plot{mark}more"
+    assert t.df["line"].tolist() == [2, 4]
+    assert t.report.to_dict()["dropped"]["non-numeric revenue in 'revenue'"]["lines"] == [3]
+
+
+def test_windows_line_endings_still_read(tmp_path):
+    p = tmp_path / "films.csv"
+    p.write_bytes(b"title,description,revenue\r\nA,plot a,10\r\nB,plot b,lots\r\n")
+    t = load_films(p)
+    assert t.df["text"].tolist() == ["plot a"] and t.report.to_dict()["dropped"][
+        "non-numeric revenue in 'revenue'"
+    ]["lines"] == [3]
+
+
+def test_binary_parquet_description_is_read_as_text(tmp_path):
+    p = tmp_path / "films.parquet"
+    schema = pa.schema([("description", pa.binary()), ("revenue", pa.float64())])
+    pq.write_table(
+        pa.table({"description": [b"plot a", "caf\u00e9".encode()], "revenue": [1.0, 2.0]}, schema=schema), p
+    )
+    assert load_films(p).df["text"].tolist() == ["plot a", "caf\u00e9"]
+
+
+def test_binary_description_that_is_not_utf8_is_refused_naming_the_column(tmp_path):
+    p = tmp_path / "films.parquet"
+    schema = pa.schema([("description", pa.binary()), ("revenue", pa.float64())])
+    pq.write_table(
+        pa.table({"description": [b"plot a", b"\xff\xfe"], "revenue": [1.0, 2.0]}, schema=schema), p
+    )
+    msg = str(pytest.raises(TableError, load_films, p).value)
+    assert "line 2, column 'description'" in msg and "not UTF-8" in msg
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        ["title", "description", "Revenue", "revenue"],
+        ["title", "Description", "description", "revenue"],
+        ["overview", "revenue", "budget", "genres", "Revenue"],  # TMDB's own names, plus a twin
+    ],
+)
+def test_columns_equal_but_for_case_are_refused_naming_both(columns):
+    df = pd.DataFrame([["x"] * len(columns)], columns=columns)
+    msg = str(pytest.raises(ValueError, films_from_frame, df).value)
+    low = [c for c in columns if columns.count(c) == 1 and [d.lower() for d in columns].count(c.lower()) == 2]
+    assert all(repr(c) in msg for c in low) and "both read as" in msg
+
+
+def test_a_named_column_settles_a_case_twin():
+    df = pd.DataFrame([["a", "plot", 5.0, 7.0]], columns=["title", "description", "Revenue", "revenue"])
+    t = films_from_frame(df, DataConfig(revenue_col="Revenue"))
+    assert t.df["revenue_musd"].tolist() == [5.0]

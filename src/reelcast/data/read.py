@@ -108,6 +108,38 @@ def _is_text_type(t) -> bool:
     )
 
 
+def physical_lines(text: str) -> list[str]:
+    """The text's lines, split on \\n only (a \\r\\n ending stays whole)."""
+    # str.splitlines also breaks at U+2028, U+0085 and form feeds: inside a cell they are text, and
+    # splitting there would cut the row and shift every later line number.
+    lines = text.split("\n")
+    out = [line + "\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+def decode_binary_cells(df: pd.DataFrame, source: str, lines: list[int]) -> None:
+    """Decode bytes cells (a binary Parquet column) as UTF-8 text in place; TableError when not UTF-8."""
+    for name in df.columns:
+        col = df[name]
+        if col.dtype != object:
+            continue
+        is_bytes = col.map(lambda v: isinstance(v, (bytes, bytearray, memoryview)))
+        if not is_bytes.any():
+            continue
+        decoded = col.copy()
+        for i in is_bytes[is_bytes].index:
+            try:
+                decoded.at[i] = bytes(col.at[i]).decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise TableError(
+                    f"{source}: line {lines[i]}, column {name!r}: binary cell is not UTF-8 text "
+                    f"(byte {e.start}); store the column as UTF-8 text"
+                ) from None
+        df[name] = decoded
+
+
 def read_raw(
     path: str | Path, skip_bad_rows: bool = False, max_cell_chars: int = 100_000
 ) -> tuple[pd.DataFrame, list[int], list[int]]:
@@ -135,33 +167,7 @@ def read_raw(
     old_limit = csv.field_size_limit()
     csv.field_size_limit(max(old_limit, len(text) + 1))
     try:
-        reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise TableError(f"{path}: the file is empty") from None
-        header = [h.strip() for h in header]
-        check_headers(path, header, how)
-        rows, lines, bad, too_long = [], [], [], []
-        line_start = reader.line_num + 1
-        try:
-            for fields in reader:
-                if not fields or (len(fields) == 1 and not fields[0].strip()):
-                    line_start = reader.line_num + 1
-                    continue
-                long_cells = [
-                    (h, len(f)) for h, f in zip(header, fields, strict=False) if len(f) > max_cell_chars
-                ]
-                if len(fields) != len(header):
-                    bad.append((line_start, len(fields)))
-                elif long_cells:
-                    too_long.append((line_start, *long_cells[0]))
-                else:
-                    rows.append(fields)
-                    lines.append(line_start)
-                line_start = reader.line_num + 1
-        except csv.Error as e:
-            raise TableError(f"{path}: line {reader.line_num}: malformed CSV{how}: {e}") from e
+        header, rows, lines, bad, too_long = _csv_rows(path, text, delimiter, how, max_cell_chars)
     finally:
         csv.field_size_limit(old_limit)
     if bad and not skip_bad_rows:
@@ -175,3 +181,34 @@ def read_raw(
     df.attrs["delimiter"] = delimiter
     df.attrs["oversize_lines"] = [ln for ln, _, _ in too_long]
     return df, lines, [ln for ln, _ in bad]
+
+
+def _csv_rows(path: Path, text: str, delimiter: str, how: str, max_cell_chars: int) -> tuple:
+    """(header, rows, their lines, (line, fields) of malformed rows, (line, column, size) of oversize)."""
+    reader = csv.reader(physical_lines(text), delimiter=delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise TableError(f"{path}: the file is empty") from None
+    check_headers(path, header, how)
+    rows, lines, bad, too_long = [], [], [], []
+    line_start = reader.line_num + 1
+    try:
+        for fields in reader:
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                line_start = reader.line_num + 1
+                continue
+            long_cells = [
+                (h, len(f)) for h, f in zip(header, fields, strict=False) if len(f) > max_cell_chars
+            ]
+            if len(fields) != len(header):
+                bad.append((line_start, len(fields)))
+            elif long_cells:
+                too_long.append((line_start, *long_cells[0]))
+            else:
+                rows.append(fields)
+                lines.append(line_start)
+            line_start = reader.line_num + 1
+    except csv.Error as e:
+        raise TableError(f"{path}: line {reader.line_num}: malformed CSV{how}: {e}") from e
+    return header, rows, lines, bad, too_long

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from reelcast.config import DataConfig
 
@@ -27,6 +28,7 @@ class Schema:
     genres_format: str = "comma"  # comma | tmdb_json
     budget_col: str | None = None
     budget_scale: float = 1.0
+    budget_unit_declared: bool = True  # as revenue_unit_declared, for the budget column
     # Pre-release lists and labels (issue 8); TMDB keeps the lists as JSON arrays of {"name": ...}.
     keywords_col: str | None = None
     companies_col: str | None = None
@@ -128,60 +130,51 @@ def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
     return None
 
 
+def _in_millions(header: str | None) -> bool:
+    """True for a header that says its unit is millions ("Gross (Millions)", "budget_musd")."""
+    return bool(re.search(r"(?i)million|musd|\(m\)|_m$", header or ""))
+
+
+_FIELDS = (
+    "text_col",
+    "revenue_col",
+    "id_col",
+    "title_col",
+    "trailer_col",
+    "year_col",
+    "release_date_col",
+    "runtime_col",
+    "genres_col",
+    "budget_col",
+    "keywords_col",
+    "companies_col",
+    "countries_col",
+    "language_col",
+    "collection_col",
+)
+_OPTIONAL = _FIELDS[2:]  # every field but the text and the revenue
+
+
+def _check_case_twins(schema: Schema, columns: list[str], named: set[str], source: str) -> None:
+    """Refuse a field whose column has a twin differing only in case or spaces ('Revenue', 'revenue')."""
+    for attr in _FIELDS:
+        col = getattr(schema, attr)
+        if not col or attr in named or col not in columns:
+            continue
+        twins = [c for c in columns if c != col and c.strip().lower() == col.strip().lower()]
+        if twins:
+            raise ValueError(
+                f"{source}: columns {col!r} and {twins[0]!r} both read as the {attr[:-4].replace('_', ' ')}; "
+                "rename or drop one, or name the one to use (e.g. --set data.revenue_col=...)"
+            )
+
+
 def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_revenue: bool = True) -> Schema:
     """Pick the schema for a table (by header or by cfg.schema) and apply the user's column flags."""
     if cfg.schema not in ("auto", "generic", *BUILTIN):
         raise ValueError(f"unknown schema {cfg.schema!r}; known: auto, generic, {', '.join(BUILTIN)}")
-    schema: Schema | None = None
-    if cfg.schema in BUILTIN:
-        schema = BUILTIN[cfg.schema]
-    elif cfg.schema == "auto":
-        for s in BUILTIN.values():
-            if all(c in columns for c in s.signature):
-                schema = s
-                break
-    if schema is None:
-        guesses = {k: _find(columns, v) for k, v in _GENERIC_GUESSES.items()}
-        schema = Schema(
-            name="generic",
-            text_col=cfg.text_col or guesses["text_col"] or "",
-            revenue_col=cfg.revenue_col or guesses["revenue_col"] or "",
-            revenue_scale=1.0,
-            zero_revenue_valid=False,
-            revenue_unit_declared=False,
-            id_col=guesses["id_col"],
-            title_col=guesses["title_col"],
-            trailer_col=guesses["trailer_col"],
-            year_col=guesses["year_col"],
-            runtime_col=guesses["runtime_col"],
-            genres_col=guesses["genres_col"],
-            budget_col=guesses["budget_col"],
-            release_date_col=guesses["release_date_col"],
-            keywords_col=guesses["keywords_col"],
-            companies_col=guesses["companies_col"],
-            countries_col=guesses["countries_col"],
-            language_col=guesses["language_col"],
-            collection_col=guesses["collection_col"],
-        )
-        needed = (("--text-col", "text_col"), ("--revenue-col", "revenue_col"))
-        for flag, attr in needed if require_revenue else needed[:1]:
-            if not getattr(schema, attr):
-                raise ValueError(
-                    f"{source}: cannot tell which column holds the {attr[:-4]}; pass {flag}. "
-                    f"Columns found: {', '.join(columns)}"
-                )
-    overrides = {
-        k: getattr(cfg, k)
-        for k in ("id_col", "title_col", "text_col", "revenue_col", "trailer_col")
-        if getattr(cfg, k) is not None
-    }
-    if cfg.revenue_scale is not None:
-        overrides["revenue_scale"] = cfg.revenue_scale
-        overrides["revenue_unit_declared"] = True
-    elif schema.name == "generic" and re.search(r"(?i)million|musd|\(m\)|_m$", schema.revenue_col or ""):
-        overrides["revenue_unit_declared"] = True  # "Gross (Millions)", "revenue_musd": millions, as read
-    if cfg.zero_revenue_valid is not None:
-        overrides["zero_revenue_valid"] = cfg.zero_revenue_valid
+    schema = _builtin(columns, cfg) or _generic(columns, cfg, source, require_revenue)
+    overrides = _overrides(schema, cfg)
     schema = replace(schema, **overrides)
     if schema.trailer_col is None:
         schema = replace(schema, trailer_col=_find(columns, _GENERIC_GUESSES["trailer_col"]))
@@ -196,23 +189,63 @@ def resolve_schema(columns: list[str], cfg: DataConfig, source: str, require_rev
             f"{source}: missing required column {', '.join(repr(m) for m in missing)} "
             f"(schema {schema.name}); columns found: {', '.join(columns)}"
         )
+    _check_case_twins(schema, columns, set(overrides), source)
     # Optional columns of a built-in schema that this copy of the table lacks are simply unused.
-    optional = (
-        "id_col",
-        "title_col",
-        "trailer_col",
-        "year_col",
-        "release_date_col",
-        "runtime_col",
-        "genres_col",
-        "budget_col",
-        "keywords_col",
-        "companies_col",
-        "countries_col",
-        "language_col",
-        "collection_col",
-    )
     absent = {
-        a: None for a in optional if getattr(schema, a) is not None and getattr(schema, a) not in columns
+        a: None for a in _OPTIONAL if getattr(schema, a) is not None and getattr(schema, a) not in columns
     }
     return replace(schema, **absent) if absent else schema
+
+
+def _builtin(columns: list[str], cfg: DataConfig) -> Schema | None:
+    """The built-in schema named by cfg.schema, or (auto) the first whose signature the header has."""
+    if cfg.schema in BUILTIN:
+        return BUILTIN[cfg.schema]
+    if cfg.schema == "auto":
+        return next((s for s in BUILTIN.values() if all(c in columns for c in s.signature)), None)
+    return None
+
+
+def _generic(columns: list[str], cfg: DataConfig, source: str, require_revenue: bool) -> Schema:
+    """A schema from the user's column flags and the usual column names; units undeclared."""
+    guesses = {k: _find(columns, v) for k, v in _GENERIC_GUESSES.items()}
+    guesses["text_col"] = cfg.text_col or guesses["text_col"] or ""
+    guesses["revenue_col"] = cfg.revenue_col or guesses["revenue_col"] or ""
+    schema = Schema(
+        name="generic",
+        revenue_scale=1.0,
+        zero_revenue_valid=False,
+        revenue_unit_declared=False,
+        budget_unit_declared=False,
+        **guesses,
+    )
+    needed = (("--text-col", "text_col"), ("--revenue-col", "revenue_col"))
+    for flag, attr in needed if require_revenue else needed[:1]:
+        if not getattr(schema, attr):
+            raise ValueError(
+                f"{source}: cannot tell which column holds the {attr[:-4]}; pass {flag}. "
+                f"Columns found: {', '.join(columns)}"
+            )
+    return schema
+
+
+def _overrides(schema: Schema, cfg: DataConfig) -> dict[str, Any]:
+    """The schema fields the user's flags and config set, and units a generic header declares."""
+    overrides: dict[str, Any] = {
+        k: getattr(cfg, k)
+        for k in ("id_col", "title_col", "text_col", "revenue_col", "trailer_col")
+        if getattr(cfg, k) is not None
+    }
+    if cfg.revenue_scale is not None:
+        overrides["revenue_scale"] = cfg.revenue_scale
+        overrides["revenue_unit_declared"] = True
+    elif schema.name == "generic" and _in_millions(schema.revenue_col):
+        overrides["revenue_unit_declared"] = True  # "Gross (Millions)", "revenue_musd": millions, as read
+    if cfg.budget_scale is not None:
+        overrides["budget_scale"] = cfg.budget_scale
+        overrides["budget_unit_declared"] = True
+    elif schema.name == "generic" and _in_millions(schema.budget_col):
+        overrides["budget_unit_declared"] = True
+    if cfg.zero_revenue_valid is not None:
+        overrides["zero_revenue_valid"] = cfg.zero_revenue_valid
+    return overrides

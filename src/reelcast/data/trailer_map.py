@@ -7,13 +7,17 @@ key that points at two different trailers is ambiguous and not used.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from pathlib import Path
 
 import pandas as pd
 
+from reelcast.config import DataConfig
 from reelcast.media.refs import YOUTUBE_ID
+
+log = logging.getLogger(__name__)
 
 METHODS = ("tmdb", "imdb", "title_year", "title_year_pm1")
 # Articles MovieLens moves to the end ("Matrix, The", "Postino, Il"); moved back before matching.
@@ -184,9 +188,35 @@ def join_trailers(
         "title": _pick(films, title_col, "title"),
         "year": _pick(films, year_col, "year"),
     }
+    index, ambiguous = _indexes(ml)
+    out: list[str | None] = []
+    counts = dict.fromkeys(METHODS, 0)
+    for _, row in films.iterrows():
+        found, how = _match(row, cols, index)
+        if found is not None:
+            counts[how] += 1
+        out.append(found)
+    n = len(films)
+    matched = sum(counts.values())
+    report = {
+        "films": n,
+        "matched": matched,
+        "unmatched": n - matched,
+        "hit_rate": matched / n if n else 0.0,
+        "by_method": counts,
+        "columns": cols,
+        "movielens_trailers": len(ml),
+        "movielens_invalid_ids": invalid,
+        "ambiguous_title_keys": ambiguous,
+    }
+    return pd.Series(out, index=films.index, dtype=object, name="trailer"), report
+
+
+def _indexes(ml: pd.DataFrame) -> tuple[dict[str, dict], int]:
+    """Lookups from each kind of evidence (METHODS) to a YouTube id, and the ambiguous title keys."""
     # The first movieId wins when two MovieLens entries share an external id (re-releases).
-    by_tmdb = {}
-    by_imdb = {}
+    by_tmdb: dict = {}
+    by_imdb: dict = {}
     for yid, tm, im in zip(ml["youtubeId"], ml["tmdb"], ml["imdb"], strict=True):
         if tm is not None and tm == tm:
             by_tmdb.setdefault(int(tm), yid)
@@ -204,38 +234,45 @@ def join_trailers(
                 pairs_near.append(((n, y), yid))
     by_title, ambiguous = _unique_index(pairs_exact)
     by_title_near, _ = _unique_index(pairs_near)
+    index = {"tmdb": by_tmdb, "imdb": by_imdb, "title_year": by_title, "title_year_pm1": by_title_near}
+    return index, ambiguous
 
-    out: list[str | None] = []
-    counts = dict.fromkeys(METHODS, 0)
-    for _, row in films.iterrows():
-        found = None
-        if cols["tmdb"] and (k := _int_id(row[cols["tmdb"]])) is not None and k in by_tmdb:
-            found, how = by_tmdb[k], "tmdb"
-        elif cols["imdb"] and (k := _int_id(row[cols["imdb"]])) is not None and k in by_imdb:
-            found, how = by_imdb[k], "imdb"
-        elif cols["title"] and cols["year"]:
-            year = _year(row[cols["year"]])
-            name = normalise_title(row[cols["title"]]) if isinstance(row[cols["title"]], str) else ""
-            if year is not None and name:
-                if (name, year) in by_title:
-                    found, how = by_title[(name, year)], "title_year"
-                elif (name, year) in by_title_near:
-                    found, how = by_title_near[(name, year)], "title_year_pm1"
-        if found is not None:
-            counts[how] += 1
-        out.append(found)
 
-    n = len(films)
-    matched = sum(counts.values())
-    report = {
-        "films": n,
-        "matched": matched,
-        "unmatched": n - matched,
-        "hit_rate": matched / n if n else 0.0,
-        "by_method": counts,
-        "columns": cols,
-        "movielens_trailers": len(ml),
-        "movielens_invalid_ids": invalid,
-        "ambiguous_title_keys": ambiguous,
-    }
-    return pd.Series(out, index=films.index, dtype=object, name="trailer"), report
+def _match(row: pd.Series, cols: dict, index: dict[str, dict]) -> tuple[str | None, str | None]:
+    """(YouTube id, method) for one film by the first evidence that finds it; (None, None) otherwise."""
+    if cols["tmdb"] and (k := _int_id(row[cols["tmdb"]])) is not None and k in index["tmdb"]:
+        return index["tmdb"][k], "tmdb"
+    if cols["imdb"] and (k := _int_id(row[cols["imdb"]])) is not None and k in index["imdb"]:
+        return index["imdb"][k], "imdb"
+    if cols["title"] and cols["year"]:
+        year = _year(row[cols["year"]])
+        name = normalise_title(row[cols["title"]]) if isinstance(row[cols["title"]], str) else ""
+        if year is not None and name:
+            for how in ("title_year", "title_year_pm1"):
+                if (name, year) in index[how]:
+                    return index[how][(name, year)], how
+    return None, None
+
+
+def fill_trailers(df: pd.DataFrame, cfg: DataConfig, tmdb_ids: bool) -> dict:
+    """Fill empty trailer cells with MovieLens YouTube ids (by TMDb id, IMDb id, then title + year).
+
+    `tmdb_ids`: the film ids are TMDb ids. Returns the join summary for the table report.
+    """
+    links = Path(cfg.trailer_links) if cfg.trailer_links else None
+    tmdb = "film_id" if tmdb_ids else None
+    imdb = next((c for c in df.columns if c.lower() in ("src:imdb_id", "src:imdbid", "src:tconst")), None)
+    ids, join = join_trailers(
+        df, Path(cfg.trailer_map), links, tmdb_col=tmdb, imdb_col=imdb, title_col="title", year_col="year"
+    )
+    empty = df["trailer"] == ""
+    df.loc[empty, "trailer"] = ids[empty].fillna("").astype(str)
+    log.info(
+        "trailer map %s: %d of %d films matched (%.1f %%): %s",
+        cfg.trailer_map,
+        join["matched"],
+        join["films"],
+        100 * join["hit_rate"],
+        ", ".join(f"{m} {n}" for m, n in join["by_method"].items()),
+    )
+    return join
