@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,14 @@ from reelcast.serving.settings import GENERIC_CONTENT_TYPES, ServeSettings
 log = logging.getLogger(__name__)
 
 FILE_FIELD = "file"
+# The only parts a request may have, each at most once: anything else is refused at its headers (422),
+# before its data is read, so a body of many or large unknown parts costs the server nothing.
+TEXT_FIELDS = ("description", "title", "film_id", "metadata")
+FORM_FIELDS = (*TEXT_FIELDS, FILE_FIELD)
+# A part's headers (Content-Disposition, Content-Type): a few hundred bytes in practice.
+MAX_PART_HEADER_BYTES = 8 * 1024
+MAX_PART_HEADERS = 16
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,59}")
 # Room for the text fields and the multipart framing on top of the file itself (UTF-8: <= 4 bytes a char).
 _FRAMING_BYTES = 64 * 1024
 
@@ -110,17 +119,29 @@ class _StreamingForm:
         self._is_file = False
         self._data = bytearray()
         self._field_limit = field_limit_bytes(settings)
+        self._header_bytes = 0
+        self._seen: set[str] = set()
 
     def on_part_begin(self) -> None:
         self._headers, self._name, self._is_file, self._data = {}, "", False, bytearray()
+        self._header_bytes = 0
+
+    def _count_header(self, n: int) -> None:
+        self._header_bytes += n
+        if self._header_bytes > MAX_PART_HEADER_BYTES:
+            raise UploadError(413, f"a multipart part's headers are over {MAX_PART_HEADER_BYTES} bytes")
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._header_name += data[start:end]
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._header_value += data[start:end]
 
     def on_header_end(self) -> None:
+        if len(self._headers) >= MAX_PART_HEADERS:
+            raise UploadError(413, f"a multipart part has more than {MAX_PART_HEADERS} headers")
         self._headers[self._header_name.strip().lower()] = self._header_value.strip()
         self._header_name, self._header_value = b"", b""
 
@@ -129,7 +150,15 @@ class _StreamingForm:
         if b"name" not in options:
             raise UploadError(400, 'a multipart part has no Content-Disposition "name"')
         self._name = options[b"name"].decode("utf-8", "replace")
+        if self._name not in FORM_FIELDS:
+            shown = repr(self._name) if _PLAIN_NAME.fullmatch(self._name) else "(a field)"
+            raise UploadError(422, f"unknown form field {shown}; the fields are {', '.join(FORM_FIELDS)}")
+        if self._name in self._seen:
+            raise UploadError(422, f"form field {self._name!r} is sent more than once")
+        self._seen.add(self._name)
         if b"filename" not in options:
+            if self._name == FILE_FIELD:
+                raise UploadError(422, f"{FILE_FIELD!r} must be a file part (with a filename)")
             return
         filename = options[b"filename"].decode("utf-8", "replace")
         if self._name != FILE_FIELD:
