@@ -23,7 +23,7 @@ def _segment(width: int, height: int, frames: int) -> bytes:
     return buf.getvalue()
 
 
-def growing_stream(path: Path, small: int = 64, large: int = 1024, n_small: int = 8, n_large: int = 2) -> Path:
+def growing_stream(path: Path, small: int = 64, large: int = 1024, n_small: int = 8, n_large: int = 2):
     """An H.264 MPEG-TS whose headers say small x small and whose last frames are large x large.
 
     Two TS segments back to back: a demuxer reads the first one's size, the decoder meets the second's
