@@ -254,3 +254,34 @@ def test_synthetic_trailers_are_deterministic_per_seed(tmp_path):
     assert a == b and a != c
     fa, fc = (sample_frames(tmp_path / n, CFG) for n in ("a.mp4", "c.mp4"))
     assert np.abs(fa.astype(int) - fc.astype(int)).mean() > 5  # other colours and motion
+
+
+# ---- frame-size guard ------------------------------------------------------------------------------
+def test_a_stream_that_grows_mid_way_is_refused_at_its_first_large_frame(tmp_path):
+    from helpers.hostile_media import growing_stream
+
+    video = growing_stream(tmp_path / "grow.ts", small=64, large=512)
+    import av
+
+    with av.open(str(video)) as c:  # the headers show only the small frames
+        assert (c.streams.video[0].codec_context.width, c.streams.video[0].codec_context.height) == (64, 64)
+    with pytest.raises(MediaError) as e:
+        decode.check_frame_sizes(video, max_pixels=128 * 128)
+    assert e.value.status == "too_large" and "512x512" in str(e.value)
+    converted = []
+    real_converter = decode._converter
+
+    def counting_converter(stream, cfg):
+        convert = real_converter(stream, cfg)
+        return lambda frame: converted.append((frame.width, frame.height)) or convert(frame)
+
+    cfg = replace(CFG, num_frames=12, resize=32, crop=32)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(decode, "_converter", counting_converter)
+        with pytest.raises(MediaError) as e:
+            decode_trailer(video, cfg, max_pixels=128 * 128)
+    assert e.value.status == "too_large"
+    assert (512, 512) not in converted  # refused before a large frame was converted
+    # Under the limit the same file decodes, every frame checked.
+    assert decode.check_frame_sizes(video, max_pixels=512 * 512) == 10
+    assert decode_trailer(video, cfg, max_pixels=512 * 512).frames.shape == (12, 32, 32, 3)

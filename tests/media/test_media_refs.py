@@ -107,3 +107,32 @@ def test_trailer_ref_validates_its_fields():
     with pytest.raises(TrailerRefError):
         TrailerRef("file", "relative/path.mp4")
     assert TrailerRef("file", str(Path("/abs/x.mp4"))).cache_key == "file-/abs/x.mp4"
+
+
+@pytest.mark.parametrize(
+    "cell", ["http://[::1:8000/ok.mp4", "https://[fe80::1/x.mp4", "http://[not-an-address]/t.mp4"]
+)
+def test_a_malformed_ipv6_url_is_an_invalid_reference(cell):
+    from reelcast.media.refs import parse_remote_ref
+
+    for parse in (parse_trailer_ref, parse_remote_ref):
+        with pytest.raises(TrailerRefError) as e:
+            parse(cell)
+        assert e.value.status == "invalid"
+
+
+def test_remote_refs_are_read_without_touching_the_filesystem(tmp_path, monkeypatch):
+    from reelcast.media.refs import parse_remote_ref
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / VID).write_bytes(b"x")  # an existing file named like an id does not matter here
+    assert parse_remote_ref(VID) == TrailerRef("youtube", VID)
+    assert parse_remote_ref(f"https://youtu.be/{VID}") == TrailerRef("youtube", VID)
+    assert parse_remote_ref("https://cdn.example.org/t.mp4") == TrailerRef(
+        "url", "https://cdn.example.org/t.mp4"
+    )
+    for path in ("~root/x.mp4", "/etc/passwd", "trailers/x.mp4", "x.mkv"):
+        assert parse_remote_ref(path) is None
+    for bad in ("ftp://x/t.mp4", "not a link", "https://www.youtube.com/watch?v=short"):
+        with pytest.raises(TrailerRefError):
+            parse_remote_ref(bad)

@@ -246,7 +246,7 @@ def test_upload_over_the_pixel_limit_is_413_before_decoding(text_model, tmp_path
 def test_uploads_are_opened_two_at_a_time(text_model, tmp_path, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
-    from reelcast.serving import app as app_module
+    from reelcast.serving import service as app_module
 
     running, peak, lock = [0], [0], threading.Lock()
 

@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from reelcast.data.classes import CLASS_NAMES
-from reelcast.serving.app import ModelService, create_app
+from reelcast.serving.app import create_app
+from reelcast.serving.service import ModelService
 from reelcast.serving.settings import ServeSettings
 
 PLOT = "A retired safecracker is pulled back for one last job inside the city's most secure casino vault."
@@ -343,15 +344,22 @@ def test_trailer_references_for_a_model_that_reads_trailers(simulated_run):
         "dQw4w9WgXcQ",
         "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
     ):
-        assert service.trailer_reference(ok) == (ok, [])
-    for bad in ("not a link at all", "ftp://example.com/x.mp4", "https://www.youtube.com/watch?v=short"):
-        ref, warnings = service.trailer_reference(bad)
-        assert ref is None and len(warnings) == 1
+        assert service.trailer_reference(ok) == (ok, [], None)
+    for bad in (
+        "not a link at all",
+        "ftp://example.com/x.mp4",
+        "https://www.youtube.com/watch?v=short",
+        "http://[::1:8000/ok.mp4",
+    ):
+        ref, warnings, status = service.trailer_reference(bad)
+        assert ref is None and len(warnings) == 1 and status["status"] == "invalid"
         assert "trailer_url is not usable" in warnings[0] and "description alone" in warnings[0]
-    ref, warnings = service.trailer_reference("/etc/passwd")
+        assert bad not in status["message"]
+    ref, warnings, status = service.trailer_reference("/etc/passwd")
     assert ref is None and "is a file path; this server does not read its own files" in warnings[0]
+    assert status["status"] == "refused" and "does not read its own files" in status["message"]
     local = ModelService(p, ServeSettings(allow_local_trailers=True))
-    assert local.trailer_reference("/srv/trailers/x.mp4") == ("/srv/trailers/x.mp4", [])
+    assert local.trailer_reference("/srv/trailers/x.mp4") == ("/srv/trailers/x.mp4", [], None)
 
 
 def test_simulated_media_model_says_it_cannot_read_a_real_trailer(simulated_run):
@@ -363,6 +371,9 @@ def test_simulated_media_model_says_it_cannot_read_a_real_trailer(simulated_run)
     assert body["uses_trailers"] is True
     assert set(body["contributions"]) == {"text", "video", "audio"}
     assert any("simulated trailer features" in w for w in body["warnings"])
+    # Refused, with the reason: not "no trailer given".
+    assert body["trailer_status"]["status"] == "refused"
+    assert "simulated trailer features" in body["trailer_status"]["message"]
 
 
 def test_serve_command_reports_a_wrong_model_folder_in_one_line(tmp_path):

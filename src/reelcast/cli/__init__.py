@@ -753,6 +753,7 @@ def serve(
 
     from reelcast.serving.app import create_app
     from reelcast.serving.arms import ABSettings, parse_models
+    from reelcast.serving.server import server_config
     from reelcast.serving.settings import ServeSettings
 
     try:
@@ -787,7 +788,7 @@ def serve(
     plog = api.state.arms.log
     typer.echo(f"reelcast: prediction log {plog.shown_url if plog else 'off'}", err=True)
     level = "debug" if verbose else "warning" if quiet else "info"
-    uvicorn.run(api, host=host, port=port, log_level=level)
+    uvicorn.Server(server_config(api, settings, log_level=level)).run()
 
 
 @app.command("ab-report")

@@ -11,6 +11,7 @@ two to three times slower than sequential, and keyframes alone give too few fram
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,11 @@ CORRUPT = "corrupt"
 EMPTY_FILE = "empty_file"
 NO_VIDEO = "no_video"
 UNREADABLE = "unreadable"
+TOO_LARGE = "too_large"
+
+# Largest decoded picture converted (width x height). Stream headers give only the first frame's size and
+# a stream may switch to 8192x8192 mid-way (200 MB a converted frame), so every decoded frame is checked.
+MAX_FRAME_PIXELS = 4096 * 4096
 
 # Loudness target for the waveform: -20 dBFS RMS leaves ~20 dB of headroom for peaks, the usual
 # level for speech/music model inputs, and makes quiet and loud trailers comparable.
@@ -37,7 +43,8 @@ _INTERPOLATION = "AREA"
 
 
 class MediaError(Exception):
-    """A trailer that cannot be decoded; `.status` says why (corrupt, empty_file, no_video, unreadable)."""
+    """A trailer that cannot be decoded; `.status` says why (corrupt, empty_file, no_video, unreadable,
+    too_large)."""
 
     def __init__(self, status: str, path: str | Path, message: str):
         super().__init__(f"{path}: {message}")
@@ -260,7 +267,39 @@ def _decode_packets(
         yield e
 
 
-def _sample(path: Path, cfg: MediaConfig, strategy: str = "planned") -> tuple[np.ndarray, float, list[str]]:
+def frame_size_problem(frame: av.VideoFrame, max_pixels: int) -> str | None:
+    """Why a decoded frame is too large to convert, or None."""
+    if frame.width * frame.height <= max_pixels:
+        return None
+    side = math.isqrt(max_pixels)
+    return (
+        f"a video frame is {frame.width}x{frame.height} pixels; at most {max_pixels} pixels a frame "
+        f"({side}x{side}) are decoded"
+    )
+
+
+def check_frame_sizes(path: str | Path, max_pixels: int = MAX_FRAME_PIXELS) -> int:
+    """Decode every video frame (without converting any) and refuse the file at the first one over
+    `max_pixels` (MediaError too_large); the number of frames checked. No video stream: 0."""
+    path = Path(path)
+    n = 0
+    with _open(path) as container:
+        if not container.streams.video:
+            return 0
+        stream = container.streams.video[0]
+        for item in _decode_packets(container, stream, None, None, _Plan([], [], 0.0, None)):
+            if isinstance(item, Exception):
+                continue  # damage is the decoder's to report; only the size matters here
+            why = frame_size_problem(item, max_pixels)
+            if why:
+                raise MediaError(TOO_LARGE, path, why)
+            n += 1
+    return n
+
+
+def _sample(
+    path: Path, cfg: MediaConfig, strategy: str = "planned", max_pixels: int = MAX_FRAME_PIXELS
+) -> tuple[np.ndarray, float, list[str]]:
     _check_cfg(cfg)
     if strategy not in ("planned", "sequential"):
         raise ValueError(f"unknown frame sampling strategy {strategy!r} (planned | sequential)")
@@ -323,6 +362,9 @@ def _sample(path: Path, cfg: MediaConfig, strategy: str = "planned") -> tuple[np
             if isinstance(item, Exception):
                 errors += 1
                 continue
+            why = frame_size_problem(item, max_pixels)
+            if why:  # before the picker converts (or even keeps) it
+                raise MediaError(TOO_LARGE, path, why)
             # The stream's time base: frames flushed out of the decoder carry none of their own.
             has_t = item.pts is not None and tb > 0
             t = item.pts * tb if has_t else start + picker.decoded / fallback_rate
@@ -336,9 +378,11 @@ def _sample(path: Path, cfg: MediaConfig, strategy: str = "planned") -> tuple[np
     return np.stack(frames), float(duration), warnings
 
 
-def sample_frames(path: str | Path, cfg: MediaConfig, strategy: str = "planned") -> np.ndarray:
+def sample_frames(
+    path: str | Path, cfg: MediaConfig, strategy: str = "planned", max_pixels: int = MAX_FRAME_PIXELS
+) -> np.ndarray:
     """(num_frames, crop, crop, 3) uint8 RGB frames spread evenly over the trimmed clip."""
-    return _sample(Path(path), cfg, strategy)[0]
+    return _sample(Path(path), cfg, strategy, max_pixels)[0]
 
 
 # ---- audio ----------------------------------------------------------------------------------------
@@ -435,10 +479,10 @@ def load_audio(path: str | Path, cfg: MediaConfig) -> np.ndarray | None:
 # ---- both -----------------------------------------------------------------------------------------
 
 
-def decode_trailer(path: str | Path, cfg: MediaConfig) -> DecodedTrailer:
+def decode_trailer(path: str | Path, cfg: MediaConfig, max_pixels: int = MAX_FRAME_PIXELS) -> DecodedTrailer:
     """Frames and audio of one trailer; damaged audio is reported as a warning and left out."""
     path = Path(path)
-    frames, duration, warnings = _sample(path, cfg)
+    frames, duration, warnings = _sample(path, cfg, max_pixels=max_pixels)
     try:
         audio = _audio(path, cfg, warnings)
     except MediaError as e:  # the pictures decoded; losing the sound only masks one modality

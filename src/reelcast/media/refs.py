@@ -212,7 +212,13 @@ def parse_trailer_ref(cell: object, base_dir: Path | None = None) -> TrailerRef 
         return TrailerRef("youtube", yt)
 
     if re.match(r"(?i)https?://", text):
-        if not urlsplit(text).hostname:
+        try:
+            host = urlsplit(text).hostname
+        except ValueError as e:  # "Invalid IPv6 URL": an unbalanced "[" or a bad address inside one
+            raise TrailerRefError(
+                f"trailer {text!r} is not a valid URL ({e}); accepted: {ACCEPTED}"
+            ) from None
+        if not host:
             raise TrailerRefError(f"trailer {text!r} is a URL without a host; accepted: {ACCEPTED}")
         return TrailerRef("url", text)
     if re.match(r"(?i)[a-z][a-z0-9+.-]+://", text):
@@ -230,3 +236,34 @@ def parse_trailer_ref(cell: object, base_dir: Path | None = None) -> TrailerRef 
     if looks_like_path:
         return TrailerRef("file", str(local))
     raise TrailerRefError(f"trailer {text!r} is not recognised; accepted: {ACCEPTED}")
+
+
+# Forms of a reference that name something remote; anything else is a path on the machine.
+_URL_START = re.compile(r"(?i)https?://")
+_YOUTUBE_BARE = re.compile(r"(?i)(www\.|m\.)?(youtube\.com|youtu\.be|youtube-nocookie\.com)/")
+_SCHEME = re.compile(r"(?i)[a-z][a-z0-9+.-]+:")
+_DRIVE = re.compile(r"[A-Za-z]:[\\/]")
+
+
+def parse_remote_ref(text: str) -> TrailerRef | None:
+    """The TrailerRef of a YouTube id/link or http(s) URL, read without touching the filesystem.
+
+    None when the text is a file path; TrailerRefError (status invalid) when it is neither (an unknown
+    scheme, a YouTube link without an id, a malformed URL, free text). Unlike `parse_trailer_ref` it never
+    expands `~user` or stats a path, so a client cannot probe the server's users or files.
+    """
+    if _URL_START.match(text) or _YOUTUBE_BARE.match(text):
+        ref = parse_trailer_ref(text)  # these forms never reach the filesystem branch
+        if ref is None:
+            raise TrailerRefError("empty reference")
+        return ref
+    if YOUTUBE_ID.fullmatch(text):
+        return TrailerRef("youtube", text)
+    if _SCHEME.match(text) and not _DRIVE.match(text):
+        raise TrailerRefError(f"trailer {text[:80]!r} uses an unsupported scheme; accepted: {ACCEPTED}")
+    suffix = (
+        Path(text.replace("\\", "/").rsplit("/", 1)[-1]).suffix.lower() if len(text) < MAX_PATH_CHARS else ""
+    )
+    if suffix in MEDIA_SUFFIXES or "/" in text or "\\" in text or text.startswith("~"):
+        return None
+    raise TrailerRefError(f"trailer {text[:80]!r} is not recognised; accepted: {ACCEPTED}")

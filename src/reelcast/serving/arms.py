@@ -309,7 +309,7 @@ class ArmSet:
                     "model_id": a.model_id,
                     "modalities": list(p.spec_.modalities),
                     "thresholds_musd": [float(t) for t in p.thresholds_],
-                    "encoder_ids": {str(k): str(v) for k, v in (p.encoder_ids_ or {}).items()},
+                    "encoder_ids": a.service.encoder_ids(),
                 }
             )
         return out

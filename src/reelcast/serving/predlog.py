@@ -185,7 +185,10 @@ class PredictionLog:
         self.queue: queue.Queue = queue.Queue(maxsize=self.settings.queue_size)
         self.lock = threading.Lock()
         self.counts = {"submitted": 0, "written": 0, "dropped": 0, "failed": 0}
+        # /health is public: it shows how many writes failed and the class of the last error; the text
+        # (SQL, parameters, paths) goes to the server log only.
         self.last_error: str | None = None
+        self.write_errors = 0
         self.closed = False
         self.thread = threading.Thread(target=self._run, name="reelcast-prediction-log", daemon=True)
         self.thread.start()
@@ -235,6 +238,7 @@ class PredictionLog:
         out["queue_size"] = self.settings.queue_size
         # The kind of database only: /health is public, where the log lives is the operator's business.
         out["database"] = self.engine.dialect.name
+        out["write_errors"] = self.write_errors
         out["last_error"] = self.last_error
         return out
 
@@ -287,8 +291,11 @@ class PredictionLog:
                 with self.engine.begin() as conn:  # one transaction, one commit per batch
                     conn.execute(self.predictions.insert(), batch)
             except Exception as e:  # a broken database must not kill the writer or reach a request
-                self.last_error = f"{type(e).__name__}: {e}"[:500]
-                log.warning("prediction log: writing %d entries failed (%s)", len(batch), self.last_error)
+                self.last_error = type(e).__name__
+                self.write_errors += 1
+                log.warning(
+                    "prediction log: writing %d entries failed (%s: %s)", len(batch), self.last_error, e
+                )
                 time.sleep(0.1 * 2**attempt)
                 continue
             with self.lock:

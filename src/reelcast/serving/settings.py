@@ -49,7 +49,10 @@ class ServeSettings:
     max_body_kb: float = 1024.0  # JSON bodies; uploads have max_upload_mb
     body_idle_timeout: float = 30.0  # seconds the server waits for the next piece of a request body
     body_deadline: float = 900.0  # seconds a whole request body may take (a 200 MB upload at ~230 KB/s)
-    max_pixels: int = 4096 * 4096  # larger video frames are refused before decoding (413)
+    max_pixels: int = 4096 * 4096  # larger video frames (any of them, not just the first) are refused (413)
+    header_timeout: float = 10.0  # seconds a connection may take to send a complete request head
+    keep_alive_timeout: float = 5.0  # seconds an idle keep-alive connection stays open
+    shutdown_timeout: float = 15.0  # seconds open requests get to finish after SIGTERM, then are cancelled
     max_concurrent_probes: int = 2  # uploads opened (first frame decoded) at the same time
     # Clients must send this as X-API-Key or Authorization: Bearer (401 otherwise); None = open.
     api_key: str | None = field(default=None, repr=False)
@@ -83,7 +86,16 @@ class ServeSettings:
     def __post_init__(self) -> None:
         if self.max_upload_mb <= 0:
             raise ValueError(f"max_upload_mb must be positive, got {self.max_upload_mb}")
-        for name in ("max_body_kb", "body_idle_timeout", "body_deadline", "fetch_deadline", "fetch_max_mb"):
+        for name in (
+            "max_body_kb",
+            "body_idle_timeout",
+            "body_deadline",
+            "fetch_deadline",
+            "fetch_max_mb",
+            "header_timeout",
+            "keep_alive_timeout",
+            "shutdown_timeout",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if min(self.max_pixels, self.fetch_workers, self.max_pending_fetches, self.max_concurrent_probes) < 1:

@@ -3,6 +3,9 @@
 FastAPI's `UploadFile` parameters read the whole body before the endpoint runs, so a 10 GB upload would be
 spooled to disk before it could be refused. Parsing the stream here lets the server stop at the first byte
 over the limit, write the file where the settings say, and refuse a non-video part before storing any of it.
+A body has at most the five known parts, once each, each bounded (python-multipart bounds their headers):
+an unknown or repeated part is refused at its headers, before its data is read. (Starlette's
+`request.form(max_files=, max_fields=, max_part_size=)` would bound them too, but only after spooling.)
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +29,11 @@ from reelcast.serving.settings import GENERIC_CONTENT_TYPES, ServeSettings
 log = logging.getLogger(__name__)
 
 FILE_FIELD = "file"
+# The only parts a request may have, each at most once: anything else is refused at its headers (422),
+# before its data is read, so a body of many or large unknown parts costs the server nothing.
+TEXT_FIELDS = ("description", "title", "film_id", "metadata")
+FORM_FIELDS = (*TEXT_FIELDS, FILE_FIELD)
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,59}")
 # Room for the text fields and the multipart framing on top of the file itself (UTF-8: <= 4 bytes a char).
 _FRAMING_BYTES = 64 * 1024
 
@@ -110,6 +119,7 @@ class _StreamingForm:
         self._is_file = False
         self._data = bytearray()
         self._field_limit = field_limit_bytes(settings)
+        self._seen: set[str] = set()
 
     def on_part_begin(self) -> None:
         self._headers, self._name, self._is_file, self._data = {}, "", False, bytearray()
@@ -129,7 +139,15 @@ class _StreamingForm:
         if b"name" not in options:
             raise UploadError(400, 'a multipart part has no Content-Disposition "name"')
         self._name = options[b"name"].decode("utf-8", "replace")
+        if self._name not in FORM_FIELDS:
+            shown = repr(self._name) if _PLAIN_NAME.fullmatch(self._name) else "(a field)"
+            raise UploadError(422, f"unknown form field {shown}; the fields are {', '.join(FORM_FIELDS)}")
+        if self._name in self._seen:
+            raise UploadError(422, f"form field {self._name!r} is sent more than once")
+        self._seen.add(self._name)
         if b"filename" not in options:
+            if self._name == FILE_FIELD:
+                raise UploadError(422, f"{FILE_FIELD!r} must be a file part (with a filename)")
             return
         filename = options[b"filename"].decode("utf-8", "replace")
         if self._name != FILE_FIELD:

@@ -1,0 +1,1 @@
+"""The API's routes, one APIRouter per concern: the page, the service's state, predictions."""
