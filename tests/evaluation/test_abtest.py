@@ -12,7 +12,8 @@ import pytest
 from helpers.predlog import entry, probs  # noqa: F401
 
 from reelcast.config import Config
-from reelcast.evaluation.abtest import assign_periods, number_drift, psi, rate_drift, run_ab_report
+from reelcast.evaluation.abtest import run_ab_report
+from reelcast.evaluation.drift import assign_periods, number_drift, psi, rate_drift
 from reelcast.serving.predlog import PredictionLog
 
 EDGES = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]  # millions: class k holds [k, k+1) for k = 1..6
@@ -204,7 +205,7 @@ def test_drift_flags_a_shift_against_the_training_films(tmp_path):
 
 
 def test_holm_correction():
-    from reelcast.evaluation.abtest import holm
+    from reelcast.evaluation.stats import holm
 
     # Sorted p: 0.01 < 0.05/3, 0.02 < 0.05/2, 0.04 < 0.05/1 -> all kept; 0.046 alone of three is not.
     assert holm([0.04, 0.01, 0.02], 0.05) == [True, True, True]
