@@ -75,9 +75,10 @@ def _check_tables(url: str, shown: str) -> None:
     try:
         engine = create_engine(url)
     except (ImportError, NoSuchModuleError) as e:
+        dialect = url.split("://", 1)[0]
         raise PredictionLogError(
-            f"{shown}: the database driver is not installed ({e}); install it, e.g. "
-            "pip install 'reelcast[postgres]' for postgresql+psycopg:// URLs"
+            f"{shown}: the database driver for {dialect} is not installed ({e}); install it into this "
+            "environment (for PostgreSQL: pip install 'reelcast[postgres]'), or give the SQLite file"
         ) from None
     try:
         insp = inspect(engine)
@@ -119,7 +120,7 @@ def _find_bad_json(url: str, shown: str) -> None:
                 raw = pd.read_sql_table(table, conn, columns=keys + list(cols))
                 for row in raw.to_dict("records"):
                     for col in cols:
-                        if col == "metadata" and row[col] is None:
+                        if col == "metadata" and not isinstance(row[col], str):  # NULL: no metadata
                             continue
                         try:
                             json.loads(row[col])
