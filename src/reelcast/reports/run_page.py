@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import tomllib
@@ -519,9 +520,8 @@ def _files(run_dir: Path) -> Markup:
         if p.is_dir() or rel.parts[0] == "demo_inputs" or p.name == REPORT or p.name.startswith("."):
             continue
         size = p.stat().st_size
-        items.append(
-            {"file": Markup(f'<a href="{esc(rel.as_posix())}">{esc(rel.as_posix())}</a>'), "bytes": size}
-        )
+        link = Markup(f'<a href="{esc(quote(rel.as_posix()))}">{esc(rel.as_posix())}</a>')
+        items.append({"file": Cell(rel.as_posix(), link), "bytes": size})
     return table(items)
 
 
