@@ -105,7 +105,8 @@ def test_files_section_links_every_file(tmp_path):
     html = build_run_page(run)
     files = html[html.index('id="files"') :]
     assert '<a href="config.toml">config.toml</a>' in files
-    assert '<a href="split_70_20_10/evaluation_results.json">split_70_20_10/evaluation_results.json</a>' in files
+    results = "split_70_20_10/evaluation_results.json"
+    assert f'<a href="{results}">{results}</a>' in files
     # A name is text, never markup, and its link is a URL path ("#" would cut it short).
     assert '<a href="notes%20%231%20%3Cb%3E.txt">notes #1 &lt;b&gt;.txt</a>' in files
     assert "&lt;a href" not in files
