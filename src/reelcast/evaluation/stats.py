@@ -1,4 +1,9 @@
-"""Uncertainty and significance for evaluation: bootstrap CIs, paired tests, calibration, temperature."""
+"""Uncertainty and significance for evaluation: bootstrap CIs, paired tests, calibration, temperature.
+
+The one bootstrap of the project is scipy.stats.bootstrap (percentile intervals, seeded); McNemar's test
+and the Holm correction are statsmodels'. This module adds what they leave to the caller: resampling
+films so one metric can read several arrays, the bootstrap p-value of a difference, and the sentences.
+"""
 
 from __future__ import annotations
 
@@ -183,7 +188,10 @@ def mcnemar(y_true, pred_a, pred_b, exact: bool | None = None) -> dict:
 
 
 def holm(p_values: Sequence[float], alpha: float) -> list[bool]:
-    """Holm-Bonferroni (statsmodels' multipletests): which p-values stay significant at family level alpha."""
+    """Holm-Bonferroni (statsmodels' multipletests): which p-values stay significant at family level alpha.
+
+    A p-value exactly at its step's threshold alpha / (m - rank) counts as significant, as in statsmodels.
+    """
     if len(p_values) == 0:
         return []
     reject = multipletests(np.asarray(p_values, dtype=float), alpha=alpha, method="holm")[0]
