@@ -76,6 +76,27 @@ def _two_sided_p(diff: float, diffs: np.ndarray) -> float:
     return float(min(1.0, 2.0 * (other_side + 1) / (len(diffs) + 1)))
 
 
+def _difference(
+    samples: tuple[int, ...],
+    statistic: Callable[..., float],
+    diff: float,
+    n_boot: int,
+    confidence: float,
+    seed: int,
+) -> dict:
+    """The result of a bootstrapped difference: observed diff, interval, p-value and the sizes."""
+    low, high, diffs = _resampled(samples, statistic, n_boot, confidence, seed)
+    return {
+        "diff": diff,
+        "low": low,
+        "high": high,
+        "p_value": _two_sided_p(diff, diffs),
+        "confidence": float(confidence),
+        "n_boot": int(n_boot),
+        "n": int(sum(samples)),
+    }
+
+
 def bootstrap_ci(
     y_true,
     y_pred,
@@ -113,18 +134,11 @@ def paired_bootstrap(
     t, a, b = np.asarray(y_true), np.asarray(pred_a), np.asarray(pred_b)
     n = _check_lengths(t, a, b)
     diff = float(metric_fn(t, a) - metric_fn(t, b))
-    low, high, diffs = _resampled(
-        (n,), lambda i: metric_fn(t[i], a[i]) - metric_fn(t[i], b[i]), n_boot, confidence, seed
-    )
-    return {
-        "diff": diff,
-        "low": low,
-        "high": high,
-        "p_value": _two_sided_p(diff, diffs),
-        "confidence": float(confidence),
-        "n_boot": int(n_boot),
-        "n": int(n),
-    }
+
+    def resampled_diff(i: np.ndarray) -> float:
+        return metric_fn(t[i], a[i]) - metric_fn(t[i], b[i])
+
+    return _difference((n,), resampled_diff, diff, n_boot, confidence, seed)
 
 
 def unpaired_bootstrap(
@@ -142,18 +156,11 @@ def unpaired_bootstrap(
     ta, pa, tb, pb = (np.asarray(x) for x in (y_a, pred_a, y_b, pred_b))
     na, nb = _check_lengths(ta, pa), _check_lengths(tb, pb)
     diff = float(metric_fn(ta, pa) - metric_fn(tb, pb))
-    low, high, diffs = _resampled(
-        (na, nb), lambda i, j: metric_fn(ta[i], pa[i]) - metric_fn(tb[j], pb[j]), n_boot, confidence, seed
-    )
-    return {
-        "diff": diff,
-        "low": low,
-        "high": high,
-        "p_value": _two_sided_p(diff, diffs),
-        "confidence": float(confidence),
-        "n_boot": int(n_boot),
-        "n": int(na + nb),
-    }
+
+    def resampled_diff(i: np.ndarray, j: np.ndarray) -> float:
+        return metric_fn(ta[i], pa[i]) - metric_fn(tb[j], pb[j])
+
+    return _difference((na, nb), resampled_diff, diff, n_boot, confidence, seed)
 
 
 def mcnemar(y_true, pred_a, pred_b, exact: bool | None = None) -> dict:
