@@ -11,6 +11,7 @@ from reelcast.evaluation.metrics import (
     brier,
     classification_metrics,
     confusion_matrix,
+    f1_macro,
     log_loss,
     mae_class,
     metric_fns,
@@ -136,6 +137,15 @@ def test_qwk_perfect_and_reversed():
     assert qwk(t, t) == pytest.approx(1.0)
     assert qwk(t, 7 - t) == pytest.approx(skm.cohen_kappa_score(t, 7 - t, weights="quadratic"))
     assert qwk(t, 7 - t) < -0.9
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_f1_macro_is_sklearns_macro_f1(seed):
+    # The one macro-F1 of the project (training's model selection reads the same number as the report).
+    t, p = random_case(seed, 150)
+    ref = skm.f1_score(t, p, labels=LABELS, average="macro", zero_division=0)
+    assert f1_macro(t, p) == pytest.approx(ref, abs=1e-12)
+    assert metric_fns()["f1_macro"](t, p) == f1_macro(t, p)
 
 
 def test_metric_fns_agree_with_classification_metrics():

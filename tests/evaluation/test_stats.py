@@ -2,8 +2,10 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 from scipy.special import softmax
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+from statsmodels.stats.multitest import multipletests
 
 from reelcast.evaluation.metrics import metric_fns
 from reelcast.evaluation.stats import (
@@ -11,11 +13,13 @@ from reelcast.evaluation.stats import (
     bootstrap_ci,
     expected_calibration_error,
     fit_temperature,
+    holm,
     mcnemar,
     mean_std,
     paired_bootstrap,
     reliability_curve,
     significance_sentence,
+    unpaired_bootstrap,
 )
 
 FNS = metric_fns()
@@ -122,6 +126,56 @@ def test_bootstrap_rejects_bad_arguments():
         bootstrap_ci([0, 1], [0], ACC)
     with pytest.raises(ValueError):
         bootstrap_ci([0, 1], [0, 1], ACC, confidence=1.5)
+
+
+def test_bootstrap_ci_is_scipys_percentile_bootstrap():
+    rng = np.random.default_rng(3)
+    t = rng.integers(0, 8, size=300)
+    p = np.where(rng.random(300) < 0.5, t, (t + 2) % 8)
+    ref = sps.bootstrap(
+        (np.arange(300),),
+        lambda i: ACC(t[i], p[i]),
+        n_resamples=400,
+        vectorized=False,
+        method="percentile",
+        rng=np.random.default_rng(9),
+    ).confidence_interval
+    assert bootstrap_ci(t, p, ACC, n_boot=400, seed=9)[1:] == (ref.low, ref.high)
+    # One film: every resample is that film, so the interval is the point.
+    assert bootstrap_ci([3], [3], ACC, n_boot=50) == (1.0, 1.0, 1.0)
+
+
+def test_bootstrap_resamples_rows_of_a_probability_matrix():
+    rng = np.random.default_rng(4)
+    probs = rng.dirichlet(np.ones(8), size=200)
+    y = rng.integers(0, 8, size=200)
+    point, low, high = bootstrap_ci(y, probs, lambda t, pr: expected_calibration_error(pr, t), 200, seed=0)
+    assert point == expected_calibration_error(probs, y) and low < point < high
+
+
+def test_unpaired_bootstrap_of_two_film_sets():
+    rng = np.random.default_rng(6)
+    ta, tb = rng.integers(0, 8, 300), rng.integers(0, 8, 200)
+    good = np.where(rng.random(300) < 0.8, ta, (ta + 1) % 8)
+    bad = np.where(rng.random(200) < 0.4, tb, (tb + 1) % 8)
+    res = unpaired_bootstrap(ta, good, tb, bad, ACC, n_boot=500, seed=1)
+    assert res["diff"] == pytest.approx(np.mean(good == ta) - np.mean(bad == tb))
+    assert 0 < res["low"] < res["diff"] < res["high"] and res["p_value"] == pytest.approx(2 / 501)
+    assert res["n"] == 500 and unpaired_bootstrap(ta, good, tb, bad, ACC, n_boot=500, seed=1) == res
+    same = unpaired_bootstrap(ta, good, ta, good, ACC, n_boot=300, seed=1)
+    assert same["diff"] == 0.0 and same["p_value"] == 1.0 and same["low"] < 0 < same["high"]
+
+
+def test_holm_correction():
+    # Sorted p: 0.01 < 0.05/3, 0.02 < 0.05/2, 0.04 < 0.05/1 -> all kept; 0.046 alone of three is not.
+    assert holm([0.04, 0.01, 0.02], 0.05) == [True, True, True]
+    assert holm([0.046, 0.3, 0.9], 0.05) == [False, False, False]
+    assert holm([0.001, 0.03, 0.9], 0.05) == [True, False, False]
+    assert holm([], 0.05) == []
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        p = rng.random(int(rng.integers(1, 8))) ** 3
+        assert holm(list(p), 0.05) == list(multipletests(p, 0.05, method="holm")[0])
 
 
 def test_paired_bootstrap_identical_predictions():

@@ -48,6 +48,9 @@ def test_table_sorts_by_value_and_shows_cells():
     assert 'data-v="0.25"' in html and "&lt;b&gt;" in html
     html = table([{"x": Cell(3, Markup("<i>three</i>"))}])
     assert 'data-v="3.0"' in html and "<i>three</i>" in html
+    # A Markup value straight in a row (no Cell) is HTML too, not escaped text.
+    html = table([{"file": Markup('<a href="x.csv">x.csv</a>'), "name": "<a>"}])
+    assert '<a href="x.csv">x.csv</a>' in html and "&lt;a&gt;" in html
 
 
 def test_fold_intervals_keeps_unknown_columns():
@@ -80,6 +83,17 @@ def test_visual_pieces():
     assert svg.startswith("<svg") and svg.count("<circle") == 2 and "hl" in svg
     t = tabs({"one": "1", "two": "2"}, "g", active="two")
     assert t.count("tab-panel active") == 1 and 'id="g-two"' in t
+
+
+def test_style_and_script_come_from_package_files():
+    from importlib import resources
+
+    static = resources.files("reelcast.reports").joinpath("static")
+    css = static.joinpath("report.css").read_text(encoding="utf-8")
+    js = static.joinpath("report.js").read_text(encoding="utf-8")
+    html = page("t", "body")
+    assert f"<style>{css}</style>" in html and f"<script>{js}</script>" in html
+    assert "table.sortable" in css and "querySelectorAll('table.sortable')" in js
 
 
 def test_page_is_self_contained():

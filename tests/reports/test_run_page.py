@@ -95,6 +95,23 @@ def test_page_renders_known_unknown_and_missing_sections(tmp_path):
     assert path.name == "report.html" and "0.500" in path.read_text()
 
 
+def test_files_section_links_every_file(tmp_path):
+    run = tmp_path / "run"
+    split = run / "split_70_20_10"
+    split.mkdir(parents=True)
+    (split / "evaluation_results.json").write_text(json.dumps(minimal_result("70-20-10", 0.4)))
+    (run / "config.toml").write_text("[eval]\nconfidence = 0.9\n")
+    (run / "notes #1 <b>.txt").write_text("x")
+    html = build_run_page(run)
+    files = html[html.index('id="files"') :]
+    assert '<a href="config.toml">config.toml</a>' in files
+    results = "split_70_20_10/evaluation_results.json"
+    assert f'<a href="{results}">{results}</a>' in files
+    # A name is text, never markup, and its link is a URL path ("#" would cut it short).
+    assert '<a href="notes%20%231%20%3Cb%3E.txt">notes #1 &lt;b&gt;.txt</a>' in files
+    assert "&lt;a href" not in files
+
+
 def test_run_page_errors_name_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="pass the --out folder"):
         build_run_page(tmp_path)

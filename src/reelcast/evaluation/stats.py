@@ -1,4 +1,9 @@
-"""Uncertainty and significance for evaluation: bootstrap CIs, paired tests, calibration, temperature."""
+"""Uncertainty and significance for evaluation: bootstrap CIs, paired tests, calibration, temperature.
+
+The one bootstrap of the project is scipy.stats.bootstrap (percentile intervals, seeded); McNemar's test
+and the Holm correction are statsmodels'. This module adds what they leave to the caller: resampling
+films so one metric can read several arrays, the bootstrap p-value of a difference, and the sentences.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import optimize
 from scipy import stats as sps
+from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+from statsmodels.stats.multitest import multipletests
 
 from reelcast.evaluation.metrics import LOWER_IS_BETTER
 
@@ -33,10 +40,61 @@ def _check_boot(n_boot: int, confidence: float) -> None:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
 
 
-def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    alpha = 1.0 - confidence
-    low, high = np.percentile(values, [100.0 * alpha / 2.0, 100.0 * (1.0 - alpha / 2.0)])
-    return float(low), float(high)
+def _resampled(
+    samples: tuple[int, ...], statistic: Callable[..., float], n_boot: int, confidence: float, seed: int
+):
+    """scipy.stats.bootstrap over film indices (percentile method): (low, high, bootstrap distribution).
+
+    Resampling indices rather than the arrays lets one metric read several arrays per film (labels and an
+    (N, C) probability matrix) with the same draw. Per resample the statistic is called once on the
+    resampled films; the seed fixes every draw. One film gives a degenerate distribution (scipy needs two).
+    """
+    if min(samples) < 2:
+        values = np.full(n_boot, float(statistic(*(np.arange(n) for n in samples))))
+        return float(values[0]), float(values[0]), values
+    res = sps.bootstrap(
+        tuple(np.arange(n) for n in samples),
+        statistic,
+        n_resamples=n_boot,
+        vectorized=False,
+        confidence_level=confidence,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    ci = res.confidence_interval
+    return float(ci.low), float(ci.high), np.asarray(res.bootstrap_distribution, dtype=float)
+
+
+def _two_sided_p(diff: float, diffs: np.ndarray) -> float:
+    """Bootstrap p-value of a difference: resamples on the other side of 0, +1 for the observed sample."""
+    if diff > 0:
+        other_side = int(np.sum(diffs <= 0))
+    elif diff < 0:
+        other_side = int(np.sum(diffs >= 0))
+    else:
+        other_side = len(diffs)
+    return float(min(1.0, 2.0 * (other_side + 1) / (len(diffs) + 1)))
+
+
+def _difference(
+    samples: tuple[int, ...],
+    statistic: Callable[..., float],
+    diff: float,
+    n_boot: int,
+    confidence: float,
+    seed: int,
+) -> dict:
+    """The result of a bootstrapped difference: observed diff, interval, p-value and the sizes."""
+    low, high, diffs = _resampled(samples, statistic, n_boot, confidence, seed)
+    return {
+        "diff": diff,
+        "low": low,
+        "high": high,
+        "p_value": _two_sided_p(diff, diffs),
+        "confidence": float(confidence),
+        "n_boot": int(n_boot),
+        "n": int(sum(samples)),
+    }
 
 
 def bootstrap_ci(
@@ -52,13 +110,7 @@ def bootstrap_ci(
     t, p = np.asarray(y_true), np.asarray(y_pred)
     n = _check_lengths(t, p)
     point = float(metric_fn(t, p))
-    rng = np.random.default_rng(seed)
-    values = np.empty(n_boot)
-    for i in range(n_boot):
-        # One index draw per resample keeps memory O(n) and the stream identical for a given seed.
-        idx = rng.integers(0, n, size=n)
-        values[i] = metric_fn(t[idx], p[idx])
-    low, high = _percentiles(values, confidence)
+    low, high, _ = _resampled((n,), lambda i: metric_fn(t[i], p[i]), n_boot, confidence, seed)
     return point, low, high
 
 
@@ -82,33 +134,37 @@ def paired_bootstrap(
     t, a, b = np.asarray(y_true), np.asarray(pred_a), np.asarray(pred_b)
     n = _check_lengths(t, a, b)
     diff = float(metric_fn(t, a) - metric_fn(t, b))
-    rng = np.random.default_rng(seed)
-    diffs = np.empty(n_boot)
-    for i in range(n_boot):
-        idx = rng.integers(0, n, size=n)
-        ti = t[idx]
-        diffs[i] = metric_fn(ti, a[idx]) - metric_fn(ti, b[idx])
-    low, high = _percentiles(diffs, confidence)
-    if diff > 0:
-        other_side = int(np.sum(diffs <= 0))
-    elif diff < 0:
-        other_side = int(np.sum(diffs >= 0))
-    else:
-        other_side = n_boot
-    p_value = min(1.0, 2.0 * (other_side + 1) / (n_boot + 1))
-    return {
-        "diff": diff,
-        "low": low,
-        "high": high,
-        "p_value": float(p_value),
-        "confidence": float(confidence),
-        "n_boot": int(n_boot),
-        "n": int(n),
-    }
+
+    def resampled_diff(i: np.ndarray) -> float:
+        return metric_fn(t[i], a[i]) - metric_fn(t[i], b[i])
+
+    return _difference((n,), resampled_diff, diff, n_boot, confidence, seed)
+
+
+def unpaired_bootstrap(
+    y_a,
+    pred_a,
+    y_b,
+    pred_b,
+    metric_fn: MetricFn,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict:
+    """metric(A) - metric(B) on two different sets of films: each resampled on its own; p as paired."""
+    _check_boot(n_boot, confidence)
+    ta, pa, tb, pb = (np.asarray(x) for x in (y_a, pred_a, y_b, pred_b))
+    na, nb = _check_lengths(ta, pa), _check_lengths(tb, pb)
+    diff = float(metric_fn(ta, pa) - metric_fn(tb, pb))
+
+    def resampled_diff(i: np.ndarray, j: np.ndarray) -> float:
+        return metric_fn(ta[i], pa[i]) - metric_fn(tb[j], pb[j])
+
+    return _difference((na, nb), resampled_diff, diff, n_boot, confidence, seed)
 
 
 def mcnemar(y_true, pred_a, pred_b, exact: bool | None = None) -> dict:
-    """McNemar's test on per-film correctness of A vs B (same numbers as statsmodels' mcnemar)."""
+    """McNemar's test on per-film correctness of A vs B (statsmodels' mcnemar, continuity-corrected)."""
     t, a, b_pred = np.asarray(y_true), np.asarray(pred_a), np.asarray(pred_b)
     _check_lengths(t, a, b_pred)
     right_a = a == t
@@ -117,33 +173,36 @@ def mcnemar(y_true, pred_a, pred_b, exact: bool | None = None) -> dict:
     b = int(np.sum(right_a & ~right_b))
     c = int(np.sum(~right_a & right_b))
     neither = int(np.sum(~right_a & ~right_b))
+    # Rows: A right / A wrong; columns: B right / B wrong (the layout statsmodels expects).
+    table = [[both, b], [c, neither]]
     if exact is None:
         exact = b + c < MCNEMAR_EXACT_BELOW
-    if exact:
-        method = "exact binomial"
-        # Two-sided exact test of b ~ Binomial(b + c, 1/2); b + c == 0 gives cdf = 1 and so p = 1.
-        statistic = float(min(b, c))
-        p_value = float(min(1.0, 2.0 * sps.binom.cdf(min(b, c), b + c, 0.5)))
+    if not exact and b + c == 0:
+        # statsmodels computes 1/0 = inf here and so p = 0, a spurious "significant"; no discordant films
+        # means no evidence either way, so p = 1.
+        statistic, p_value = 0.0, 1.0
     else:
-        method = "chi-square with continuity correction"
-        if b + c == 0:
-            # statsmodels computes 1/0 = inf here and so p = 0, a spurious "significant"; no discordant films
-            # means no evidence either way, so p = 1.
-            statistic, p_value = 0.0, 1.0
-        else:
-            # Edwards' correction written exactly as statsmodels does (no clamp at 0), so for b == c the
-            # statistic is 1/(b+c) rather than 0; with b + c >= 25 that is p >= 0.84 either way.
-            statistic = float((abs(b - c) - 1) ** 2 / (b + c))
-            p_value = float(sps.chi2.sf(statistic, 1))
+        res = sm_mcnemar(np.array(table), exact=exact, correction=True)
+        statistic, p_value = float(res.statistic), float(res.pvalue)
     return {
         "b": b,
         "c": c,
         "statistic": statistic,
         "p_value": p_value,
-        "method": method,
-        # Rows: A right / A wrong; columns: B right / B wrong (the layout statsmodels expects).
-        "table": [[both, b], [c, neither]],
+        "method": "exact binomial" if exact else "chi-square with continuity correction",
+        "table": table,
     }
+
+
+def holm(p_values: Sequence[float], alpha: float) -> list[bool]:
+    """Holm-Bonferroni (statsmodels' multipletests): which p-values stay significant at family level alpha.
+
+    A p-value exactly at its step's threshold alpha / (m - rank) counts as significant, as in statsmodels.
+    """
+    if len(p_values) == 0:
+        return []
+    reject = multipletests(np.asarray(p_values, dtype=float), alpha=alpha, method="holm")[0]
+    return [bool(r) for r in reject]
 
 
 def _fmt(x: float) -> str:

@@ -19,6 +19,7 @@ import io
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,8 @@ def _num(value: Any) -> float | None:
 
 def fmt(value: Any, digits: int = 3) -> str:
     """A cell's text: floats to `digits` decimals, ints with thousands separators, None as a dash."""
+    if isinstance(value, Markup):  # already HTML (a link, a bar): shown as it is, not escaped again
+        return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, (bool, np.bool_)):
@@ -419,111 +422,14 @@ def figure(source: Any, caption: str = "", alt: str = "", css_class: str = "") -
 
 
 # ---- the page ----------------------------------------------------------------------------------------
-CSS = """
-:root { --fg:#1f2933; --muted:#61707f; --line:#d9e0e7; --bg:#f6f8fa; --accent:#2563eb; --good:#15803d;
-        --warn:#b45309; --bad:#b91c1c; }
-* { box-sizing: border-box; }
-body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg);
-       background:var(--bg); }
-header.top { background:#111827; color:#f9fafb; padding:18px 28px; }
-header.top h1 { margin:0 0 4px; font-size:22px; }
-header.top .sub { color:#cbd5e1; font-size:13px; }
-nav.toc { background:#fff; border-bottom:1px solid var(--line); padding:8px 28px;
-          position:sticky; top:0; z-index:2; }
-nav.toc a { margin-right:14px; color:var(--accent); text-decoration:none; font-size:13px; }
-main { padding:12px 28px 40px; max-width:1400px; }
-section { background:#fff; border:1px solid var(--line); border-radius:8px; padding:14px 18px;
-          margin:14px 0; }
-section section { border:none; padding:4px 0; margin:6px 0; }
-h2 { font-size:18px; margin:0 0 8px; } h3 { font-size:15px; margin:14px 0 6px; } h4 { margin:10px 0 4px; }
-p.note, .muted { color:var(--muted); font-size:12.5px; margin:2px 0 8px; }
-.cards { display:flex; flex-wrap:wrap; gap:10px; margin:8px 0; }
-.card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 14px;
-        min-width:150px; }
-.card-label { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.03em; }
-.card-value { font-size:22px; font-weight:600; }
-.card-detail { color:var(--muted); font-size:12px; }
-.table-wrap { overflow-x:auto; margin:6px 0 10px; }
-table { border-collapse:collapse; font-size:13px; }
-caption { text-align:left; color:var(--muted); font-size:12.5px; padding:2px 0 4px; }
-th, td { border-bottom:1px solid var(--line); padding:4px 10px; text-align:left; vertical-align:top; }
-td.num { text-align:right; font-variant-numeric:tabular-nums; }
-thead th { background:#f1f5f9; position:sticky; top:0; }
-table.sortable thead th { cursor:pointer; user-select:none; }
-table.sortable thead th:after { content:" ⇅"; color:#94a3b8; font-size:11px; }
-table.sortable thead th.asc:after { content:" ▲"; color:var(--accent); }
-table.sortable thead th.desc:after { content:" ▼"; color:var(--accent); }
-tr.best td { background:#ecfdf5; font-weight:600; }
-table.kv th { color:var(--muted); font-weight:500; white-space:nowrap; }
-table.heatmap td.hm { text-align:center; min-width:44px; font-variant-numeric:tabular-nums; }
-table.heatmap td.diag { outline:2px solid #0f172a22; outline-offset:-2px; }
-table.heatmap th.corner { font-size:11px; color:var(--muted); font-weight:400; }
-.bar-cell { display:inline-flex; align-items:center; gap:6px; min-width:150px; }
-.bar-track { display:inline-block; width:100px; height:10px; background:#e5e7eb; border-radius:3px;
-             overflow:hidden; }
-.bar-cell.compact { min-width:0; } .bar-cell.compact .bar-track { width:44px; }
-td .bar-cell, .iv { white-space:nowrap; }
-.bar { display:block; height:100%; background:var(--accent); }
-.bar.neg { background:var(--bad); }
-.bar-text { font-variant-numeric:tabular-nums; font-size:12px; }
-figure { display:inline-block; margin:6px 12px 6px 0; vertical-align:top; }
-figure img { max-width:min(100%, 1100px); border:1px solid var(--line); border-radius:4px; background:#fff; }
-figure.small img { max-width:min(100%, 440px); }
-table.data td:first-child { white-space:nowrap; }
-figcaption { color:var(--muted); font-size:12px; }
-.notice { border-left:4px solid var(--warn); background:#fffbeb; padding:8px 12px; margin:8px 0; }
-.notice.info { border-color:var(--accent); background:#eff6ff; }
-.notice.error { border-color:var(--bad); background:#fef2f2; }
-ul.sentences li { margin:3px 0; }
-.tab-bar { display:flex; flex-wrap:wrap; gap:4px; border-bottom:2px solid var(--line); margin:6px 0 10px; }
-.tab { border:1px solid var(--line); border-bottom:none; background:#f1f5f9; padding:6px 14px; cursor:pointer;
-       border-radius:6px 6px 0 0; font:inherit; }
-.tab.active { background:var(--accent); color:#fff; border-color:var(--accent); }
-.tab-panel { display:none; } .tab-panel.active { display:block; }
-.grid2 { display:grid; grid-template-columns:repeat(auto-fit, minmax(420px, 1fr)); gap:12px; }
-pre { background:#0f172a; color:#e2e8f0; padding:10px 12px; border-radius:6px; overflow:auto;
-      font-size:12px; max-height:480px; }
-svg.chart { max-width:100%; height:auto; font-size:12px; }
-svg .grid { stroke:#e5e7eb; } svg .tick { fill:#64748b; font-size:11px; } svg .svg-title { font-weight:600; }
-svg .ci { stroke:#64748b; stroke-width:3; } svg .pt { fill:#475569; }
-svg .ci.hl { stroke:var(--accent); } svg .pt.hl { fill:var(--accent); } svg .lbl.hl { font-weight:700; }
-footer { color:var(--muted); font-size:12px; padding:0 28px 24px; }
-@media print { nav.toc { display:none; } .tab-panel { display:block !important; } .tab-bar { display:none; } }
-"""
+def _static(name: str) -> str:
+    """A file of reports/static (shipped in the wheel as package data)."""
+    return resources.files("reelcast.reports").joinpath("static", name).read_text(encoding="utf-8")
 
-JS = """
-document.querySelectorAll('.tabs').forEach(function (box) {
-  var bar = box.querySelector('.tab-bar');
-  bar.addEventListener('click', function (e) {
-    var b = e.target.closest('.tab'); if (!b) return;
-    bar.querySelectorAll('.tab').forEach(function (t) {
-      var on = t === b; t.classList.toggle('active', on); t.setAttribute('aria-selected', on);
-    });
-    Array.prototype.forEach.call(box.children, function (p) {
-      if (p.classList.contains('tab-panel')) p.classList.toggle('active', p.id === b.dataset.tab);
-    });
-  });
-});
-document.querySelectorAll('table.sortable').forEach(function (t) {
-  t.querySelectorAll('thead th').forEach(function (th, col) {
-    th.addEventListener('click', function () {
-      var asc = !th.classList.contains('asc');
-      t.querySelectorAll('thead th').forEach(function (h) { h.classList.remove('asc', 'desc'); });
-      th.classList.add(asc ? 'asc' : 'desc');
-      var body = t.tBodies[0], rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
-        var x = a.cells[col], y = b.cells[col];
-        var nx = x && x.dataset.v !== undefined ? parseFloat(x.dataset.v) : NaN;
-        var ny = y && y.dataset.v !== undefined ? parseFloat(y.dataset.v) : NaN;
-        var r = (!isNaN(nx) && !isNaN(ny)) ? nx - ny
-              : (x ? x.textContent : '').localeCompare(y ? y.textContent : '', undefined, {numeric: true});
-        return asc ? r : -r;
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
-    });
-  });
-});
-"""
+
+# Read once: every page inlines the same style sheet and script.
+CSS = _static("report.css")
+JS = _static("report.js")
 
 
 def page(

@@ -24,3 +24,7 @@ HEADLINE = ["accuracy", "f1_macro", "f1_weighted", "one_away_accuracy", "mae_cla
 def metric_label(key: str) -> str:
     """The label of a metric key (its key with spaces where the table has none)."""
     return METRIC_LABELS.get(key, key.replace("_", " "))
+
+
+# The per-arm metrics of the A/B report (`reelcast ab-report`), in the order it shows them.
+AB_METRICS = ("accuracy", "one_away_accuracy", "qwk", "mae_class", "ece", "log_loss", "brier")
