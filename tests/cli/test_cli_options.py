@@ -4,7 +4,8 @@ import typer.main
 from typer.testing import CliRunner
 
 from reelcast import __version__
-from reelcast.cli import SHARED_OPTIONS, app, model_overrides
+from reelcast.cli import app
+from reelcast.cli.options import SHARED_OPTIONS, model_overrides
 
 # The flags every command that runs a model takes.
 MODEL_FLAGS = {"--config", "--set", "--cache-dir", "--device", "--quiet", "--verbose"}
