@@ -57,7 +57,7 @@ def extract(
     import pandas as pd
 
     from reelcast.features.featurize import Featurizer
-    from reelcast.files import atomic_write_text
+    from reelcast.files import atomic_write_csv
     from reelcast.media.engines import engine_for
     from reelcast.media.extract import extract_media
     from reelcast.predictor import as_table
@@ -110,5 +110,5 @@ def extract(
                 table.df["film_id"], table.df["line"], table.df["trailer"], statuses, strict=True
             )
         ]
-        atomic_write_text(manifest, pd.DataFrame(rows).to_csv(index=False))
+        atomic_write_csv(manifest, pd.DataFrame(rows))
         typer.echo(f"manifest: {manifest}")

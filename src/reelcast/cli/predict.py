@@ -53,9 +53,9 @@ def predict(
 
     if description_file is not None:
         try:
-            description = description_file.read_text(encoding="utf-8")
-        except OSError as e:
-            fail(f"{description_file}: {e}")
+            description = read_description(description_file)
+        except (OSError, ValueError) as e:
+            fail(error_text(e))
     if data is None and description is None:
         fail("give --description (or --description-file) for one film, or --data for a table")
     try:
@@ -93,9 +93,31 @@ def predict(
         typer.secho(f"warning: {w}", fg=typer.colors.YELLOW, err=True)
 
 
+def read_description(path: Path) -> str:
+    """A plot description from a UTF-8 file, refused past the API's length limit without reading further."""
+    from reelcast.serving.settings import ServeSettings
+
+    limit = ServeSettings.max_description_chars
+    # One character more than the limit tells "too long" apart from "exactly at the limit"; a device
+    # such as /dev/zero never ends, so the file is never read whole.
+    try:
+        with Path(path).open(encoding="utf-8") as f:
+            text = f.read(limit + 1)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e.reason})") from None
+    except OSError as e:
+        raise OSError(f"{path}: {e}") from None
+    if len(text) > limit:
+        raise ValueError(
+            f"{path}: the description is longer than {limit:,} characters (the limit of the API too); "
+            "shorten it"
+        )
+    return text
+
+
 def write_predictions(df, out: Path, model: Path) -> list[Path]:
     """Predictions as JSON (.json), a page (.html), or CSV with the same page beside it (anything else)."""
-    from reelcast.files import atomic_write_text
+    from reelcast.files import atomic_write_csv, atomic_write_text
     from reelcast.reports.html import write_page
     from reelcast.reports.run_page import predictions_page
 
@@ -106,5 +128,5 @@ def write_predictions(df, out: Path, model: Path) -> list[Path]:
     html = predictions_page(df, f"reelcast predictions: {out.stem}", model=str(model))
     if suffix in (".html", ".htm"):
         return [write_page(out, html)]
-    atomic_write_text(out, df.to_csv(index=False))
+    atomic_write_csv(out, df)
     return [out, write_page(out.with_suffix(".html"), html)]
