@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +71,34 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP's CSV injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# ...but a plain number such as "-5" or "+1.5e3" is a number there too, not a formula.
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, with a leading ' so it shows as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def atomic_write_csv(path: Path, df: Any) -> None:
+    """Write a DataFrame as CSV atomically, its text cells and column names made `spreadsheet_safe`.
+
+    Numeric columns are written as they are, so a negative number stays a number.
+    """
+    from pandas.api import types
+
+    safe = df.rename(columns=spreadsheet_safe)
+    for col in range(safe.shape[1]):
+        column = safe.iloc[:, col]
+        if types.is_object_dtype(column) or types.is_string_dtype(column) or column.dtype == "category":
+            safe.isetitem(col, column.map(spreadsheet_safe))
+    atomic_write_text(path, safe.to_csv(index=False))
 
 
 def sha256_text(text: str) -> str:

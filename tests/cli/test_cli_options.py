@@ -1,10 +1,14 @@
 """One set of options: the shared flags mean the same on every command, --version, model overrides."""
 
+from dataclasses import dataclass
+
+import pytest
 import typer.main
 from typer.testing import CliRunner
 
 from reelcast import __version__
-from reelcast.cli import SHARED_OPTIONS, app, model_overrides
+from reelcast.cli import app
+from reelcast.cli.options import SHARED_OPTIONS, model_overrides, option, option_groups
 
 # The flags every command that runs a model takes.
 MODEL_FLAGS = {"--config", "--set", "--cache-dir", "--device", "--quiet", "--verbose"}
@@ -88,3 +92,33 @@ def test_usage_errors_are_one_line_naming_the_fix(monkeypatch, capsys):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "train.nope" in err
     code, _ = run_main(monkeypatch, capsys, "--version")
     assert code == 0
+
+
+@dataclass
+class Pair:
+    size: int = option(1, "--size", help="How big.")
+    loud: bool = option(False, "--loud")
+
+
+def test_option_group_flags_sit_in_place_and_arrive_as_one_object():
+    seen = []
+
+    @option_groups
+    def cmd(name: str = typer.Option("x", "--name"), *, pair: Pair, last: str = typer.Option("z", "--last")):
+        seen.append((name, pair, last))
+
+    one = typer.Typer(add_completion=False)
+    one.command()(cmd)
+    r = CliRunner().invoke(one, ["--size", "5", "--loud", "--last", "end"])
+    assert r.exit_code == 0, r.output
+    assert seen == [("x", Pair(size=5, loud=True), "end")]
+    params = typer.main.get_command(one).params
+    assert [p.opts[0] for p in params] == ["--name", "--size", "--loud", "--last"]
+    assert params[1].help == "How big."
+    assert Pair() == Pair(size=1, loud=False)  # usable without typer too
+
+    def clash(size: int = typer.Option(0, "--other-size"), *, pair: Pair):
+        """Two flags named size."""
+
+    with pytest.raises(TypeError, match="share a flag name"):
+        option_groups(clash)

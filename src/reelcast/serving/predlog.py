@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -59,6 +60,18 @@ def database_url(target: str | Path) -> str:
     if "://" in text:
         return text
     return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def log_location(given: str | None, model_dir: Path) -> str | None:
+    """Where a server logs predictions: `given` (URL or file) if any, else predictions.sqlite beside the
+    model; None (logging off, with a warning) when that folder is not writable."""
+    if given:
+        return given
+    if not os.access(model_dir, os.W_OK):
+        # A read-only model folder (a deployed image) must not stop a server that ran before logging.
+        log.warning("prediction log off: %s is not writable; pass --log-db to log elsewhere", model_dir)
+        return None
+    return str(Path(model_dir) / "predictions.sqlite")
 
 
 def sha256_json(value: Any) -> str:

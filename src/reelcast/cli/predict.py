@@ -1,0 +1,132 @@
+"""`reelcast predict`: one new film, or a table of films, with a saved model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from reelcast.cli.options import (
+    USER_ERRORS,
+    CacheDirOpt,
+    OfflineOpt,
+    RunOptions,
+    SafetyOptions,
+    error_text,
+    fail,
+    option_groups,
+    parse_meta,
+    saved_model_flags,
+)
+
+
+@option_groups
+def predict(
+    model: Path = typer.Option(..., "--model", help="A split folder of a training run."),
+    description: str = typer.Option(None, "--description", help="The plot description."),
+    description_file: Path = typer.Option(
+        None, "--description-file", help="Read the description from a file."
+    ),
+    title: str = typer.Option("", "--title"),
+    trailer: str = typer.Option(None, "--trailer", help="YouTube URL or id, media URL, or local file."),
+    meta: list[str] = typer.Option(
+        None,
+        "--meta",
+        help="One film's metadata, repeatable: budget_musd=150, release_date=2025-07-04, runtime=125, "
+        "genres=Action,Adventure, director=..., cast=A,B, companies=..., keywords=..., language=en.",
+    ),
+    data: Path = typer.Option(None, "--data", help="A table of films to predict at once."),
+    out: Path = typer.Option(
+        None, "--out", help="With --data: write predictions (.csv with a .html page beside it, .html, .json)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    offline: bool = OfflineOpt,
+    cache_dir: str = CacheDirOpt,
+    *,
+    safety: SafetyOptions,
+    run: RunOptions,
+):
+    """Predict one new film (or a table of films)."""
+    progress = run.logging(quiet=as_json)
+    from reelcast.predictor import RevenuePredictor
+
+    if description_file is not None:
+        try:
+            description = read_description(description_file)
+        except (OSError, ValueError) as e:
+            fail(error_text(e))
+    if data is None and description is None:
+        fail("give --description (or --description-file) for one film, or --data for a table")
+    try:
+        overrides = run.overrides(saved_model_flags(offline, cache_dir, safety))
+        p = RevenuePredictor.load(model, device=run.device, overrides=overrides, progress=progress)
+        if data is not None:
+            df = p.predict(data)
+            if out:
+                written = write_predictions(df, out, model)
+            if as_json:
+                typer.echo(df.to_json(orient="records"))
+            else:
+                cols = ["film_id", "title", "class_name", "confidence", "modalities_used"]
+                typer.echo(df[cols].to_string(index=False))
+                if out:
+                    typer.echo(f"predictions: {' and '.join(str(w) for w in written)}")
+            return
+        result = p.predict_film(description, title=title, trailer=trailer, metadata=parse_meta(meta))
+    except USER_ERRORS as e:
+        fail(error_text(e))
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(
+        f"{title or 'film'}: {result['class_name']} (class {result['predicted_class']}, "
+        f"p = {result['confidence']:.3f})"
+    )
+    for name, prob in result["probabilities"].items():
+        typer.echo(f"  {name:>12} {prob:6.3f} {'#' * round(prob * 40)}")
+    typer.echo("modality contributions (drop in the predicted class's probability when masked):")
+    for m, c in result["contributions"].items():
+        used = "" if result["modalities_used"][m] else "  (missing)"
+        typer.echo(f"  {m:>8} {c:+.3f}{used}")
+    for w in result["warnings"]:
+        typer.secho(f"warning: {w}", fg=typer.colors.YELLOW, err=True)
+
+
+def read_description(path: Path) -> str:
+    """A plot description from a UTF-8 file, refused past the API's length limit without reading further."""
+    from reelcast.serving.settings import ServeSettings
+
+    limit = ServeSettings.max_description_chars
+    # One character more than the limit tells "too long" apart from "exactly at the limit"; a device
+    # such as /dev/zero never ends, so the file is never read whole.
+    try:
+        with Path(path).open(encoding="utf-8") as f:
+            text = f.read(limit + 1)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e.reason})") from None
+    except OSError as e:
+        raise OSError(f"{path}: {e}") from None
+    if len(text) > limit:
+        raise ValueError(
+            f"{path}: the description is longer than {limit:,} characters (the limit of the API too); "
+            "shorten it"
+        )
+    return text
+
+
+def write_predictions(df, out: Path, model: Path) -> list[Path]:
+    """Predictions as JSON (.json), a page (.html), or CSV with the same page beside it (anything else)."""
+    from reelcast.files import atomic_write_csv, atomic_write_text
+    from reelcast.reports.html import write_page
+    from reelcast.reports.run_page import predictions_page
+
+    suffix = out.suffix.lower()
+    if suffix == ".json":
+        atomic_write_text(out, df.to_json(orient="records", indent=2))
+        return [out]
+    html = predictions_page(df, f"reelcast predictions: {out.stem}", model=str(model))
+    if suffix in (".html", ".htm"):
+        return [write_page(out, html)]
+    atomic_write_csv(out, df)
+    return [out, write_page(out.with_suffix(".html"), html)]
