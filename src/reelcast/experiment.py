@@ -35,7 +35,8 @@ from reelcast.data.splits import Split, make_folds, make_split
 from reelcast.evaluation.metrics import SCALAR_METRICS, classification_metrics
 from reelcast.evaluation.stats import bootstrap_ci, expected_calibration_error, mean_std
 from reelcast.features.featurize import FilmInputs
-from reelcast.predictor import RevenuePredictor, as_table, softmax
+from reelcast.models.network import softmax
+from reelcast.predictor import RevenuePredictor, as_table
 from reelcast.reports.labels import HEADLINE
 
 log = logging.getLogger(__name__)
@@ -153,8 +154,7 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     rows, dirs = [], {}
     for split in splits:
         t0 = time.perf_counter()
-        p = RevenuePredictor(cfg, progress=progress and main)
-        p._featurizer = base.featurizer  # share loaded encoders and the store
+        p = RevenuePredictor(cfg, progress=progress and main, featurizer=base.featurizer)
         p.fit(table, split, inputs)  # under torchrun: every rank, data-parallel
         if not main:
             continue
@@ -198,7 +198,7 @@ def _evaluate_and_write(p, table, inputs, split, cfg, out_dir, progress, seconds
             f"post-release columns used as features: {', '.join(p.leaky_columns_)}; "
             "these scores are not achievable before release"
         )
-    p.metrics_ = {"test": {k: ev["test"][k] for k in SCALAR_METRICS}, "split": split.name}
+    p.record_metrics({"test": {k: ev["test"][k] for k in SCALAR_METRICS}, "split": split.name})
     p.save(sdir)
     reports.write_json(sdir / "evaluation_results.json", result)
     reports.training_curves(p.train_result_.history, sdir / "training_curves.png", f"split {split.name}")

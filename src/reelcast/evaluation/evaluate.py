@@ -129,8 +129,7 @@ def fit_fusion_baseline(
     # Only the models that use metadata fit (and leak-check) a tabular encoder.
     cfg_b.tabular.use_in_fusion = "tabular" in modalities
     cfg_b.ensemble.enabled = "off"  # a baseline is the fusion network alone
-    b = RevenuePredictor(cfg_b, progress=progress)
-    b._featurizer = p._featurizer  # already-built features; nothing is encoded again
+    b = RevenuePredictor(cfg_b, progress=progress, featurizer=p.featurizer)  # nothing is encoded again
     b.fit(table, split, inputs, modalities=modalities)
     if not np.array_equal(b.thresholds_, p.thresholds_):
         raise RuntimeError(
@@ -248,7 +247,7 @@ def run_ablation(
     ab = Ablation([full])
     if p.ensemble_ is not None:  # each component of the blend on its own, as fitted inside the model
         comp = p.component_probs(p.shape_inputs(inputs, table.df).subset(te))
-        weights = dict(zip(p.ensemble_.blend.components, p.ensemble_.blend.weights, strict=True))
+        weights = p.ensemble_.weights()
         for name, cp in comp.items():
             ab.candidates.append(
                 Candidate(
@@ -522,7 +521,7 @@ def score_table(p: RevenuePredictor, data: Any) -> dict[str, Any]:
     from reelcast.data.classes import CLASS_NAMES, describe_thresholds
     from reelcast.evaluation.metrics import SCALAR_METRICS, classification_metrics
     from reelcast.evaluation.stats import reliability_curve
-    from reelcast.predictor import softmax
+    from reelcast.models.network import softmax
 
     cfg = p.config
     inputs, table = p.prepare_inputs(data, require_revenue=True)
