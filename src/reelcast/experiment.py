@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import reelcast.reports.files as reports
+import reelcast.reports.files as files
+import reelcast.reports.split_files as split_files
 import reelcast.training.distributed as distributed
 from reelcast.config import SPLITS, Config, split_names
 from reelcast.data.classes import (
@@ -32,15 +33,16 @@ from reelcast.data.classes import (
 )
 from reelcast.data.cpi import base_year
 from reelcast.data.splits import Split, make_folds, make_split
+from reelcast.data.table import FilmTable
+from reelcast.evaluation.evaluate import split_extras, test_intervals
 from reelcast.evaluation.metrics import SCALAR_METRICS, classification_metrics
-from reelcast.evaluation.stats import bootstrap_ci, expected_calibration_error, mean_std
+from reelcast.evaluation.stats import expected_calibration_error, mean_std
 from reelcast.features.featurize import FilmInputs
-from reelcast.predictor import RevenuePredictor, as_table, softmax
+from reelcast.models.network import softmax
+from reelcast.predictor import RevenuePredictor, as_table
 from reelcast.reports.labels import HEADLINE
 
 log = logging.getLogger(__name__)
-
-# Metrics shown in the terminal comparison (all are in the CSV).
 
 
 @dataclass
@@ -59,41 +61,48 @@ def split_dir_name(name: str) -> str:
     return f"split_{name.replace('-', '_')}" if name.removeprefix("date-") in SPLITS else name
 
 
-def evaluate_split(
-    p: RevenuePredictor, inputs: FilmInputs, y: np.ndarray, split: Split, cfg: Config
-) -> dict[str, Any]:
-    """Metrics on validation and test films, with bootstrap intervals and calibration for the test set."""
-    from reelcast.evaluation.metrics import metric_fns
+@dataclass
+class Outcome:
+    """One split's fitted model and what it predicts for every film of the table."""
 
-    logits = p.logits(inputs)
-    probs = p.proba(inputs)
-    pred = p.decide(probs)
+    split: Split
+    predictor: RevenuePredictor
+    film_ids: list[str]
+    y: np.ndarray  # true class of every film
+    inputs: FilmInputs  # the featurized films, as the featurizer gave them
+    logits: np.ndarray  # the fusion network's, every film
+    probs: np.ndarray  # final (blended) probabilities, every film
+    pred: np.ndarray  # predicted class, every film
+
+
+def fit_split(
+    cfg: Config, table: FilmTable, inputs: FilmInputs, split: Split, base: RevenuePredictor, progress: bool
+) -> Outcome:
+    """Fit one split's model (every rank under torchrun) and predict every film once."""
+    p = RevenuePredictor(cfg, progress=progress, featurizer=base.featurizer).fit(table, split, inputs)
+    model_inputs = p.shape_inputs(inputs, table.df)
+    probs = p.proba(model_inputs)
+    return Outcome(
+        split, p, inputs.film_ids, p.labels_for(table), inputs, p.logits(model_inputs), probs, p.decide(probs)
+    )
+
+
+def split_metrics(o: Outcome, cfg: Config) -> dict[str, Any]:
+    """Metrics on validation and test films, with bootstrap intervals and calibration for the test set."""
     out: dict[str, Any] = {}
     for part in ("val", "test"):
-        idx = getattr(split, part)
-        out[part] = classification_metrics(y[idx], pred[idx])
-    te = split.test
-    fns = metric_fns()
-    out["test_ci"] = {}
-    for name in SCALAR_METRICS:
-        point, lo, hi = bootstrap_ci(
-            y[te],
-            pred[te],
-            fns[name],
-            n_boot=cfg.eval.bootstrap,
-            confidence=cfg.eval.confidence,
-            seed=cfg.split.seed,
-        )
-        out["test_ci"][name] = {"point": point, "low": lo, "high": hi}
+        idx = getattr(o.split, part)
+        out[part] = classification_metrics(o.y[idx], o.pred[idx])
+    te = o.split.test
+    out["test_ci"] = test_intervals(o.y[te], o.pred[te], cfg)
     out["calibration"] = {
-        "temperature": p.temperature_,
+        "temperature": o.predictor.temperature_,
         "note": "ece_test is the final (blended) probabilities; the uncalibrated one is the fusion network's",
-        "ece_test": expected_calibration_error(probs[te], y[te], cfg.eval.calibration_bins),
+        "ece_test": expected_calibration_error(o.probs[te], o.y[te], cfg.eval.calibration_bins),
         "ece_test_uncalibrated": expected_calibration_error(
-            softmax(logits[te]), y[te], cfg.eval.calibration_bins
+            softmax(o.logits[te]), o.y[te], cfg.eval.calibration_bins
         ),
     }
-    out["_probs"], out["_pred"] = probs, pred
     return out
 
 
@@ -113,7 +122,7 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     base = RevenuePredictor(cfg, progress=progress and main)
     table = as_table(data, cfg)
     if main:
-        reports.write_json(out_dir / "table_report.json", table.report.to_dict())
+        files.write_json(out_dir / "table_report.json", table.report.to_dict())
     # Before featurizing: revenues that give one class cannot train (RevenuePredictor.fit checks each split).
     rev = table.df["revenue_musd"].to_numpy(dtype=np.float64)
     if cfg.labels.strategy == "quantile":
@@ -129,50 +138,50 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     if main:
         distributed.barrier()
     seconds = {"featurize": time.perf_counter() - t0}
-    reports.write_json(
+    files.write_json(
         out_dir / "table_report.json", {**table.report.to_dict(), "media": media_summary(inputs, cfg)}
     )
     log.info(
         "features ready for %d films in %.1f s (%s)", len(inputs), seconds["featurize"], base.featurizer.stats
     )
 
-    strata = base.strata(table)
-    if cfg.split.by not in ("random", "date"):
-        raise ValueError(f"split.by must be random or date, got {cfg.split.by!r}")
-    if cfg.split.by == "date":  # issue 8: train on the oldest films, test on the newest
-        if cfg.split.cv and cfg.split.cv > 1:
-            raise ValueError("--cv folds are random; they cannot be combined with --split-by date")
-        splits = [base.default_split(table, n) for n in split_names(cfg.split.splits)]
-    elif cfg.split.cv and cfg.split.cv > 1:
-        splits = make_folds(strata, cfg.split.cv, cfg.split.seed)
-    else:
-        splits = [
-            make_split(strata, SPLITS[n], cfg.split.seed, name=n) for n in split_names(cfg.split.splits)
-        ]
-
     rows, dirs = [], {}
-    for split in splits:
+    for split in make_splits(cfg, table, base):
         t0 = time.perf_counter()
-        p = RevenuePredictor(cfg, progress=progress and main)
-        p._featurizer = base.featurizer  # share loaded encoders and the store
-        p.fit(table, split, inputs)  # under torchrun: every rank, data-parallel
+        outcome = fit_split(cfg, table, inputs, split, base, progress and main)  # every rank, data-parallel
         if not main:
             continue
         with distributed.solo():  # evaluation and baselines: rank 0 alone
-            rows.append(_evaluate_and_write(p, table, inputs, split, cfg, out_dir, progress, seconds, t0))
+            rows.append(evaluate_and_write(outcome, table, cfg, out_dir, progress))
+        seconds[split.name] = time.perf_counter() - t0
         dirs[split.name] = out_dir / split_dir_name(split.name)
     if not main:
         return RunSummary(out_dir, pd.DataFrame(), {}, seconds, dict(base.featurizer.stats))
     return _finish(cfg, out_dir, rows, dirs, seconds, t_start, base)
 
 
-def _evaluate_and_write(p, table, inputs, split, cfg, out_dir, progress, seconds, t0) -> dict[str, Any]:
-    """Evaluate one split's fitted model and write its folder; returns its comparison row."""
+def make_splits(cfg: Config, table: FilmTable, base: RevenuePredictor) -> list[Split]:
+    """The configured splits: by date, K stratified folds, or the named stratified splits."""
+    strata = base.strata(table)
+    if cfg.split.by not in ("random", "date"):
+        raise ValueError(f"split.by must be random or date, got {cfg.split.by!r}")
+    if cfg.split.by == "date":  # train on the oldest films, test on the newest
+        if cfg.split.cv and cfg.split.cv > 1:
+            raise ValueError("--cv folds are random; they cannot be combined with --split-by date")
+        return [base.default_split(table, n) for n in split_names(cfg.split.splits)]
+    if cfg.split.cv and cfg.split.cv > 1:
+        return make_folds(strata, cfg.split.cv, cfg.split.seed)
+    return [make_split(strata, SPLITS[n], cfg.split.seed, name=n) for n in split_names(cfg.split.splits)]
+
+
+def evaluate_and_write(
+    o: Outcome, table: FilmTable, cfg: Config, out_dir: Path, progress: bool
+) -> dict[str, Any]:
+    """Evaluate one split's outcome, save its model and write its folder; returns its comparison row."""
+    p, split = o.predictor, o.split
     sdir = out_dir / split_dir_name(split.name)
-    y = p.labels_for(table)
-    model_inputs = p.shape_inputs(inputs, table.df)
-    ev = evaluate_split(p, model_inputs, y, split, cfg)
-    probs, pred = ev.pop("_probs"), ev.pop("_pred")
+    ev = split_metrics(o, cfg)
+    model = p.describe()
     result = {
         "split": split.name,
         "sizes": split.sizes(),
@@ -192,28 +201,21 @@ def _evaluate_and_write(p, table, inputs, split, cfg, out_dir, progress, seconds
         "train_seconds": p.train_result_.seconds,
         **ev,
         "history": p.train_result_.history,
+        "components": model["components"],
+        "decision": model["decision"],
     }
     if p.leaky_columns_:
         result["leakage_warning"] = (
             f"post-release columns used as features: {', '.join(p.leaky_columns_)}; "
             "these scores are not achievable before release"
         )
-    p.metrics_ = {"test": {k: ev["test"][k] for k in SCALAR_METRICS}, "split": split.name}
+    p.record_metrics({"test": {k: ev["test"][k] for k in SCALAR_METRICS}, "split": split.name})
     p.save(sdir)
-    reports.write_json(sdir / "evaluation_results.json", result)
-    reports.training_curves(p.train_result_.history, sdir / "training_curves.png", f"split {split.name}")
-    reports.confusion_matrix_png(
-        ev["test"]["confusion_matrix"], sdir / "confusion_matrix.png", f"test films, split {split.name}"
+    extras = split_extras(p, table, o.inputs, split, o.y, o.probs, cfg, progress=progress)
+    result.update(extras.results)
+    split_files.write_split(
+        sdir, result, extras, o.film_ids, split, o.y, o.pred, o.probs, p.temperature_, cfg.eval.confidence
     )
-    _write_split_ids(sdir, inputs, split, y)
-    _write_test_predictions(sdir, inputs, split, y, pred, probs)
-    import reelcast.evaluation.evaluate as evaluation
-
-    extra = evaluation.split_extras(p, table, inputs, split, y, probs, cfg, sdir, progress=progress)
-    if extra:
-        result.update(extra)
-        reports.write_json(sdir / "evaluation_results.json", result)
-    seconds[split.name] = time.perf_counter() - t0
     row = {
         "split": split.name,
         **{k: ev["test"][k] for k in SCALAR_METRICS},
@@ -242,11 +244,9 @@ def _finish(cfg, out_dir, rows, dirs, seconds, t_start, base) -> RunSummary:
             ],
             ignore_index=True,
         )
-    reports.write_csv(out_dir / "split_comparison.csv", comparison)
+    files.write_csv(out_dir / "split_comparison.csv", comparison)
     if cfg.eval.ablation:
-        import reelcast.evaluation.evaluate as evaluation
-
-        evaluation.write_ablation_summary(out_dir, dirs, cv=bool(cfg.split.cv and cfg.split.cv > 1))
+        split_files.write_ablation_summary(out_dir, dirs, cv=bool(cfg.split.cv and cfg.split.cv > 1))
     from reelcast.reports.run_page import write_run_report
 
     try:
@@ -272,35 +272,10 @@ def media_summary(inputs: FilmInputs, cfg: Config) -> dict[str, Any]:
     return out
 
 
-def _write_split_ids(sdir: Path, inputs: FilmInputs, split: Split, y: np.ndarray) -> None:
-    rows = [
-        {"film_id": inputs.film_ids[i], "portion": part, "class": int(y[i]), "class_name": CLASS_NAMES[y[i]]}
-        for part in ("train", "val", "test")
-        for i in getattr(split, part)
-    ]
-    reports.write_csv(sdir / "split_ids.csv", pd.DataFrame(rows))
-
-
-def _write_test_predictions(sdir, inputs, split, y, pred, probs) -> None:
-    te = split.test
-    df = pd.DataFrame(
-        {
-            "film_id": [inputs.film_ids[i] for i in te],
-            "true_class": y[te],
-            "predicted_class": pred[te],
-            "true_name": [CLASS_NAMES[k] for k in y[te]],
-            "predicted_name": [CLASS_NAMES[k] for k in pred[te]],
-        }
-    )
-    for k, name in enumerate(CLASS_NAMES):
-        df[f"p_{name}"] = probs[te, k]
-    reports.write_csv(sdir / "test_predictions.csv", df)
-
-
 def comparison_text(comparison: pd.DataFrame) -> str:
     """The terminal table and a line naming the best split by test macro-F1."""
     cols = ["split", *HEADLINE, "test_films"]
-    table = reports.format_table(comparison[[c for c in cols if c in comparison]])
+    table = files.format_table(comparison[[c for c in cols if c in comparison]])
     fixed = comparison[~comparison["split"].isin(["mean", "std"])]
     best = fixed.loc[fixed["f1_macro"].idxmax()]
     return (

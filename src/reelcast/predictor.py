@@ -4,6 +4,9 @@ p = RevenuePredictor(Config()).fit("films.csv")      # one split (the first of c
 p.predict(new_films)                                  # class, name and probabilities per film
 p.evaluate(held_out)                                  # every metric
 p.save("runs/x"); RevenuePredictor.load("runs/x")
+
+It composes the parts below it: the featurizer (frozen features), the split's fitted inputs (metadata,
+external vectors), the model components and their blend (models.ensemble), the checkpoint.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
+import reelcast.checkpoint as checkpoint
 from reelcast import __version__
+from reelcast.checkpoint import CHECKPOINT
 from reelcast.config import SPLITS, Config, split_names
 from reelcast.data.classes import (
     CLASS_NAMES,
@@ -25,25 +29,23 @@ from reelcast.data.classes import (
     assign_classes,
     check_thresholds,
     constant_dollar_revenue,
+    describe_thresholds,
     fit_quantile_thresholds,
 )
 from reelcast.data.schema import GENERIC_REQUEST
 from reelcast.data.splits import Split, make_date_split, make_split, revenue_strata
 from reelcast.data.table import FilmTable, TableReport, canonical_frame, films_from_frame, load_films
 from reelcast.encoders.common import resolve_device
-from reelcast.features.external import ExternalFeatures
-from reelcast.features.featurize import Featurizer, FilmInputs
-from reelcast.features.tabular import TabularEncoder, check_leakage, default_columns
-from reelcast.models.components import TreeEnsemble
-from reelcast.models.ensemble import decide
-from reelcast.models.fusion import FusionModel, ModelSpec
-from reelcast.models.trees import gaussian_class_probs
-from reelcast.training.loop import TrainResult, predict_logits, seed_everything, train_model
+from reelcast.features.featurize import Featurizer, FilmInputs, SplitFeatures
+from reelcast.features.tabular import default_columns
+from reelcast.models.base import Component, FitData
+from reelcast.models.ensemble import Ensemble
+from reelcast.models.network import FusionNetwork
+from reelcast.models.registry import create_component
+
+__all__ = ["CHECKPOINT", "Data", "RevenuePredictor", "as_table"]
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT = "best_multimodal_model.pth"
-FORMAT_VERSION = 1
 
 Data = FilmTable | pd.DataFrame | str | Path
 
@@ -57,36 +59,84 @@ def as_table(data: Data, cfg: Config, require_revenue: bool = True) -> FilmTable
     return load_films(data, cfg.data, require_revenue=require_revenue)
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Numerically stable softmax over the last axis."""
-    z = logits / temperature
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 class RevenuePredictor:
     """Predicts a film's revenue class from its plot, trailer and metadata."""
 
-    def __init__(self, config: Config | None = None, device: str | None = None, progress: bool = True):
+    def __init__(
+        self,
+        config: Config | None = None,
+        device: str | None = None,
+        progress: bool = True,
+        featurizer: Featurizer | None = None,
+    ):
+        """featurizer: one already built (its encoders and store are shared, nothing is loaded again)."""
         self.config = copy.deepcopy(config) if config is not None else Config()
         self.device = resolve_device(device or self.config.train.device)
         self.progress = progress
-        self._featurizer: Featurizer | None = None
-        self.model_: FusionModel | None = None
-        self.spec_: ModelSpec | None = None
+        self._featurizer = featurizer
         self.thresholds_: np.ndarray | None = None
-        self.tabular_: TabularEncoder | None = None
-        self.ensemble_: TreeEnsemble | None = None
-        self.log_revenue_scale_: tuple[float, float] = (0.0, 1.0)
-        self.regression_sigma_: float = 1.0
-        self.external_: ExternalFeatures | None = None
-        self.leaky_columns_: list[str] = []
-        self.temperature_: float = 1.0
-        self.train_result_: TrainResult | None = None
+        self.inputs_: SplitFeatures = SplitFeatures()
+        self.components_: Ensemble | None = None
         self.split_ids_: dict[str, list[str]] = {}
-        self.metrics_: dict[str, Any] = {}
+        self.class_counts_: dict[str, list[int]] = {}
         self.encoder_ids_: dict[str, str] = {}
+        self.metrics_: dict[str, Any] = {}
+
+    # ---- the fitted parts, read-only ------------------------------------------------------------------
+    @property
+    def network(self) -> FusionNetwork:
+        """The fusion network component."""
+        self._check_fitted()
+        return self.components_.components["fusion"]
+
+    @property
+    def model_(self):
+        """The fusion network's torch module (None before fit)."""
+        return self.network.model if self.components_ is not None else None
+
+    @property
+    def spec_(self):
+        """The fusion network's input spec."""
+        return self.network.spec
+
+    @property
+    def temperature_(self) -> float:
+        """The fusion network's calibration temperature."""
+        return self.network.temperature
+
+    @property
+    def train_result_(self):
+        """History and best epoch of the network's training (None after load)."""
+        return self.network.train_result
+
+    @property
+    def tabular_(self):
+        """The fitted metadata encoder, or None."""
+        return self.inputs_.tabular
+
+    @property
+    def external_(self):
+        """The fitted external features, or None."""
+        return self.inputs_.external
+
+    @property
+    def leaky_columns_(self) -> list[str]:
+        """Post-release columns used as features (allowed by tabular.allow_post_release)."""
+        return self.inputs_.leaky_columns
+
+    @property
+    def ensemble_(self) -> Ensemble | None:
+        """The components and their blend when the model blends several, else None."""
+        return self.components_ if self.components_ is not None and self.components_.blend else None
+
+    def components(self) -> list[Component]:
+        """The fitted components, in order (the fusion network first)."""
+        self._check_fitted()
+        return list(self.components_.components.values())
+
+    def record_metrics(self, metrics: dict[str, Any]) -> None:
+        """Keep a run's headline metrics with the model (saved, and shown by `/model`)."""
+        self.metrics_ = dict(metrics)
 
     # ---- features ---------------------------------------------------------------------------------
     @property
@@ -100,28 +150,13 @@ class RevenuePredictor:
         """Frozen features for every film (from the store when already computed)."""
         return self.featurizer.build(table.df)
 
-    def _tabular_columns(self, table: FilmTable) -> list[str]:
-        cols = self.config.tabular.columns or default_columns(table.df)
-        self.leaky_columns_ = check_leakage(
-            cols, list(table.schema.post_release_cols), self.config.tabular.allow_post_release
-        )
-        return cols
-
-    def _add_tabular(self, inputs: FilmInputs, films: pd.DataFrame) -> FilmInputs:
-        feats, present = self.tabular_.transform(films)
-        return inputs.with_tabular(feats, present)
-
-    def _add_external(self, inputs: FilmInputs) -> FilmInputs:
-        feats, present = self.external_.transform(inputs.film_ids, self.config.data.features)
-        return inputs.with_modality("external", feats, present)
-
-    # ---- fit ----------------------------------------------------------------------------------------
+    # ---- labels and splits ---------------------------------------------------------------------------
     def default_split(self, table: FilmTable, name: str | None = None) -> Split:
         """The configured stratified split (the first one named in cfg.split.splits by default)."""
         name = name or split_names(self.config.split.splits)[0]
         if self.config.split.by not in ("random", "date"):
             raise ValueError(f"split.by must be random or date, got {self.config.split.by!r}")
-        if self.config.split.by == "date":  # issue 8: oldest films train, newest test
+        if self.config.split.by == "date":  # oldest films train, newest test
             base = name.removeprefix("date-")
             return make_date_split(table.df, SPLITS[base], name=f"date-{base}")
         strata = self.strata(table)
@@ -140,6 +175,16 @@ class RevenuePredictor:
             return assign_classes(rev, check_thresholds(self.config.labels.thresholds))
         return revenue_strata(rev, NUM_CLASSES)
 
+    def _fit_thresholds(self, rev: np.ndarray, split: Split) -> np.ndarray:
+        # Thresholds come from the training films only, then apply to every portion.
+        strategy = self.config.labels.strategy
+        if strategy == "quantile":
+            return fit_quantile_thresholds(rev[split.train])
+        if strategy == "thresholds":
+            return check_thresholds(self.config.labels.thresholds)
+        raise ValueError(f"labels.strategy must be quantile or thresholds, got {strategy!r}")
+
+    # ---- fit ----------------------------------------------------------------------------------------
     def fit(
         self,
         data: Data,
@@ -147,21 +192,17 @@ class RevenuePredictor:
         inputs: FilmInputs | None = None,
         modalities: list[str] | None = None,
     ) -> RevenuePredictor:
-        """Fit thresholds, tabular statistics and the fusion model on one split's training films."""
+        """Fit thresholds, the split's inputs and every component on one split's training films.
+
+        modalities: a restricted fit (the ablation's baselines): the fusion network alone, on exactly those.
+        """
         cfg = self.config
         table = as_table(data, cfg)
         if not isinstance(split, Split):
             split = self.default_split(table, split)
         films = table.df
-
-        # Labels: thresholds come from the training films only, then apply to every portion.
         rev = self.label_revenue(films)
-        if cfg.labels.strategy == "quantile":
-            self.thresholds_ = fit_quantile_thresholds(rev[split.train])
-        elif cfg.labels.strategy == "thresholds":
-            self.thresholds_ = check_thresholds(cfg.labels.thresholds)
-        else:
-            raise ValueError(f"labels.strategy must be quantile or thresholds, got {cfg.labels.strategy!r}")
+        self.thresholds_ = self._fit_thresholds(rev, split)
         y = assign_classes(rev, self.thresholds_)
         if np.unique(y[split.train]).size < 2:
             raise ValueError(
@@ -172,84 +213,42 @@ class RevenuePredictor:
         inputs = inputs if inputs is not None else self.featurize(table)  # after the cheap label checks
 
         # Metadata goes into the fusion network (auto: when the table has any) and, with the ensemble,
-        # into the trees; restricted fits (baselines) use exactly the modalities they name.
+        # into the other components; restricted fits (baselines) use exactly the modalities they name.
         has_meta = bool(cfg.tabular.columns or default_columns(films))
         fuse_tab = has_meta if cfg.tabular.use_in_fusion is None else cfg.tabular.use_in_fusion
         if modalities:
             fuse_tab = "tabular" in modalities
-        use_trees = not modalities and self._ensemble_wanted(has_meta)
-        if fuse_tab or use_trees:
-            self.tabular_ = TabularEncoder(self._tabular_columns(table), settings=cfg.tabular).fit(
-                films.iloc[split.train]
-            )
-            inputs = self._add_tabular(inputs, films)
-        if cfg.data.features and (not modalities or "external" in modalities):
-            # Bring-your-own features, standardised with the training films' statistics
-            train_ids = [inputs.film_ids[i] for i in split.train]
-            self.external_ = ExternalFeatures.fit(cfg.data.features, train_ids, cfg.data.features_id_col)
-            inputs = self._add_external(inputs)
-        all_inputs = inputs
-        if modalities:
-            inputs = inputs.only(modalities)
-        elif not fuse_tab and "tabular" in inputs.modalities:
-            inputs = inputs.only([m for m in inputs.modalities if m != "tabular"])
-
-        seed_everything(cfg.train.seed)
-        self.spec_ = self._spec(inputs)
-        self.model_ = FusionModel(self.spec_, cfg.model)
-        tr, va = inputs.subset(split.train), inputs.subset(split.val)
-        # Multitask: the network also regresses log revenue, standardised on the training films.
-        log_rev = np.log1p(np.clip(rev, 0, None))
-        self.log_revenue_scale_ = (
-            float(log_rev[split.train].mean()),
-            float(log_rev[split.train].std() or 1.0),
+        blended = None if modalities or not self._ensemble_wanted(has_meta) else list(cfg.ensemble.components)
+        self.inputs_ = SplitFeatures.fit(
+            films,
+            list(table.schema.post_release_cols),
+            inputs.film_ids,
+            split.train,
+            cfg,
+            tabular=fuse_tab or blended is not None,
+            external=bool(cfg.data.features) and (not modalities or "external" in modalities),
         )
-        mu, sd = self.log_revenue_scale_
-        self.train_result_ = train_model(
-            self.model_,
-            tr.tensors(),
-            y[split.train],
-            va.tensors(),
-            y[split.val],
-            cfg.train,
-            self.device,
-            modality_drop=cfg.model.modality_dropout,
+        inputs = self.inputs_.add(inputs, films, {"tabular", "external"})
+        net_mods = modalities or [m for m in inputs.modalities if fuse_tab or m != "tabular"]
+        comps = [create_component("fusion", modalities=list(net_mods))]
+        comps += [create_component(n) for n in (blended or []) if n != "fusion"]
+        fit_data = FitData(
+            inputs=inputs,
+            y=y,
+            revenue_musd=rev,
+            split=split,
+            thresholds=self.thresholds_,
+            config=cfg,
+            feature_names=self.tabular_.feature_names if self.tabular_ is not None else [],
+            device=self.device,
             progress=self.progress,
-            desc=f"train {split.name}",
-            regression_target=(log_rev[split.train] - mu) / sd,
-            regression_weight=cfg.model.regression_weight,
+            text_dim=self.featurizer.text_encoder.dim if cfg.text.finetune and "text" in net_mods else None,
         )
-        self.regression_sigma_ = 1.0
-        if self.spec_.objective == "multitask" and len(split.val) > 1:
-            val_log = self._network_log_revenue(va)
-            self.regression_sigma_ = float(max(np.std(log_rev[split.val] - val_log), 1e-3))
-        # Temperature scaling on the validation films: calibrated probabilities at prediction time.
-        self.temperature_ = 1.0
-        if cfg.eval.temperature_scaling and len(split.val) >= NUM_CLASSES:
-            from reelcast.evaluation.stats import fit_temperature
-
-            val_logits = predict_logits(self.model_, va.tensors(), self.device).numpy()
-            self.temperature_ = float(fit_temperature(val_logits, y[split.val]))
-        self.ensemble_ = None
-        if use_trees:
-            network_probs = self._network_probs(inputs)
-            self.ensemble_ = TreeEnsemble([float(t) for t in self.thresholds_]).fit(
-                all_inputs.arrays,
-                all_inputs.mask,
-                all_inputs.modalities,
-                self.tabular_.feature_names,
-                rev,
-                y,
-                split.train,
-                split.val,
-                network_probs,
-                cfg.ensemble,
-                cfg.train.seed,
-            )
+        self.components_ = Ensemble.fit(fit_data, comps, blended)
         self.split_ids_ = {
             p: [inputs.film_ids[i] for i in getattr(split, p)] for p in ("train", "val", "test")
         }
-        self.encoder_ids_ = self._encoder_ids(inputs.modalities)
+        self.encoder_ids_ = self._encoder_ids(net_mods)
         self.class_counts_ = {
             p: np.bincount(y[getattr(split, p)], minlength=NUM_CLASSES).tolist()
             for p in ("train", "val", "test")
@@ -266,36 +265,6 @@ class RevenuePredictor:
                 "table has none; use --set ensemble.enabled=off or a table with metadata"
             )
         return mode == "on" or (mode == "auto" and has_meta)
-
-    def _spec(self, inputs: FilmInputs) -> ModelSpec:
-        a = inputs.arrays
-        spec = ModelSpec(
-            modalities=list(inputs.modalities),
-            temporal=self.config.video.temporal,
-            audio_dim=self.config.audio.dim,
-            text_pooling=self.config.text.pooling,
-            objective=self.config.model.objective,
-        )
-        if "text" in inputs.modalities:
-            if self.config.text.finetune:
-                spec.text_backbone = self.config.text.model
-                spec.text_dim = self.featurizer.text_encoder.dim
-            else:
-                spec.text_dim = a["text"].shape[1]
-        if "video" in a:
-            spec.video_frames, spec.video_dim = a["video"].shape[1:]
-        if "audio" in a:
-            spec.audio_channels, spec.audio_length = a["audio"].shape[1:]
-            if self.config.audio.frontend == "waveform":
-                from reelcast.encoders.audio import frame_params
-
-                win, hop, _ = frame_params(self.config.audio, self.config.media.sample_rate)
-                spec.audio_filterbank = [self.config.audio.n_mels, win, hop]
-        if "tabular" in a:
-            spec.tabular_dim = a["tabular"].shape[1]
-        if "external" in a:
-            spec.external_dim = a["external"].shape[1]
-        return spec
 
     def _encoder_ids(self, modalities: list[str]) -> dict[str, str]:
         ids = {}
@@ -315,7 +284,7 @@ class RevenuePredictor:
 
     # ---- predict ------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if self.model_ is None:
+        if self.components_ is None:
             raise RuntimeError("this RevenuePredictor is not fitted; call fit() or RevenuePredictor.load()")
 
     def prepare_inputs(
@@ -329,58 +298,29 @@ class RevenuePredictor:
         return self.shape_inputs(self.featurize(table), table.df), table
 
     def shape_inputs(self, inputs: FilmInputs, films: pd.DataFrame | None = None) -> FilmInputs:
-        """Inputs shaped for this model: its tabular features added, only its modalities kept."""
-        self._check_fitted()
-        needed = set(self.spec_.modalities)
-        if self.ensemble_ is not None:
-            needed |= {"tabular", "text"} | ({"external"} if self.external_ is not None else set())
-        if "tabular" in needed and "tabular" not in inputs.modalities:
-            if films is None:
-                raise ValueError("this model reads tabular metadata; pass the films' table with the inputs")
-            inputs = self._add_tabular(inputs, films)
-        if "external" in needed and "external" not in inputs.modalities:
-            inputs = self._add_external(inputs)
+        """Inputs shaped for this model: its fitted modalities added, only the ones it reads kept."""
+        needed = {m for c in self.components() for m in c.inputs}
+        inputs = self.inputs_.add(inputs, films, needed)
         return inputs.only([m for m in inputs.modalities if m in needed])
 
     def logits(self, inputs: FilmInputs) -> np.ndarray:
         """The fusion network's raw logits (N, 8)."""
-        self._check_fitted()
-        if inputs.modalities != self.spec_.modalities:
-            inputs = inputs.only(self.spec_.modalities)
-        return predict_logits(self.model_, inputs.tensors(), self.device).numpy()
-
-    def _network_log_revenue(self, inputs: FilmInputs) -> np.ndarray:
-        """The multitask network's log(1 + revenue $M) prediction."""
-        if inputs.modalities != self.spec_.modalities:
-            inputs = inputs.only(self.spec_.modalities)
-        raw = predict_logits(self.model_, inputs.tensors(), self.device, raw=True).numpy()
-        mu, sd = self.log_revenue_scale_
-        return raw[:, -1] * sd + mu
-
-    def _network_probs(self, inputs: FilmInputs) -> dict[str, np.ndarray]:
-        """The network's components: its class head, and its regression head (multitask)."""
-        out = {"fusion": softmax(self.logits(inputs), self.temperature_)}
-        if self.spec_.objective == "multitask":
-            out["fusion_regressor"] = gaussian_class_probs(
-                self._network_log_revenue(inputs), self.regression_sigma_, self.thresholds_
-            )
-        return out
+        return self.network.logits(inputs)
 
     def component_probs(self, inputs: FilmInputs) -> dict[str, np.ndarray]:
-        """(N, 8) probabilities of every component: the network's heads, and the trees when present."""
-        net = self._network_probs(inputs)
-        if self.ensemble_ is None:
-            return net
-        return self.ensemble_.probs(inputs.arrays, inputs.mask, inputs.modalities, net)
+        """(N, 8) probabilities of every component's heads (the network's, the trees', ...)."""
+        self._check_fitted()
+        return self.components_.heads(inputs)
 
     def proba(self, inputs: FilmInputs) -> np.ndarray:
         """Final class probabilities (N, 8) for model-ready inputs: the blend, or the fusion network."""
-        comp = self.component_probs(inputs)
-        return self.ensemble_.blend.combine(comp) if self.ensemble_ is not None else comp["fusion"]
+        self._check_fitted()
+        return self.components_.proba(inputs)
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """Predicted classes from final probabilities under the model's decision rule."""
-        return decide(probs, self.ensemble_.blend.decision if self.ensemble_ is not None else "argmax")
+        self._check_fitted()
+        return self.components_.decide(probs)
 
     def predict_proba(self, data: Data | FilmInputs) -> np.ndarray:
         """Calibrated class probabilities (N, 8)."""
@@ -489,36 +429,43 @@ class RevenuePredictor:
         y = self.labels_for(table)
         return classification_metrics(y, self.decide(self.proba(inputs)))
 
+    # ---- what the model is ----------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """The model as data, for `/model` and the report: classes, inputs, components, blend, metrics."""
+        self._check_fitted()
+        return {
+            "reelcast_version": __version__,
+            "class_names": list(CLASS_NAMES),
+            "thresholds_musd": [float(t) for t in self.thresholds_],
+            "classes": describe_thresholds(self.thresholds_),
+            "modalities": list(self.spec_.modalities),
+            "encoder_ids": dict(self.encoder_ids_),
+            "uses_metadata": self.tabular_ is not None,
+            "leaky_columns": list(self.leaky_columns_),
+            "components": self.components_.describe(),
+            "weights": self.components_.weights(),
+            "decision": self.components_.decision,
+            "temperature": float(self.temperature_),
+            "media_mode": str(self.config.media.mode),
+            "metrics": dict(self.metrics_),
+        }
+
     # ---- persistence --------------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        """Write best_multimodal_model.pth (weights + everything `load` needs to predict) and config.toml."""
-        from reelcast.files import atomic_write
-
+        """Write best_multimodal_model.pth (everything `load` needs to predict), config.toml, digests."""
         self._check_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {
-            "format_version": FORMAT_VERSION,
-            "reelcast_version": __version__,
-            "state_dict": self.model_.state_dict(),
-            "spec": self.spec_.to_dict(),
-            # Absolute paths: `serve` or `predict` started from another directory finds the same models.
-            "config": self.config.with_absolute_paths().to_dict(),
+        # Absolute paths: `serve` or `predict` started from another directory finds the same models.
+        cfg = self.config.with_absolute_paths()
+        payload = {
+            "config": cfg.to_dict(),
             "thresholds": [float(t) for t in self.thresholds_],
             "class_names": CLASS_NAMES,
-            "temperature": self.temperature_,
-            "tabular": self.tabular_.to_dict() if self.tabular_ else None,
-            "ensemble": self.ensemble_.to_dict() if self.ensemble_ else None,
-            "log_revenue_scale": list(self.log_revenue_scale_),
-            "regression_sigma": self.regression_sigma_,
-            "external": self.external_.to_dict() if self.external_ else None,
-            "leaky_columns": self.leaky_columns_,
+            "inputs": self.inputs_.state(),
             "encoder_ids": self.encoder_ids_,
+            "ensemble": self.components_.state(),
             "metrics": self.metrics_,
         }
-        atomic_write(directory / CHECKPOINT, lambda p: torch.save(state, p))
-        self.config.with_absolute_paths().save(directory / "config.toml")
-        return directory / CHECKPOINT
+        return checkpoint.write(directory, payload, cfg)
 
     @classmethod
     def load(
@@ -527,34 +474,22 @@ class RevenuePredictor:
         device: str | None = None,
         overrides: dict | None = None,
         progress: bool = False,
+        trust_modified: bool = False,
     ) -> RevenuePredictor:
-        """Rebuild a fitted predictor from a run folder (or the .pth file itself)."""
-        path = Path(directory)
-        path = path / CHECKPOINT if path.is_dir() else path
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no {CHECKPOINT} here; pass a split folder of a training run")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{path}: checkpoint format {state.get('format_version')} is not {FORMAT_VERSION}"
-            )
+        """Rebuild a fitted predictor from a run folder (or the .pth file itself).
+
+        trust_modified: load even when a file differs from the digest recorded when it was saved.
+        """
+        state = checkpoint.read(directory, trust_modified=trust_modified)
         cfg = Config.from_dict(state["config"])
         if overrides:
             cfg.update(overrides)
         self = cls(cfg, device=device, progress=progress)
-        self.spec_ = ModelSpec(**state["spec"])
-        self.model_ = FusionModel(self.spec_, cfg.model)
-        self.model_.load_state_dict(state["state_dict"])
-        self.model_.to(self.device).eval()
         self.thresholds_ = np.asarray(state["thresholds"], dtype=np.float64)
-        self.temperature_ = float(state["temperature"])
-        self.tabular_ = TabularEncoder.from_dict(state["tabular"]) if state["tabular"] else None
-        self.ensemble_ = TreeEnsemble.from_dict(state["ensemble"]) if state.get("ensemble") else None
-        self.log_revenue_scale_ = tuple(state.get("log_revenue_scale") or (0.0, 1.0))
-        self.regression_sigma_ = float(state.get("regression_sigma", 1.0))
-        ext = state.get("external")
-        self.external_ = ExternalFeatures.from_dict(ext) if ext else None
-        self.leaky_columns_ = list(state.get("leaky_columns") or [])
+        self.inputs_ = SplitFeatures.from_state(state["inputs"], cfg)
+        self.components_ = Ensemble.from_state(state["ensemble"])
+        for c in self.components():
+            c.to(self.device)
         self.encoder_ids_ = dict(state["encoder_ids"])
-        self.metrics_ = state.get("metrics") or {}
+        self.metrics_ = dict(state.get("metrics") or {})
         return self

@@ -7,16 +7,20 @@ import pandas as pd
 import pytest
 from helpers import tiny_config
 
-import reelcast.evaluation.evaluate as ev
+import reelcast.evaluation.ablation as ablation
+import reelcast.evaluation.importance as importance
+import reelcast.models.baselines as baselines
 from reelcast.config import Config
 from reelcast.data.classes import CLASS_NAMES, assign_classes, fit_quantile_thresholds
 from reelcast.data.demo import make_catalogue
 from reelcast.data.splits import Split, make_split, revenue_strata
 from reelcast.data.table import films_from_frame, load_films
 from reelcast.evaluation.metrics import metric_fns
+from reelcast.evaluation.significance import significance
 from reelcast.evaluation.stats import expected_calibration_error, mcnemar, paired_bootstrap
 from reelcast.experiment import run_train
 from reelcast.features.tabular import TabularEncoder
+from reelcast.reports.split_files import write_ablation_summary
 
 FNS = metric_fns()
 # The default model is the ensemble: each of its components is reported on its own, then the baselines.
@@ -48,7 +52,7 @@ def test_ablation_table_has_every_model_with_intervals(run):
     weights = df.set_index("model")["note"]
     assert all(weights[c].startswith("blend weight ") for c in COMPONENTS)
     assert (df["test_films"] == res["sizes"]["test"]).all()
-    for m in ev.ABLATION_METRICS:
+    for m in ablation.ABLATION_METRICS:
         assert (df[f"{m}_low"] <= df[m] + 1e-12).all() and (df[m] <= df[f"{m}_high"] + 1e-12).all(), m
     assert df["ece"].between(0, 1).all()
     assert "early stopping on the class-weighted log-loss" in df.set_index("model").loc["gbt_tabular", "note"]
@@ -68,7 +72,7 @@ def test_ablation_table_has_every_model_with_intervals(run):
 def test_full_row_repeats_the_headline_numbers(run):
     _, sdir, res, _ = run
     full = pd.read_csv(sdir / "ablation.csv").iloc[0]
-    for m in ev.ABLATION_METRICS:
+    for m in ablation.ABLATION_METRICS:
         ci = res["test_ci"][m]
         assert (full[m], full[f"{m}_low"], full[f"{m}_high"]) == pytest.approx(
             (ci["point"], ci["low"], ci["high"])
@@ -100,7 +104,7 @@ def test_significance_tests_are_paired_on_the_same_test_films(run):
         np.full(len(preds), k),
     )
     got = sig["comparisons"]["majority"]
-    for m in ev.ABLATION_METRICS:
+    for m in ablation.ABLATION_METRICS:
         want = paired_bootstrap(y, full, majority, FNS[m], n_boot=cfg.eval.bootstrap, seed=cfg.split.seed)
         assert got["paired_bootstrap"][m] == pytest.approx(want)
     assert got["mcnemar"] == mcnemar(y, full, majority)
@@ -154,17 +158,19 @@ def catalogue():
 def test_gbt_learns_from_metadata_and_permutation_finds_the_signal(catalogue):
     table, split, y = catalogue
     cols = ["year", "runtime", "budget_musd", "genres"]
-    gbt = ev.fit_gbt(table, split, y, cols, seed=0)
+    gbt = baselines.fit_gbt(table, split, y, cols, seed=0)
     X, _ = gbt.encoder.transform(table.df.iloc[split.test])
     pred = gbt.predict(X)
-    majority, _ = ev.majority_baseline(y, split)
+    majority, _ = ablation.majority_baseline(y, split)
     yt = y[split.test]
     assert FNS["f1_macro"](yt, pred) > FNS["f1_macro"](yt, majority) + 0.1
-    assert 0 < gbt.model.n_iter_ < ev.GBT_MAX_ITER  # stopped on the validation films
-    again = ev.fit_gbt(table, split, y, cols, seed=0)
+    assert 0 < gbt.model.n_iter_ < baselines.GBT_MAX_ITER  # stopped on the validation films
+    again = baselines.fit_gbt(table, split, y, cols, seed=0)
     assert np.array_equal(again.predict_proba(X), gbt.predict_proba(X))  # seeded
 
-    rows = ev.permutation_importance(gbt.predict, X, yt, ev.column_blocks(gbt.encoder), 4, seed=0)
+    rows = importance.permutation_importance(
+        gbt.predict, X, yt, importance.column_blocks(gbt.encoder), 4, seed=0
+    )
     drop = {r["column"]: r["f1_macro_drop_mean"] for r in rows}
     assert drop["genres"] > 0.05
     assert drop["genres"] > 3 * max(drop["year"], drop["runtime"])
@@ -178,8 +184,8 @@ def test_presence_read_back_from_features_matches_transform(catalogue):
     enc = TabularEncoder(["year", "runtime", "budget_musd", "genres"]).fit(table.df.iloc[split.train])
     X, present = enc.transform(df)
     assert present[:3].tolist() == [False] * 3 and present[3:].all()
-    assert np.array_equal(ev.tabular_presence(enc, X), present)
-    blocks = ev.column_blocks(enc)
+    assert np.array_equal(importance.tabular_presence(enc, X), present)
+    blocks = importance.column_blocks(enc)
     assert [len(b) for b in blocks.values()] == [2, 2, 2, len(enc.genres)]
 
 
@@ -189,14 +195,16 @@ def test_significance_sentences_say_better_only_when_it_is():
     cfg = Config()
     cfg.eval.bootstrap = 200
     probs = np.full((300, 8), 1 / 8)
-    good = ev.Candidate(
+    good = ablation.Candidate(
         "full", "the full model (text)", ["text"], np.where(rng.random(300) < 0.6, y, (y + 1) % 8), probs
     )
-    majority = ev.Candidate("majority", "the majority-class predictor", [], np.zeros(300, dtype=int), probs)
-    twin = ev.Candidate("twin", "an identical model", ["text"], good.pred.copy(), probs)
-    sig = ev.significance(y, good, [majority, twin], cfg)
+    majority = ablation.Candidate(
+        "majority", "the majority-class predictor", [], np.zeros(300, dtype=int), probs
+    )
+    twin = ablation.Candidate("twin", "an identical model", ["text"], good.pred.copy(), probs)
+    sig = significance(y, good, [majority, twin], cfg)
     assert sig["comparisons"]["majority"]["full_significantly_better"] == {
-        m: True for m in ev.ABLATION_METRICS
+        m: True for m in ablation.ABLATION_METRICS
     }
     assert sig["sentences"][0].startswith(
         "the full model (text) is significantly better than the majority-class"
@@ -209,7 +217,7 @@ def _fake_split(sdir, offset):
     rows = []
     for i, model in enumerate(["full", "majority"]):
         row = {"model": model, "modalities": "text" if model == "full" else "-", "test_films": 10}
-        for m in ev.ABLATION_METRICS:
+        for m in ablation.ABLATION_METRICS:
             v = 0.5 - 0.3 * i + offset
             row.update({m: v, f"{m}_low": v - 0.1, f"{m}_high": v + 0.1})
         row.update({"ece": 0.1, "train_seconds": 1.0, "note": ""})
@@ -223,14 +231,14 @@ def test_cross_validation_summary_reports_mean_and_std_per_model(tmp_path):
     for k, off in enumerate([0.0, 0.1, 0.2]):
         dirs[f"fold{k + 1}"] = tmp_path / f"fold{k + 1}"
         _fake_split(dirs[f"fold{k + 1}"], off)
-    df = ev.write_ablation_summary(tmp_path, dirs, cv=True)
+    df = write_ablation_summary(tmp_path, dirs, cv=True)
     back = pd.read_csv(tmp_path / "ablation_summary.csv")
     assert len(back) == len(df) == 6 + 4
     mean = back[(back["split"] == "mean") & (back["model"] == "full")].iloc[0]
     std = back[(back["split"] == "std") & (back["model"] == "majority")].iloc[0]
     assert mean["accuracy"] == pytest.approx(0.6) and mean["qwk"] == pytest.approx(0.6)
     assert std["f1_macro"] == pytest.approx(np.std([0.2, 0.3, 0.4], ddof=1))
-    assert ev.write_ablation_summary(tmp_path, {"x": tmp_path / "missing"}) is None
+    assert write_ablation_summary(tmp_path, {"x": tmp_path / "missing"}) is None
 
 
 def test_ablation_off_and_a_table_without_metadata(tiny_bert, tmp_path):
@@ -268,7 +276,7 @@ def test_single_modality_baselines_use_the_same_split_and_features(tiny_bert, fi
     split = Split("s", np.sort(split.train), np.sort(split.val), np.sort(split.test))
     p.fit(table, split, inputs)
     before = dict(p.featurizer.stats)
-    b = ev.fit_fusion_baseline(p, table, inputs, split, cfg, ["text"])
+    b = ablation.fit_fusion_baseline(p, table, inputs, split, cfg, ["text"])
     assert b.spec_.modalities == ["text"] and b.tabular_ is None
     assert np.array_equal(b.thresholds_, p.thresholds_) and b.split_ids_ == p.split_ids_
     assert p.featurizer.stats == before  # nothing re-encoded

@@ -4,14 +4,19 @@ import numpy as np
 import pytest
 import torch
 
-from reelcast.config import EnsembleConfig
+from reelcast.config import Config, EnsembleConfig
 from reelcast.data.classes import assign_classes, fit_quantile_thresholds
+from reelcast.data.splits import Split
+from reelcast.features.featurize import FilmInputs
 from reelcast.models import (
     Blend,
+    Ensemble,
+    FitData,
     GBMClassifier,
     GBMRegressor,
     TextStack,
-    TreeEnsemble,
+    TreeFeatures,
+    create_component,
     decide,
     fit_blend,
     gaussian_class_probs,
@@ -33,6 +38,19 @@ def synthetic(n=600, seed=0):
 
 def small_cfg(**kw):
     return EnsembleConfig(seeds=2, max_rounds=300, early_stopping_rounds=30, threads=1, **kw)
+
+
+def fit_data(arrays, mask, mods, rev, y, th, train, val, test=()) -> FitData:
+    """One split of synthetic films for the tree components (seed 0)."""
+    cfg = Config()
+    cfg.ensemble, cfg.train.seed = small_cfg(), 0
+    inputs = FilmInputs([str(i) for i in range(len(y))], mods, arrays, mask)
+    split = Split("s", np.asarray(train), np.asarray(val), np.asarray(test, dtype=np.int64))
+    return FitData(inputs, y, rev, split, np.asarray(th), cfg, feature_names=["a", "b", "c", "d"])
+
+
+def trees() -> list:
+    return [create_component("gbm_classifier"), create_component("gbm_regressor")]
 
 
 def test_simplex_grid_sums_to_one_and_covers_corners():
@@ -84,34 +102,38 @@ def test_trees_learn_and_round_trip_through_plain_data():
     th = fit_quantile_thresholds(rev[:400])
     y = assign_classes(rev, th)
     tr, va, te = np.arange(400), np.arange(400, 500), np.arange(500, 600)
-    ens = TreeEnsemble(list(th)).fit(
-        arrays, mask, mods, ["a", "b", "c", "d"], rev, y, tr, va, None, small_cfg(), seed=0
-    )
-    probs = ens.probs(arrays, mask, mods, None)
+    data = fit_data(arrays, mask, mods, rev, y, th, tr, va, te)
+    ens = Ensemble.fit(data, trees(), ["gbm_classifier", "gbm_regressor"])
+    probs = ens.heads(data.inputs)
     assert set(probs) == {"gbm_classifier", "gbm_regressor"}
-    final = ens.blend.combine(probs)
-    acc = (ens.blend.predict(probs)[te] == y[te]).mean()
+    final = ens.proba(data.inputs)
+    acc = (ens.decide(final)[te] == y[te]).mean()
     assert acc > 0.3  # chance is 0.125
     # The checkpoint holds only strings, numbers and lists: torch can load it with weights_only=True.
-    state = ens.to_dict()
     path = __import__("tempfile").mktemp(suffix=".pt")
-    torch.save(state, path)
-    back = TreeEnsemble.from_dict(torch.load(path, weights_only=True))
-    assert np.allclose(back.blend.combine(back.probs(arrays, mask, mods, None)), final)
-    assert back.feature_names[-1] == "text:ridge_log_revenue"
+    torch.save(ens.state(), path)
+    back = Ensemble.from_state(torch.load(path, weights_only=True))
+    assert np.allclose(back.proba(data.inputs), final)
+    assert back.components["gbm_regressor"].features.feature_names[-1] == "text:ridge_log_revenue"
+    assert [c["name"] for c in back.describe()] == ["gbm_classifier", "gbm_regressor"]
 
 
 def test_masked_metadata_changes_the_tree_input_to_missing():
     arrays, mask, mods, rev = synthetic(n=300)
     th = fit_quantile_thresholds(rev)
     y = assign_classes(rev, th)
-    ens = TreeEnsemble(list(th)).fit(
-        arrays, mask, mods, list("abcd"), rev, y, np.arange(200), np.arange(200, 300), None, small_cfg(), 0
+    features, _ = TreeFeatures.for_fit(
+        fit_data(arrays, mask, mods, rev, y, th, np.arange(200), np.arange(200, 300))
     )
     off = mask.copy()
     off[:, 0] = False
-    X = ens.features(arrays, off, mods)
+    X = features.transform(FilmInputs([str(i) for i in range(300)], mods, arrays, off))
     assert np.isnan(X[:, :4]).all() and np.isfinite(X[:, 4]).all()
+
+
+def test_unknown_component_names_the_known_ones():
+    with pytest.raises(ValueError, match="unknown model component 'gbm_forest'.*gbm_classifier"):
+        create_component("gbm_forest")
 
 
 def test_regressor_error_scale_comes_from_validation_films():
@@ -150,6 +172,8 @@ def test_network_objectives_train_and_round_trip(objective, tiny_bert, films_csv
     p = RevenuePredictor(cfg, progress=False).fit(films_csv)
     names = p.ensemble_.blend.components
     assert ("fusion_regressor" in names) == (objective == "multitask")
+    heads = p.describe()["components"][0]["weights"]
+    assert ("fusion_regressor" in heads) == (objective == "multitask")
     p.save(tmp_path / "m")
     q = RevenuePredictor.load(tmp_path / "m")
     assert q.spec_.objective == objective

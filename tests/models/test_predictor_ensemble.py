@@ -21,7 +21,8 @@ def ensemble_run(tiny_bert, films_csv, tmp_path_factory, one_thread):
 def test_metadata_table_gets_fusion_and_trees_by_default(ensemble_run):
     p, _ = ensemble_run
     assert "tabular" in p.spec_.modalities
-    assert p.ensemble_ is not None and p.ensemble_.classifier and p.ensemble_.regressor
+    assert [c.name for c in p.components()] == ["fusion", "gbm_classifier", "gbm_regressor"]
+    assert [c["kind"] for c in p.describe()["components"]] == ["network", "trees", "trees"]
     b = p.ensemble_.blend
     assert b.components == ["fusion", "gbm_classifier", "gbm_regressor"]
     assert abs(sum(b.weights) - 1) < 1e-9 and b.decision in ("argmax", "median")

@@ -16,6 +16,8 @@ import pandas as pd
 import torch
 
 from reelcast.config import Config
+from reelcast.features.external import ExternalFeatures
+from reelcast.features.tabular import TabularEncoder, check_leakage, default_columns
 from reelcast.files import sha256_text
 from reelcast.store import open_store
 
@@ -202,6 +204,68 @@ class Featurizer:
             audio[i] = rng.standard_normal(a_shape, dtype=np.float32)
         ok = np.ones(len(ids), dtype=bool)
         return video, audio, ok, ok.copy(), [{"media": "simulated"} for _ in ids]
+
+
+@dataclass
+class SplitFeatures:
+    """The inputs fit on one split's training films: standardised metadata and external vectors."""
+
+    tabular: TabularEncoder | None = None
+    external: ExternalFeatures | None = None
+    leaky_columns: list[str] = field(default_factory=list)  # post-release columns used (allowed by config)
+    features_file: str | None = None  # data.features of the run: where external vectors are read
+
+    @classmethod
+    def fit(
+        cls,
+        films: pd.DataFrame,
+        post_release: list[str],
+        film_ids: list[str],
+        train: np.ndarray,
+        cfg: Config,
+        tabular: bool,
+        external: bool,
+    ) -> SplitFeatures:
+        """Fit the metadata encoder (leak-checked) and/or the external features on the training films."""
+        self = cls(features_file=cfg.data.features or None)
+        if tabular:
+            cols = cfg.tabular.columns or default_columns(films)
+            self.leaky_columns = check_leakage(cols, post_release, cfg.tabular.allow_post_release)
+            self.tabular = TabularEncoder(cols, settings=cfg.tabular).fit(films.iloc[train])
+        if external and cfg.data.features:
+            # Bring-your-own features, standardised with the training films' statistics
+            train_ids = [film_ids[i] for i in train]
+            self.external = ExternalFeatures.fit(cfg.data.features, train_ids, cfg.data.features_id_col)
+        return self
+
+    def add(self, inputs: FilmInputs, films: pd.DataFrame | None, modalities: set[str]) -> FilmInputs:
+        """Inputs with the asked-for fitted modalities (tabular, external) added where missing."""
+        if "tabular" in modalities and self.tabular is not None and "tabular" not in inputs.modalities:
+            if films is None:
+                raise ValueError("this model reads tabular metadata; pass the films' table with the inputs")
+            inputs = inputs.with_tabular(*self.tabular.transform(films))
+        if "external" in modalities and self.external is not None and "external" not in inputs.modalities:
+            feats, present = self.external.transform(inputs.film_ids, self.features_file)
+            inputs = inputs.with_modality("external", feats, present)
+        return inputs
+
+    def state(self) -> dict:
+        """Plain data for the checkpoint."""
+        return {
+            "tabular": self.tabular.to_dict() if self.tabular else None,
+            "external": self.external.to_dict() if self.external else None,
+            "leaky_columns": list(self.leaky_columns),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, cfg: Config) -> SplitFeatures:
+        """Rebuild from `state()`; external vectors are read from cfg.data.features (as configured)."""
+        return cls(
+            TabularEncoder.from_dict(state["tabular"]) if state.get("tabular") else None,
+            ExternalFeatures.from_dict(state["external"]) if state.get("external") else None,
+            list(state.get("leaky_columns") or []),
+            cfg.data.features or None,
+        )
 
 
 def base_dir_of(films: pd.DataFrame) -> Path | None:

@@ -1,22 +1,45 @@
-"""The components a saved model is made of: the fusion network, gradient-boosted trees, their blend."""
+"""Model components with one interface (models.base), found by name (models.registry): the fusion
+network, gradient-boosted trees, and whatever is registered next; their blend (models.ensemble).
 
-from reelcast.models.components import TREE_COMPONENTS, TreeEnsemble
-from reelcast.models.ensemble import Blend, decide, fit_blend, simplex_grid
+Importing the package registers the built-in components.
+"""
+
+from reelcast.models.base import Component, FitData
+from reelcast.models.ensemble import Blend, Ensemble, decide, fit_blend, simplex_grid
 from reelcast.models.fusion import FusionModel, ModelSpec
+from reelcast.models.network import FusionNetwork, softmax
+from reelcast.models.registry import component_class, create_component, list_components, register_component
 from reelcast.models.stacking import TextStack
-from reelcast.models.trees import GBMClassifier, GBMRegressor, gaussian_class_probs
+from reelcast.models.trees import (
+    GBMClassifier,
+    GBMRegressor,
+    TreeClassifier,
+    TreeFeatures,
+    TreeRegressor,
+    gaussian_class_probs,
+)
 
 __all__ = [
-    "TREE_COMPONENTS",
     "Blend",
+    "Component",
+    "Ensemble",
+    "FitData",
     "FusionModel",
+    "FusionNetwork",
     "GBMClassifier",
     "GBMRegressor",
     "ModelSpec",
     "TextStack",
-    "TreeEnsemble",
+    "TreeClassifier",
+    "TreeFeatures",
+    "TreeRegressor",
+    "component_class",
+    "create_component",
     "decide",
     "fit_blend",
     "gaussian_class_probs",
+    "list_components",
+    "register_component",
     "simplex_grid",
+    "softmax",
 ]

@@ -6,6 +6,8 @@ films' log-loss (a proper score: it rewards calibrated probabilities rather than
 decision rule that turns probabilities into one class is chosen on the same films: `argmax` (the most
 probable class, best for exact accuracy) or `median` (the class where the cumulative probability passes
 one half, best for ordinal errors), by exact accuracy plus quadratic weighted kappa.
+
+`Ensemble` is one saved model's components (whatever the run names, from the registry) and that blend.
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from reelcast.evaluation.metrics import accuracy, qwk
+from reelcast.models.base import Component, FitData
+from reelcast.models.registry import component_class
+
+if TYPE_CHECKING:
+    from reelcast.features.featurize import FilmInputs
 
 log = logging.getLogger(__name__)
 
@@ -107,3 +115,107 @@ def fit_blend(val_probs: dict[str, np.ndarray], y_val: np.ndarray, step: float, 
         blend.decision,
     )
     return blend
+
+
+class Ensemble:
+    """The components of one model, in order, and the blend over their heads (None: the first alone)."""
+
+    def __init__(self, components: list[Component], blend: Blend | None = None):
+        self.components = {c.name: c for c in components}
+        self.blend = blend
+
+    @classmethod
+    def fit(cls, data: FitData, components: list[Component], blended: list[str] | None) -> Ensemble:
+        """Fit every component on data's split; with `blended`, weigh those components' heads on its
+        validation films (their decision rule too). The first component alone decides without a blend."""
+        for c in components:
+            c.fit(data)
+        self = cls(components)
+        if blended is None:
+            return self
+        val = data.split.val
+        heads = {}
+        for name in blended:
+            heads.update(self.components[name].heads(data.inputs.subset(val)))
+        cfg = data.config.ensemble
+        if len(val):
+            self.blend = fit_blend(heads, data.y[val], cfg.weight_step, cfg.decision)
+        else:  # nothing to choose on: equal weights, most probable class
+            names = list(heads)
+            rule = "argmax" if cfg.decision == "auto" else cfg.decision
+            self.blend = Blend(names, [1.0 / len(names)] * len(names), rule)
+        return self
+
+    @property
+    def first(self) -> Component:
+        """The base component (the fusion network): the model when there is no blend."""
+        return next(iter(self.components.values()))
+
+    def heads(self, inputs: FilmInputs) -> dict[str, np.ndarray]:
+        """(N, 8) probabilities of every head of every component, by name."""
+        out: dict[str, np.ndarray] = {}
+        for c in self.components.values():
+            out.update(c.heads(inputs))
+        return out
+
+    def proba(self, inputs: FilmInputs) -> np.ndarray:
+        """Final (N, 8) probabilities: the blend, or the first component's."""
+        if self.blend is None:
+            return self.first.predict_proba(inputs)
+        heads: dict[str, np.ndarray] = {}
+        for c in self.components.values():
+            if set(c.head_names()) & set(self.blend.components):
+                heads.update(c.heads(inputs))
+        return self.blend.combine(heads)
+
+    @property
+    def decision(self) -> str:
+        """The rule that picks one class from the final probabilities."""
+        return self.blend.decision if self.blend is not None else "argmax"
+
+    def decide(self, probs: np.ndarray) -> np.ndarray:
+        """Predicted classes under the decision rule."""
+        return decide(probs, self.decision)
+
+    def weights(self) -> dict[str, float]:
+        """Blend weight of each head (the first component's head weighs 1 without a blend)."""
+        if self.blend is None:
+            return {self.first.head_names()[0]: 1.0}
+        return dict(zip(self.blend.components, self.blend.weights, strict=True))
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Each component's description with the blend weight of each of its heads."""
+        w = self.weights()
+        return [
+            {**c.describe(), "weights": {h: w.get(h, 0.0) for h in c.head_names()}}
+            for c in self.components.values()
+        ]
+
+    def state(self) -> dict:
+        """Each component's own state by name, in order, and the blend."""
+        return {
+            "components": [{"name": n, "state": c.state()} for n, c in self.components.items()],
+            "blend": self.blend.to_dict() if self.blend is not None else None,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> Ensemble:
+        """Rebuild every component through the registry."""
+        comps = [component_class(c["name"]).from_state(c["state"]) for c in state["components"]]
+        return cls(comps, Blend.from_dict(state["blend"]) if state.get("blend") else None)
+
+    def to_dict(self) -> dict:
+        """The plain-data part (blend, tree boosters, ...): what identifies the model beside its tensors."""
+        plain = {n: s["state"] for n, s in zip(self.components, self.state()["components"], strict=True)}
+        return {
+            "blend": self.blend.to_dict() if self.blend is not None else None,
+            "components": {n: s for n, s in plain.items() if _plain(s)},
+        }
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_plain(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, str | int | float | bool)

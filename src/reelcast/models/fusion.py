@@ -20,36 +20,23 @@ from torch import nn
 
 from reelcast.config import ModelConfig
 from reelcast.data.classes import NUM_CLASSES
+from reelcast.training.objectives import OBJECTIVES, class_logits, corn_loss, modality_dropout
 
 MODALITIES = ("text", "video", "audio", "tabular", "external")
-OBJECTIVES = ("classify", "multitask", "corn")
-
-
-def class_logits(raw: torch.Tensor, objective: str, num_classes: int = NUM_CLASSES) -> torch.Tensor:
-    """Raw outputs -> class logits (log-probabilities for CORN, whose softmax is its distribution)."""
-    if objective == "classify":
-        return raw
-    if objective == "multitask":
-        return raw[:, :num_classes]
-    # CORN (Shi, Cao & Raschka 2021): logit k models P(y > k | y > k-1); chained, they give P(y > k).
-    log_gt = torch.cumsum(nn.functional.logsigmoid(raw), dim=1)  # log P(y > k), k = 0..K-2
-    zeros = torch.zeros_like(raw[:, :1])
-    log_ge = torch.cat([zeros, log_gt], dim=1)  # log P(y >= k), k = 0..K-1
-    # P(y = k) = P(y >= k) * (1 - P(y > k | y >= k)); the last class has no task after it.
-    cond_le = torch.cat([nn.functional.logsigmoid(-raw), zeros], dim=1)
-    return log_ge + cond_le
-
-
-def corn_loss(raw: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """CORN: binary cross-entropy of task k on the films with y >= k (conditional training sets)."""
-    k = torch.arange(raw.shape[1], device=raw.device)
-    eligible = target[:, None] >= k[None, :]
-    label = (target[:, None] > k[None, :]).to(raw.dtype)
-    bce = nn.functional.binary_cross_entropy_with_logits(raw, label, reduction="none")
-    w = eligible.to(raw.dtype)
-    if weights is not None:
-        w = w * weights[target][:, None]
-    return (bce * w).sum() / w.sum().clamp_min(1e-6)
+# The objectives live with the training loop; importing them from here keeps working.
+__all__ = [
+    "MODALITIES",
+    "OBJECTIVES",
+    "FusionModel",
+    "ModelSpec",
+    "TemporalConv",
+    "TemporalRNN",
+    "class_logits",
+    "corn_loss",
+    "mlp",
+    "modality_dropout",
+    "temporal_module",
+]
 
 
 @dataclass
@@ -237,14 +224,3 @@ class FusionModel(nn.Module):
         pad = torch.cat([torch.zeros_like(mask[:, :1]), ~mask], dim=1)  # True = ignore
         fused = self.attn(tokens, src_key_padding_mask=pad)[:, 0]
         return self.classifier(fused)
-
-
-def modality_dropout(mask: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Hide each present modality with probability p, never all of a film's modalities at once."""
-    if p <= 0 or mask.shape[1] < 2:
-        return mask
-    drop = torch.rand(mask.shape, generator=generator, device=mask.device) < p
-    new = mask & ~drop
-    empty = ~new.any(dim=1)
-    new[empty] = mask[empty]
-    return new

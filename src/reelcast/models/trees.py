@@ -8,7 +8,12 @@ Two LightGBM components sit beside the fusion network in a saved model:
   regression speaks the same (N, 8) language as the classifiers and respects the order of the classes.
 
 Each is an average over several seeds (bagging differs per seed). Boosters are kept as LightGBM's own
-text format inside the checkpoint: loading a model never unpickles anything.
+text format inside the checkpoint: loading a model never unpickles anything. Both read the same
+`TreeFeatures`: metadata, the stacked text prediction and external vectors, NaN where a film's
+modality is missing or masked, which LightGBM routes down its learned missing-value branch.
+
+`balanced_weights` and `scorable_validation` are the class-balancing and early-stopping rules every
+gradient-boosted classifier here follows, the plain baseline of models/baselines.py included.
 """
 
 from __future__ import annotations
@@ -16,12 +21,19 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.stats import norm
 
 from reelcast.config import EnsembleConfig
 from reelcast.data.classes import NUM_CLASSES
+from reelcast.models.base import Component, FitData
+from reelcast.models.registry import register_component
+from reelcast.models.stacking import TextStack
+
+if TYPE_CHECKING:
+    from reelcast.features.featurize import FilmInputs
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +81,18 @@ def _train(cfg: EnsembleConfig, params: dict, X, y, w, Xv, yv, wv):
     return lgb.train(params, train, num_boost_round=cfg.fixed_rounds)
 
 
-def _balanced_weights(y: np.ndarray) -> np.ndarray:
+def balanced_weights(y: np.ndarray) -> np.ndarray:
+    """Per-film weights n / (K * count of its class), K the classes present: every class weighs the same."""
     counts = np.bincount(y, minlength=NUM_CLASSES).astype(np.float64)
     present = counts > 0
     per_class = np.zeros(NUM_CLASSES)
     per_class[present] = counts.sum() / (present.sum() * counts[present])
     return per_class[y]
+
+
+def scorable_validation(y_train: np.ndarray, y_val: np.ndarray) -> np.ndarray:
+    """Which validation films early stopping may score: a class no training film has cannot be."""
+    return np.isin(y_val, np.unique(y_train))
 
 
 @dataclass
@@ -86,17 +104,14 @@ class GBMClassifier:
     seconds: float = 0.0
     _models: list = field(default_factory=list, repr=False)
 
-    name = "gbm_classifier"
-
     def fit(self, X, y, Xv, yv, cfg: EnsembleConfig, seed: int) -> GBMClassifier:
         """Fit one booster per seed on the training films, early-stopped on the validation films."""
         t0 = time.perf_counter()
-        # Validation films of a class no training film has cannot be scored; leave them out of stopping.
-        keep = np.isin(yv, np.unique(y))
+        keep = scorable_validation(y, yv)
         Xv, yv = Xv[keep], yv[keep]
         for s in range(cfg.seeds):
             params = _params(cfg, seed + s, "multiclass", num_class=NUM_CLASSES)
-            b = _train(cfg, params, X, y, _balanced_weights(y), Xv, yv, _balanced_weights(yv))
+            b = _train(cfg, params, X, y, balanced_weights(y), Xv, yv, balanced_weights(yv))
             self._models.append(b)
             self.boosters.append(b.model_to_string())
             self.rounds.append(int(b.best_iteration or b.current_iteration()))
@@ -128,8 +143,6 @@ class GBMRegressor:
     sigma: float = 1.0  # residual scale on the validation films, log units
     seconds: float = 0.0
     _models: list = field(default_factory=list, repr=False)
-
-    name = "gbm_regressor"
 
     def fit(self, X, log_rev, Xv, log_rev_v, cfg: EnsembleConfig, seed: int) -> GBMRegressor:
         """Fit one booster per seed; the error scale comes from the validation residuals."""
@@ -174,3 +187,182 @@ def gaussian_class_probs(mu: np.ndarray, sigma: float, thresholds_musd: np.ndarr
     p = np.diff(cdf, axis=1)
     p = np.clip(p, 1e-9, None)
     return p / p.sum(1, keepdims=True)
+
+
+# ---- the features both tree components read -------------------------------------------------------------
+def _column(inputs: FilmInputs, name: str):
+    # A fine-tuned text model arrives as token ids, not vectors: nothing to stack then.
+    if name not in inputs.modalities or name not in inputs.arrays:
+        return None, None
+    return np.asarray(inputs.arrays[name], dtype=np.float64), inputs.mask[:, inputs.modalities.index(name)]
+
+
+@dataclass
+class TreeFeatures:
+    """(N, F) tree features: metadata, the stacked text prediction, external vectors; NaN where masked."""
+
+    feature_names: list[str] = field(default_factory=list)
+    text_stack: TextStack | None = None
+    external_dim: int = 0  # width of the bring-your-own feature vectors the trees read (0: none)
+
+    def transform(self, inputs: FilmInputs) -> np.ndarray:
+        """The features of these films."""
+        tab, tab_on = _column(inputs, "tabular")
+        if tab is None:
+            raise ValueError("the tree components need the films' metadata (the tabular modality)")
+        X = np.where(tab_on[:, None], tab, np.nan)
+        if self.text_stack is not None:
+            text, text_on = _column(inputs, "text")
+            t = np.full(len(X), np.nan)
+            if text is not None and text_on.any():
+                t[text_on] = self.text_stack.predict(text[text_on])
+            X = np.concatenate([X, t[:, None]], axis=1)
+        if self.external_dim:
+            ext, ext_on = _column(inputs, "external")
+            if ext is None:
+                raise ValueError("these trees were fit with external features; pass the features file")
+            X = np.concatenate([X, np.where(ext_on[:, None], ext, np.nan)], axis=1)
+        return X
+
+    @classmethod
+    def for_fit(cls, data: FitData) -> tuple[TreeFeatures, np.ndarray]:
+        """The features and every film's (N, F) matrix for one split, built once per split and shared."""
+        if "tree_features" not in data.shared:
+            data.shared["tree_features"] = cls._fit(data)
+        return data.shared["tree_features"]
+
+    @classmethod
+    def _fit(cls, data: FitData) -> tuple[TreeFeatures, np.ndarray]:
+        cfg, train, inputs = data.config.ensemble, data.split.train, data.inputs
+        log_rev = np.log1p(np.asarray(data.revenue_musd, dtype=np.float64))
+        self = cls(list(data.feature_names))
+        oof_text = None
+        text, text_on = _column(inputs, "text")
+        if cfg.text_stack and text is not None and text_on[train].sum() >= 10:
+            self.text_stack = TextStack(alpha=cfg.text_stack_alpha)
+            rows = train[text_on[train]]
+            oof_text = (rows, self.text_stack.fit_oof(text[rows], log_rev[rows], data.seed))
+            self.feature_names.append("text:ridge_log_revenue")
+        text_col = len(self.feature_names) - 1
+        if "external" in inputs.modalities:
+            self.external_dim = int(inputs.arrays["external"].shape[1])
+            self.feature_names += [f"external:{i}" for i in range(self.external_dim)]
+        X = self.transform(inputs)
+        if oof_text is not None:  # training films see only out-of-fold text predictions
+            rows, values = oof_text
+            X[rows, text_col] = values
+        return self, X
+
+    def to_dict(self) -> dict:
+        """For the checkpoint."""
+        return {
+            "feature_names": self.feature_names,
+            "text_stack": self.text_stack.to_dict() if self.text_stack else None,
+            "external_dim": self.external_dim,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TreeFeatures:
+        """Rebuild from a checkpoint."""
+        stack = TextStack.from_dict(d["text_stack"]) if d.get("text_stack") else None
+        return cls(list(d["feature_names"]), stack, int(d.get("external_dim", 0)))
+
+
+# ---- the components -------------------------------------------------------------------------------------
+def _describe_trees(c: Component, model: GBMClassifier | GBMRegressor, features: TreeFeatures) -> dict:
+    return {
+        "name": c.name,
+        "kind": c.kind,
+        "inputs": list(c.inputs),
+        "params": {"library": "lightgbm", "seeds": len(model.boosters), "rounds": list(model.rounds)},
+        "features": list(features.feature_names),
+    }
+
+
+@register_component("gbm_classifier")
+class TreeClassifier(Component):
+    """`gbm_classifier`: class-balanced LightGBM classes from the tree features."""
+
+    kind = "trees"
+    inputs = ("tabular", "text", "external")
+
+    def __init__(self, features: TreeFeatures | None = None, model: GBMClassifier | None = None):
+        self.features, self.model = features, model
+
+    def fit(self, data: FitData) -> TreeClassifier:
+        """Boosters on the training films, early-stopped on the validation films."""
+        self.features, X = TreeFeatures.for_fit(data)
+        tr, va, y = data.split.train, data.split.val, data.y
+        self.model = GBMClassifier().fit(X[tr], y[tr], X[va], y[va], data.config.ensemble, data.seed)
+        return self
+
+    def predict_proba(self, inputs: FilmInputs) -> np.ndarray:
+        """(N, 8) class probabilities, the mean over seeds."""
+        return self.model.predict_proba(self.features.transform(inputs))
+
+    def state(self) -> dict:
+        """Feature layout and booster texts."""
+        return {"features": self.features.to_dict(), "model": self.model.to_dict()}
+
+    @classmethod
+    def from_state(cls, state: dict) -> TreeClassifier:
+        """Rebuild from `state()`."""
+        return cls(TreeFeatures.from_dict(state["features"]), GBMClassifier.from_dict(state["model"]))
+
+    def describe(self) -> dict[str, Any]:
+        """Library, seeds, rounds and feature names."""
+        return _describe_trees(self, self.model, self.features)
+
+
+@register_component("gbm_regressor")
+class TreeRegressor(Component):
+    """`gbm_regressor`: LightGBM log revenue, as class probabilities under a normal error."""
+
+    kind = "trees"
+    inputs = ("tabular", "text", "external")
+
+    def __init__(self, features=None, model: GBMRegressor | None = None, thresholds=None):
+        self.features, self.model = features, model
+        self.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+
+    def fit(self, data: FitData) -> TreeRegressor:
+        """Boosters on the training films' log revenue; the error scale from the validation films."""
+        self.features, X = TreeFeatures.for_fit(data)
+        self.thresholds = np.asarray(data.thresholds, dtype=np.float64)
+        tr, va = data.split.train, data.split.val
+        log_rev = np.log1p(np.asarray(data.revenue_musd, dtype=np.float64))
+        self.model = GBMRegressor().fit(
+            X[tr], log_rev[tr], X[va], log_rev[va], data.config.ensemble, data.seed
+        )
+        return self
+
+    def predict_log_revenue(self, inputs: FilmInputs) -> np.ndarray:
+        """The point prediction, log(1 + $M)."""
+        return self.model.predict_log_revenue(self.features.transform(inputs))
+
+    def predict_proba(self, inputs: FilmInputs) -> np.ndarray:
+        """(N, 8): the mass of N(prediction, sigma) between consecutive log class edges."""
+        return self.model.predict_proba(self.features.transform(inputs), self.thresholds)
+
+    def state(self) -> dict:
+        """Feature layout, booster texts, error scale and class edges."""
+        return {
+            "features": self.features.to_dict(),
+            "model": self.model.to_dict(),
+            "thresholds": [float(t) for t in self.thresholds],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> TreeRegressor:
+        """Rebuild from `state()`."""
+        return cls(
+            TreeFeatures.from_dict(state["features"]),
+            GBMRegressor.from_dict(state["model"]),
+            state["thresholds"],
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Library, seeds, rounds, error scale and feature names."""
+        out = _describe_trees(self, self.model, self.features)
+        out["params"]["sigma_log_revenue"] = self.model.sigma
+        return out

@@ -19,8 +19,8 @@ from torch import nn
 import reelcast.training.distributed as distributed
 from reelcast.config import TrainConfig
 from reelcast.data.classes import NUM_CLASSES
-from reelcast.models.fusion import FusionModel, class_logits, corn_loss, modality_dropout
 from reelcast.progress import Progress
+from reelcast.training.objectives import class_logits, corn_loss, modality_dropout
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def predict_logits(
     return torch.cat(out) if out else torch.zeros(0, NUM_CLASSES)
 
 
-def build_optimizer(model: FusionModel, cfg: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW; a fine-tuned text backbone gets its own (smaller) learning rate."""
     backbone = list(model.text_backbone.parameters()) if hasattr(model, "text_backbone") else []
     ids = {id(p) for p in backbone}
@@ -107,7 +107,7 @@ def build_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig):
 
 
 def train_model(
-    model: FusionModel,
+    model: nn.Module,
     train: Batch,
     y_train: np.ndarray,
     val: Batch,
@@ -164,7 +164,7 @@ def _train(
     opt = build_optimizer(model, cfg)
     sched = build_scheduler(opt, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
-    ddp = DataParallel(model, cfg, device) if distributed.ddp_training() else None
+    ddp = distributed.DDPRank(model, cfg, device) if distributed.ddp_training() else None
     if ddp is not None and objective != "classify":
         raise ValueError(f"distributed training supports model.objective=classify only, not {objective!r}")
     if ddp is not None:
@@ -273,82 +273,3 @@ def _train(
     else:
         log.debug("%s: %d epochs in %.1f s; %s", desc, len(result.history), result.seconds, note)
     return result
-
-
-class DataParallel:
-    """One rank's side of DDP training: its shard of each epoch's order and a loss whose averaged
-    gradient equals the single-process gradient of the whole batch.
-
-    Every rank draws the same permutation from the shared seed; a DistributedSampler over its
-    positions gives rank r the positions r, r + W, ... (padded to equal length), so the k-th batches
-    of the W ranks together are the k-th batch a single process with `batch_size` would take.
-    """
-
-    def __init__(self, model: nn.Module, cfg: TrainConfig, device: torch.device):
-        import torch.distributed as dist
-        from torch.nn.parallel import DistributedDataParallel
-
-        self.dist = dist
-        self.world, self.rank = dist.get_world_size(), dist.get_rank()
-        if cfg.batch_size % self.world:
-            log.warning(
-                "train.batch_size %d is not a multiple of %d ranks; each rank takes %d",
-                cfg.batch_size,
-                self.world,
-                max(1, cfg.batch_size // self.world),
-            )
-        self.batch_size = max(1, cfg.batch_size // self.world)
-        self.device = device
-        # Dropout and modality dropout differ per rank (the permutation generator stays shared).
-        torch.manual_seed(cfg.seed + 7919 * (self.rank + 1))
-        self.gen = torch.Generator().manual_seed(cfg.seed + 7919 * (self.rank + 1))
-        ids = None
-        if device.type == "cuda":
-            ids = [device.index if device.index is not None else torch.cuda.current_device()]
-        # nccl reduces tensors on the GPU, gloo on the CPU.
-        self.comm = torch.device("cuda", ids[0]) if dist.get_backend() == "nccl" else torch.device("cpu")
-        # DDP broadcasts rank 0's weights, so every rank starts from the same model.
-        self.model = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
-        self.epoch = 0
-
-    def start_epoch(self, epoch: int) -> None:
-        """Note the epoch (the sampler's padding and order depend only on the shared permutation)."""
-        self.epoch = epoch
-
-    def shard(self, perm: torch.Tensor) -> torch.Tensor:
-        """This rank's films of the epoch, from the permutation every rank drew alike."""
-        from torch.utils.data import DistributedSampler
-
-        sampler = DistributedSampler(
-            range(len(perm)), num_replicas=self.world, rank=self.rank, shuffle=False, drop_last=False
-        )
-        sampler.set_epoch(self.epoch)
-        return perm[torch.as_tensor(list(sampler), dtype=torch.long)]
-
-    def step_loss(self, batch: Batch, target: torch.Tensor, weights: torch.Tensor | None):
-        """(logits, loss to backpropagate, the whole batch's loss for the history)."""
-        logits = self.model(batch)
-        per_film = nn.functional.cross_entropy(logits, target, weight=weights, reduction="none")
-        # The (weighted) mean over the whole batch: divide by the batch's total weight over all ranks,
-        # times W because DDP averages the ranks' gradients.
-        denom = weights[target].sum() if weights is not None else torch.tensor(float(len(target)))
-        stats = torch.stack([per_film.sum().detach(), denom.detach().to(per_film)]).to(self.comm)
-        self.dist.all_reduce(stats)
-        loss = per_film.sum() * self.world / stats[1].to(per_film.device)
-        return logits, loss, stats[0] / stats[1]
-
-    def sum(self, value: float) -> float:
-        """A number summed over the ranks."""
-        t = torch.tensor([float(value)], dtype=torch.float64, device=self.comm)
-        self.dist.all_reduce(t)
-        return float(t.item())
-
-    def from_rank0(self, *values: float) -> tuple[float, ...]:
-        """Rank 0's values on every rank."""
-        t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=self.comm)
-        self.dist.broadcast(t, src=0)
-        return tuple(float(v) for v in t.tolist())
-
-    def close(self) -> None:
-        """Wait for every rank before the model leaves training."""
-        self.dist.barrier()

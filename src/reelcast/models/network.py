@@ -1,0 +1,208 @@
+"""The fusion network as a model component: trained with the loop, temperature-scaled, and (with the
+multitask objective) a second head, `fusion_regressor`, from its log-revenue output."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from reelcast.config import ModelConfig
+from reelcast.data.classes import NUM_CLASSES
+from reelcast.features.featurize import FilmInputs
+from reelcast.models.base import Component, FitData
+from reelcast.models.fusion import FusionModel, ModelSpec
+from reelcast.models.registry import register_component
+from reelcast.models.trees import gaussian_class_probs
+from reelcast.training.loop import TrainResult, predict_logits, seed_everything, train_model
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Numerically stable softmax over the last axis."""
+    z = logits / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def model_spec(inputs: FilmInputs, data: FitData) -> ModelSpec:
+    """The network's input shapes, read from the inputs it trains on and the run's settings."""
+    cfg, a = data.config, inputs.arrays
+    spec = ModelSpec(
+        modalities=list(inputs.modalities),
+        temporal=cfg.video.temporal,
+        audio_dim=cfg.audio.dim,
+        text_pooling=cfg.text.pooling,
+        objective=cfg.model.objective,
+    )
+    if "text" in inputs.modalities:
+        if cfg.text.finetune:
+            spec.text_backbone = cfg.text.model
+            spec.text_dim = int(data.text_dim or 0)
+        else:
+            spec.text_dim = a["text"].shape[1]
+    if "video" in a:
+        spec.video_frames, spec.video_dim = a["video"].shape[1:]
+    if "audio" in a:
+        spec.audio_channels, spec.audio_length = a["audio"].shape[1:]
+        if cfg.audio.frontend == "waveform":
+            from reelcast.encoders.audio import frame_params
+
+            win, hop, _ = frame_params(cfg.audio, cfg.media.sample_rate)
+            spec.audio_filterbank = [cfg.audio.n_mels, win, hop]
+    if "tabular" in a:
+        spec.tabular_dim = a["tabular"].shape[1]
+    if "external" in a:
+        spec.external_dim = a["external"].shape[1]
+    return spec
+
+
+@register_component("fusion")
+class FusionNetwork(Component):
+    """Per-modality heads, fusion and an MLP to 8 logits; softmax at the validation-fitted temperature."""
+
+    kind = "network"
+
+    def __init__(self, modalities: list[str] | None = None):
+        self.modalities = modalities  # None: every modality of the inputs it is fit on
+        self.model: FusionModel | None = None
+        self.spec: ModelSpec | None = None
+        self.model_config: ModelConfig | None = None
+        self.temperature = 1.0
+        self.log_revenue_scale: tuple[float, float] = (0.0, 1.0)
+        self.regression_sigma = 1.0
+        self.thresholds: np.ndarray | None = None
+        self.train_result: TrainResult | None = None
+        self.device: Any = "cpu"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The modalities the network reads."""
+        return tuple(self.spec.modalities if self.spec else self.modalities or ())
+
+    # ---- fit ----------------------------------------------------------------------------------------
+    def fit(self, data: FitData) -> FusionNetwork:
+        """Train on the split's training films, early-stopped on macro-F1 of its validation films."""
+        cfg, split, y = data.config, data.split, data.y
+        inputs = data.inputs.only(self.modalities) if self.modalities else data.inputs
+        self.device, self.thresholds = data.device, np.asarray(data.thresholds, dtype=np.float64)
+        seed_everything(cfg.train.seed)
+        self.spec, self.model_config = model_spec(inputs, data), cfg.model
+        self.model = FusionModel(self.spec, cfg.model)
+        tr, va = inputs.subset(split.train), inputs.subset(split.val)
+        # Multitask: the network also regresses log revenue, standardised on the training films.
+        log_rev = np.log1p(np.clip(data.revenue_musd, 0, None))
+        self.log_revenue_scale = (
+            float(log_rev[split.train].mean()),
+            float(log_rev[split.train].std() or 1.0),
+        )
+        mu, sd = self.log_revenue_scale
+        self.train_result = train_model(
+            self.model,
+            tr.tensors(),
+            y[split.train],
+            va.tensors(),
+            y[split.val],
+            cfg.train,
+            self.device,
+            modality_drop=cfg.model.modality_dropout,
+            progress=data.progress,
+            desc=f"train {split.name}",
+            regression_target=(log_rev[split.train] - mu) / sd,
+            regression_weight=cfg.model.regression_weight,
+        )
+        self.regression_sigma = 1.0
+        if self.spec.objective == "multitask" and len(split.val) > 1:
+            self.regression_sigma = float(max(np.std(log_rev[split.val] - self.log_revenue(va)), 1e-3))
+        # Temperature scaling on the validation films: calibrated probabilities at prediction time.
+        self.temperature = 1.0
+        if cfg.eval.temperature_scaling and len(split.val) >= NUM_CLASSES:
+            from reelcast.evaluation.stats import fit_temperature
+
+            self.temperature = float(fit_temperature(self.logits(va), y[split.val]))
+        return self
+
+    # ---- predict ------------------------------------------------------------------------------------
+    def _own(self, inputs: FilmInputs) -> FilmInputs:
+        return inputs if inputs.modalities == self.spec.modalities else inputs.only(self.spec.modalities)
+
+    def logits(self, inputs: FilmInputs) -> np.ndarray:
+        """Raw class logits (N, 8)."""
+        return predict_logits(self.model, self._own(inputs).tensors(), self.device).numpy()
+
+    def log_revenue(self, inputs: FilmInputs) -> np.ndarray:
+        """The multitask output: predicted log(1 + revenue $M)."""
+        raw = predict_logits(self.model, self._own(inputs).tensors(), self.device, raw=True).numpy()
+        mu, sd = self.log_revenue_scale
+        return raw[:, -1] * sd + mu
+
+    def predict_proba(self, inputs: FilmInputs) -> np.ndarray:
+        """Temperature-scaled class probabilities (N, 8)."""
+        return softmax(self.logits(inputs), self.temperature)
+
+    def head_names(self) -> list[str]:
+        """`fusion`, and `fusion_regressor` for the multitask objective."""
+        return ["fusion", "fusion_regressor"] if self.spec.objective == "multitask" else ["fusion"]
+
+    def heads(self, inputs: FilmInputs) -> dict[str, np.ndarray]:
+        """The class head, and the regression head as class probabilities (multitask)."""
+        out = {"fusion": self.predict_proba(inputs)}
+        if self.spec.objective == "multitask":
+            out["fusion_regressor"] = gaussian_class_probs(
+                self.log_revenue(inputs), self.regression_sigma, self.thresholds
+            )
+        return out
+
+    def to(self, device: Any) -> FusionNetwork:
+        """Move the network's weights to a device, in evaluation mode."""
+        self.device = device
+        self.model.to(device).eval()
+        return self
+
+    # ---- state --------------------------------------------------------------------------------------
+    def state(self) -> dict:
+        """The spec, the layer settings, the weights and the calibration."""
+        return {
+            "spec": self.spec.to_dict(),
+            "model_config": dataclasses.asdict(self.model_config),
+            "state_dict": self.model.state_dict(),
+            "temperature": self.temperature,
+            "log_revenue_scale": list(self.log_revenue_scale),
+            "regression_sigma": self.regression_sigma,
+            "thresholds": [float(t) for t in self.thresholds],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> FusionNetwork:
+        """Rebuild the network (on the CPU) from `state()`."""
+        self = cls()
+        self.spec = ModelSpec(**state["spec"])
+        self.model_config = ModelConfig(**state["model_config"])
+        self.model = FusionModel(self.spec, self.model_config)
+        self.model.load_state_dict(state["state_dict"])
+        self.model.eval()
+        self.modalities = list(self.spec.modalities)
+        self.temperature = float(state["temperature"])
+        self.log_revenue_scale = tuple(state.get("log_revenue_scale") or (0.0, 1.0))
+        self.regression_sigma = float(state.get("regression_sigma", 1.0))
+        self.thresholds = np.asarray(state["thresholds"], dtype=np.float64)
+        return self
+
+    def describe(self) -> dict[str, Any]:
+        """Modalities, fusion, layers, objective, temperature and the number of weights."""
+        mc = self.model_config
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "inputs": list(self.spec.modalities),
+            "params": {
+                "fusion": mc.fusion,
+                "hidden": list(mc.hidden),
+                "objective": self.spec.objective,
+                "temporal": self.spec.temporal if "video" in self.spec.modalities else None,
+                "fine_tuned_text": bool(self.spec.text_backbone),
+                "temperature": self.temperature,
+                "weights": int(sum(p.numel() for p in self.model.parameters())),
+            },
+        }
