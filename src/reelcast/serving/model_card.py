@@ -84,6 +84,7 @@ def summarise(results: dict[str, Any], confidence: float) -> RunEvaluation:
         split=str(results.get("split", "")),
         films={k: int(v) for k, v in results["sizes"].items()},
         years=results.get("years") or {},
+        train_class_counts=[int(n) for n in (results.get("class_counts") or {}).get("train", [])],
         dollars=str(results.get("thresholds_dollars", "nominal")),
         confidence=confidence,
         test=test,

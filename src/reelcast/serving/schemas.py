@@ -110,6 +110,7 @@ class RunEvaluation(BaseModel):
     years: dict[str, YearSpan | None] = Field(
         default_factory=dict, description="Release years per portion (empty when the run did not record them)"
     )
+    train_class_counts: list[int] = Field(default_factory=list, description="Training films per class")
     dollars: str = Field(description="Whether the class edges are nominal or constant dollars")
     confidence: float = Field(description="Level of the bootstrap intervals, e.g. 0.95")
     test: dict[str, Interval] = Field(description="Test metrics with intervals: accuracy, qwk, ...")
