@@ -32,7 +32,7 @@ from reelcast.data.classes import (
     describe_thresholds,
 )
 from reelcast.data.cpi import base_year
-from reelcast.data.splits import Split, make_folds, make_split
+from reelcast.data.splits import Split, day_and_year, make_folds, make_split
 from reelcast.data.table import FilmTable
 from reelcast.evaluation.evaluate import split_extras, test_intervals
 from reelcast.evaluation.metrics import SCALAR_METRICS, classification_metrics
@@ -192,6 +192,7 @@ def evaluate_and_write(
         ),
         "classes": describe_thresholds(p.thresholds_),
         "class_counts": p.class_counts_,
+        "years": portion_years(table.df, split),
         "modalities": p.spec_.modalities,
         "encoder_ids": p.encoder_ids_,
         "media_mode": cfg.media.mode,
@@ -269,6 +270,17 @@ def media_summary(inputs: FilmInputs, cfg: Config) -> dict[str, Any]:
     statuses = Counter(s.get("status", "?") for s in (inputs.status or []) if s)
     if statuses:
         out["statuses"] = dict(statuses.most_common())
+    return out
+
+
+def portion_years(films: pd.DataFrame, split: Split) -> dict[str, dict[str, int] | None]:
+    """First and last release year of each portion's films, and how many have a year (None: none do)."""
+    _, years = day_and_year(films)
+    out: dict[str, dict[str, int] | None] = {}
+    for part in ("train", "val", "test"):
+        y = years[getattr(split, part)]
+        y = y[np.isfinite(y)]
+        out[part] = {"first": int(y.min()), "last": int(y.max()), "films": int(y.size)} if y.size else None
     return out
 
 

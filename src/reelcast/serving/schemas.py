@@ -86,6 +86,36 @@ class ThresholdRange(BaseModel):
     max_musd: float | None
 
 
+class Interval(BaseModel):
+    """A test metric and its bootstrap interval."""
+
+    point: float
+    low: float
+    high: float
+
+
+class YearSpan(BaseModel):
+    """The release years of one portion's films."""
+
+    first: int
+    last: int
+    films: int = Field(description="How many of the portion's films have a known year")
+
+
+class RunEvaluation(BaseModel):
+    """What the model's training run measured on films it never saw (its evaluation_results.json)."""
+
+    split: str
+    films: dict[str, int] = Field(description="Films per portion: train, val, test")
+    years: dict[str, YearSpan | None] = Field(
+        default_factory=dict, description="Release years per portion (empty when the run did not record them)"
+    )
+    train_class_counts: list[int] = Field(default_factory=list, description="Training films per class")
+    dollars: str = Field(description="Whether the class edges are nominal or constant dollars")
+    confidence: float = Field(description="Level of the bootstrap intervals, e.g. 0.95")
+    test: dict[str, Interval] = Field(description="Test metrics with intervals: accuracy, qwk, ...")
+
+
 class ModelInfo(BaseModel):
     """What the loaded model is and what the server accepts."""
 
@@ -107,6 +137,17 @@ class ModelInfo(BaseModel):
     max_upload_mb: float
     allowed_extensions: list[str]
     arms: list[dict[str, Any]] = Field(default_factory=list, description="Every model behind the server")
+    metadata_fields: list[str] = Field(
+        default_factory=list,
+        description="The request's metadata fields the model reads (release_date also gives the year)",
+    )
+    feature_groups: list[str] = Field(
+        default_factory=list, description="The metadata columns and feature groups the model was trained with"
+    )
+    evaluation: RunEvaluation | None = Field(
+        default=None, description="Test accuracy with intervals from the training run, when its results exist"
+    )
+    evaluation_note: str = Field(default="", description="Why `evaluation` is absent, in a sentence")
 
 
 class Health(BaseModel):

@@ -7,6 +7,7 @@ import time
 from fastapi import APIRouter
 
 from reelcast.serving.deps import Arms, Service
+from reelcast.serving.model_card import metadata_fields, run_evaluation
 from reelcast.serving.schemas import Health, ModelInfo
 
 router = APIRouter(tags=["service"])
@@ -25,5 +26,17 @@ async def health(service: Service, arms: Arms) -> Health:
 
 @router.get("/model", response_model=ModelInfo)
 async def model_info(service: Service, arms: Arms) -> ModelInfo:
-    """The loaded model: classes and their revenue ranges, stored metrics, encoders, limits."""
-    return service.info().model_copy(update={"arms": arms.describe()})
+    """The loaded model: classes and their revenue ranges, stored metrics, encoders, limits, what it reads
+    and what its training run measured."""
+    p = service.predictor
+    columns = list(p.tabular_.columns) if p.tabular_ is not None else []
+    evaluation, note = run_evaluation(arms.primary.path, float(p.config.eval.confidence))
+    return service.info().model_copy(
+        update={
+            "arms": arms.describe(),
+            "metadata_fields": metadata_fields(columns),
+            "feature_groups": columns,
+            "evaluation": evaluation,
+            "evaluation_note": note,
+        }
+    )

@@ -12,6 +12,17 @@ const urlInput = $("trailer-url");
 const fileInput = $("trailer-file");
 const clearFile = $("clear-file");
 const description = $("description");
+const factFields = [...document.querySelectorAll("#facts .field[data-fields]")];
+
+// The inputs as a studio analyst names them (the API's names stay in /model and /docs).
+const INPUT_NAMES = {
+  text: "Plot",
+  tabular: "Facts before release",
+  video: "Trailer pictures",
+  audio: "Trailer sound",
+  external: "Your own film features",
+};
+const CLASS_COUNT = 8;
 
 let modelInfo = null;
 
@@ -44,6 +55,17 @@ function money(musd) {
   return `$${musd.toFixed(1)} M`;
 }
 
+function revenueRange(range) {
+  if (range.max_musd === null) return `${money(range.min_musd)} or more`;
+  if (range.min_musd <= 0) return `under ${money(range.max_musd)}`;
+  return `${money(range.min_musd)} to ${money(range.max_musd)}`;
+}
+
+function listText(items) {
+  if (items.length <= 1) return items.join("");
+  return `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+}
+
 function showError(message) {
   errorEl.textContent = message;
   errorEl.hidden = !message;
@@ -71,6 +93,66 @@ function setBusy(busy, message) {
   statusEl.textContent = message || "";
 }
 
+// ---- the facts known before release ------------------------------------------------------------
+
+const fieldInput = (field) => field.querySelector("input, select");
+const fieldName = (field) => field.querySelector("label").firstChild.textContent.trim();
+const shownFacts = () => factFields.filter((f) => !f.hidden && !$("facts").hidden);
+
+// The fields the model reads and the form leaves empty, by their labels.
+function emptyFacts() {
+  return shownFacts()
+    .filter((f) => fieldInput(f).value.trim() === "")
+    .map(fieldName);
+}
+
+function syncMissingNotice() {
+  const notice = $("missing-notice");
+  const empty = emptyFacts();
+  notice.replaceChildren();
+  if (!empty.length) {
+    notice.hidden = true;
+    return;
+  }
+  const all = empty.length === shownFacts().length;
+  notice.append(
+    el("strong", "", all ? "All empty. " : `${empty.length} of ${shownFacts().length} empty: `),
+    all
+      ? `The model reads ${listText(empty.map((n) => n.toLowerCase()))}; without them it predicts from the plot alone.`
+      : `${listText(empty)}. The model reads ${empty.length === 1 ? "it" : "them"}, and predicts without ${empty.length === 1 ? "it" : "them"}.`,
+  );
+  notice.hidden = false;
+}
+
+// The facts that are filled in, in the API's names (lists split on commas).
+function metadataPayload() {
+  if ($("facts").hidden) return null;
+  const list = (id) => $(id).value.split(",").map((x) => x.trim()).filter(Boolean);
+  const num = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
+  const text = (id) => $(id).value.trim() || null;
+  const values = {
+    budget_musd: num("fact-budget"),
+    release_date: $("fact-date").value || null,
+    runtime: num("fact-runtime"),
+    language: text("fact-language"),
+    genres: list("fact-genres"),
+    collection: text("fact-franchise"),
+    director: text("fact-director"),
+    cast: list("fact-cast"),
+    companies: list("fact-companies"),
+    countries: list("fact-countries"),
+    keywords: list("fact-keywords"),
+  };
+  const shown = new Set(shownFacts().flatMap((f) => f.dataset.fields.split(" ")));
+  const meta = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (shown.has(k) && v !== null && !(Array.isArray(v) && v.length === 0)) meta[k] = v;
+  }
+  return Object.keys(meta).length ? meta : null;
+}
+
+// ---- the trailer --------------------------------------------------------------------------------
+
 function syncTrailerInputs() {
   const hasFile = fileInput.files.length > 0;
   urlInput.disabled = hasFile;
@@ -85,6 +167,159 @@ function syncTrailerInputs() {
   }
 }
 
+function trailerNote(info) {
+  const others = info.uses_metadata ? "the plot and the facts known before release" : "the plot alone";
+  if (!info.uses_trailers) return `This model was trained without trailers: it reads ${others}, and would ignore a trailer.`;
+  if (info.media_mode === "simulated") {
+    return `This model was trained on simulated trailer features, so it cannot read a real trailer; it reads ${others}.`;
+  }
+  const parts = info.modalities.filter((m) => m === "video" || m === "audio");
+  const what = parts.length === 2 ? "pictures and sound" : parts[0] === "video" ? "pictures" : "sound";
+  return `The model reads the trailer's ${what} beside ${others}. Optional: without one it predicts from the rest.`;
+}
+
+// ---- what the page says about the model ---------------------------------------------------------
+
+function factNames(info) {
+  return factFields
+    .filter((f) => f.dataset.fields.split(" ").some((x) => info.metadata_fields.includes(x)))
+    .map((f) => fieldName(f).toLowerCase());
+}
+
+function renderModelSummary(info) {
+  const reads = ["the plot"];
+  if (info.uses_metadata) reads.push(`${factNames(info).length} facts known before release`);
+  if (info.uses_trailers) reads.push("the trailer");
+  let text = `Reads ${listText(reads)}`;
+  const ev = info.evaluation;
+  if (ev && ev.test.accuracy) {
+    text += ` · right on ${pct(ev.test.accuracy.point, 0)} of ${ev.films.test} test films`;
+    if (ev.test.one_away_accuracy) text += `, within one class on ${pct(ev.test.one_away_accuracy.point, 0)}`;
+  }
+  $("model-summary").textContent = text;
+}
+
+function renderReads(info) {
+  const list = $("reads");
+  list.replaceChildren();
+  const item = (name, detail, used = true) => {
+    const li = el("li", used ? "" : "not-read");
+    li.append(el("span", "mark", used ? "✓" : "–"), el("strong", "", `${name}: `), el("span", "", detail));
+    list.append(li);
+  };
+  if (info.modalities.includes("text")) {
+    item("Plot", `the first ${info.max_text_tokens} word pieces (about ${Math.round(info.max_text_tokens * 0.75)} words)`);
+  }
+  if (info.uses_metadata) {
+    const names = factNames(info);
+    item("Facts before release", names.length ? listText(names) : "columns of the training table only");
+  } else {
+    item("Facts before release", "not read (trained without them)", false);
+  }
+  if (info.uses_trailers) {
+    item("Trailer", info.media_mode === "simulated" ? "simulated features only" : "pictures and sound, when given");
+  } else {
+    item("Trailer", "not read (trained without trailers)", false);
+  }
+  if (info.modalities.includes("external")) item("Your own film features", "by film id, from the training table");
+}
+
+function renderTraining(info) {
+  const ev = info.evaluation;
+  const p = $("trained-on");
+  if (ev) {
+    const f = ev.films;
+    const dated = ev.split.startsWith("date-") ? ", the newest held out" : "";
+    let text =
+      `${f.train.toLocaleString()} films to learn from, ${f.val.toLocaleString()} to tune on and ` +
+      `${f.test.toLocaleString()} held back for the test below${dated}.`;
+    const y = ev.years && ev.years.train;
+    if (y) text += ` The training films were released from ${y.first} to ${y.last}.`;
+    else text += " The run did not record the films' release years.";
+    p.textContent = text;
+  } else {
+    p.textContent = "The revenue classes it learned:";
+  }
+  const counts = ev ? ev.train_class_counts : [];
+  const table = $("class-table");
+  table.classList.toggle("no-counts", counts.length !== CLASS_COUNT);
+  const body = table.querySelector("tbody");
+  body.replaceChildren(
+    ...info.classes.map((c) => {
+      const tr = el("tr");
+      tr.dataset.class = c.name;
+      tr.append(el("td", "class-name", c.name), el("td", "", revenueRange(c)));
+      tr.append(el("td", "num", counts.length === CLASS_COUNT ? counts[c.index].toLocaleString() : ""));
+      return tr;
+    }),
+  );
+  const dollars = ev && ev.dollars !== "nominal" ? ev.dollars : "dollars of each film's own year";
+  $("dollars-note").textContent = `Class edges in ${dollars}, set on the training films.`;
+}
+
+// Test metrics as a studio reads them: (key, name, how to show a value, scale of the bar).
+const METRICS = [
+  ["accuracy", "Exact class", (v) => pct(v, 0), [0, 1]],
+  ["one_away_accuracy", "Within one class", (v) => pct(v, 0), [0, 1]],
+  ["mae_class", "Average miss (classes)", (v) => v.toFixed(2), [0, CLASS_COUNT - 1]],
+  ["qwk", "Order agreement (QWK)", (v) => v.toFixed(2), [0, 1]],
+];
+
+function renderAccuracy(info) {
+  const box = $("accuracy");
+  box.replaceChildren();
+  const ev = info.evaluation;
+  if (!ev) {
+    box.append(el("p", "absent", info.evaluation_note || "No test results were found for this model."));
+    $("accuracy-note").textContent = "";
+    return;
+  }
+  for (const [key, name, show, [lo, hi]] of METRICS) {
+    const m = ev.test[key];
+    if (!m) continue;
+    const row = el("div", "metric");
+    row.dataset.metric = key;
+    const at = (v) => `${(100 * (Math.min(Math.max(v, lo), hi) - lo)) / (hi - lo)}%`;
+    const track = el("div", "track");
+    const band = el("div", "band");
+    band.style.left = at(m.low);
+    band.style.width = `calc(${at(m.high)} - ${at(m.low)})`;
+    const tick = el("div", "tick");
+    tick.style.left = at(m.point);
+    track.append(band, tick);
+    row.append(el("span", "name", name), el("span", "value", show(m.point)), track);
+    row.append(el("span", "range", `${show(m.low)} – ${show(m.high)}`));
+    box.append(row);
+  }
+  const level = pct(ev.confidence, 0);
+  $("accuracy-note").textContent =
+    `On ${ev.films.test} test films the model never saw; ${level} bootstrap intervals. ` +
+    `A random guess gets the exact class 1 time in ${CLASS_COUNT} (${pct(1 / CLASS_COUNT)}); ` +
+    "QWK is 0 for chance and 1 when every film is placed right.";
+}
+
+function renderDetails(info) {
+  const dl = $("details-list");
+  dl.replaceChildren();
+  const add = (term, value) => {
+    if (value === "" || value === null || value === undefined) return;
+    dl.append(el("dt", "", term), el("dd", "", String(value)));
+  };
+  for (const [mod, id] of Object.entries(info.encoder_ids)) add(`${INPUT_NAMES[mod] || mod} encoder`, id);
+  add("Inputs (API names)", info.modalities.join(", "));
+  add("Text length read", `${info.max_text_tokens} tokens`);
+  add("Metadata fields (API names)", info.metadata_fields.join(", "));
+  add("Feature groups", info.feature_groups.join(", "));
+  const blend = Object.entries(info.components).map(([k, w]) => `${k} ${pct(w, 0)}`);
+  add("Blend of components", blend.join(", "));
+  add("Class chosen by", info.decision);
+  add("Probability temperature", info.temperature.toFixed(3));
+  if (info.evaluation) add("Split", info.evaluation.split);
+  add("Trailer features", info.uses_trailers ? info.media_mode : "");
+  if (info.arms.length > 1) add("Models served (A/B)", info.arms.map((a) => `${a.name} ${pct(a.traffic_share, 0)}`).join(", "));
+  add("reelcast version", info.reelcast_version);
+}
+
 async function loadModelInfo() {
   try {
     let r = await fetch("/model", { headers: authHeaders() });
@@ -92,20 +327,26 @@ async function loadModelInfo() {
     if (!r.ok) throw new Error(`HTTP ${r.status}`);
     modelInfo = await r.json();
   } catch (e) {
-    $("model-info").textContent = `Could not read the model details (${e.message}).`;
+    $("model-summary").textContent = `Could not read the model details (${e.message}).`;
     return;
   }
-  const mods = modelInfo.modalities.join(" + ");
-  const text = modelInfo.encoder_ids.text ? ` · text encoder ${modelInfo.encoder_ids.text}` : "";
-  $("model-info").textContent = `Model inputs: ${mods}${text} · reads the first ${modelInfo.max_text_tokens} tokens`;
-  $("metadata").hidden = !modelInfo.uses_metadata;
-  if (!modelInfo.uses_trailers) {
-    const note = $("trailer-note");
-    note.textContent = "This model reads only the plot description; a trailer would be ignored.";
-    note.hidden = false;
+  const info = modelInfo;
+  $("facts").hidden = !info.uses_metadata;
+  for (const f of factFields) {
+    f.hidden = !f.dataset.fields.split(" ").some((x) => info.metadata_fields.includes(x));
   }
+  $("trailer-note").textContent = trailerNote(info);
+  $("desc-limit").textContent = ` · the model reads the first ${info.max_text_tokens} word pieces`;
+  renderModelSummary(info);
+  renderReads(info);
+  renderTraining(info);
+  renderAccuracy(info);
+  renderDetails(info);
+  syncMissingNotice();
   syncTrailerInputs();
 }
+
+// ---- the prediction -----------------------------------------------------------------------------
 
 function renderChart(probabilities, predicted) {
   const chart = $("prob-chart");
@@ -134,8 +375,9 @@ function renderContributions(result) {
   for (const [mod, value] of Object.entries(result.contributions)) {
     const used = result.modalities_used[mod];
     const row = el("div", `contrib${used ? "" : " missing"}`);
-    const name = el("span", "mod", mod);
-    if (!used) name.append(el("span", "badge", "missing"));
+    row.dataset.input = mod;
+    const name = el("span", "mod", INPUT_NAMES[mod] || mod);
+    if (!used) name.append(el("span", "badge", "not given"));
     const track = el("div", "track");
     const fill = el("div", `fill${value < 0 ? " negative" : ""}`);
     const half = (50 * Math.min(Math.abs(value), scale)) / scale;
@@ -148,20 +390,21 @@ function renderContributions(result) {
   }
 }
 
-function renderResult(result) {
+function renderResult(result, notGiven) {
+  $("result-title").textContent = result.title ? ` · ${result.title}` : "";
   $("predicted-class").textContent = result.class_name;
   // With several models behind the server (A/B arms), say which one answered.
   const arm = result.arm && result.arm !== "default" ? ` · model ${result.arm}` : "";
   $("confidence").textContent =
-    `${pct(result.confidence)} probability · class ${result.predicted_class + 1} of 8${arm}`;
+    `${pct(result.confidence)} probability · class ${result.predicted_class + 1} of ${CLASS_COUNT}${arm}`;
   const range = modelInfo && modelInfo.classes[result.predicted_class];
-  $("revenue-range").textContent = range
-    ? range.max_musd === null
-      ? `Revenue of ${money(range.min_musd)} or more`
-      : `Revenue between ${money(range.min_musd)} and ${money(range.max_musd)}`
-    : "";
+  $("revenue-range").textContent = range ? `Worldwide revenue ${revenueRange(range)}` : "";
   renderChart(result.probabilities, result.predicted_class);
   renderContributions(result);
+  $("not-given").textContent = notGiven.length
+    ? `${listText(notGiven)}: the model reads ${notGiven.length === 1 ? "it" : "them"}, and ${notGiven.length === 1 ? "it was" : "they were"} left empty.`
+    : "";
+  $("not-given-box").hidden = notGiven.length === 0;
   const list = $("warnings");
   list.replaceChildren(...result.warnings.map((w) => el("li", "", w)));
   $("warnings-box").hidden = result.warnings.length === 0;
@@ -216,34 +459,12 @@ function postUpload(fields, file) {
   });
 }
 
-// The metadata fields that are filled in, in the API's names (lists split on commas).
-function metadataPayload() {
-  if ($("metadata").hidden) return null;
-  const list = (id) => $(id).value.split(",").map((x) => x.trim()).filter(Boolean);
-  const num = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
-  const meta = {
-    budget_musd: num("meta-budget"),
-    release_date: $("meta-date").value || null,
-    runtime: num("meta-runtime"),
-    language: $("meta-language").value.trim() || null,
-    genres: list("meta-genres"),
-    director: $("meta-director").value.trim() || null,
-    cast: list("meta-cast"),
-    companies: list("meta-companies"),
-    keywords: list("meta-keywords"),
-  };
-  for (const [k, v] of Object.entries(meta)) {
-    if (v === null || (Array.isArray(v) && v.length === 0)) delete meta[k];
-  }
-  return Object.keys(meta).length ? meta : null;
-}
-
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   showError("");
   const text = description.value.trim();
   if (!text) {
-    showError("description: give the film's plot description.");
+    showError("Plot: give the film's plot, a few sentences at least.");
     description.focus();
     return;
   }
@@ -257,10 +478,11 @@ form.addEventListener("submit", async (event) => {
   setBusy(true, file ? "Uploading…" : "Predicting…");
   try {
     const meta = metadataPayload();
+    const notGiven = emptyFacts();
     const result = file
       ? await postUpload({ description: text, title, ...(meta ? { metadata: JSON.stringify(meta) } : {}) }, file)
       : await postJson({ description: text, title, ...(url ? { trailer_url: url } : {}), ...(meta ? { metadata: meta } : {}) });
-    renderResult(result);
+    renderResult(result, notGiven);
     statusEl.textContent = "";
   } catch (e) {
     showError(e.message);
@@ -270,9 +492,13 @@ form.addEventListener("submit", async (event) => {
 });
 
 description.addEventListener("input", () => {
-  const n = description.value.length;
-  $("desc-count").textContent = `${n.toLocaleString()} character${n === 1 ? "" : "s"}`;
+  const words = description.value.trim().split(/\s+/).filter(Boolean).length;
+  $("desc-count").textContent = `${words.toLocaleString()} word${words === 1 ? "" : "s"}`;
 });
+for (const f of factFields) {
+  fieldInput(f).addEventListener("input", syncMissingNotice);
+  fieldInput(f).addEventListener("change", syncMissingNotice);
+}
 urlInput.addEventListener("input", syncTrailerInputs);
 fileInput.addEventListener("change", syncTrailerInputs);
 clearFile.addEventListener("click", () => {
