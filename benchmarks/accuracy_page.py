@@ -76,7 +76,14 @@ def edge_sentence(s: dict) -> str:
                 f"the chosen rule ({rules}) against the most probable class changes QWK by "
                 f"{_d(t['qwk'], 3, True)} and exact accuracy by {_d(t['accuracy'], 3, True)}"
             )
-    out = ("For reelcast, " + "; ".join(parts) + " (RPS: lower is better). ") if parts else ""
+    out = ""
+    if f["total"]:
+        t = f["total"]
+        out += (
+            f"Against the plain GBM on the basic columns, {t['reference']} changes RPS by "
+            f"{_d(t['ranked_probability_score'], 4)} and QWK by {_d(t['qwk'])}. "
+        )
+    out += ("Taken apart: " + "; ".join(parts) + " (RPS: lower is better). ") if parts else ""
     better, level, worse = [], [], []
     for peer, t in f["peers"].items():
         rps = t["ranked_probability_score"]
@@ -185,7 +192,8 @@ def protocol_section(protocol: str, res: list[dict], s: dict) -> list[str]:
     L = [
         f"### {title(protocol)}",
         "",
-        f"Training / validation / test films: {sizes['train']} / {sizes['val']} / {sizes['test']}{per}; "
+        f"Training / validation / test films: {sizes['train']} / {sizes['val']} / {sizes['test']}{per}"
+        f"{' (first split)' if protocol == 'splits' else ''}; "
         f"{s['n_test']} pooled test predictions.",
         "",
         edge_sentence(s),
