@@ -1,24 +1,24 @@
-"""Accuracy on real film tables: reelcast beside its peers on the same films, folds and class edges.
+"""Accuracy on real film tables: reelcast beside its peers on equal columns, rules and films.
 
     python benchmarks/accuracy.py                                   # everything -> docs/results.md
-    python benchmarks/accuracy.py --autogluon /path/to/ag-venv/bin/python --ag-time 60
-    python benchmarks/accuracy.py --datasets tmdb5000 --protocols cv5
+    python benchmarks/accuracy.py --autogluon /work/ag-venv/bin/python --ag-time 300 \
+        --ag-presets best_quality --datasets tmdb5000 --protocols date,80-10-10
+    python benchmarks/accuracy.py --datasets imdb1000 --protocols date --models reelcast,gbm --columns basic
 
-For every table and every evaluation protocol (5-fold cross-validation, the three random splits of
-`reelcast train`, and a temporal split that trains on the oldest films and tests on the newest), each
-model is fit on the same training films, stops or chooses on the same validation films and is scored on
-the same test films, with the class edges fit on that training portion:
+For every table and protocol (5-fold cross-validation `cv5`, the three random splits `splits` of
+`reelcast train` or one of them by name, e.g. `80-10-10`, and the temporal split `date`), each model is
+fit on the same training films, stops or chooses on the same validation films and is scored on the same
+test films, with the class edges fit on that training portion. Every model writes validation and test
+probabilities; the decision rule (most probable class, cumulative median, rounded expected class) is then
+chosen for each model alike on its validation films, by reelcast's own procedure.
 
-- reelcast: `RevenuePredictor(Config()).fit(...)` with the defaults `reelcast train` uses on a table
-  with metadata: text + metadata fusion network, gradient-boosted trees, the validation-fit blend;
-  `+ people` adds the director / cast track record from the IMDB-5000 people table (TMDB only).
-- text only: the fusion network on the plot alone.
-- plain GBM: scikit-learn HistGradientBoostingClassifier on budget, genres, release year and month,
-  runtime (the reelcast ablation's tree baseline restricted to those columns).
-- majority: the most frequent training class.
-- AutoGluon Tabular (optional, --autogluon PYTHON of a venv with autogluon.tabular): `medium_quality`,
-  a fixed time limit, the same columns as plain text (overview, budget, genres, release year / month /
-  weekday, runtime); `AutoGluon+` adds keywords, production companies and original language.
+Models (--models): `reelcast` (the defaults of `reelcast train`) on the basic and on all columns, with its
+parts (the fusion network, the trees, the blend, the rule) taken apart for the ablation; `gbm` (the plain
+GBM on reelcast's encoded features for the same columns); `autogluon` (AutoGluon Tabular in its own venv,
+--autogluon PYTHON) on the same columns as raw values plus reelcast's derived features; `text` (the fusion
+network on the plot alone); `majority` (the training films' class shares). Column sets (--columns):
+`basic` = plot, budget, genres, release date, runtime; `all` = every pre-release column reelcast reads,
+the people track record included where the IMDB-5000 people table joins.
 
 Post-release columns (votes, ratings, popularity) are never given to any model. Predictions are cached
 per model and split under --out, so an interrupted run resumes where it stopped.
@@ -32,27 +32,32 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # small models on a shared 2-core
 
 import argparse  # noqa: E402
 import copy  # noqa: E402
-import datetime as dt  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
+import shlex  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from accuracy_fits import (  # noqa: E402
+    ag_frame,
+    cached,
+    column_sets,
+    fit_autogluon,
+    fit_majority,
+    fit_plain_gbm,
+    fit_reelcast,
+    tree_blend,
+)
+from accuracy_page import write_doc  # noqa: E402
+from accuracy_scores import summarise  # noqa: E402
 
 from reelcast.config import SPLITS, Config  # noqa: E402
-from reelcast.data.classes import assign_classes  # noqa: E402
+from reelcast.data.classes import assign_classes, fit_quantile_thresholds  # noqa: E402
 from reelcast.data.splits import Split, make_date_split, make_folds, make_split  # noqa: E402
-from reelcast.evaluation.evaluate import fit_gbt, majority_baseline  # noqa: E402
-from reelcast.evaluation.metrics import metric_fns  # noqa: E402
-from reelcast.evaluation.stats import bootstrap_ci, mcnemar, paired_bootstrap  # noqa: E402
-from reelcast.files import atomic_write  # noqa: E402
 from reelcast.predictor import RevenuePredictor, as_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,382 +68,206 @@ DATASETS = {
     "imdb1000": ("IMDB-1000", Path("data/imdb_movie_data_1000/IMDB-Movie-Data.csv")),
 }
 PROTOCOLS = ("cv5", "splits", "date")
-METRICS = [("accuracy", "exact"), ("one_away_accuracy", "1-away"), ("qwk", "QWK"), ("f1_macro", "macro-F1")]
-PLAIN_GBM_COLUMNS = ["year", "runtime", "budget_musd", "release_month", "genres"]
-AG_SCRIPT = ROOT / "benchmarks" / "peers" / "autogluon_fit.py"
+MODELS = ("reelcast", "gbm", "autogluon", "text", "majority")
+COLUMNS = ("basic", "all")
 log = logging.getLogger("accuracy")
 
 
-# ---- folds ----------------------------------------------------------------------------------------------
+# ---- folds ------------------------------------------------------------------------------------------
 def protocol_splits(protocol: str, p: RevenuePredictor, table, seed: int) -> list[Split]:
-    """The splits one protocol evaluates on."""
+    """The splits one protocol evaluates on (a split name such as 80-10-10 is that one random split)."""
     strata = p.strata(table)
     if protocol == "cv5":
         return make_folds(strata, 5, seed)
     if protocol == "splits":
         return [make_split(strata, SPLITS[n], seed, name=n) for n in SPLITS]
+    if protocol in SPLITS:
+        return [make_split(strata, SPLITS[protocol], seed, name=protocol)]
     if protocol == "date":
         return [make_date_split(table.df, SPLITS["80-10-10"], name="date-80-10-10")]
     raise ValueError(protocol)
 
 
-# ---- models ---------------------------------------------------------------------------------------------
-def fit_reelcast(cfg: Config, table, inputs, split: Split, modalities=None):
-    """Fit one RevenuePredictor on a split; (test classes, test probabilities, the predictor)."""
-    p = RevenuePredictor(cfg, progress=False)
-    p.fit(table, split, inputs, modalities=modalities)
-    mi = p.shape_inputs(inputs, table.df).subset(split.test)
-    probs = p.proba(mi)
-    return p.decide(probs), probs, p
+def labels(table, split: Split) -> np.ndarray:
+    """Every film's class under the octiles of this split's training revenue (reelcast's default)."""
+    rev = table.df["revenue_musd"].to_numpy(dtype=np.float64)
+    return assign_classes(rev, fit_quantile_thresholds(rev[split.train]))
 
 
-def ag_frame(table, extended: bool) -> pd.DataFrame:
-    """The peer's columns, as plain values from the source table (no post-release column)."""
-    df = table.df
-    date = pd.to_datetime(df["release_date"], errors="coerce") if "release_date" in df else None
-    out = pd.DataFrame(
-        {
-            "overview": df["text"].fillna(""),
-            "budget": df.get("budget_musd", np.nan),
-            "genres": df["genres"].map(lambda g: "|".join(g) if isinstance(g, list) else ""),
-            "year": df["year"],
-            "runtime": df["runtime"],
-        }
-    )
-    if date is not None:
-        out["month"], out["weekday"] = date.dt.month, date.dt.day_of_week
-    if extended:
-        for col in ("keywords", "companies"):
-            if col in df:
-                out[col] = df[col].map(lambda v: "|".join(v) if isinstance(v, list) else "")
-        if "language" in df:
-            out["language"] = df["language"]
-        for src in ("src:Director", "src:Actors"):  # IMDB-1000's pre-release people columns
-            if src in df:
-                out[src.removeprefix("src:").lower()] = df[src]
-    return out
-
-
-def fit_autogluon(python: str, frame: pd.DataFrame, y: np.ndarray, split: Split, seconds: int, seed: int):
-    """AutoGluon Tabular in its own venv: train on the training films, tune on the validation films."""
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        for part in ("train", "val", "test"):
-            idx = getattr(split, part)
-            f = frame.iloc[idx].copy()
-            f["label"] = y[idx]
-            f.to_csv(tmp / f"{part}.csv", index=False)
-        cmd = [python, str(AG_SCRIPT), str(tmp), str(seconds), str(seed)]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 4 + 300)
-        if r.returncode != 0:
-            raise RuntimeError(f"AutoGluon failed: {r.stderr[-2000:]}")
-        probs = pd.read_csv(tmp / "test_probs.csv").to_numpy(dtype=np.float64)
-        meta = json.loads((tmp / "meta.json").read_text())
-    return probs.argmax(1), probs, meta
-
-
-# ---- cache ----------------------------------------------------------------------------------------------
-def cached(path: Path, fn):
-    """Run fn() once per path; its (pred, probs, info) are kept on disk so a re-run resumes."""
-    if path.exists():
-        d = np.load(path, allow_pickle=False)
-        return d["pred"], d["probs"], json.loads(str(d["info"]))
-    t0 = time.perf_counter()
-    pred, probs, info = fn()
-    info = {**info, "seconds": round(time.perf_counter() - t0, 1)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-
-    def save(tmp):
-        with open(tmp, "wb") as f:
-            np.savez(f, pred=pred, probs=probs, info=json.dumps(info))
-
-    atomic_write(path, save)
-    return pred, probs, info
-
-
-# ---- one table ------------------------------------------------------------------------------------------
-def run_dataset(key: str, a, text_model: str) -> dict:
-    """Every protocol, split and model on one table; predictions and metrics."""
-    name, rel = DATASETS[key]
+# ---- one table --------------------------------------------------------------------------------------
+def base_config(a, text_model: str) -> Config:
+    """The run's Config: reelcast's defaults, the text model, the seed and any --set overrides."""
     cfg = Config()
     cfg.text.model, cfg.text.pooling = text_model, "mean"
     cfg.cache_dir = str(a.out / "cache")
     cfg.split.seed = cfg.train.seed = a.seed
     cfg.eval.ablation = False
+    cfg.override(a.set)
+    return cfg
+
+
+def rich_table(key: str, a, cfg: Config, table):
+    """The table and config with every column reelcast reads: the people join where it adds people."""
+    if a.without_people or not (SHARED / PEOPLE).exists():
+        return table, cfg
+    pcfg = copy.deepcopy(cfg)
+    pcfg.data.people = str(SHARED / PEOPLE)
+    ptable = as_table(SHARED / DATASETS[key][1], pcfg)
+    if ptable.df["film_id"].tolist() != table.df["film_id"].tolist():
+        raise RuntimeError(f"{key}: the people join changed the films; the comparison would be unpaired")
+    if "people" not in column_sets(ptable.df)["all"]:
+        return table, cfg
+    return ptable, pcfg
+
+
+def row(val, test, info, cols=None, kind="peer", rule=None) -> dict:
+    """One model's validation and test probabilities, as the scorer reads them."""
+    return {"val": val, "test": test, "info": info, "cols": cols, "kind": kind, "rule": rule}
+
+
+def run_dataset(key: str, a, text_model: str, fingerprint: str) -> dict:
+    """Every protocol, split and model asked for on one table."""
+    name, rel = DATASETS[key]
+    cfg = base_config(a, text_model)
     table = as_table(SHARED / rel, cfg)
     base = RevenuePredictor(cfg, progress=False)
     inputs = base.featurize(table)
-    variants, tables = {}, {}
-    if a.without_people or key != "tmdb5000" or not (SHARED / PEOPLE).exists():
-        variants["reelcast"], tables["reelcast"] = cfg, table
-    if key == "tmdb5000" and (SHARED / PEOPLE).exists():
-        pcfg = copy.deepcopy(cfg)
-        pcfg.data.people = str(SHARED / PEOPLE)
-        variants["reelcast + people"] = pcfg
-        tables["reelcast + people"] = as_table(SHARED / rel, pcfg)
-        if len(tables["reelcast + people"].df) != len(table.df):
-            raise RuntimeError("the people join changed the films; the comparison would be unpaired")
+    rich, rcfg = rich_table(key, a, cfg, table)
+    every = column_sets(rich.df)
+    sets = {c: every[c] for c in a.columns}
+    notes = []
+    if "basic" in sets and "all" in sets and sets["all"] == sets["basic"]:
+        del sets["all"]
+        notes.append(f"{name} has no pre-release column beyond the basic ones: only the basic rows are run.")
     text_cfg = copy.deepcopy(cfg)
     text_cfg.ensemble.enabled, text_cfg.tabular.use_in_fusion = "off", False
+    richest = "all" if "all" in sets else "basic"
 
-    out = {"name": name, "rows_kept": len(table.df), "report": table.report.to_dict(), "protocols": {}}
+    out = {"name": name, "rows_kept": len(table.df), "columns": sets, "notes": notes, "protocols": {}}
     for protocol in a.protocols:
-        splits = protocol_splits(protocol, base, table, a.seed)
         res = []
-        for split in splits:
-            d = a.out / "preds" / key / protocol / split.name
-            # Every model is scored against the same classes: those of the training portion's octiles.
-            y = _labels(table, split)
-            models: dict[str, tuple] = {}
-            for label, vcfg in variants.items():
-                models[label] = cached(
-                    d / f"{label}.npz", partial(_reelcast, vcfg, tables[label], inputs, split)
-                )
-            models["text only"] = cached(
-                d / "text_only.npz", partial(_reelcast, text_cfg, table, inputs, split, ["text"])
-            )
-            models["plain GBM"] = cached(d / "plain_gbm.npz", partial(_gbm, table, split, y, a.seed))
-            models["majority"] = cached(d / "majority.npz", partial(_majority, y, split))
-            if a.autogluon and (protocol != "splits" or key == "imdb1000" or a.ag_all):
-                for lab, ext in (("AutoGluon", False), ("AutoGluon+", True)):
-                    if ext and protocol not in a.ag_extended:
-                        continue
-                    fit = partial(
-                        fit_autogluon, a.autogluon, ag_frame(table, ext), y, split, a.ag_time, a.seed
+        for split in protocol_splits(protocol, base, table, a.seed):
+            d = a.out / "preds" / fingerprint / key / protocol / split.name
+            y = labels(table, split)
+            rows: dict[str, dict] = {}
+            if "reelcast" in a.models:
+                for c, cols in sets.items():
+                    vcfg = copy.deepcopy(rcfg)
+                    vcfg.tabular.columns = list(cols)
+                    arr, info = cached(
+                        d / f"reelcast-{c}.npz", partial(fit_reelcast, vcfg, rich, inputs, split)
                     )
-                    models[lab] = cached(d / f"{lab}.npz", fit)
-            res.append({"split": split.name, "sizes": split.sizes(), "y": y[split.test], "models": models})
-            log.info("%s %s %s: %s", key, protocol, split.name, _brief(y[split.test], models))
+                    rows[f"reelcast [{c}]"] = row(arr["val"], arr["test"], info, c)
+                    if c == richest and "fusion.val" in arr:
+                        rows.update(ablation(arr, info, c, y[split.val], cfg))
+            if "gbm" in a.models:
+                for c, cols in sets.items():
+                    arr, info = cached(
+                        d / f"plain_gbm-{c}.npz", partial(fit_plain_gbm, rich, split, y, cols, cfg)
+                    )
+                    rows[f"plain GBM [{c}]"] = row(arr["val"], arr["test"], info, c)
+            if "autogluon" in a.models and a.autogluon and protocol in a.ag_protocols:
+                for c, cols in sets.items():
+                    fit = partial(_autogluon, a, rich, split, y, cols, cfg)
+                    path = d / f"autogluon-{c}-{a.ag_presets}-{a.ag_time}s.npz"
+                    arr, info = cached(path, fit)
+                    rows[f"AutoGluon [{c}]"] = row(arr["val"], arr["test"], info, c)
+            if "text" in a.models:
+                arr, info = cached(
+                    d / "text_only.npz", partial(fit_reelcast, text_cfg, table, inputs, split, ["text"])
+                )
+                rows["text only"] = row(arr["val"], arr["test"], info)
+            if "majority" in a.models:
+                arr, info = cached(d / "majority.npz", partial(fit_majority, y, split))
+                rows["majority"] = row(arr["val"], arr["test"], info)
+            res.append(
+                {
+                    "split": split.name,
+                    "sizes": split.sizes(),
+                    "y_val": y[split.val],
+                    "y": y[split.test],
+                    "rows": rows,
+                }
+            )
+            log.info("%s %s %s: %d models", key, protocol, split.name, len(rows))
         out["protocols"][protocol] = res
     return out
 
 
-def _labels(table, split: Split) -> np.ndarray:
-    from reelcast.data.classes import fit_quantile_thresholds
-
-    rev = table.df["revenue_musd"].to_numpy(dtype=np.float64)
-    return assign_classes(rev, fit_quantile_thresholds(rev[split.train]))
-
-
-def _majority(y, split):
-    return (*majority_baseline(y, split), {})
-
-
-def _reelcast(cfg, table, inputs, split, modalities=None):
-    pred, probs, p = fit_reelcast(cfg, table, inputs, split, modalities)
-    info = {}
-    if p.ensemble_ is not None:
-        b = p.ensemble_.blend
-        info["blend"] = dict(zip(b.components, b.weights, strict=True))
-        info["decision"] = b.decision
-    return pred, probs, info
+def ablation(arr: dict, info: dict, c: str, y_val: np.ndarray, cfg: Config) -> dict[str, dict]:
+    """reelcast's parts from its own fit: the network, the trees, the blend under argmax and its own rule."""
+    trees = tree_blend(arr, y_val, cfg.ensemble.weight_step)
+    return {
+        f"fusion alone [{c}]": row(arr["fusion.val"], arr["fusion.test"], info, c, "ablation"),
+        f"trees alone [{c}]": row(trees["val"], trees["test"], info, c, "ablation"),
+        f"blend, argmax [{c}]": row(arr["val"], arr["test"], info, c, "ablation", "argmax"),
+        f"blend, own rule [{c}]": row(arr["val"], arr["test"], info, c, "ablation", info["own_rule"]),
+    }
 
 
-def _gbm(table, split, y, seed):
-    cols = [c for c in PLAIN_GBM_COLUMNS if c in table.df and table.df[c].notna().any()]
-    g = fit_gbt(table, split, y, cols, seed)
-    X, _ = g.encoder.transform(table.df.iloc[split.test])
-    probs = g.predict_proba(X)
-    return probs.argmax(1), probs, {"columns": cols, "stopping": g.stopping}
+def _autogluon(a, table, split, y, cols, cfg):
+    frame = ag_frame(table, split, cols, cfg)
+    return fit_autogluon(a.autogluon, frame, y, split, a.ag_time, a.ag_presets, a.seed)
 
 
-def _brief(y, models) -> str:
-    fns = metric_fns()
-    return "; ".join(
-        f"{k} {fns['accuracy'](y, v[0]):.3f}/{fns['qwk'](y, v[0]):.3f}" for k, v in models.items()
-    )
-
-
-# ---- numbers --------------------------------------------------------------------------------------------
-def point(y, pred) -> dict[str, float]:
-    """Each headline metric."""
-    fns = metric_fns()
-    return {m: fns[m](y, pred) for m, _ in METRICS}
-
-
-def summarise(res: list[dict], n_boot: int, seed: int) -> dict:
-    """Per model: per-split metrics, mean and std over splits, pooled CI; paired tests vs reelcast."""
-    fns = metric_fns()
-    names = list(res[0]["models"])
-    y_all = np.concatenate([r["y"] for r in res])
-    pooled = {n: np.concatenate([r["models"][n][0] for r in res]) for n in names}
-    out = {"models": {}, "tests": {}, "n_test": len(y_all)}
-    for n in names:
-        per = [point(r["y"], r["models"][n][0]) for r in res]
-        ci = {m: bootstrap_ci(y_all, pooled[n], fns[m], n_boot=n_boot, seed=seed) for m, _ in METRICS}
-        out["models"][n] = {
-            "per_split": per,
-            "mean": {m: float(np.mean([p[m] for p in per])) for m, _ in METRICS},
-            "std": {
-                m: float(np.std([p[m] for p in per], ddof=1)) if len(per) > 1 else 0.0 for m, _ in METRICS
-            },
-            "ci": {m: {"point": c[0], "low": c[1], "high": c[2]} for m, c in ci.items()},
-            "info": res[0]["models"][n][2],
-        }
-    ref = "reelcast + people" if "reelcast + people" in names else "reelcast"
-    for n in names:
-        if n == ref:
-            continue
-        out["tests"][n] = {
-            m: paired_bootstrap(y_all, pooled[ref], pooled[n], fns[m], n_boot=n_boot, seed=seed)
-            for m in ("accuracy", "qwk")
-        }
-        out["tests"][n]["mcnemar"] = mcnemar(y_all, pooled[ref], pooled[n])
-    out["reference"] = ref
-    return out
-
-
-# ---- the document ---------------------------------------------------------------------------------------
-def fmt(m: dict, k: str) -> str:
-    return f"{m['mean'][k]:.3f}"
-
-
-def write_doc(results: dict, a, seconds: float, text_desc: str) -> str:
-    """docs/results.md from the summaries."""
-    L = [
-        "# Results on real film tables",
-        "",
-        f"Generated by `python benchmarks/accuracy.py` on {dt.date.today().isoformat()} in "
-        f"{seconds / 60:.0f} min on {os.cpu_count()} CPU cores ({platform.machine()}, a shared machine). "
-        "Re-running it rewrites this file.",
-        "",
-        "- Every model sees the same training films, stops or chooses on the same validation films and is "
-        "scored on the same test films; the eight class edges are the octiles of that training portion's "
-        "revenue (chance: 0.125 exact, about 0.34 1-away, QWK 0).",
-        "- Protocols: `cv5` = 5-fold cross-validation (fold i tests, fold i+1 validates, three train: "
-        "`reelcast train --cv 5`); `splits` = the three random splits of `reelcast train` (70-20-10, "
-        "75-15-10, 80-10-10; with one seed they share the same test films); `date` = `--split-by date`: "
-        "the oldest 80 % of films train, the next 10 % validate, the newest 10 % test.",
-        f"- Text model: {text_desc}, frozen, mean-pooled. No post-release column (votes, ratings, "
-        "popularity, revenue-derived) reaches any model.",
-        "- **reelcast** = the defaults of `reelcast train` on a table with metadata: the text + metadata "
-        "fusion network, a LightGBM classifier and a LightGBM log-revenue regressor (3 seeds each; the "
-        "plot enters the trees as an out-of-fold ridge prediction), blended with weights and a decision "
-        "rule chosen on the validation films. **+ people** adds `--people` (director and top-3 cast "
-        "track record from the IMDB-5000 table, earlier training films only).",
-        "- **plain GBM** = scikit-learn HistGradientBoostingClassifier on budget, genres, release year "
-        "and month and runtime (class-balanced, early-stopped on the validation films). **text only** = "
-        "the fusion network on the plot. **majority** = the most frequent training class.",
-    ]
-    if a.autogluon:
-        L.append(
-            f"- **AutoGluon** = AutoGluon Tabular 1.6.3, `presets='medium_quality'`, time limit "
-            f"{a.ag_time} s per fit, tuning data = the validation films, columns: overview (as text), "
-            "budget, genres, release year / month / weekday, runtime. **AutoGluon+** adds keywords, "
-            "production companies and original language (IMDB-1000: director and actors). The limit is "
-            "wall time: on a loaded machine AutoGluon trains fewer models in it."
+# ---- command line -----------------------------------------------------------------------------------
+def _names(arg: str, known, what: str) -> list[str]:
+    names = [x for x in arg.split(",") if x]
+    bad = [x for x in names if x not in known]
+    if bad or not names:
+        sys.exit(
+            f"accuracy: unknown {what} {', '.join(bad) or '(none given)'}; choose from {', '.join(known)}"
         )
-    L += [
-        "- Intervals: 95 % percentile bootstrap over the pooled test predictions (each film once for "
-        f"`cv5`), {a.bootstrap} resamples. Significance: paired bootstrap of the difference and "
-        "McNemar's test on exact-class correctness, reelcast (with people where available) against "
-        "each peer, alpha = 0.05, no correction for multiple comparisons.",
-        "",
-    ]
-    for r in results.values():
-        L += [f"## {r['name']}", "", f"{r['rows_kept']} films with revenue.", ""]
-        for protocol, s in r["summary"].items():
-            res = r["protocols"][protocol]
-            title = {
-                "cv5": "5-fold cross-validation: mean ± std over folds",
-                "splits": "The three random splits",
-                "date": "Temporal split (train oldest, test newest)",
-            }[protocol]
-            sizes = res[0]["sizes"]
-            L += [
-                f"### {title}",
-                "",
-                f"Training / validation / test films: {sizes['train']} / {sizes['val']} / {sizes['test']}"
-                + (" per fold." if protocol == "cv5" else "."),
-                "",
-            ]
-            if protocol == "splits":
-                heads = [rr["split"] for rr in res]
-                L.append("| model | " + " | ".join(f"{h}: exact / 1-away / QWK" for h in heads) + " |")
-                L.append("|---|" + "---|" * len(heads))
-                for n, m in s["models"].items():
-                    cells = [
-                        f"{p['accuracy']:.3f} / {p['one_away_accuracy']:.3f} / {p['qwk']:.3f}"
-                        for p in m["per_split"]
-                    ]
-                    L.append(f"| {n} | " + " | ".join(cells) + " |")
-                L.append("")
-            L.append("| model | " + " | ".join(lab for _, lab in METRICS) + " |")
-            L.append("|---|" + "---|" * len(METRICS))
-            for n, m in s["models"].items():
-                cells = []
-                for k, _ in METRICS:
-                    c = m["ci"][k]
-                    spread = f" ± {m['std'][k]:.3f}" if protocol == "cv5" else ""
-                    cells.append(f"{m['mean'][k]:.3f}{spread} [{c['low']:.3f}, {c['high']:.3f}]")
-                L.append(f"| {n} | " + " | ".join(cells) + " |")
-            L += [
-                "",
-                f"{s['reference']} against each peer, on the {s['n_test']} pooled test predictions:",
-                "",
-            ]
-            L.append("| peer | exact diff [95 % CI], p | QWK diff [95 % CI], p | McNemar p | verdict |")
-            L.append("|---|---|---|---|---|")
-            for n, t in s["tests"].items():
-                acc, q = t["accuracy"], t["qwk"]
-                L.append(
-                    f"| {n} | {acc['diff']:+.3f} [{acc['low']:+.3f}, {acc['high']:+.3f}], "
-                    f"{acc['p_value']:.3g} "
-                    f"| {q['diff']:+.3f} [{q['low']:+.3f}, {q['high']:+.3f}], {q['p_value']:.3g} "
-                    f"| {t['mcnemar']['p_value']:.3g} | {_verdict(acc, q)} |"
-                )
-            blends = [m["info"].get("blend") for m in s["models"].values() if m["info"].get("blend")]
-            if blends:
-                L += ["", f"Blend weights chosen on the validation films (first split): {blends[-1]}."]
-            L.append("")
-    return "\n".join(L) + "\n"
-
-
-def _verdict(acc: dict, q: dict) -> str:
-    def one(t, name):
-        if t["p_value"] < 0.05 and t["low"] > 0:
-            return f"better on {name}"
-        if t["p_value"] < 0.05 and t["high"] < 0:
-            return f"worse on {name}"
-        return f"no significant difference on {name}"
-
-    return "; ".join([one(acc, "exact"), one(q, "QWK")])
+    return names
 
 
 def main() -> None:
     """Run everything asked for and write the document."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", default="tmdb5000,imdb1000")
-    ap.add_argument("--protocols", default=",".join(PROTOCOLS))
+    ap.add_argument("--protocols", default=",".join(PROTOCOLS), help="cv5, splits, date, or a split name")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--columns", default=",".join(COLUMNS), help="basic, all")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmark_accuracy")
     ap.add_argument("--doc", type=Path, default=ROOT / "docs" / "results.md")
     ap.add_argument("--text-model", default=None)
     ap.add_argument("--autogluon", default=None, help="python of a venv with autogluon.tabular")
     ap.add_argument("--ag-time", type=int, default=60, help="AutoGluon time limit per fit, seconds")
-    ap.add_argument("--ag-all", action="store_true", help="AutoGluon on the three TMDB random splits too")
-    ap.add_argument("--ag-extended", default="cv5", help="protocols that also get AutoGluon+")
+    ap.add_argument("--ag-presets", default="medium_quality", help="e.g. best_quality (with --ag-time 300)")
+    ap.add_argument("--ag-protocols", default=None, help="protocols that get AutoGluon (default: all run)")
     ap.add_argument("--bootstrap", type=int, default=1000)
-    ap.add_argument(
-        "--without-people", action="store_true", help="TMDB: also reelcast without the people table"
-    )
+    ap.add_argument("--without-people", action="store_true", help="never join the IMDB-5000 people table")
+    ap.add_argument("--set", action="append", default=[], help="a reelcast setting, section.key=value")
     ap.add_argument("--seed", type=int, default=42)
     a = ap.parse_args()
-    a.protocols = [p for p in a.protocols.split(",") if p]
-    a.ag_extended = [p for p in a.ag_extended.split(",") if p]
+    datasets = _names(a.datasets, DATASETS, "dataset")
+    a.protocols = _names(a.protocols, (*PROTOCOLS, *SPLITS), "protocol")
+    a.models = _names(a.models, MODELS, "model")
+    a.columns = _names(a.columns, COLUMNS, "column set")
+    a.ag_protocols = (
+        a.protocols if a.ag_protocols is None else _names(a.ag_protocols, a.protocols, "protocol")
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for name in ("reelcast", "transformers"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    missing = [k for k in a.datasets.split(",") if not (SHARED / DATASETS[k][1]).exists()]
+    if "autogluon" in a.models and not a.autogluon:
+        log.info("no --autogluon PYTHON given: AutoGluon is left out")
+    missing = [k for k in datasets if not (SHARED / DATASETS[k][1]).exists()]
     if missing:
         sys.exit(f"accuracy: {', '.join(missing)} not found under {SHARED}/data (the shared data folder)")
     model, desc = _text_model(a.text_model)
+    key = json.dumps({"text": model, "set": a.set, "seed": a.seed}, sort_keys=True)
+    fingerprint = hashlib.sha1(key.encode()).hexdigest()[:10]
     t0 = time.perf_counter()
     results = {}
-    for key in a.datasets.split(","):
-        r = run_dataset(key, a, model)
+    for k in datasets:
+        r = run_dataset(k, a, model, fingerprint)
         r["summary"] = {p: summarise(res, a.bootstrap, a.seed) for p, res in r["protocols"].items()}
-        results[key] = r
-    doc = write_doc(results, a, time.perf_counter() - t0, desc)
+        results[k] = r
+    command = "python benchmarks/accuracy.py " + shlex.join(sys.argv[1:])
+    old = a.doc.read_text() if a.doc.exists() else ""
+    tables = [n for n, _ in DATASETS.values()]
+    doc = write_doc(results, a, time.perf_counter() - t0, desc, command, old, tables)
     a.doc.write_text(doc)
     print(doc)
 

@@ -31,7 +31,9 @@ SCALAR_METRICS: list[str] = [
 ]
 
 # Metrics where a smaller value is better; everything else in this module is higher-is-better.
-LOWER_IS_BETTER: frozenset[str] = frozenset({"mae_class", "log_loss", "brier", "ece"})
+LOWER_IS_BETTER: frozenset[str] = frozenset(
+    {"mae_class", "log_loss", "brier", "ece", "ranked_probability_score"}
+)
 
 # sklearn's log_loss clips probabilities to [eps, 1 - eps] with the float64 machine epsilon; we do the same so
 # the numbers agree and a confident wrong prediction costs a large but finite amount.
@@ -240,3 +242,25 @@ def brier(y_true, probs) -> float:
     onehot = np.zeros_like(pr)
     onehot[np.arange(t.size), t] = 1.0
     return float(np.mean(np.sum((pr - onehot) ** 2, axis=1)))
+
+
+def ranked_probability_score(y_true, probs) -> float:
+    """Ranked probability score (the ordinal Brier score): squared error of the cumulative class
+    probabilities against the true class's step, summed over the K - 1 class edges and divided by K - 1,
+    then averaged over films; 0 is a certain correct forecast, 1 a certain forecast at the far end.
+
+    Unlike log-loss and the Brier score it knows the classes are ordered: mass one class away from the
+    truth costs less than mass seven classes away. A proper score, so it needs no decision rule.
+    """
+    t, pr = _check_probs(y_true, probs)
+    k = pr.shape[1]
+    if k < 2:
+        raise ValueError("the ranked probability score needs at least two classes")
+    cum = np.cumsum(pr, axis=1)[:, :-1]
+    step = (np.arange(k - 1)[None, :] >= t[:, None]).astype(np.float64)
+    return float(np.mean(np.sum((cum - step) ** 2, axis=1)) / (k - 1))
+
+
+def proper_score_fns() -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
+    """name -> fn(y_true, probs) -> float for the proper scores (lower is better), for the bootstrap."""
+    return {"log_loss": log_loss, "ranked_probability_score": ranked_probability_score, "brier": brier}
