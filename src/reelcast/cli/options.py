@@ -183,6 +183,14 @@ TrailerLinksOpt = typer.Option(None, "--trailer-links", help="MovieLens links.cs
 DecimalOpt = typer.Option(
     None, "--decimal", help="Decimal mark of revenue cells: '.' or ',' (default: refuse ambiguous 1,5)."
 )
+DayFirstOpt = typer.Option(
+    None,
+    "--dayfirst/--monthfirst",
+    help="Order of dates like 01/02/2010: day or month first (default: refuse one that reads both ways).",
+)
+TrustModifiedOpt = typer.Option(
+    False, "--trust-modified", help="Load a saved model whose files no longer match their recorded digests."
+)
 OutsidePathsOpt = typer.Option(
     False, "--allow-outside-paths", help="Read local trailer files outside the table's folder."
 )
@@ -291,14 +299,20 @@ class TableOptions:
 
 @dataclass
 class SafetyOptions:
-    """What a table may do that is refused by default: ambiguous decimal marks, files outside its folder."""
+    """What a table may do that is refused by default: ambiguous decimal marks and date orders, files
+    outside its folder."""
 
     decimal: str = shared(DecimalOpt)
+    dayfirst: bool = shared(DayFirstOpt)
     allow_outside_paths: bool = shared(OutsidePathsOpt)
 
     def flags(self) -> dict[str, Any]:
-        """--decimal and --allow-outside-paths as config keys."""
-        return {"data.decimal": self.decimal, "media.allow_outside_paths": self.allow_outside_paths or None}
+        """--decimal, --dayfirst and --allow-outside-paths as config keys."""
+        return {
+            "data.decimal": self.decimal,
+            "data.dayfirst": self.dayfirst,
+            "media.allow_outside_paths": self.allow_outside_paths or None,
+        }
 
 
 def saved_model_flags(offline: bool, cache_dir: str | None, safety: SafetyOptions) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from reelcast.cli.options import (
     OfflineOpt,
     RunOptions,
     SafetyOptions,
+    TrustModifiedOpt,
     error_text,
     fail,
     option_groups,
@@ -43,6 +44,7 @@ def predict(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     offline: bool = OfflineOpt,
     cache_dir: str = CacheDirOpt,
+    trust_modified: bool = TrustModifiedOpt,
     *,
     safety: SafetyOptions,
     run: RunOptions,
@@ -60,7 +62,9 @@ def predict(
         fail("give --description (or --description-file) for one film, or --data for a table")
     try:
         overrides = run.overrides(saved_model_flags(offline, cache_dir, safety))
-        p = RevenuePredictor.load(model, device=run.device, overrides=overrides, progress=progress)
+        p = RevenuePredictor.load(
+            model, device=run.device, overrides=overrides, progress=progress, trust_modified=trust_modified
+        )
         if data is not None:
             df = p.predict(data)
             if out:

@@ -17,6 +17,7 @@ from reelcast.cli.options import (
     RunOptions,
     SafetyOptions,
     TableOptions,
+    TrustModifiedOpt,
     VerboseOpt,
     error_text,
     fail,
@@ -201,6 +202,7 @@ def evaluate(
     ),
     offline: bool = OfflineOpt,
     cache_dir: str = CacheDirOpt,
+    trust_modified: bool = TrustModifiedOpt,
     *,
     safety: SafetyOptions,
     run: RunOptions,
@@ -214,7 +216,9 @@ def evaluate(
     page = out is not None and out.suffix.lower() in (".html", ".htm")
     try:
         overrides = run.overrides(saved_model_flags(offline, cache_dir, safety))
-        p = RevenuePredictor.load(model, device=run.device, overrides=overrides, progress=progress)
+        p = RevenuePredictor.load(
+            model, device=run.device, overrides=overrides, progress=progress, trust_modified=trust_modified
+        )
         if page:
             from reelcast.evaluation.evaluate import score_table
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from sklearn.metrics import f1_score
 from torch import nn
 
 import reelcast.training.distributed as distributed
 from reelcast.config import TrainConfig
 from reelcast.data.classes import NUM_CLASSES
+from reelcast.evaluation.metrics import f1_macro
 from reelcast.progress import Progress
 from reelcast.training.objectives import class_logits, corn_loss, modality_dropout
 
@@ -222,7 +222,7 @@ def _train(
         val_loss = loss_fn(val_logits, yv).item() if len(yv) else float("nan")
         val_pred = val_logits.argmax(1).cpu().numpy()
         val_acc = float((val_pred == y_val).mean()) if len(y_val) else float("nan")
-        val_f1 = float(f1_score(y_val, val_pred, average="macro", labels=range(NUM_CLASSES), zero_division=0))
+        val_f1 = f1_macro(y_val, val_pred)
         if ddp is not None:  # every rank takes rank 0's numbers, so all stop at the same epoch
             val_loss, val_acc, val_f1 = ddp.from_rank0(val_loss, val_acc, val_f1)
         lr = opt.param_groups[0]["lr"]
