@@ -100,3 +100,16 @@ def test_it_is_in_the_ablation_and_the_results(run):
     res = json.loads((run / "evaluation_results.json").read_text())
     assert [c["name"] for c in res["components"]] == COMPONENTS
     assert "component_class_prior" in res["significance"]["comparisons"]
+
+
+def test_it_is_on_the_model_endpoint_and_the_report(run):
+    from fastapi.testclient import TestClient
+
+    from reelcast.reports.run_page import build_run_page
+    from reelcast.serving.app import create_app
+
+    with TestClient(create_app(predictor=RevenuePredictor.load(run))) as client:
+        info = client.get("/model").json()
+    assert set(info["components"]) == set(COMPONENTS)
+    html = build_run_page(run.parent)
+    assert "Model components" in html and "class_prior" in html

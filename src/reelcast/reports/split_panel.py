@@ -64,6 +64,8 @@ SHOWN_KEYS = {
     "title",
     "table_report",
     "thresholds_dollars",
+    "components",
+    "decision",
 }
 
 
@@ -206,6 +208,28 @@ def contributions(result: Mapping[str, Any]) -> Markup:
         row.update({k: x for k, x in v.items() if k != "mean_drop_in_predicted_prob"})
         rows.append(row)
     return table(rows, headers={"films_with_modality": "test films with it"})
+
+
+def components(result: Mapping[str, Any]) -> Markup:
+    """The model's components: what each is, what it reads, and its weight in the blend."""
+    comps = result.get("components")
+    if not comps:
+        return Markup("")
+    rows = []
+    for c in comps:
+        if not isinstance(c, Mapping):
+            continue
+        weights = c.get("weights") or {}
+        rows.append(
+            {
+                "component": c.get("name"),
+                "kind": c.get("kind"),
+                "reads": ", ".join(c.get("inputs") or []) or "-",
+                "blend weight": sum(w for w in weights.values() if is_number(w)) if weights else None,
+                "parameters": ", ".join(f"{k}={v}" for k, v in (c.get("params") or {}).items()) or "-",
+            }
+        )
+    return table(rows)
 
 
 def permutation(result: Mapping[str, Any]) -> Markup:
@@ -361,6 +385,7 @@ def split_panel(result: Mapping[str, Any], split_dir: Path | None = None, portio
     if edges:
         blocks.append(section("Classes", edges, level=3))
     for title, body, note in (
+        ("Model components", components(result), f"decision rule: {result.get('decision') or 'argmax'}"),
         ("Ablation and peers", ablation(result, split_dir), ""),
         ("Significance", significance(result), "paired bootstrap per metric, McNemar's test on exact class"),
         ("Calibration", calibration(result, split_dir), "probabilities are temperature-scaled"),
