@@ -17,12 +17,12 @@ def serve(monkeypatch):
     """Run `reelcast serve ARGS` up to the point it would listen; returns its stderr."""
     import uvicorn
 
-    def listen(api, **_):
-        plog = api.state.arms.log
+    def listen(server):
+        plog = server.config.app.state.arms.log
         if plog is not None:
             plog.close()
 
-    monkeypatch.setattr(uvicorn, "run", listen)
+    monkeypatch.setattr(uvicorn.Server, "run", listen)
 
     def run(*args) -> str:
         r = CliRunner().invoke(app, ["serve", *(str(a) for a in args), "-q"])
