@@ -331,9 +331,10 @@ class RevenuePredictor:
         inputs, _ = self.prepare_inputs(data)
         return self.proba(inputs)
 
-    def predict(self, data: Data | FilmInputs) -> pd.DataFrame:
+    def predict(self, data: Data | FilmInputs, breakeven: str | float | None = None) -> pd.DataFrame:
         """One row per film: id, title, class, probabilities, contribution_<modality> (the drop in the
-        predicted class's probability when it is masked) and the revenue range (revenue_musd_*)."""
+        predicted class's probability when it is masked), the revenue range (revenue_musd_*) and, with
+        breakeven ('2.5x' the budget, or $M), P(revenue >= it)."""
         inputs, table = self.prepare_inputs(data)
         probs = self.proba(inputs)
         pred = self.decide(probs)
@@ -354,10 +355,10 @@ class RevenuePredictor:
         contrib = self.contributions(inputs, probs)
         for j, m in enumerate(inputs.modalities):
             df[f"contribution_{m}"] = contrib[:, j]
-        if self.intervals_ is not None:
-            rng, _ = self.intervals_.for_films(self.components_.components, inputs)
-            for name, values in revenue_columns(rng).items():
-                df[name] = values
+        if self.intervals_ is not None:  # films without a budget get no P(>= 2.5x budget): NaN
+            budgets = table.df.get("budget_musd") if table is not None else None
+            cols = revenue_columns(self.intervals_, self.components_.components, inputs, budgets, breakeven)
+            df = df.assign(**cols)
         return df
 
     def contributions(self, inputs: FilmInputs, probs: np.ndarray | None = None) -> np.ndarray:

@@ -324,11 +324,22 @@ def fit_revenue_intervals(
     return RevenueIntervals.fit_conformal(centre(data.inputs.subset(val)), log_rev[val], source, dollars)
 
 
-def revenue_columns(rng: RevenueRange) -> dict[str, np.ndarray]:
-    """Prediction-table columns: revenue_musd_median, revenue_musd_low_80, revenue_musd_high_80, ..."""
+def revenue_columns(
+    intervals: RevenueIntervals, components: dict, inputs: FilmInputs, budgets=None, breakeven=None
+) -> dict[str, np.ndarray]:
+    """Prediction-table columns: revenue_musd_median, revenue_musd_low_80, revenue_musd_high_80, ...
+    and, given a breakeven ('2.5x' each film's budget, or $M), breakeven_musd and p_revenue_at_least."""
+    t = None
+    if breakeven is not None:
+        budgets = np.full(len(inputs), np.nan) if budgets is None else np.asarray(budgets, dtype=np.float64)
+        multiple = str(breakeven).strip().lower().endswith("x")
+        t = np.array([parse_breakeven(breakeven, b) if b > 0 or not multiple else np.nan for b in budgets])
+    rng, p = intervals.for_films(components, inputs, t)
     out = {"revenue_musd_median": rng.median_musd}
     for key, (lo, hi) in rng.bounds_musd.items():
         out[f"revenue_musd_low_{key}"], out[f"revenue_musd_high_{key}"] = lo, hi
+    if t is not None:
+        out["breakeven_musd"], out["p_revenue_at_least"] = t, p
     return out
 
 
@@ -351,9 +362,7 @@ def film_revenue(
 ) -> dict | None:
     """The first film's `revenue` (None without a range); breakeven '2.5x' reads the metadata's budget."""
     threshold = parse_breakeven(breakeven, (metadata or {}).get("budget_musd"))
-    if intervals is None:
-        if threshold is not None:
-            raise ValueError("this model has no revenue range (no log-revenue regressor): no breakeven")
+    if intervals is None:  # the model has no log-revenue regressor to calibrate a range on
         return None
     t = None if threshold is None else np.array([threshold])
     rng, p = intervals.for_films(ensemble.components, inputs.subset(np.array([0])), t)
