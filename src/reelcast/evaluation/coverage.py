@@ -44,3 +44,27 @@ def interval_coverage(
     out["films"] = len(t)
     out["median_abs_log_error"] = float(np.median(np.abs(np.log1p(t) - np.log1p(rng.median_musd))))
     return out
+
+
+RULE_METRICS = ("accuracy", "one_away_accuracy", "mae_class", "qwk", "f1_macro")
+
+
+def decision_rule_scores(
+    y: np.ndarray,
+    probs: np.ndarray,
+    chosen: str,
+    val_scores: dict | None,
+    n_boot: int,
+    confidence: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Every decision rule on the same test probabilities (with bootstrap intervals), and the chosen one."""
+    from reelcast.evaluation.metrics import metric_fns
+    from reelcast.models.ensemble import DECISIONS, decide
+
+    fns = metric_fns()
+    test = {}
+    for rule in DECISIONS:
+        pred = decide(probs, rule)
+        test[rule] = {m: _ci(bootstrap_ci(y, pred, fns[m], n_boot, confidence, seed)) for m in RULE_METRICS}
+    return {"chosen_on_validation": chosen, "validation": val_scores or {}, "test": test}
