@@ -104,6 +104,11 @@ def score_table(p: RevenuePredictor, data: Any) -> dict[str, Any]:
     logits = p.logits(inputs)
     probs = softmax(logits, p.temperature_)
     pred = probs.argmax(1)
+    extra = {}
+    if p.intervals_ is not None:
+        rng, _ = p.intervals_.for_films(p.components_.components, inputs)
+        coverage = interval_coverage(p.label_revenue(table.df), rng, cfg.eval.bootstrap, cfg.eval.confidence)
+        extra["revenue_intervals"] = {**p.intervals_.describe(), "test": coverage}
     return {
         "split": "scored table",
         "source": str(table.source),
@@ -127,6 +132,7 @@ def score_table(p: RevenuePredictor, data: Any) -> dict[str, Any]:
         "reliability": reliability_curve(probs, y, cfg.eval.calibration_bins),
         "modality_contribution": contribution_summary(p, inputs, probs),
         "table_report": table.report.to_dict(),
+        **extra,
     }
 
 
