@@ -193,8 +193,9 @@ class RevenueIntervals:
     # ---- for films -------------------------------------------------------------------------------
     def _film_args(self, components: dict, inputs: FilmInputs) -> tuple[np.ndarray | None, np.ndarray | None]:
         if self.method == "cqr":
-            cache = self.__dict__.setdefault("_features", TreeFeatures.from_dict(self.features))
-            return None, cache.transform(inputs)
+            if "_features" not in self.__dict__:
+                self.__dict__["_features"] = TreeFeatures.from_dict(self.features)
+            return None, self.__dict__["_features"].transform(inputs)
         source, centre = revenue_centre(components)
         if source != self.source:
             raise ValueError(f"the revenue range is centred on {self.source}, which this model lacks")
