@@ -198,7 +198,9 @@ class EnsembleConfig:
     text_stack: bool = True
     text_stack_alpha: float = 10.0
     weight_step: float = 0.05  # grid step of the blend weights
-    decision: str = "auto"  # argmax | median | auto (chosen on validation films)
+    decision: str = "auto"  # argmax | median | expected | auto (chosen on validation films)
+    # The revenue range: conformal (on the log-revenue regressor's validation residuals) | cqr | off
+    revenue_intervals: str = "conformal"
 
 
 @dataclass

@@ -32,6 +32,7 @@ from reelcast.data.classes import (
     describe_thresholds,
     fit_quantile_thresholds,
 )
+from reelcast.data.cpi import base_year
 from reelcast.data.schema import GENERIC_REQUEST
 from reelcast.data.splits import Split, make_date_split, make_split, revenue_strata
 from reelcast.data.table import FilmTable, TableReport, canonical_frame, films_from_frame, load_films
@@ -39,7 +40,9 @@ from reelcast.encoders.common import resolve_device
 from reelcast.features.featurize import Featurizer, FilmInputs, SplitFeatures
 from reelcast.features.tabular import default_columns
 from reelcast.models.base import Component, FitData
-from reelcast.models.ensemble import Ensemble
+from reelcast.models.ensemble import Ensemble, ensemble_wanted
+from reelcast.models.explain import film_reasons, modality_contributions
+from reelcast.models.intervals import RevenueIntervals, film_revenue, fit_revenue_intervals, revenue_columns
 from reelcast.models.network import FusionNetwork
 from reelcast.models.registry import create_component
 
@@ -81,6 +84,7 @@ class RevenuePredictor:
         self.class_counts_: dict[str, list[int]] = {}
         self.encoder_ids_: dict[str, str] = {}
         self.metrics_: dict[str, Any] = {}
+        self.intervals_: RevenueIntervals | None = None
 
     # ---- the fitted parts, read-only ------------------------------------------------------------------
     @property
@@ -168,6 +172,10 @@ class RevenuePredictor:
             return constant_dollar_revenue(films)
         return films["revenue_musd"].to_numpy(dtype=np.float64)
 
+    def revenue_dollars(self) -> str:
+        """What the revenue range is in: nominal dollars, or constant dollars of the CPI's base year."""
+        return f"constant {base_year()} US dollars" if self.config.labels.constant_dollars else "nominal"
+
     def strata(self, table: FilmTable) -> np.ndarray:
         """Per-film strata for stratified splitting (see data.splits for why revenue rank)."""
         rev = self.label_revenue(table.df)
@@ -218,7 +226,11 @@ class RevenuePredictor:
         fuse_tab = has_meta if cfg.tabular.use_in_fusion is None else cfg.tabular.use_in_fusion
         if modalities:
             fuse_tab = "tabular" in modalities
-        blended = None if modalities or not self._ensemble_wanted(has_meta) else list(cfg.ensemble.components)
+        blended = (
+            None
+            if modalities or not ensemble_wanted(cfg.ensemble.enabled, has_meta)
+            else list(cfg.ensemble.components)
+        )
         self.inputs_ = SplitFeatures.fit(
             films,
             list(table.schema.post_release_cols),
@@ -245,6 +257,9 @@ class RevenuePredictor:
             text_dim=self.featurizer.text_encoder.dim if cfg.text.finetune and "text" in net_mods else None,
         )
         self.components_ = Ensemble.fit(fit_data, comps, blended)
+        self.intervals_ = fit_revenue_intervals(
+            fit_data, self.components_.components, cfg.ensemble.revenue_intervals, self.revenue_dollars()
+        )
         self.split_ids_ = {
             p: [inputs.film_ids[i] for i in getattr(split, p)] for p in ("train", "val", "test")
         }
@@ -254,17 +269,6 @@ class RevenuePredictor:
             for p in ("train", "val", "test")
         }
         return self
-
-    def _ensemble_wanted(self, has_meta: bool) -> bool:
-        mode = self.config.ensemble.enabled
-        if mode not in ("auto", "on", "off"):
-            raise ValueError(f"ensemble.enabled must be auto, on or off, got {mode!r}")
-        if mode == "on" and not has_meta:
-            raise ValueError(
-                "ensemble.enabled=on needs pre-release metadata (budget, genres, dates, ...) and this "
-                "table has none; use --set ensemble.enabled=off or a table with metadata"
-            )
-        return mode == "on" or (mode == "auto" and has_meta)
 
     def _encoder_ids(self, modalities: list[str]) -> dict[str, str]:
         ids = {}
@@ -327,12 +331,10 @@ class RevenuePredictor:
         inputs, _ = self.prepare_inputs(data)
         return self.proba(inputs)
 
-    def predict(self, data: Data | FilmInputs) -> pd.DataFrame:
-        """One row per film: id, title, predicted class, name, probability, all probabilities, contributions.
-
-        contribution_<modality>: the drop in the predicted class's probability when that modality is
-        masked (0 for a film without it).
-        """
+    def predict(self, data: Data | FilmInputs, breakeven: str | float | None = None) -> pd.DataFrame:
+        """One row per film: id, title, class, probabilities, contribution_<modality> (the drop in the
+        predicted class's probability when it is masked), the revenue range (revenue_musd_*) and, with
+        breakeven ('2.5x' the budget, or $M), P(revenue >= it)."""
         inputs, table = self.prepare_inputs(data)
         probs = self.proba(inputs)
         pred = self.decide(probs)
@@ -353,22 +355,16 @@ class RevenuePredictor:
         contrib = self.contributions(inputs, probs)
         for j, m in enumerate(inputs.modalities):
             df[f"contribution_{m}"] = contrib[:, j]
+        if self.intervals_ is not None:  # films without a budget get no P(>= 2.5x budget): NaN
+            budgets = table.df.get("budget_musd") if table is not None else None
+            cols = revenue_columns(self.intervals_, self.components_.components, inputs, budgets, breakeven)
+            df = df.assign(**cols)
         return df
 
     def contributions(self, inputs: FilmInputs, probs: np.ndarray | None = None) -> np.ndarray:
         """Per film and modality: the drop in the predicted class's probability when it is masked."""
         probs = probs if probs is not None else self.proba(inputs)
-        pred = self.decide(probs)
-        out = np.zeros((len(inputs), len(inputs.modalities)), dtype=np.float64)
-        for j in range(len(inputs.modalities)):
-            masked = copy.copy(inputs)
-            masked.mask = inputs.mask.copy()
-            masked.mask[:, j] = False
-            p = self.proba(masked)
-            out[:, j] = np.where(
-                inputs.mask[:, j], probs[np.arange(len(pred)), pred] - p[np.arange(len(pred)), pred], 0.0
-            )
-        return out
+        return modality_contributions(self.components_, inputs, probs)
 
     def predict_film(
         self,
@@ -376,8 +372,11 @@ class RevenuePredictor:
         title: str = "",
         trailer: str | None = None,
         metadata: dict[str, Any] | None = None,
+        breakeven: str | float | None = None,
+        explain: bool = False,
     ) -> dict[str, Any]:
-        """One film: predicted class, every class probability, modality contributions and warnings."""
+        """One film: predicted class, every class probability, modality contributions, the revenue range
+        (with P(revenue >= breakeven): '2.5x' the budget or $M), the reasons (explain) and warnings."""
         self._check_fitted()
         films = canonical_frame(
             [{"title": title, "text": description, "trailer": trailer or "", **(metadata or {})}]
@@ -386,13 +385,10 @@ class RevenuePredictor:
             df=films, schema=GENERIC_REQUEST, report=TableReport("<request>", "request"), source="<request>"
         )
         warnings: list[str] = []
-        if "text" in self.spec_.modalities and description.strip():
-            n_tokens = self.featurizer.text_encoder.token_counts([description])[0]
-            if n_tokens > self.config.text.max_length:
-                warnings.append(
-                    f"description has {n_tokens} tokens; only the first "
-                    f"{self.config.text.max_length} were read"
-                )
+        limit, reads_text = self.config.text.max_length, "text" in self.spec_.modalities
+        n_tokens = self.featurizer.text_encoder.token_counts([description])[0] if reads_text else 0
+        if reads_text and description.strip() and n_tokens > limit:
+            warnings.append(f"description has {n_tokens} tokens; only the first {limit} were read")
         inputs, _ = self.prepare_inputs(table)
         probs = self.proba(inputs)
         contrib = self.contributions(inputs, probs)[0]
@@ -403,7 +399,7 @@ class RevenuePredictor:
                 why = status.get(f"{m}_message") or status.get("message") or "not given"
                 warnings.append(f"{m} modality missing ({why}); predicted without it")
         k = int(self.decide(probs)[0])
-        return {
+        out = {
             "title": title,
             "predicted_class": k,
             "class_name": CLASS_NAMES[k],
@@ -413,7 +409,11 @@ class RevenuePredictor:
             "contributions": {m: float(c) for m, c in zip(inputs.modalities, contrib, strict=True)},
             "trailer_status": status,
             "warnings": warnings,
+            "revenue": film_revenue(self.intervals_, self.components_, inputs, metadata, breakeven),
         }
+        if explain:
+            out["reasons"] = film_reasons(self.components_, inputs, self.tabular_, films.iloc[0])
+        return out
 
     # ---- evaluate -----------------------------------------------------------------------------------
     def labels_for(self, table: FilmTable) -> np.ndarray:
@@ -445,6 +445,7 @@ class RevenuePredictor:
             "components": self.components_.describe(),
             "weights": self.components_.weights(),
             "decision": self.components_.decision,
+            "revenue_intervals": self.intervals_.describe() if self.intervals_ is not None else None,
             "temperature": float(self.temperature_),
             "media_mode": str(self.config.media.mode),
             "metrics": dict(self.metrics_),
@@ -464,6 +465,7 @@ class RevenuePredictor:
             "encoder_ids": self.encoder_ids_,
             "ensemble": self.components_.state(),
             "metrics": self.metrics_,
+            "revenue_intervals": self.intervals_.to_dict() if self.intervals_ is not None else None,
         }
         return checkpoint.write(directory, payload, cfg)
 
@@ -492,4 +494,6 @@ class RevenuePredictor:
             c.to(self.device)
         self.encoder_ids_ = dict(state["encoder_ids"])
         self.metrics_ = dict(state.get("metrics") or {})
+        ri = state.get("revenue_intervals")
+        self.intervals_ = RevenueIntervals.from_dict(ri) if ri else None
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import threading
 import time
@@ -131,3 +132,41 @@ def test_csv_writer_prefixes_formula_text_and_leaves_numbers(tmp_path):
         "-1000000000.0",
     ]
     assert {r[3] for r in rows[1:]} == {"'=cat"} and [r[4] for r in rows[1:]] == ["'-x"] * 8 + [""]
+
+
+def test_an_unknown_meta_key_names_the_accepted_keys(ensemble_model):
+    r = invoke("predict", "--model", ensemble_model, "--description", "A heist.", "--meta", "budget=60")
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert r.exit_code == 2 and len(lines) == 1, r.output
+    start = "error: --meta budget: not a metadata field; the accepted keys are budget_musd,"
+    assert lines[0].startswith(start)
+    assert "release_date" in lines[0] and "Extra inputs" not in lines[0]
+
+
+def test_one_film_prints_its_revenue_range_breakeven_chance_and_reasons(ensemble_model):
+    args = ["predict", "--model", ensemble_model, "--description", "A heist in Rome.", "--title", "Roma"]
+    args += ["--meta", "budget_musd=60", "--meta", "genres=Crime,Thriller", "--breakeven", "2.5x"]
+    r = invoke(*args)
+    assert r.exit_code == 0, r.output
+    assert "revenue (nominal): median $" in r.output and "80 %: $" in r.output
+    assert "P(revenue >= $150 M) = " in r.output
+    assert "reasons (shift of the expected class, 0-7):" in r.output and "  budget $60 M: " in r.output
+    r = invoke(*args, "--json")
+    out = json.loads(r.output)
+    assert out["revenue"]["p_at_least"]["threshold_musd"] == 150.0
+    assert [x["input"] for x in out["reasons"]][:1] and out["reasons"][0]["text"].endswith("classes")
+
+
+def test_a_breakeven_multiple_needs_a_budget(ensemble_model):
+    r = invoke("predict", "--model", ensemble_model, "--description", "A heist.", "--breakeven", "3x")
+    assert r.exit_code == 2 and "the film has no budget: give budget_musd" in r.output, r.output
+
+
+def test_a_table_gets_the_revenue_columns(ensemble_model, films_csv, tmp_path):
+    out = tmp_path / "pred.csv"
+    r = invoke("predict", "--model", ensemble_model, "--data", films_csv, "--out", out, "--breakeven", "100")
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(out)
+    for col in ("revenue_musd_median", "revenue_musd_low_50", "revenue_musd_high_95", "p_revenue_at_least"):
+        assert col in df and df[col].notna().all()
+    assert (df["revenue_musd_low_80"] <= df["revenue_musd_high_80"]).all()

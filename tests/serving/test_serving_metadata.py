@@ -18,7 +18,11 @@ def test_model_info_names_the_components_and_metadata(client):
     info = client.get("/model").json()
     assert info["uses_metadata"] is True and "tabular" in info["modalities"]
     assert set(info["components"]) == {"fusion", "gbm_classifier", "gbm_regressor"}
-    assert abs(sum(info["components"].values()) - 1) < 1e-9 and info["decision"] in ("argmax", "median")
+    assert abs(sum(info["components"].values()) - 1) < 1e-9 and info["decision"] in (
+        "argmax",
+        "median",
+        "expected",
+    )
 
 
 def test_metadata_reaches_the_trees(client):

@@ -139,6 +139,9 @@ def parse_meta(items: list[str] | None) -> dict[str, Any] | None:
         key = key.strip()
         if not sep or not key:
             raise ValueError(f"--meta {item!r}: expected key=value, e.g. budget_musd=150")
+        if key not in FilmMetadata.model_fields:
+            accepted = ", ".join(FilmMetadata.model_fields)
+            raise ValueError(f"--meta {key}: not a metadata field; the accepted keys are {accepted}")
         raw[key] = [v.strip() for v in value.split(",") if v.strip()] if key in lists else value.strip()
     try:
         return FilmMetadata.model_validate(raw).fields()

@@ -41,6 +41,14 @@ def predict(
     out: Path = typer.Option(
         None, "--out", help="With --data: write predictions (.csv with a .html page beside it, .html, .json)."
     ),
+    breakeven: str = typer.Option(
+        None,
+        "--breakeven",
+        help="Revenue to reach: a multiple of the budget (2.5x) or $M (120); prints P(revenue >= it).",
+    ),
+    reasons: int = typer.Option(
+        5, "--reasons", help="How many of the film's reasons to print (text output)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     offline: bool = OfflineOpt,
     cache_dir: str = CacheDirOpt,
@@ -66,20 +74,30 @@ def predict(
             model, device=run.device, overrides=overrides, progress=progress, trust_modified=trust_modified
         )
         if data is not None:
-            df = p.predict(data)
+            df = p.predict(data, breakeven=breakeven)
             if out:
                 written = write_predictions(df, out, model)
             if as_json:
                 typer.echo(df.to_json(orient="records"))
             else:
-                cols = ["film_id", "title", "class_name", "confidence", "modalities_used"]
-                typer.echo(df[cols].to_string(index=False))
+                cols = ["film_id", "title", "class_name", "confidence", "modalities_used", *RANGE_COLUMNS]
+                cols += ["p_revenue_at_least"] if breakeven else []
+                typer.echo(df[[c for c in cols if c in df]].to_string(index=False))
                 if out:
                     typer.echo(f"predictions: {' and '.join(str(w) for w in written)}")
             return
-        result = p.predict_film(description, title=title, trailer=trailer, metadata=parse_meta(meta))
+        result = p.predict_film(
+            description,
+            title=title,
+            trailer=trailer,
+            metadata=parse_meta(meta),
+            breakeven=breakeven,
+            explain=True,
+        )
     except USER_ERRORS as e:
         fail(error_text(e))
+    if breakeven and result.get("revenue") is None:
+        fail(f"{model}: this model has no revenue range (no log-revenue regressor), so no --breakeven")
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -93,8 +111,29 @@ def predict(
     for m, c in result["contributions"].items():
         used = "" if result["modalities_used"][m] else "  (missing)"
         typer.echo(f"  {m:>8} {c:+.3f}{used}")
+    for line in revenue_lines(result.get("revenue")):
+        typer.echo(line)
+    if result.get("reasons"):
+        typer.echo("reasons (shift of the expected class, 0-7):")
+        for r in result["reasons"][:reasons]:
+            typer.echo(f"  {r['text']}")
     for w in result["warnings"]:
         typer.secho(f"warning: {w}", fg=typer.colors.YELLOW, err=True)
+
+
+RANGE_COLUMNS = ("revenue_musd_median", "revenue_musd_low_80", "revenue_musd_high_80")
+
+
+def revenue_lines(revenue: dict | None) -> list[str]:
+    """The revenue range as text: median, each interval and P(revenue >= breakeven)."""
+    if not revenue:
+        return []
+    ranges = ", ".join(f"{k} %: ${lo:,.0f}-{hi:,.0f} M" for k, (lo, hi) in revenue["intervals"].items())
+    lines = [f"revenue ({revenue['dollars']}): median ${revenue['median_musd']:,.0f} M; {ranges}"]
+    if revenue.get("p_at_least"):
+        pa = revenue["p_at_least"]
+        lines.append(f"P(revenue >= ${pa['threshold_musd']:,.0f} M) = {pa['p']:.2f}")
+    return lines
 
 
 def read_description(path: Path) -> str:

@@ -2,6 +2,8 @@
 
     reliability                  the reliability curve of the (temperature-scaled) test probabilities
     modality_contribution        mean drop in the predicted class's probability when a modality is masked
+    decision_rules               argmax, median and expected class on the same test probabilities
+    revenue_intervals            the revenue range's coverage and median width per level on the test films
     ablation, significance       the full model beside its components and baselines (evaluation.ablation),
                                  paired tests against each (evaluation.significance)
     permutation_importance       drop in macro-F1 and accuracy when one metadata column is shuffled
@@ -30,6 +32,7 @@ from reelcast.evaluation.ablation import (
     run_ablation,
     summarize_ablations,
 )
+from reelcast.evaluation.coverage import decision_rule_scores, interval_coverage
 from reelcast.evaluation.importance import column_blocks, fusion_permutation, permutation_importance
 from reelcast.evaluation.metrics import SCALAR_METRICS, classification_metrics, metric_fns
 from reelcast.evaluation.significance import significance
@@ -101,6 +104,11 @@ def score_table(p: RevenuePredictor, data: Any) -> dict[str, Any]:
     logits = p.logits(inputs)
     probs = softmax(logits, p.temperature_)
     pred = probs.argmax(1)
+    extra = {}
+    if p.intervals_ is not None:
+        rng, _ = p.intervals_.for_films(p.components_.components, inputs)
+        coverage = interval_coverage(p.label_revenue(table.df), rng, cfg.eval.bootstrap, cfg.eval.confidence)
+        extra["revenue_intervals"] = {**p.intervals_.describe(), "test": coverage}
     return {
         "split": "scored table",
         "source": str(table.source),
@@ -124,6 +132,7 @@ def score_table(p: RevenuePredictor, data: Any) -> dict[str, Any]:
         "reliability": reliability_curve(probs, y, cfg.eval.calibration_bins),
         "modality_contribution": contribution_summary(p, inputs, probs),
         "table_report": table.report.to_dict(),
+        **extra,
     }
 
 
@@ -140,9 +149,22 @@ def split_extras(
     """Calibration, modality contributions, ablation, significance, permutation importance: one split."""
     te = split.test
     out = SplitExtras()
+    boot = (cfg.eval.bootstrap, cfg.eval.confidence, cfg.split.seed)
     out.results["reliability"] = reliability_curve(probs[te], y[te], cfg.eval.calibration_bins)
     te_inputs = p.shape_inputs(inputs, table.df).subset(te)
     out.results["modality_contribution"] = contribution_summary(p, te_inputs, probs[te])
+    ens = p.ensemble_
+    if ens is not None:
+        out.results["decision_rules"] = decision_rule_scores(
+            y[te], probs[te], ens.decision, ens.blend.val_scores.get("decision"), *boot
+        )
+    if p.intervals_ is not None:
+        rng, _ = p.intervals_.for_films(p.components_.components, te_inputs)
+        revenue = p.label_revenue(table.df)[te]
+        out.results["revenue_intervals"] = {
+            **p.intervals_.describe(),
+            "test": interval_coverage(revenue, rng, *boot),
+        }
 
     perm: list[dict] = []
     if "tabular" in te_inputs.modalities:

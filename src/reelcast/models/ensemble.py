@@ -4,8 +4,10 @@ Every component (the fusion network, the tree classifier, the tree regressor) gi
 probabilities. The blend is a weighted mean whose weights, on a simplex grid, minimise the validation
 films' log-loss (a proper score: it rewards calibrated probabilities rather than lucky argmaxes). The
 decision rule that turns probabilities into one class is chosen on the same films: `argmax` (the most
-probable class, best for exact accuracy) or `median` (the class where the cumulative probability passes
-one half, best for ordinal errors), by exact accuracy plus quadratic weighted kappa.
+probable class, best for exact accuracy), `median` (the class where the cumulative probability passes
+one half: it minimises the expected absolute class error) or `expected` (the probability-weighted mean
+class, rounded: it minimises the expected squared class error), by exact accuracy plus quadratic
+weighted kappa.
 
 `Ensemble` is one saved model's components (whatever the run names, from the registry) and that blend.
 """
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DECISIONS = ("argmax", "median")
+DECISIONS = ("argmax", "median", "expected")
 
 
 def decide(probs: np.ndarray, rule: str) -> np.ndarray:
@@ -37,7 +39,27 @@ def decide(probs: np.ndarray, rule: str) -> np.ndarray:
         return probs.argmax(1)
     if rule == "median":
         return np.minimum((np.cumsum(probs, 1) < 0.5).sum(1), probs.shape[1] - 1)
+    if rule == "expected":
+        k = probs.shape[1]
+        return np.clip(np.floor(expected_class(probs) + 0.5), 0, k - 1).astype(np.int64)
     raise ValueError(f"ensemble decision must be one of {', '.join(DECISIONS)} or auto, got {rule!r}")
+
+
+def expected_class(probs: np.ndarray) -> np.ndarray:
+    """The probability-weighted mean class of each row (a float: 0 .. 7)."""
+    return probs @ np.arange(probs.shape[1], dtype=np.float64)
+
+
+def ensemble_wanted(mode: str, has_meta: bool) -> bool:
+    """Whether a run blends the trees beside the network (ensemble.enabled: auto, on or off)."""
+    if mode not in ("auto", "on", "off"):
+        raise ValueError(f"ensemble.enabled must be auto, on or off, got {mode!r}")
+    if mode == "on" and not has_meta:
+        raise ValueError(
+            "ensemble.enabled=on needs pre-release metadata (budget, genres, dates, ...) and this "
+            "table has none; use --set ensemble.enabled=off or a table with metadata"
+        )
+    return mode == "on" or (mode == "auto" and has_meta)
 
 
 def _log_loss(probs: np.ndarray, y: np.ndarray) -> float:

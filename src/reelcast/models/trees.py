@@ -124,6 +124,12 @@ class GBMClassifier:
         self._models = models
         return np.mean([m.predict(X, num_iteration=m.best_iteration or None) for m in models], axis=0)
 
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Exact TreeSHAP per seed: (seeds, N, 8, F + 1) raw-score contributions, the bias last."""
+        self.predict_proba(X[:1])  # loads the boosters
+        out = [m.predict(X, num_iteration=m.best_iteration or None, pred_contrib=True) for m in self._models]
+        return np.stack([c.reshape(len(X), NUM_CLASSES, -1) for c in out])
+
     def to_dict(self) -> dict:
         """For the checkpoint (plain strings and numbers)."""
         return {"boosters": self.boosters, "rounds": self.rounds}
@@ -165,6 +171,12 @@ class GBMRegressor:
         models = self._models or [_lgb().Booster(model_str=s) for s in self.boosters]
         self._models = models
         return np.mean([m.predict(X, num_iteration=m.best_iteration or None) for m in models], axis=0)
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Exact TreeSHAP of the log revenue, mean over seeds: (N, F + 1), the bias last."""
+        self.predict_log_revenue(X[:1])  # loads the boosters
+        out = [m.predict(X, num_iteration=m.best_iteration or None, pred_contrib=True) for m in self._models]
+        return np.mean(out, axis=0)
 
     def predict_proba(self, X: np.ndarray, thresholds_musd: np.ndarray) -> np.ndarray:
         """(N, 8): the mass of N(prediction, sigma) between consecutive log class edges."""

@@ -66,6 +66,8 @@ SHOWN_KEYS = {
     "thresholds_dollars",
     "components",
     "decision",
+    "revenue_intervals",
+    "decision_rules",
 }
 
 
@@ -191,6 +193,43 @@ def calibration(result: Mapping[str, Any], split_dir: Path | None) -> Markup:
         ]
         parts.append(details("reliability bins", table(rows, sortable=False)))
     return join(parts)
+
+
+def revenue_range(result: Mapping[str, Any]) -> Markup:
+    """Per level: nominal vs observed coverage of the revenue range on the test films, and its width."""
+    ri = result.get("revenue_intervals")
+    if not ri or not isinstance(ri.get("test"), Mapping):
+        return Markup("")
+    rows = []
+    for key, v in ri["test"].items():
+        if not isinstance(v, Mapping) or "coverage" not in v:
+            continue
+        c, w = v["coverage"], v["median_width_musd"]
+        rows.append(
+            {
+                "level": f"{key} %",
+                "nominal": v["nominal"],
+                "observed coverage": c["point"],
+                "coverage CI": f"{fmt(c['low'])} – {fmt(c['high'])}",
+                "median width $M": w["point"],
+                "width CI": f"{fmt(w['low'])} – {fmt(w['high'])}",
+            }
+        )
+    facts = {k: ri.get(k) for k in ("method", "centred_on", "dollars", "calibration_films") if ri.get(k)}
+    return join([kv_table(facts), table(rows, sortable=False)])
+
+
+def decision_rules(result: Mapping[str, Any]) -> Markup:
+    """Every decision rule's test metrics, the chosen one marked."""
+    dr = result.get("decision_rules")
+    if not dr or not isinstance(dr.get("test"), Mapping):
+        return Markup("")
+    rows = []
+    for rule, metrics in dr["test"].items():
+        row = {"rule": rule + (" (chosen)" if rule == dr.get("chosen_on_validation") else "")}
+        row.update({metric_label(m): v.get("point") for m, v in metrics.items() if isinstance(v, Mapping)})
+        rows.append(row)
+    return table(rows, sortable=False)
 
 
 def contributions(result: Mapping[str, Any]) -> Markup:
@@ -389,6 +428,16 @@ def split_panel(result: Mapping[str, Any], split_dir: Path | None = None, portio
         ("Ablation and peers", ablation(result, split_dir), ""),
         ("Significance", significance(result), "paired bootstrap per metric, McNemar's test on exact class"),
         ("Calibration", calibration(result, split_dir), "probabilities are temperature-scaled"),
+        (
+            "Revenue range",
+            revenue_range(result),
+            "share of test films whose revenue falls inside each interval, calibrated on validation films",
+        ),
+        (
+            "Decision rules",
+            decision_rules(result),
+            "the class from the same probabilities: most probable, median, rounded expected class",
+        ),
         (
             "Modality contributions",
             contributions(result),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from reelcast.models.intervals import parse_breakeven
 from reelcast.serving.limits import has_lone_surrogate
 from reelcast.serving.metadata import FilmMetadata, check_json_numbers
 from reelcast.serving.settings import ServeSettings
@@ -34,6 +35,12 @@ class PredictRequest(BaseModel):
     metadata: FilmMetadata | None = Field(
         default=None, description="Budget, release date, genres, people, ...: what the trees read."
     )
+    breakeven: str | float | None = Field(
+        default=None,
+        description="Revenue to reach: '2.5x' (times metadata.budget_musd) or $M; the response's "
+        "revenue.p_at_least is P(revenue >= it)",
+    )
+    explain: bool = Field(default=False, description="Add `reasons`: what moved this film's prediction")
 
     @field_validator("description", "title", "trailer_url")
     @classmethod
@@ -42,6 +49,18 @@ class PredictRequest(BaseModel):
         if value is not None and has_lone_surrogate(value):
             raise ValueError("contains a lone surrogate (\\ud800-\\udfff): not valid Unicode text")
         return value
+
+    @field_validator("breakeven", mode="before")
+    @classmethod
+    def _breakeven_kind(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, str | int | float | None):
+            raise ValueError("breakeven must be '2.5x' (times the budget) or a number of $M")
+        return value
+
+    @model_validator(mode="after")
+    def _breakeven(self) -> PredictRequest:
+        parse_breakeven(self.breakeven, self.metadata.budget_musd if self.metadata else None)
+        return self
 
     @field_validator("metadata", mode="before")
     @classmethod
@@ -56,6 +75,34 @@ class ClassProbability(BaseModel):
     index: int
     name: str
     probability: float
+
+
+class Breakeven(BaseModel):
+    """The chance the film's revenue reaches a threshold."""
+
+    threshold_musd: float
+    p: float = Field(description="P(revenue >= threshold_musd), from the calibrated range")
+
+
+class RevenueEstimate(BaseModel):
+    """The film's revenue: median and calibrated intervals, millions of dollars."""
+
+    median_musd: float
+    dollars: str = Field(description="nominal, or constant YEAR US dollars when the model uses them")
+    intervals: dict[str, list[float]] = Field(
+        description="Level ('50', '80', '95') -> [low, high] $M: the share of films whose revenue falls "
+        "inside, calibrated on the validation films"
+    )
+    p_at_least: Breakeven | None = None
+
+
+class Reason(BaseModel):
+    """One input and how far it moved the expected class."""
+
+    input: str = Field(description="budget, release, runtime, genres, companies, ..., plot, trailer")
+    value: str = Field(description="What the film has")
+    effect_classes: float = Field(description="Signed shift of the expected class (0-7)")
+    text: str
 
 
 class PredictionResponse(BaseModel):
@@ -75,6 +122,12 @@ class PredictionResponse(BaseModel):
     trailer_status: dict[str, Any]
     arm: str = Field(default="", description="The model (A/B arm) that answered")
     model_id: str = Field(default="", description="sha256 prefix of the answering model's checkpoint")
+    revenue: RevenueEstimate | None = Field(
+        default=None, description="Revenue in $M with calibrated intervals (null: the model has no range)"
+    )
+    reasons: list[Reason] | None = Field(
+        default=None, description='With "explain": true: the inputs that moved the prediction, largest first'
+    )
 
 
 class ThresholdRange(BaseModel):

@@ -215,10 +215,12 @@ class ModelService:
         upload: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         status: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> PredictionResponse:
         """`predict` for the API: remote trailers are fetched first, then the request waits for the model.
 
-        `status`: the trailer status to report when the trailer was refused before the model saw it.
+        `status`: the trailer status to report when the trailer was refused before the model saw it;
+        `options`: predict_film's breakeven and explain.
         """
         lease = None
         if trailer is not None and shown_name is None:
@@ -227,7 +229,16 @@ class ModelService:
         try:
             async with self._model_queue():
                 return await asyncio.to_thread(
-                    self.predict, description, title, trailer, notes, shown_name, upload, metadata, status
+                    self.predict,
+                    description,
+                    title,
+                    trailer,
+                    notes,
+                    shown_name,
+                    upload,
+                    metadata,
+                    status,
+                    options,
                 )
         finally:
             if lease is not None and self.fetcher is not None:
@@ -259,12 +270,13 @@ class ModelService:
         upload: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         fetch_status: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> PredictionResponse:
         """Run the model on one film (trailer: a local file); a bad trailer never fails the request."""
         with self.lock:
             try:
                 result = self.predictor.predict_film(
-                    description, title=title, trailer=trailer, metadata=metadata
+                    description, title=title, trailer=trailer, metadata=metadata, **(options or {})
                 )
             except Exception as e:
                 if trailer is None:
@@ -273,7 +285,7 @@ class ModelService:
                 # instead, the user still gets the text prediction and is told why the trailer was dropped.
                 log.warning("trailer %r failed (%s: %s); predicting without it", trailer, type(e).__name__, e)
                 result = self.predictor.predict_film(
-                    description, title=title, trailer=None, metadata=metadata
+                    description, title=title, trailer=None, metadata=metadata, **(options or {})
                 )
                 name = shown_name or "the trailer"
                 notes = [*notes, f"{name} could not be used ({type(e).__name__}); predicted without it"]
@@ -306,6 +318,8 @@ class ModelService:
             uses_trailers=bool(self.media),
             warnings=redact_paths(warnings),
             trailer_status=redact_paths(status),
+            revenue=result.get("revenue"),
+            reasons=result.get("reasons"),
         )
 
     def close(self) -> None:

@@ -71,11 +71,12 @@ async def predict(req: PredictRequest, settings: Settings, arms: Arms) -> Predic
             f"<{len(req.description)} characters>",
         )
     metadata = req.metadata.fields() if req.metadata else None
+    options = {"breakeven": req.breakeven, "explain": req.explain}
 
     async def run(svc: ModelService) -> PredictionResponse:
         trailer, notes, status = svc.trailer_reference(req.trailer_url)
         return await svc.predict_async(
-            req.description, req.title, trailer, notes, metadata=metadata, status=status
+            req.description, req.title, trailer, notes, metadata=metadata, status=status, options=options
         )
 
     ref_hash = sha256_text(req.trailer_url) if req.trailer_url else None

@@ -1,0 +1,70 @@
+"""How well a revenue range keeps its promise on films it never saw: coverage and width per level.
+
+A 80 % interval should hold the film's revenue for 80 % of the films (coverage) and be as narrow as it
+can while doing so (the median width, $M). Both come with percentile-bootstrap intervals over the
+films, like every other test metric.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from reelcast.evaluation.stats import bootstrap_ci
+from reelcast.models.intervals import RevenueRange
+
+
+def _covered(t: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean((t >= b[:, 0]) & (t <= b[:, 1])))
+
+
+def _median_width(t: np.ndarray, b: np.ndarray) -> float:
+    return float(np.median(b[:, 1] - b[:, 0]))
+
+
+def _ci(point_low_high: tuple[float, float, float]) -> dict[str, float]:
+    point, low, high = point_low_high
+    return {"point": point, "low": low, "high": high}
+
+
+def interval_coverage(
+    revenue_musd: np.ndarray, rng: RevenueRange, n_boot: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> dict[str, Any]:
+    """Per level ("50", "80", "95"): nominal, observed coverage and median width ($M), with intervals."""
+    t = np.asarray(revenue_musd, dtype=np.float64)
+    out: dict[str, Any] = {}
+    for key, (lo, hi) in rng.bounds_musd.items():
+        b = np.stack([lo, hi], 1)
+        out[key] = {
+            "nominal": int(key) / 100,
+            "coverage": _ci(bootstrap_ci(t, b, _covered, n_boot, confidence, seed)),
+            "median_width_musd": _ci(bootstrap_ci(t, b, _median_width, n_boot, confidence, seed)),
+        }
+    out["films"] = len(t)
+    out["median_abs_log_error"] = float(np.median(np.abs(np.log1p(t) - np.log1p(rng.median_musd))))
+    return out
+
+
+RULE_METRICS = ("accuracy", "one_away_accuracy", "mae_class", "qwk", "f1_macro")
+
+
+def decision_rule_scores(
+    y: np.ndarray,
+    probs: np.ndarray,
+    chosen: str,
+    val_scores: dict | None,
+    n_boot: int,
+    confidence: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Every decision rule on the same test probabilities (with bootstrap intervals), and the chosen one."""
+    from reelcast.evaluation.metrics import metric_fns
+    from reelcast.models.ensemble import DECISIONS, decide
+
+    fns = metric_fns()
+    test = {}
+    for rule in DECISIONS:
+        pred = decide(probs, rule)
+        test[rule] = {m: _ci(bootstrap_ci(y, pred, fns[m], n_boot, confidence, seed)) for m in RULE_METRICS}
+    return {"chosen_on_validation": chosen, "validation": val_scores or {}, "test": test}
