@@ -127,7 +127,11 @@ def season(date: str) -> str:
     """What a release date means to a distributor: month, season and holiday window, e.g. 'Jul · summer · July 4'."""
     d = dt.date.fromisoformat(date)
     parts = [calendar.month_abbr[d.month], _SEASONS[d.month]]
-    parts += [_HOLIDAY_NAMES[h] for h, on in zip(HOLIDAYS, holiday_flags(d), strict=True) if on and h in _HOLIDAY_NAMES]
+    parts += [
+        _HOLIDAY_NAMES[h]
+        for h, on in zip(HOLIDAYS, holiday_flags(d), strict=True)
+        if on and h in _HOLIDAY_NAMES
+    ]
     return " · ".join(parts)
 
 
@@ -152,10 +156,14 @@ def check_varies(varies: Sequence[Vary], reads: Sequence[str], film: Film) -> No
         raise ValueError(f"vary each field once, got {', '.join(names)}")
     for v in varies:
         if v.field not in VARIABLE:
-            raise ValueError(f"cannot vary {v.field!r}: the fields a sweep can vary are {', '.join(VARIABLE)}")
+            raise ValueError(
+                f"cannot vary {v.field!r}: the fields a sweep can vary are {', '.join(VARIABLE)}"
+            )
         if v.field not in reads:
             read = ", ".join(reads) if reads else "none: it reads the plot alone"
-            raise ValueError(f"this model never reads {v.field}, so varying it changes nothing; it reads {read}")
+            raise ValueError(
+                f"this model never reads {v.field}, so varying it changes nothing; it reads {read}"
+            )
         if not v.values:
             raise ValueError(f"vary {v.field}: no values to try")
         _check_values(v)
