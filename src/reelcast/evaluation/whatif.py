@@ -1,6 +1,6 @@
 """What-if: one film predicted again with one or two of its inputs varied, as data (reports write it).
 
-    film = Film(description="...", title="Avatar", metadata={"budget_musd": 237, "release_date": "2009-12-18"})
+    film = Film("A marine on an alien moon...", "Avatar", metadata={"budget_musd": 237})
     curve = sweep(predictor, film, [Vary("budget_musd", numeric_range(20, 300, step=10))], reads)
 
 Every varied film goes through the predictor in one batched call (`RevenuePredictor.predict` on a small
@@ -124,7 +124,7 @@ def year_of_months(film: Film, year: int | None = None) -> tuple[str, ...]:
 
 
 def season(date: str) -> str:
-    """What a release date means to a distributor: month, season and holiday window, e.g. 'Jul · summer · July 4'."""
+    """A release date as a distributor reads it: month, season, holiday window ('Jul · summer · July 4')."""
     d = dt.date.fromisoformat(date)
     parts = [calendar.month_abbr[d.month], _SEASONS[d.month]]
     parts += [
