@@ -29,7 +29,7 @@ def metadata_run(tiny_bert: Path, root: Path) -> Path:
     films = make_catalogue(96, seed=3)
     rng = np.random.default_rng(0)
     films["release_date"] = [
-        f"{y}-{m:02d}-15" for y, m in zip(films["year"], rng.integers(1, 13, len(films)))
+        f"{y}-{m:02d}-15" for y, m in zip(films["year"], rng.integers(1, 13, len(films)), strict=True)
     ]
     films.to_csv(root / "films.csv", index=False)
     # A director's record follows the revenue of their films, so the people features carry signal.
