@@ -163,7 +163,7 @@ function draw() {
 
 // Stacked class probabilities along the sweep, the expected class as a line, a marker at the slider.
 function curveChart(curve, point) {
-  const W = 600, H = 220, padL = 4, padR = 4, padT = 6, padB = 22;
+  const W = 600, H = 200, padL = 0, padR = 0, padT = 0, padB = 0;
   const n = curve.points.length;
   const x = (i) => padL + ((W - padL - padR) * i) / Math.max(n - 1, 1);
   const y = (v) => padT + (H - padT - padB) * (1 - v);
@@ -181,14 +181,14 @@ function curveChart(curve, point) {
   root.append(svg("polyline", { points: line, class: "expected", fill: "none" }));
   const at = x(curve.points.indexOf(point));
   root.append(svg("line", { x1: at, x2: at, y1: padT, y2: H - padB, class: "marker" }));
+  // The ends of the axis in HTML below the picture: SVG text would stretch with the chart's width.
   const spec = WHATIF[curve.field];
-  for (const i of [0, n - 1]) {
-    const v = curve.field === "release_date" ? Number(String(curve.points[i].value).slice(5, 7)) : Number(curve.points[i].value);
-    const t = svg("text", { x: x(i), y: H - 6, "text-anchor": i === 0 ? "start" : "end", class: "axis" });
-    t.textContent = spec.show(v);
-    root.append(t);
-  }
-  return root;
+  const end = (i) => spec.show(curve.field === "release_date" ? Number(String(curve.points[i].value).slice(5, 7)) : Number(curve.points[i].value));
+  const axis = el("div", "axis");
+  axis.append(el("span", "", end(0)), el("span", "", end(n - 1)));
+  const figure = el("div", "");
+  figure.append(root, axis);
+  return figure;
 }
 
 // One 100% bar per alternative (this film's director against another, with and without the trailer).
