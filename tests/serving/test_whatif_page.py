@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+import test_serving_browser
 from helpers.whatif_model import metadata_run
-from test_serving_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, SCREENSHOTS, overflowing, serving
+from test_serving_browser import DESKTOP, PHONE, SCREENSHOTS, overflowing, serving
 
 pytestmark = pytest.mark.browser
+# The page tests' headless Chromium, the same fixture.
+browser = test_serving_browser.browser
 
 PLOT = "A retired safecracker is pulled back for one last job: the vault of the casino that ruined her."
 REVENUE = {
@@ -26,21 +29,6 @@ REASONS = [
 @pytest.fixture(scope="module")
 def model(tiny_bert, tmp_path_factory):
     return metadata_run(tiny_bert, tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture()
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright Python package is not installed"
-    )
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def fill_film(page) -> None:
