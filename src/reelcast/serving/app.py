@@ -5,6 +5,7 @@ GET  /health           liveness, model loaded, uptime
 GET  /model            class names and revenue ranges, metrics, encoders, modalities, limits, arms
 POST /predict          JSON {description, title?, trailer_url?, film_id?, metadata?}
 POST /predict/upload   multipart: description, title, file (a trailer video)
+POST /whatif           a /predict body and `vary`: the film predicted at every value of one or two inputs
 GET  /docs             OpenAPI documentation
 
 The routes live in serving/routes, their schemas in schemas.py, the model behind them in service.py;
@@ -28,7 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from reelcast import __version__
 from reelcast.serving.arms import ABSettings, build_arms
 from reelcast.serving.limits import LimitsMiddleware, clean_validation_errors, redact_paths
-from reelcast.serving.routes import pages, predict, service
+from reelcast.serving.routes import pages, predict, service, whatif
 from reelcast.serving.schemas import PredictionResponse
 from reelcast.serving.service import ModelService
 from reelcast.serving.settings import ServeSettings
@@ -110,4 +111,5 @@ def create_app(
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.include_router(service.router)
     app.include_router(predict.router)
+    app.include_router(whatif.router)
     return app

@@ -213,3 +213,73 @@ class Health(BaseModel):
         default=None, description="Log counters: written, dropped (queue full), failed, queued"
     )
     shadow: dict[str, Any] | None = None
+
+
+class VarySpec(BaseModel):
+    """One input of a what-if sweep and the values to try."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+
+    field: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] = Field(
+        description="budget_musd, runtime, year, release_date, trailer, director, cast, companies, ..."
+    )
+    from_: float | str | None = Field(
+        default=None,
+        alias="from",
+        description="First value of a numeric field; for release_date a month YYYY-MM (default: January)",
+    )
+    to: float | str | None = Field(
+        default=None, description="Last value of a numeric field; for release_date a month YYYY-MM"
+    )
+    steps: int | None = Field(
+        default=None, ge=2, le=60, description="Points from `from` to `to` (default 15)"
+    )
+    values: (
+        Annotated[
+            list[
+                Annotated[str, StringConstraints(max_length=200)] | Annotated[list[str], Field(max_length=50)]
+            ],
+            Field(min_length=1, max_length=60),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="The alternatives of a categorical field (trailer: with, without; cast: name lists)",
+    )
+
+
+class WhatIfRequest(PredictRequest):
+    """A film (as for /predict) and the one or two inputs to vary."""
+
+    vary: Annotated[list[VarySpec], Field(min_length=1, max_length=2)]
+
+
+class WhatIfPoint(BaseModel):
+    """The film predicted at one combination of the varied values."""
+
+    value: Any = Field(description="The first varied field's value at this point")
+    values: dict[str, Any] = Field(description="Every varied field's value at this point")
+    label: str = Field(
+        description="The values as a person reads them, e.g. '$60 M' or '2026-07-03 (Jul · summer)'"
+    )
+    season: str | None = Field(
+        default=None, description="For release dates: month, season and holiday window"
+    )
+    probabilities: list[float] = Field(description="All eight class probabilities, in class order")
+    predicted_class: int
+    class_name: str
+    expected_class: float = Field(description="The probability-weighted class, 0 .. 7")
+    revenue: dict[str, Any] | None = Field(
+        default=None, description="Median revenue and its intervals, when the model gives them"
+    )
+
+
+class WhatIfResponse(BaseModel):
+    """A what-if curve: the film predicted at every value of the varied inputs."""
+
+    title: str
+    field: str = Field(description="The (first) varied field")
+    fields: list[str] = Field(description="Every varied field, in the order of the request")
+    class_names: list[str]
+    points: list[WhatIfPoint]
+    warnings: list[str] = Field(default_factory=list)

@@ -25,6 +25,8 @@ const INPUT_NAMES = {
 const CLASS_COUNT = 8;
 
 let modelInfo = null;
+// Whether POST /predict takes `explain` (servers without per-film reasons refuse unknown fields).
+let explainable = false;
 
 // With `reelcast serve --api-key`, the page asks for the key on the first 401 and keeps it for the tab.
 function authHeaders() {
@@ -320,6 +322,17 @@ function renderDetails(info) {
   add("reelcast version", info.reelcast_version);
 }
 
+async function loadCapabilities() {
+  try {
+    const r = await fetch("/openapi.json");
+    const api = r.ok ? await r.json() : {};
+    const schema = ((api.components || {}).schemas || {}).PredictRequest || {};
+    explainable = Boolean((schema.properties || {}).explain);
+  } catch (e) {
+    explainable = false;
+  }
+}
+
 async function loadModelInfo() {
   try {
     let r = await fetch("/model", { headers: authHeaders() });
@@ -390,6 +403,62 @@ function renderContributions(result) {
   }
 }
 
+// The revenue range and the reasons, when the server gives them (nothing is shown otherwise).
+function renderRevenue(result) {
+  const box = $("revenue-box");
+  const rev = result.revenue;
+  box.hidden = !rev;
+  if (!rev) return;
+  $("revenue-median").textContent = `${money(rev.median_musd)} median`;
+  const list = $("revenue-intervals");
+  list.replaceChildren();
+  const levels = Object.keys(rev.intervals).sort((a, b) => Number(a) - Number(b));
+  const widest = rev.intervals[levels[levels.length - 1]] || [rev.median_musd, rev.median_musd];
+  const lo = Math.min(widest[0], rev.median_musd);
+  const hi = Math.max(widest[1], rev.median_musd);
+  const at = (v) => `${(100 * (Math.log1p(v) - Math.log1p(lo))) / Math.max(Math.log1p(hi) - Math.log1p(lo), 1e-9)}%`;
+  for (const level of levels) {
+    const [a, b] = rev.intervals[level];
+    const row = el("div", "interval");
+    row.dataset.level = level;
+    const track = el("div", "track");
+    const band = el("div", "band");
+    band.style.left = at(a);
+    band.style.width = `calc(${at(b)} - ${at(a)})`;
+    const tick = el("div", "tick");
+    tick.style.left = at(rev.median_musd);
+    track.append(band, tick);
+    row.append(el("span", "name", `${level}% likely`), track, el("span", "range", `${money(a)} – ${money(b)}`));
+    list.append(row);
+  }
+  const p = rev.p_at_least;
+  $("revenue-threshold").textContent = p ? `${pct(p.p, 0)} chance of at least ${money(p.threshold_musd)}.` : "";
+  $("revenue-threshold").hidden = !p;
+  $("revenue-dollars").textContent = `In ${rev.dollars === "nominal" ? "dollars of the release year" : rev.dollars}.`;
+}
+
+function renderReasons(result) {
+  const box = $("reasons-box");
+  const reasons = result.reasons || [];
+  box.hidden = reasons.length === 0;
+  const list = $("reasons");
+  list.replaceChildren();
+  const scale = Math.max(...reasons.map((r) => Math.abs(r.effect_classes)), 0.01);
+  for (const r of reasons) {
+    const row = el("div", "contrib reason");
+    row.dataset.input = r.input;
+    const track = el("div", "track");
+    const fill = el("div", `fill${r.effect_classes < 0 ? " negative" : ""}`);
+    const half = (50 * Math.abs(r.effect_classes)) / scale;
+    fill.style.left = r.effect_classes < 0 ? `${50 - half}%` : "50%";
+    fill.style.width = `${half}%`;
+    track.append(fill);
+    const sign = r.effect_classes > 0 ? "+" : r.effect_classes < 0 ? "−" : "";
+    row.append(el("span", "mod", r.text), track, el("span", "value", `${sign}${Math.abs(r.effect_classes).toFixed(1)}`));
+    list.append(row);
+  }
+}
+
 function renderResult(result, notGiven) {
   $("result-title").textContent = result.title ? ` · ${result.title}` : "";
   $("predicted-class").textContent = result.class_name;
@@ -400,6 +469,8 @@ function renderResult(result, notGiven) {
   const range = modelInfo && modelInfo.classes[result.predicted_class];
   $("revenue-range").textContent = range ? `Worldwide revenue ${revenueRange(range)}` : "";
   renderChart(result.probabilities, result.predicted_class);
+  renderRevenue(result);
+  renderReasons(result);
   renderContributions(result);
   $("not-given").textContent = notGiven.length
     ? `${listText(notGiven)}: the model reads ${notGiven.length === 1 ? "it" : "them"}, and ${notGiven.length === 1 ? "it was" : "they were"} left empty.`
@@ -409,6 +480,7 @@ function renderResult(result, notGiven) {
   list.replaceChildren(...result.warnings.map((w) => el("li", "", w)));
   $("warnings-box").hidden = result.warnings.length === 0;
   $("result").hidden = false;
+  document.dispatchEvent(new CustomEvent("reelcast:prediction", { detail: result }));
 }
 
 async function postJson(payload, retried = false) {
@@ -481,7 +553,13 @@ form.addEventListener("submit", async (event) => {
     const notGiven = emptyFacts();
     const result = file
       ? await postUpload({ description: text, title, ...(meta ? { metadata: JSON.stringify(meta) } : {}) }, file)
-      : await postJson({ description: text, title, ...(url ? { trailer_url: url } : {}), ...(meta ? { metadata: meta } : {}) });
+      : await postJson({
+          description: text,
+          title,
+          ...(url ? { trailer_url: url } : {}),
+          ...(meta ? { metadata: meta } : {}),
+          ...(explainable ? { explain: true } : {}),
+        });
     renderResult(result, notGiven);
     statusEl.textContent = "";
   } catch (e) {
@@ -506,4 +584,5 @@ clearFile.addEventListener("click", () => {
   syncTrailerInputs();
 });
 
+loadCapabilities();
 loadModelInfo();
