@@ -32,7 +32,7 @@ from reelcast.data.classes import (
     describe_thresholds,
     fit_quantile_thresholds,
 )
-from reelcast.data.schema import GENERIC_REQUEST
+from reelcast.data.schema import GENERIC_REQUEST, aux_targets_of
 from reelcast.data.splits import Split, make_date_split, make_split, revenue_strata
 from reelcast.data.table import FilmTable, TableReport, canonical_frame, films_from_frame, load_films
 from reelcast.encoders.common import resolve_device
@@ -243,6 +243,7 @@ class RevenuePredictor:
             device=self.device,
             progress=self.progress,
             text_dim=self.featurizer.text_encoder.dim if cfg.text.finetune and "text" in net_mods else None,
+            aux_targets=aux_targets_of(table, cfg.model.aux_targets),
         )
         self.components_ = Ensemble.fit(fit_data, comps, blended)
         self.split_ids_ = {
@@ -353,6 +354,8 @@ class RevenuePredictor:
         contrib = self.contributions(inputs, probs)
         for j, m in enumerate(inputs.modalities):
             df[f"contribution_{m}"] = contrib[:, j]
+        for name, values in self.network.aux_estimates(inputs).items():
+            df[f"estimate_{name}"] = values  # the model's estimate of a post-release figure
         return df
 
     def contributions(self, inputs: FilmInputs, probs: np.ndarray | None = None) -> np.ndarray:
@@ -413,6 +416,7 @@ class RevenuePredictor:
             "contributions": {m: float(c) for m, c in zip(inputs.modalities, contrib, strict=True)},
             "trailer_status": status,
             "warnings": warnings,
+            **self.network.labelled_estimates(inputs),
         }
 
     # ---- evaluate -----------------------------------------------------------------------------------
