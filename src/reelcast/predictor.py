@@ -355,7 +355,7 @@ class RevenuePredictor:
         for j, m in enumerate(inputs.modalities):
             df[f"contribution_{m}"] = contrib[:, j]
         for name, values in self.network.aux_estimates(inputs).items():
-            df[f"estimate_{name}"] = values  # the model's estimate of a post-release figure
+            df[f"estimate_{name}"] = values
         return df
 
     def contributions(self, inputs: FilmInputs, probs: np.ndarray | None = None) -> np.ndarray:

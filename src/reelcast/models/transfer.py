@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,13 +51,7 @@ class WarmStart:
 
     def to_dict(self) -> dict:
         """For the model's description and the run's files."""
-        return {
-            "source": self.source,
-            "copied": self.copied,
-            "partial": self.partial,
-            "fresh": self.fresh,
-            "frozen": self.frozen,
-        }
+        return asdict(self)
 
 
 def load_source(path: str | Path) -> SourceModel:
