@@ -41,7 +41,8 @@ def base_config(args: argparse.Namespace, out: Path) -> Config:
     if args.text_model == "tiny":
         from reelcast.encoders.text import save_tiny_bert
 
-        cfg.text.model = str(save_tiny_bert(out / "tiny-bert", seed=0))
+        tiny = out / "tiny-bert"  # saved once: a fresh copy is another encoder to --init (its id differs)
+        cfg.text.model = str(tiny if tiny.exists() else save_tiny_bert(tiny, seed=0))
     else:
         cfg.text.model = args.text_model
     cfg.text.max_length = 128
