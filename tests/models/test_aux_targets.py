@@ -114,3 +114,16 @@ def test_predict_json_carries_the_estimates(aux_model):
 def test_a_model_without_aux_targets_predicts_no_estimates(tiny_run):
     out = RevenuePredictor.load(tiny_run).predict_film("A heist in space")
     assert "model_estimates" not in out
+
+
+def test_uncertainty_weighting_learns_a_variance_per_target_and_survives_saving(
+    tiny_bert, voted_csv, tmp_path
+):
+    cfg = tiny_config(tiny_bert, tmp_path / "cache", epochs=2)
+    cfg.ensemble.enabled = "off"
+    cfg.model.aux_targets, cfg.model.aux_weighting = ["vote_average", "vote_count"], "uncertainty"
+    p = RevenuePredictor(cfg, progress=False).fit(voted_csv)
+    learned = p.network.model.aux_log_var.detach().clone()
+    assert learned.shape == (2,) and not torch.equal(learned, torch.zeros(2))
+    p.save(tmp_path / "m")
+    assert torch.equal(RevenuePredictor.load(tmp_path / "m").network.model.aux_log_var.detach(), learned)
