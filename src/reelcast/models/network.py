@@ -104,14 +104,14 @@ class FusionNetwork(Component):
             float(log_rev[split.train].std() or 1.0),
         )
         mu, sd = self.log_revenue_scale
-        frozen: list[str] = []
+        hold: list[str] = []
         if cfg.train.init:
             from reelcast.models.transfer import check_source, load_source, warm_start
 
             source = load_source(cfg.train.init)
             check_source(source, cfg)
             started = warm_start(self.model, source, data.feature_names)
-            frozen = started.frozen if cfg.train.freeze_epochs > 0 else []
+            hold = started.frozen if cfg.train.freeze_epochs > 0 else []
             self.warm_start = started.to_dict()
         train = functools.partial(
             train_model,
@@ -128,11 +128,11 @@ class FusionNetwork(Component):
             regression_weight=cfg.model.regression_weight,
             aux_target=self._aux_matrix(data, split.train) if self.spec.aux_targets else None,
         )
-        if frozen:  # the new layers first learn to read the transferred ones, then everything trains
-            from reelcast.models.transfer import frozen as held
+        if hold:  # the new layers first learn to read the transferred ones, then everything trains
+            from reelcast.models.transfer import frozen
 
             n = cfg.train.freeze_epochs
-            with held(self.model, frozen):
+            with frozen(self.model, hold):
                 first = train(dataclasses.replace(cfg.train, epochs=n, patience=n))
             self.train_result = train(cfg.train)
             self.train_result.history = first.history + [
@@ -193,14 +193,14 @@ class FusionNetwork(Component):
 
         tensors = self._own(inputs).tensors()
         self.model.eval()
+        n, step = len(tensors["mask"]), 256
         with torch.no_grad():
-            n = len(tensors["mask"])
-            raw = [
-                self.model.forward_with_aux(take(tensors, torch.arange(i, min(i + 256, n)), self.device))[
-                    1
-                ].cpu()
-                for i in range(0, n, 256)
-            ]
+            raw = []
+            for i in range(0, n, step):
+                _, aux = self.model.forward_with_aux(
+                    take(tensors, torch.arange(i, min(i + step, n)), self.device)
+                )
+                raw.append(aux.cpu())
         pred = torch.cat(raw).numpy() if raw else np.zeros((0, len(self.spec.aux_targets)))
         out = {}
         for j, name in enumerate(self.spec.aux_targets):
