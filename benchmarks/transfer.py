@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> dict:
     variants = {"scratch": (None, False), "init": (sources[False], False)}
     if args.aux:
         variants.update({"scratch+aux": (None, True), "init+aux": (sources[True], True)})
+    if args.base:  # a `reelcast pretrain` base model (same text model), e.g. on the pooled tables
+        variants["init-base"] = (Path(args.base), args.aux)
 
     base = RevenuePredictor(cfg, progress=False)
     table = as_table(args.target, cfg)
@@ -115,7 +117,7 @@ def run(args: argparse.Namespace) -> dict:
                 probs = p.proba(model_inputs.subset(split.test))
                 preds[name][split.test] = p.decide(probs)
                 y_all[split.test] = p.labels_for(table)[split.test]
-            logging.info("n=%s %s done", n, fold.name)
+            logging.info("n=%s %s done", n or "all", fold.name)
         results["curves"][str(n or "all")] = summarise(y_all, preds, args)
         write(out, results)
     return results
@@ -169,6 +171,7 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--text-model", default="tiny", help="'tiny' (a seeded random BERT) or a model id/dir.")
     ap.add_argument("--aux", action="store_true", help="Also the variants with aux targets (auto).")
+    ap.add_argument("--base", help="Also --init from this saved base model (`reelcast pretrain --out`).")
     ap.add_argument("--freeze-epochs", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--patience", type=int, default=8)
