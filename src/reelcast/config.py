@@ -218,6 +218,10 @@ class ModelConfig:
     # | corn: ordinal CORN head (7 conditional binary tasks)
     objective: str = "classify"
     regression_weight: float = 1.0  # weight of the regression loss beside the class loss (multitask)
+    # Post-release columns learned as extra outputs (never inputs); ["auto"] = every recognised one.
+    aux_targets: list[str] = field(default_factory=list)
+    aux_weighting: str = "fixed"  # fixed: aux_weight each | uncertainty: learned (Kendall et al. 2018)
+    aux_weight: float = 0.3
 
 
 @dataclass
@@ -238,6 +242,8 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 42
     threads: int = 0  # torch intra-op threads; 0 = torch's default
+    init: str | None = None  # a saved model (split folder) or base whose network layers start training
+    freeze_epochs: int = 0  # epochs the warm-started layers stay frozen before all train
 
 
 @dataclass
@@ -351,6 +357,7 @@ class Config:
             ("video", "model"),
             ("data", "trailer_map"),
             ("data", "trailer_links"),
+            ("train", "init"),
         ):
             node = getattr(out, section)
             value = getattr(node, key)

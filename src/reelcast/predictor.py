@@ -33,9 +33,9 @@ from reelcast.data.classes import (
     fit_quantile_thresholds,
 )
 from reelcast.data.cpi import base_year
-from reelcast.data.schema import GENERIC_REQUEST
+from reelcast.data.schema import GENERIC_REQUEST, aux_targets_of
 from reelcast.data.splits import Split, make_date_split, make_split, revenue_strata
-from reelcast.data.table import FilmTable, TableReport, canonical_frame, films_from_frame, load_films
+from reelcast.data.table import Data, FilmTable, TableReport, as_table, canonical_frame
 from reelcast.encoders.common import resolve_device
 from reelcast.features.featurize import Featurizer, FilmInputs, SplitFeatures
 from reelcast.features.tabular import default_columns
@@ -49,17 +49,6 @@ from reelcast.models.registry import create_component
 __all__ = ["CHECKPOINT", "Data", "RevenuePredictor", "as_table"]
 
 log = logging.getLogger(__name__)
-
-Data = FilmTable | pd.DataFrame | str | Path
-
-
-def as_table(data: Data, cfg: Config, require_revenue: bool = True) -> FilmTable:
-    """A validated FilmTable from a path, a raw DataFrame, or a FilmTable."""
-    if isinstance(data, FilmTable):
-        return data
-    if isinstance(data, pd.DataFrame):
-        return films_from_frame(data, cfg.data, require_revenue=require_revenue)
-    return load_films(data, cfg.data, require_revenue=require_revenue)
 
 
 class RevenuePredictor:
@@ -255,6 +244,7 @@ class RevenuePredictor:
             device=self.device,
             progress=self.progress,
             text_dim=self.featurizer.text_encoder.dim if cfg.text.finetune and "text" in net_mods else None,
+            aux_targets=aux_targets_of(table, cfg.model.aux_targets),
         )
         self.components_ = Ensemble.fit(fit_data, comps, blended)
         self.intervals_ = fit_revenue_intervals(
@@ -359,6 +349,8 @@ class RevenuePredictor:
             budgets = table.df.get("budget_musd") if table is not None else None
             cols = revenue_columns(self.intervals_, self.components_.components, inputs, budgets, breakeven)
             df = df.assign(**cols)
+        for name, values in self.network.aux_estimates(inputs).items():
+            df[f"estimate_{name}"] = values
         return df
 
     def contributions(self, inputs: FilmInputs, probs: np.ndarray | None = None) -> np.ndarray:
@@ -410,6 +402,7 @@ class RevenuePredictor:
             "trailer_status": status,
             "warnings": warnings,
             "revenue": film_revenue(self.intervals_, self.components_, inputs, metadata, breakeven),
+            **self.network.labelled_estimates(inputs),
         }
         if explain:
             out["reasons"] = film_reasons(self.components_, inputs, self.tabular_, films.iloc[0])

@@ -1,4 +1,5 @@
-"""The `reelcast` command: demo, train, evaluate, predict, whatif, extract, serve, ab-report, report, config.
+"""The `reelcast` command: demo, train, pretrain, evaluate, predict, whatif, extract, serve, ab-report,
+report, config.
 
 This module is the typer app and its entry point; each command group lives in its own module and the
 options they share in `reelcast.cli.options`. Commands import their heavy dependencies (torch, pandas)
@@ -12,7 +13,7 @@ import sys
 import typer
 
 from reelcast import __version__
-from reelcast.cli import config, demo, extract, predict, serve, train, whatif
+from reelcast.cli import config, demo, extract, predict, pretrain, serve, train, whatif
 from reelcast.cli.options import SHARED_OPTIONS, build_config, model_overrides
 
 __all__ = ["SHARED_OPTIONS", "app", "build_config", "main", "model_overrides"]
@@ -43,6 +44,7 @@ def _root(
 
 # In this order in `reelcast --help`.
 app.command("train")(train.train)
+app.command("pretrain")(pretrain.pretrain)
 app.command("evaluate")(train.evaluate)
 app.command("predict")(predict.predict)
 app.command("whatif")(whatif.whatif)

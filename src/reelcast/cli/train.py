@@ -52,6 +52,11 @@ class ModelOptions:
     pure_network: bool = option(
         False, "--pure-network", help="The seed's fusion network alone: no trees, no metadata modality."
     )
+    aux_targets: str = option(
+        None,
+        "--aux-targets",
+        help="Post-release columns the network also learns to predict (never reads): a comma list or 'auto'.",
+    )
 
     def flags(self) -> dict[str, Any]:
         """These flags as config keys (ValueError when --pure-network and --tabular are both given)."""
@@ -67,6 +72,7 @@ class ModelOptions:
             "labels.strategy": self.labels,
             "labels.thresholds": self.thresholds,
             "tabular.allow_post_release": self.allow_post_release or None,
+            "model.aux_targets": self.aux_targets,
         }
         if self.pure_network:
             if self.tabular is not None:
@@ -89,6 +95,12 @@ class ScheduleOptions:
     lr: float = option(None, "--lr")
     seed: int = option(None, "--seed", help="Fixes splits, initialisation and sampling.")
     no_ablation: bool = option(False, "--no-ablation", help="Skip baselines and ablation models.")
+    init: str = option(
+        None, "--init", help="Start the fusion network from a saved model's layers (a split folder or base)."
+    )
+    freeze_epochs: int = option(
+        None, "--freeze-epochs", help="With --init: epochs the transferred layers stay fixed first."
+    )
 
     def flags(self) -> dict[str, Any]:
         """These flags as config keys (one seed for the splits and the training)."""
@@ -100,6 +112,8 @@ class ScheduleOptions:
             "train.seed": self.seed,
             "split.seed": self.seed,
             "eval.ablation": False if self.no_ablation else None,
+            "train.init": self.init,
+            "train.freeze_epochs": self.freeze_epochs,
         }
 
 
@@ -176,6 +190,10 @@ def run_and_print(cfg: Config, data: Path, out: Path, progress: bool) -> None:
     from reelcast.experiment import comparison_text, run_train
 
     t0 = time.perf_counter()
+    if cfg.train.init:  # before any featurizing: a source that cannot be used is refused at once
+        from reelcast.models.transfer import check_source, load_source
+
+        check_source(load_source(cfg.train.init), cfg)
     summary = run_train(cfg, data, out, progress=progress)
     if not distributed.is_main():
         return

@@ -6,7 +6,10 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from reelcast.config import DataConfig
+from reelcast.data.cells import parse_number
 
 
 @dataclass(frozen=True)
@@ -249,3 +252,88 @@ def _overrides(schema: Schema, cfg: DataConfig) -> dict[str, Any]:
     if cfg.zero_revenue_valid is not None:
         overrides["zero_revenue_valid"] = cfg.zero_revenue_valid
     return overrides
+
+
+# ---- post-release columns as training targets ------------------------------------------------------
+# Recognised post-release columns a network may learn as extra outputs (never read as inputs), with the
+# scale they are learned on: counts span orders of magnitude, so they are learned as log(1 + x).
+AUX_TARGETS: dict[str, str] = {
+    "vote_average": "identity",
+    "vote_count": "log1p",
+    "popularity": "log1p",
+    "Rating": "identity",
+    "Votes": "log1p",
+    "Metascore": "identity",
+    "imdb_score": "identity",
+    "num_voted_users": "log1p",
+    "num_critic_for_reviews": "log1p",
+}
+
+
+def aux_transform(name: str) -> str:
+    """How a target is scaled for learning: identity or log1p (unknown columns: identity)."""
+    lower = {k.lower(): v for k, v in AUX_TARGETS.items()}
+    return lower.get(name.lower(), "identity")
+
+
+def resolve_aux_targets(requested: list[str], columns: list[str], source: str) -> list[str]:
+    """The source columns named by --aux-targets (`auto`: every recognised one the table has).
+
+    `columns` are the table's source headers; a named column the table lacks is an error naming it.
+    """
+    if not requested:
+        return []
+    by_lower = {c.lower(): c for c in columns}
+    if [r.lower() for r in requested] == ["auto"]:
+        found = [by_lower[k.lower()] for k in AUX_TARGETS if k.lower() in by_lower]
+        if not found:
+            raise ValueError(
+                f"{source}: --aux-targets auto found none of the recognised post-release columns "
+                f"({', '.join(AUX_TARGETS)}); name the target columns instead"
+            )
+        return found
+    out = []
+    for r in requested:
+        if r.lower() == "auto":
+            raise ValueError("--aux-targets: 'auto' cannot be combined with column names")
+        if r.lower() not in by_lower:
+            raise ValueError(
+                f"{source}: --aux-targets column {r!r} is not in the table; "
+                f"columns found: {', '.join(columns)}"
+            )
+        out.append(by_lower[r.lower()])
+    return list(dict.fromkeys(out))
+
+
+def aux_target_values(films: Any, names: list[str], source: str) -> dict[str, np.ndarray]:
+    """Each target column of a canonical film frame as floats on its learning scale (NaN: unknown).
+
+    `films` holds the source columns as `src:<name>`; a cell that is not a number is an error naming
+    its line and column; an empty one is unknown, and that film teaches the other outputs only.
+    """
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        col = f"src:{name}"
+        if col not in films:
+            raise ValueError(f"{source}: aux target column {name!r} is not in the table")
+        values = np.full(len(films), np.nan)
+        lines = films["line"].tolist() if "line" in films else [None] * len(films)
+        for i, (cell, line) in enumerate(zip(films[col].tolist(), lines, strict=True)):
+            try:
+                x = parse_number(cell)
+            except ValueError:
+                raise ValueError(
+                    f"{source}: line {line}, column {name!r}: {cell!r} is not a number (an aux target)"
+                ) from None
+            if x is not None and np.isfinite(x):
+                values[i] = np.log1p(max(x, 0.0)) if aux_transform(name) == "log1p" else x
+        out[name] = values
+    return out
+
+
+def aux_targets_of(table: Any, requested: list[str]) -> dict[str, np.ndarray]:
+    """The --aux-targets of a FilmTable by column name, every film, on their learning scale."""
+    if not requested:
+        return {}
+    columns = [c.removeprefix("src:") for c in table.df.columns if c.startswith("src:")]
+    return aux_target_values(table.df, resolve_aux_targets(requested, columns, table.source), table.source)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from reelcast.config import DataConfig
+from reelcast.config import Config, DataConfig
 from reelcast.data.cells import genre_list, name_list, text
 from reelcast.data.cells import parse_number as parse_number  # the table's number rules, for features/
 from reelcast.data.dates import DateError, parse_release_date
@@ -217,3 +217,16 @@ def canonical_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
 def _summary(report: TableReport) -> str:
     parts = [f"{len(v)} {k}" for k, v in report.dropped.items()]
     return "dropped: " + "; ".join(parts) if parts else "the table has no rows"
+
+
+# What the predictor and the experiment accept as a table of films.
+Data = FilmTable | pd.DataFrame | str | Path
+
+
+def as_table(data: Data, cfg: Config, require_revenue: bool = True) -> FilmTable:
+    """A validated FilmTable from a path, a raw DataFrame, or a FilmTable."""
+    if isinstance(data, FilmTable):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return films_from_frame(data, cfg.data, require_revenue=require_revenue)
+    return load_films(data, cfg.data, require_revenue=require_revenue)

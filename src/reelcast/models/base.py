@@ -35,6 +35,8 @@ class FitData:
     text_dim: int | None = None  # width of the text model when it is fine-tuned (no vectors then)
     # What the components of one split compute once and share (the tree features, for one).
     shared: dict[str, Any] = field(default_factory=dict)
+    # Post-release targets learned as extra outputs, every film, on their learning scale (NaN: unknown).
+    aux_targets: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def seed(self) -> int:

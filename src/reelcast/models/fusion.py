@@ -20,7 +20,14 @@ from torch import nn
 
 from reelcast.config import ModelConfig
 from reelcast.data.classes import NUM_CLASSES
-from reelcast.training.objectives import OBJECTIVES, class_logits, corn_loss, modality_dropout
+from reelcast.training.objectives import (
+    AUX_WEIGHTINGS,
+    OBJECTIVES,
+    aux_loss,
+    class_logits,
+    corn_loss,
+    modality_dropout,
+)
 
 MODALITIES = ("text", "video", "audio", "tabular", "external")
 # The objectives live with the training loop; importing them from here keeps working.
@@ -59,6 +66,11 @@ class ModelSpec:
     objective: str = "classify"
     text_backbone: str | None = None  # set when the text model is fine-tuned end to end
     text_pooling: str = "cls"
+    # Post-release columns the network also regresses (standardised), from the classifier's last hidden
+    # layer, so they shape the layers the class logits read.
+    aux_targets: list[str] = field(default_factory=list)
+    aux_weighting: str = "fixed"
+    aux_weight: float = 0.3
 
     def to_dict(self) -> dict:
         """Plain dict for the checkpoint."""
@@ -187,6 +199,16 @@ class FusionModel(nn.Module):
             self.classifier = mlp([a, *cfg.hidden[1:], num_classes], cfg.dropout)
         else:
             raise ValueError(f"--fusion must be concat or attention, got {cfg.fusion!r}")
+        self.aux_head = None
+        if spec.aux_targets:
+            if spec.aux_weighting not in AUX_WEIGHTINGS:
+                raise ValueError(
+                    f"model.aux_weighting must be one of {', '.join(AUX_WEIGHTINGS)}, "
+                    f"got {spec.aux_weighting!r}"
+                )
+            self.aux_head = nn.Linear(self.classifier[-1].in_features, len(spec.aux_targets))
+            if spec.aux_weighting == "uncertainty":
+                self.aux_log_var = nn.Parameter(torch.zeros(len(spec.aux_targets)))
 
     def modality_vectors(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         """Each modality's head output (B, d_m), zeroed where the modality is masked."""
@@ -212,9 +234,24 @@ class FusionModel(nn.Module):
 
     def forward_raw(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The output layer as trained: 8 logits, 8 logits + regression, or 7 CORN logits."""
+        return self.classifier(self.fused(batch))
+
+    def forward_with_aux(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output layer (as forward_raw) and the standardised aux outputs (B, len(aux_targets))."""
+        if self.aux_head is None:
+            raise ValueError("this network has no aux outputs (model.aux_targets is empty)")
+        hidden = self.classifier[:-1](self.fused(batch))
+        return self.classifier[-1](hidden), self.aux_head(hidden)
+
+    def aux_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The aux outputs' loss under the spec's weighting (see objectives.aux_loss)."""
+        return aux_loss(pred, target, self.spec.aux_weight, getattr(self, "aux_log_var", None))
+
+    def fused(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The fused film vector the classifier reads (B, fused_dim)."""
         vecs = self.modality_vectors(batch)
         if self.cfg.fusion == "concat":
-            return self.classifier(torch.cat(vecs, dim=1))
+            return torch.cat(vecs, dim=1)
         mask = batch["mask"]
         tokens = (
             torch.stack([self.proj[m](v) for m, v in zip(self.spec.modalities, vecs, strict=True)], dim=1)
@@ -222,5 +259,4 @@ class FusionModel(nn.Module):
         )
         tokens = torch.cat([self.fuse_token.expand(len(tokens), -1, -1), tokens], dim=1)
         pad = torch.cat([torch.zeros_like(mask[:, :1]), ~mask], dim=1)  # True = ignore
-        fused = self.attn(tokens, src_key_padding_mask=pad)[:, 0]
-        return self.classifier(fused)
+        return self.attn(tokens, src_key_padding_mask=pad)[:, 0]

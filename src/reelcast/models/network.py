@@ -4,6 +4,7 @@ multitask objective) a second head, `fusion_regressor`, from its log-revenue out
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,9 @@ def model_spec(inputs: FilmInputs, data: FitData) -> ModelSpec:
         audio_dim=cfg.audio.dim,
         text_pooling=cfg.text.pooling,
         objective=cfg.model.objective,
+        aux_targets=list(data.aux_targets),
+        aux_weighting=cfg.model.aux_weighting,
+        aux_weight=cfg.model.aux_weight,
     )
     if "text" in inputs.modalities:
         if cfg.text.finetune:
@@ -75,6 +79,8 @@ class FusionNetwork(Component):
         self.thresholds: np.ndarray | None = None
         self.train_result: TrainResult | None = None
         self.device: Any = "cpu"
+        self.aux_scale: dict[str, tuple[float, float]] = {}  # training films' mean and sd per aux target
+        self.warm_start: dict | None = None  # what --init copied (see models.transfer)
 
     @property
     def inputs(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -98,20 +104,43 @@ class FusionNetwork(Component):
             float(log_rev[split.train].std() or 1.0),
         )
         mu, sd = self.log_revenue_scale
-        self.train_result = train_model(
+        hold: list[str] = []
+        if cfg.train.init:
+            from reelcast.models.transfer import check_source, load_source, warm_start
+
+            source = load_source(cfg.train.init)
+            check_source(source, cfg)
+            started = warm_start(self.model, source, data.feature_names)
+            hold = started.frozen if cfg.train.freeze_epochs > 0 else []
+            self.warm_start = started.to_dict()
+        train = functools.partial(
+            train_model,
             self.model,
             tr.tensors(),
             y[split.train],
             va.tensors(),
             y[split.val],
-            cfg.train,
-            self.device,
+            device=self.device,
             modality_drop=cfg.model.modality_dropout,
             progress=data.progress,
             desc=f"train {split.name}",
             regression_target=(log_rev[split.train] - mu) / sd,
             regression_weight=cfg.model.regression_weight,
+            aux_target=self._aux_matrix(data, split.train) if self.spec.aux_targets else None,
         )
+        if hold:  # the new layers first learn to read the transferred ones, then everything trains
+            from reelcast.models.transfer import frozen
+
+            n = cfg.train.freeze_epochs
+            with frozen(self.model, hold):
+                first = train(dataclasses.replace(cfg.train, epochs=n, patience=n))
+            self.train_result = train(cfg.train)
+            self.train_result.history = first.history + [
+                {**r, "epoch": r["epoch"] + len(first.history)} for r in self.train_result.history
+            ]
+            self.train_result.best_epoch += len(first.history)
+        else:
+            self.train_result = train(cfg.train)
         self.regression_sigma = 1.0
         if self.spec.objective == "multitask" and len(split.val) > 1:
             self.regression_sigma = float(max(np.std(log_rev[split.val] - self.log_revenue(va)), 1e-3))
@@ -122,6 +151,22 @@ class FusionNetwork(Component):
 
             self.temperature = float(fit_temperature(self.logits(va), y[split.val]))
         return self
+
+    def _aux_matrix(self, data: FitData, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), k) aux targets standardised on the training films (NaN: unknown)."""
+        cols = []
+        for name in self.spec.aux_targets:
+            v = np.asarray(data.aux_targets[name], dtype=np.float64)
+            known = v[data.split.train][np.isfinite(v[data.split.train])]
+            if known.size < 2:
+                raise ValueError(
+                    f"aux target {name!r}: {known.size} training film(s) of split {data.split.name} have a "
+                    "value; drop it from --aux-targets"
+                )
+            self.aux_scale[name] = (float(known.mean()), float(known.std() or 1.0))
+            mu, sd = self.aux_scale[name]
+            cols.append((v[rows] - mu) / sd)
+        return np.stack(cols, axis=1)
 
     # ---- predict ------------------------------------------------------------------------------------
     def _own(self, inputs: FilmInputs) -> FilmInputs:
@@ -136,6 +181,47 @@ class FusionNetwork(Component):
         raw = predict_logits(self.model, self._own(inputs).tensors(), self.device, raw=True).numpy()
         mu, sd = self.log_revenue_scale
         return raw[:, -1] * sd + mu
+
+    def aux_estimates(self, inputs: FilmInputs) -> dict[str, np.ndarray]:
+        """The aux outputs on their source scale (a rating, a vote count), by target; {} without any."""
+        if not self.spec.aux_targets:
+            return {}
+        import torch
+
+        from reelcast.data.schema import aux_transform
+        from reelcast.training.loop import take
+
+        tensors = self._own(inputs).tensors()
+        self.model.eval()
+        n, step = len(tensors["mask"]), 256
+        with torch.no_grad():
+            raw = []
+            for i in range(0, n, step):
+                _, aux = self.model.forward_with_aux(
+                    take(tensors, torch.arange(i, min(i + step, n)), self.device)
+                )
+                raw.append(aux.cpu())
+        pred = torch.cat(raw).numpy() if raw else np.zeros((0, len(self.spec.aux_targets)))
+        out = {}
+        for j, name in enumerate(self.spec.aux_targets):
+            mu, sd = self.aux_scale[name]
+            v = pred[:, j] * sd + mu
+            out[name] = np.expm1(v) if aux_transform(name) == "log1p" else v
+        return out
+
+    def labelled_estimates(self, inputs: FilmInputs) -> dict[str, Any]:
+        """For one film's prediction: {"model_estimates": {target: value, ...}} with what they are; {}
+        for a network without aux outputs."""
+        est = self.aux_estimates(inputs)
+        if not est:
+            return {}
+        return {
+            "model_estimates": {k: float(v[0]) for k, v in est.items()},
+            "model_estimates_note": (
+                "the network's own estimates of these post-release figures from the same inputs, "
+                "not known values"
+            ),
+        }
 
     def predict_proba(self, inputs: FilmInputs) -> np.ndarray:
         """Temperature-scaled class probabilities (N, 8)."""
@@ -171,6 +257,8 @@ class FusionNetwork(Component):
             "log_revenue_scale": list(self.log_revenue_scale),
             "regression_sigma": self.regression_sigma,
             "thresholds": [float(t) for t in self.thresholds],
+            "aux_scale": {k: list(v) for k, v in self.aux_scale.items()},
+            "warm_start": self.warm_start,
         }
 
     @classmethod
@@ -187,6 +275,8 @@ class FusionNetwork(Component):
         self.log_revenue_scale = tuple(state.get("log_revenue_scale") or (0.0, 1.0))
         self.regression_sigma = float(state.get("regression_sigma", 1.0))
         self.thresholds = np.asarray(state["thresholds"], dtype=np.float64)
+        self.aux_scale = {k: (float(v[0]), float(v[1])) for k, v in (state.get("aux_scale") or {}).items()}
+        self.warm_start = state.get("warm_start")
         return self
 
     def describe(self) -> dict[str, Any]:
@@ -204,5 +294,8 @@ class FusionNetwork(Component):
                 "fine_tuned_text": bool(self.spec.text_backbone),
                 "temperature": self.temperature,
                 "weights": int(sum(p.numel() for p in self.model.parameters())),
+                "aux_targets": list(self.spec.aux_targets),
+                "aux_weighting": self.spec.aux_weighting if self.spec.aux_targets else None,
+                "warm_start": self.warm_start["source"] if self.warm_start else None,
             },
         }

@@ -119,10 +119,12 @@ def train_model(
     desc: str = "train",
     regression_target: np.ndarray | None = None,
     regression_weight: float = 1.0,
+    aux_target: np.ndarray | None = None,
 ) -> TrainResult:
     """Train until early stopping; the model is left holding the best validation-F1 weights.
 
     regression_target: the training films' standardised log revenue, for the multitask objective.
+    aux_target: (n_train, k) standardised aux targets (NaN: unknown) for a model with aux outputs.
     """
     previous_threads = torch.get_num_threads()
     if cfg.threads > 0:
@@ -135,9 +137,10 @@ def train_model(
         if objective != "multitask"
         else (torch.as_tensor(regression_target, dtype=torch.float32), regression_weight)
     )
+    aux = None if aux_target is None else torch.as_tensor(aux_target, dtype=torch.float32)
     try:
         return _train(
-            model, train, y_train, val, y_val, cfg, device, modality_drop, progress, desc, objective, reg
+            model, train, y_train, val, y_val, cfg, device, modality_drop, progress, desc, objective, reg, aux
         )
     finally:
         torch.set_num_threads(previous_threads)
@@ -156,6 +159,7 @@ def _train(
     desc,
     objective="classify",
     reg=None,
+    aux=None,
 ) -> TrainResult:
     t0 = time.perf_counter()
     model.to(device)
@@ -165,6 +169,8 @@ def _train(
     sched = build_scheduler(opt, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
     ddp = distributed.DDPRank(model, cfg, device) if distributed.ddp_training() else None
+    if ddp is not None and aux is not None:
+        raise ValueError("distributed training does not support aux targets (model.aux_targets)")
     if ddp is not None and objective != "classify":
         raise ValueError(f"distributed training supports model.objective=classify only, not {objective!r}")
     if ddp is not None:
@@ -199,9 +205,13 @@ def _train(
                 logits, loss, batch_loss = ddp.step_loss(batch, target, weights)
             else:
                 batch["mask"] = modality_dropout(batch["mask"], modality_drop, gen)
-                raw = model.forward_raw(batch)
+                raw, aux_pred = (
+                    model.forward_with_aux(batch) if aux is not None else (model.forward_raw(batch), None)
+                )
                 logits = class_logits(raw, objective)
                 loss = corn_loss(raw, target, weights) if objective == "corn" else loss_fn(logits, target)
+                if aux is not None:
+                    loss = loss + model.aux_loss(aux_pred, aux[idx].to(device))
                 if reg is not None:
                     r_target, r_weight = reg
                     loss = loss + r_weight * nn.functional.huber_loss(raw[:, -1], r_target[idx].to(device))

@@ -9,6 +9,7 @@ from torch import nn
 from reelcast.data.classes import NUM_CLASSES
 
 OBJECTIVES = ("classify", "multitask", "corn")
+AUX_WEIGHTINGS = ("fixed", "uncertainty")
 
 
 def class_logits(raw: torch.Tensor, objective: str, num_classes: int = NUM_CLASSES) -> torch.Tensor:
@@ -36,6 +37,25 @@ def corn_loss(raw: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | N
     if weights is not None:
         w = w * weights[target][:, None]
     return (bce * w).sum() / w.sum().clamp_min(1e-6)
+
+
+def aux_loss(
+    pred: torch.Tensor, target: torch.Tensor, weight: float, log_var: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Squared error of each aux output over the films that know it (NaN: unknown), summed over outputs.
+
+    Fixed weighting: `weight` times each output's mean squared error. Uncertainty weighting (Kendall,
+    Gal & Cipolla 2018): exp(-s_k) L_k / 2 + s_k / 2 with learned log variances s_k, so a noisy target
+    weighs itself down instead of needing a hand-set weight.
+    """
+    known = torch.isfinite(target)
+    err = torch.where(known, pred - torch.nan_to_num(target), torch.zeros_like(pred)) ** 2
+    count = known.sum(0)
+    per = err.sum(0) / count.clamp_min(1)
+    present = count > 0
+    if log_var is None:
+        return weight * per[present].sum()
+    return (0.5 * torch.exp(-log_var) * per + 0.5 * log_var)[present].sum()
 
 
 def modality_dropout(mask: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -1,0 +1,190 @@
+"""Learning curves for transfer between film tables: a target table's films at n = 100, 200, ..., from
+scratch against `--init` from a model fit on a source table (and, with --aux, each with aux targets).
+
+    PYTHONPATH=src python benchmarks/transfer.py \
+        --source ../shared/data/tmdb_5000/tmdb_5000_movies.csv \
+        --target ../shared/data/imdb_movie_data_1000/IMDB-Movie-Data.csv --n 100,200 --folds 5
+
+Every variant sees the same films: K stratified folds of the target table; fold i's test films are the
+test set, and n films drawn (stratified by revenue rank, seeded) from the rest are what the studio has,
+80 % to train and 20 % to stop on. Each target film is tested once, so the test predictions of the K
+folds pool into one prediction per film per variant; exact / 1-away / QWK have bootstrap intervals
+on those films, and each variant is compared with from-scratch by a paired bootstrap on the same films.
+Only the fusion network is fit (ensemble off): it is the part --init carries over; class edges are the
+n films' own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+from reelcast.config import Config
+from reelcast.data.splits import Split, make_folds
+from reelcast.evaluation.metrics import accuracy, one_away_accuracy, qwk
+from reelcast.evaluation.stats import bootstrap_ci, paired_bootstrap
+from reelcast.predictor import RevenuePredictor, as_table
+
+METRICS = {"exact": accuracy, "one_away": one_away_accuracy, "qwk": qwk}
+
+
+def base_config(args: argparse.Namespace, out: Path) -> Config:
+    """The settings every fit shares: text model, cache, network alone, schedule, one thread."""
+    cfg = Config()
+    if args.text_model == "tiny":
+        from reelcast.encoders.text import save_tiny_bert
+
+        tiny = out / "tiny-bert"  # saved once: a fresh copy is another encoder to --init (its id differs)
+        cfg.text.model = str(tiny if tiny.exists() else save_tiny_bert(tiny, seed=0))
+    else:
+        cfg.text.model = args.text_model
+    cfg.text.max_length = 128
+    cfg.cache_dir = str(out / "cache")
+    cfg.ensemble.enabled = "off"
+    cfg.eval.ablation = False
+    cfg.train.epochs, cfg.train.patience, cfg.train.lr = args.epochs, args.patience, args.lr
+    cfg.train.threads = 1
+    cfg.train.seed = cfg.split.seed = args.seed
+    return cfg
+
+
+def fit_source(cfg: Config, path: str, out: Path, aux: bool) -> Path:
+    """The source table's model on its 80-10-10 split, saved where --init reads it."""
+    where = out / ("source_aux" if aux else "source") / "split_80_10_10"
+    if (where / "best_multimodal_model.pth").exists():
+        return where
+    cfg = Config.from_dict(cfg.to_dict())
+    cfg.model.aux_targets = ["auto"] if aux else []
+    t0 = time.perf_counter()
+    p = RevenuePredictor(cfg, progress=False).fit(path, "80-10-10")
+    p.save(where)
+    logging.info("source model (%s aux) in %.0f s", "with" if aux else "without", time.perf_counter() - t0)
+    return where
+
+
+def studio_split(fold: Split, strata: np.ndarray, n: int | None, seed: int) -> Split:
+    """n films (all: None) of the fold's training and validation films, 80/20, stratified; its test films."""
+    pool = np.concatenate([fold.train, fold.val])
+    if n is not None and n < len(pool):
+        pool, _ = train_test_split(pool, train_size=n, stratify=strata[pool], random_state=seed)
+    bins = strata[pool] * 4 // (strata.max() + 1)  # quarters of the revenue rank
+    train, val = train_test_split(pool, test_size=0.2, stratify=bins, random_state=seed)
+    return Split(f"{fold.name}_n{len(pool)}", np.sort(train), np.sort(val), fold.test)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Every variant at every n on every fold; pooled test predictions, metrics and paired tests."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = base_config(args, out)
+    sources = {False: fit_source(cfg, args.source, out, aux=False)}
+    if args.aux:
+        sources[True] = fit_source(cfg, args.source, out, aux=True)
+    variants = {"scratch": (None, False), "init": (sources[False], False)}
+    if args.aux:
+        variants.update({"scratch+aux": (None, True), "init+aux": (sources[True], True)})
+    if args.base:  # a `reelcast pretrain` base model (same text model), e.g. on the pooled tables
+        variants["init-base"] = (Path(args.base), args.aux)
+
+    base = RevenuePredictor(cfg, progress=False)
+    table = as_table(args.target, cfg)
+    inputs = base.featurize(table)
+    strata = base.strata(table)
+    folds = make_folds(strata, args.folds, args.seed)
+    sizes = [None if s == "all" else int(s) for s in args.n.split(",")]
+    results: dict = {"text_model": args.text_model, "films": len(table.df), "folds": args.folds, "curves": {}}
+    for n in sizes:
+        preds = {v: np.full(len(table.df), -1) for v in variants}
+        y_all = np.full(len(table.df), -1)
+        for fold in folds:
+            split = studio_split(fold, strata, n, args.seed)
+            for name, (source, aux) in variants.items():
+                vcfg = Config.from_dict(cfg.to_dict())
+                vcfg.train.init = str(source) if source else None
+                vcfg.train.freeze_epochs = args.freeze_epochs if source else 0
+                vcfg.model.aux_targets = ["auto"] if aux else []
+                p = RevenuePredictor(vcfg, progress=False, featurizer=base.featurizer).fit(
+                    table, split, inputs
+                )
+                model_inputs = p.shape_inputs(inputs, table.df)
+                probs = p.proba(model_inputs.subset(split.test))
+                preds[name][split.test] = p.decide(probs)
+                y_all[split.test] = p.labels_for(table)[split.test]
+            logging.info("n=%s %s done", n or "all", fold.name)
+        results["curves"][str(n or "all")] = summarise(y_all, preds, args)
+        write(out, results)
+    return results
+
+
+def summarise(y: np.ndarray, preds: dict[str, np.ndarray], args: argparse.Namespace) -> dict:
+    """Per variant: each metric with its interval, and (beside scratch) the paired difference and p."""
+    tested = y >= 0
+    y = y[tested]
+    out = {}
+    for name, pred in preds.items():
+        pred = pred[tested]
+        row = {}
+        for m, fn in METRICS.items():
+            value, low, high = bootstrap_ci(y, pred, fn, n_boot=args.bootstrap, seed=args.seed)
+            row[m] = {"value": value, "ci": [low, high]}
+            if name != "scratch":
+                d = paired_bootstrap(
+                    y, pred, preds["scratch"][tested], fn, n_boot=args.bootstrap, seed=args.seed
+                )
+                row[m]["vs_scratch"] = {"diff": d["diff"], "ci": [d["low"], d["high"]], "p": d["p_value"]}
+        out[name] = row
+    return out
+
+
+def write(out: Path, results: dict) -> None:
+    """results.json and a markdown table beside it."""
+    (out / "transfer_results.json").write_text(json.dumps(results, indent=2))
+    lines = [
+        f"text model: {results['text_model']}; {results['films']} target films, {results['folds']}-fold CV",
+        "",
+        "| n | variant | exact | 1-away | QWK | QWK vs scratch (p) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for n, curve in results["curves"].items():
+        for name, row in curve.items():
+            cells = [f"{row[m]['value']:.3f} [{row[m]['ci'][0]:.3f}, {row[m]['ci'][1]:.3f}]" for m in METRICS]
+            vs = row["qwk"].get("vs_scratch")
+            delta = f"{vs['diff']:+.3f} (p={vs['p']:.3f})" if vs else ""
+            lines.append(f"| {n} | {name} | {' | '.join(cells)} | {delta} |")
+    (out / "transfer_results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines), flush=True)
+
+
+def main() -> None:
+    """Command line."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--source", required=True, help="The table the --init model is fit on.")
+    ap.add_argument("--target", required=True, help="The table the learning curve is measured on.")
+    ap.add_argument("--n", default="100,200", help="Films the studio has (comma list; 'all' for every one).")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--text-model", default="tiny", help="'tiny' (a seeded random BERT) or a model id/dir.")
+    ap.add_argument("--aux", action="store_true", help="Also the variants with aux targets (auto).")
+    ap.add_argument("--base", help="Also --init from this saved base model (`reelcast pretrain --out`).")
+    ap.add_argument("--freeze-epochs", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--patience", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--out", default="runs/bench_transfer")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("reelcast").setLevel(logging.WARNING)
+    torch.set_num_threads(1)
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
