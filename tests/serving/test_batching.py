@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -111,6 +112,28 @@ def test_concurrent_requests_are_batched_and_answered_as_alone(ensemble_run, tmp
         assert_same(b.model_dump(), ref, r)
     assert any(a.warnings for a in answers), "the long plot is reported as cut at 64 tokens"
     assert len({a.predicted_class for a in answers} | {round(a.confidence, 6) for a in answers}) > 2
+
+
+def test_a_lone_request_is_not_held_for_the_window(ensemble_run, tmp_path, one_thread):
+    svc = ModelService(
+        load(ensemble_run, tmp_path, "lone"), ServeSettings(batch_window_ms=60_000, batch_max_size=4)
+    )
+    requests = films(2, "lone")
+    t0 = time.monotonic()
+
+    async def one_after_another():
+        return [
+            await svc.predict_async(r["description"], r["title"], None, [], metadata=r["metadata"])
+            for r in requests
+        ]
+
+    first, second = asyncio.run(one_after_another())
+    assert time.monotonic() - t0 < 30, "a request with no other in flight waited for the 60 s window"
+    assert (svc.batcher.stats.batches, svc.batcher.stats.largest) == (2, 1)
+    for r, a, ref in zip(
+        requests, (first, second), reference_answers(ensemble_run, tmp_path, requests), strict=True
+    ):
+        assert_same(a.model_dump(), ref, r)
 
 
 def test_a_film_the_model_refuses_fails_only_its_own_request(ensemble_run, tmp_path, one_thread):

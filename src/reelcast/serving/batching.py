@@ -168,6 +168,8 @@ class BatchScorer:
 @dataclass
 class _LoopQueue:
     pending: deque = field(default_factory=deque)  # (arrival time, item, future)
+    free_since: float = 0.0  # when the last batch finished
+    crowded: bool = False  # the last batch had company: several films, or more waiting when it ended
     full: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
 
@@ -188,8 +190,8 @@ class BatchStats:
 
 
 class MicroBatcher:
-    """Collects requests for up to `window_s` after the oldest waiting one, or until `max_size` wait,
-    then runs them in one worker-thread call of `run` (which returns a result or an exception per item).
+    """Runs waiting requests together in one worker-thread call of `run` (a result or an exception per
+    item): at most `max_size`, collected for up to `window_s` while requests overlap.
 
     `gate` gives the event loop's lock for the model, shared with requests scored one at a time.
     """
@@ -224,8 +226,12 @@ class MicroBatcher:
 
     async def _drain(self, q: _LoopQueue) -> None:
         while q.pending:
-            wait = q.pending[0][0] + self.window_s - time.monotonic()
-            if wait > 0 and len(q.pending) < self.max_size:
+            # A lone request is never held: the window is for requests that overlap. It opens when the
+            # first one arrives or when the model frees up, so the clients the last batch answered come
+            # back within it and join the waiting ones: a steady load settles into full batches instead
+            # of alternating half-size ones.
+            wait = max(q.pending[0][0], q.free_since) + self.window_s - time.monotonic()
+            if q.crowded and wait > 0 and len(q.pending) < self.max_size:
                 q.full.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(q.full.wait(), wait)
@@ -243,6 +249,8 @@ class MicroBatcher:
                 if not isinstance(e, Exception):
                     raise
                 continue
+            finally:
+                q.free_since, q.crowded = time.monotonic(), len(batch) > 1 or bool(q.pending)
             self.stats.add(len(batch))
             for (_, fut), res in zip(batch, results, strict=True):
                 if fut.done():

@@ -75,9 +75,9 @@ class ServeSettings:
     # Per-request features (text vectors, trailer features) live in memory, least recently used first out.
     feature_cache_entries: int = 4096
     feature_cache_mb: float = 256.0
-    # Concurrent requests without a trailer are collected for up to this long (after the first one
-    # arrives) or until batch_max_size wait, then scored in one pass of the model; 0 = each alone.
-    batch_window_ms: float = 2.0
+    # Concurrent requests without a trailer are collected for up to this long, or until batch_max_size
+    # wait, then scored in one pass of the model; a request that arrives alone is not held. 0 = each alone.
+    batch_window_ms: float = 5.0
     batch_max_size: int = 16
     # Host name -> addresses; None = the system resolver. Tests inject one so no real name is looked up.
     resolver: Callable[[str, int], list[str]] | None = field(default=None, repr=False)
