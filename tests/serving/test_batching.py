@@ -114,6 +114,18 @@ def test_concurrent_requests_are_batched_and_answered_as_alone(ensemble_run, tmp
     assert len({a.predicted_class for a in answers} | {round(a.confidence, 6) for a in answers}) > 2
 
 
+def test_a_film_gets_the_same_bits_alone_and_in_any_batch(ensemble_run, tmp_path, one_thread):
+    from reelcast.serving.batching import BatchScorer, FilmQuery
+
+    scorer = BatchScorer(load(ensemble_run, tmp_path, "bits"))
+    queries = [FilmQuery(r["description"], r["title"], None, r["metadata"]) for r in films(14, "bits")]
+    alone = [scorer.score([q])[0] for q in queries]
+    # 14 films and their masked copies span several passes of the network: every position is tried.
+    for batch in (queries, queries[::-1], queries[5:9]):
+        for q, answer in zip(batch, scorer.score(batch), strict=True):
+            assert answer == alone[queries.index(q)]
+
+
 def test_a_lone_request_is_not_held_for_the_window(ensemble_run, tmp_path, one_thread):
     svc = ModelService(
         load(ensemble_run, tmp_path, "lone"), ServeSettings(batch_window_ms=60_000, batch_max_size=4)

@@ -55,6 +55,21 @@ def masked_copies(inputs: FilmInputs) -> FilmInputs:
     )
 
 
+# Rows per pass of the network and trees. Matrix products take another kernel (another summation order)
+# for another row count; a fixed count makes a film's answer independent of its batch, bit for bit.
+PASS_ROWS = 32
+
+
+def in_fixed_passes(fn: Callable[[FilmInputs], np.ndarray], inputs: FilmInputs) -> np.ndarray:
+    """fn over the films in passes of exactly PASS_ROWS rows (the last one padded), results in order."""
+    out = []
+    for start in range(0, len(inputs), PASS_ROWS):
+        idx = np.arange(start, min(start + PASS_ROWS, len(inputs)))
+        padded = np.concatenate([idx, np.full(PASS_ROWS - len(idx), idx[0])])
+        out.append(fn(inputs.subset(padded))[: len(idx)])
+    return np.concatenate(out)
+
+
 class BatchScorer:
     """`predict_film` for a batch of films, with what does not depend on the request prepared once."""
 
@@ -101,7 +116,7 @@ class BatchScorer:
         inputs = p.shape_inputs(p.featurizer.build(df, text_id=self.text_id), df)
         n, rows = len(inputs), np.arange(len(inputs))
         with self._one_thread():
-            every = p.proba(masked_copies(inputs))
+            every = in_fixed_passes(p.proba, masked_copies(inputs))
         if self._threads is None:
             from threadpoolctl import ThreadpoolController
 
