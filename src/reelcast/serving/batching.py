@@ -57,7 +57,7 @@ def masked_copies(inputs: FilmInputs) -> FilmInputs:
 
 # Rows per pass of the network and trees. Matrix products take another kernel (another summation order)
 # for another row count; a fixed count makes a film's answer independent of its batch, bit for bit.
-PASS_ROWS = 32
+PASS_ROWS = 16
 
 
 def in_fixed_passes(fn: Callable[[FilmInputs], np.ndarray], inputs: FilmInputs) -> np.ndarray:

@@ -76,7 +76,7 @@ class ModelService:
         self.modalities = list(predictor.spec_.modalities)
         self.media = [m for m in self.modalities if m in MEDIA_MODALITIES]
         self.media_mode = str(predictor.config.media.mode)
-        # predict_film is not safe to run twice at once: the featurizer builds its encoders lazily (two
+        # Scoring is not safe to run twice at once: the featurizer builds its encoders lazily (two
         # threads would each load one), Hugging Face fast tokenizers raise "Already borrowed" when shared
         # across threads, and it mutates the featurizer's counters and the feature store. One lock around
         # the whole call costs little: torch already spreads one forward pass over every core.

@@ -106,7 +106,7 @@ class ServeSettings:
             raise ValueError(
                 "max_pixels, fetch_workers, max_pending_fetches and max_concurrent_probes must be at least 1"
             )
-        if self.batch_window_ms < 0 or self.batch_max_size < 1:
+        if not self.batch_window_ms >= 0 or self.batch_max_size < 1:  # NaN is not a window
             raise ValueError(
                 f"batch_window_ms must be >= 0 (0 = no batching) and batch_max_size >= 1, got "
                 f"{self.batch_window_ms} and {self.batch_max_size}"
