@@ -132,7 +132,8 @@ def print_batching(args, rows: list[tuple[str, ...]], load_before: tuple[float, 
     after = os.getloadavg()
     print(
         f"\nmicro-batching off vs on (window {args.batch_window_ms:g} ms, at most {args.batch_max_size} per "
-        f"batch), prediction log on; model {args.model or 'tiny text-only'}; {os.cpu_count()} CPU cores; "
+        f"batch), prediction log on; model {args.model or 'tiny (trained just now)'}; "
+        f"{os.cpu_count()} CPU cores; "
         f"load average {load_before[0]:.2f} before, {after[0]:.2f} after (1 min)"
     )
     header = ("case", "n (on)", "off", "on", "on/off", "issue 20 now", "goal")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -222,15 +221,16 @@ class MicroBatcher:
             raise ValueError(f"a batch needs a positive window and size, got {window_s} s and {max_size}")
         self.run, self.window_s, self.max_size, self.gate = run, window_s, max_size, gate
         self.stats = BatchStats()
-        # One queue per event loop: test clients may run several loops over one service.
-        self._queues: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # The queue belongs to one event loop (test clients may run several loops, one after another).
+        self._queue: _LoopQueue | None = None
+        self._queue_loop: asyncio.AbstractEventLoop | None = None
 
     async def submit(self, item: Any) -> Any:
         """The item's result once its batch has run (its exception raised here)."""
         loop = asyncio.get_running_loop()
-        q = self._queues.get(loop)
-        if q is None:
-            q = self._queues[loop] = _LoopQueue()
+        if self._queue is None or self._queue_loop is not loop:
+            self._queue, self._queue_loop = _LoopQueue(), loop
+        q = self._queue
         fut = loop.create_future()
         q.pending.append((time.monotonic(), item, fut))
         if len(q.pending) >= self.max_size:
