@@ -1,10 +1,10 @@
 """Scoring many served films at once, and collecting concurrent requests into such batches.
 
-`BatchScorer.score` answers exactly what `RevenuePredictor.predict_film` answers for each film, but for
-a whole batch: one featurize call (one text-encoder pass over the new plots), and one pass of the
-network and of every tree model over the films and their modality-masked copies, from which the
-contributions come. `MicroBatcher` gathers the requests that arrive within a short window (or up to
-a size) on the event loop and hands them to one worker-thread call.
+`BatchScorer.score` answers what `RevenuePredictor.predict_film` answers for each film (to float
+rounding), but for a whole batch: one featurize call (one text-encoder pass over the new plots), then
+the network and every tree model over the films and their modality-masked copies together, from which
+the contributions come, in passes of a fixed row count. `MicroBatcher` gathers requests that overlap
+on the event loop, for a short window or up to a size, and hands them to one worker-thread call.
 """
 
 from __future__ import annotations
