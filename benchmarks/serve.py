@@ -14,6 +14,13 @@ Starts uvicorn in-process on 127.0.0.1 (a free port), then measures:
 Every number is over loopback only; nothing leaves the machine except what --trailer itself points at.
 
     python benchmarks/serve.py --hostile              # the issue-10 load: slow and failing trailers mixed in
+    python benchmarks/serve.py --model runs/x/split_80_10_10 --batching-only --requests 60 --load-requests 200
+
+The batching table (printed last, or alone with --batching-only) serves the model twice, micro-batching
+off (batch_window_ms=0) and on (--batch-window-ms, --batch-max-size), both with the SQLite prediction
+log on: new-plot and cached-plot p50 with requests alternating between the two servers, then
+--clients concurrent clients on new plots against each in turn (two rounds each), with the on/off
+ratios and issue 20's numbers and goals beside them. Requests carry metadata when the model reads it.
 
 --hostile trains a tiny model that reads trailers, starts a second loopback server playing the trailer
 hosts (tests/loopback_http.py: a good trailer under many query strings, a stall past the fetch deadline,
@@ -111,7 +118,9 @@ def timed_requests(client: httpx.Client, payloads, limit_s: float) -> tuple[list
     return times, errors
 
 
-def load_test(base: str, clients: int, total: int, limit_s: float) -> dict:
+def load_test(
+    base: str, clients: int, total: int, limit_s: float, tag: str = "", metadata: dict | None = None
+) -> dict:
     """Requests/second with `clients` threads sharing `total` requests (new plot each), capped at limit_s."""
     counter = iter(range(total))
     lock = threading.Lock()
@@ -128,7 +137,8 @@ def load_test(base: str, clients: int, total: int, limit_s: float) -> dict:
                 if i is None:
                     return
                 t0 = time.perf_counter()
-                r = c.post("/predict", json={"description": f"{PLOT} Take {i}, client {w}."})
+                body = {"description": f"{PLOT} Take {tag}{i}, client {w}."}
+                r = c.post("/predict", json={**body, "metadata": metadata} if metadata else body)
                 dt = 1000 * (time.perf_counter() - t0)
                 with lock:
                     latencies.append(dt)
@@ -235,7 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default=None, help="auto | cpu | cuda")
     ap.add_argument("--log-requests", type=int, default=100, help="Request pairs in the log-overhead rows.")
     ap.add_argument("--hostile", action="store_true", help="Slow, failing and refused trailers mixed in.")
+    ap.add_argument("--batching-only", action="store_true", help="Only the batching off/on table.")
+    ap.add_argument("--batch-window-ms", type=float, default=None, help="Batch window of the 'on' server.")
+    ap.add_argument("--batch-max-size", type=int, default=None, help="Batch size limit of both servers.")
     args = ap.parse_args(argv)
+    from reelcast.serving.settings import ServeSettings
+
+    defaults = ServeSettings()
+    args.batch_window_ms = defaults.batch_window_ms if args.batch_window_ms is None else args.batch_window_ms
+    args.batch_max_size = args.batch_max_size or defaults.batch_max_size
+    if args.batch_window_ms <= 0:
+        ap.error("--batch-window-ms must be positive: it is the 'on' server's window")
     if args.hostile:
         return hostile(args)
     if args.model is None:
@@ -256,6 +276,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{time.perf_counter() - t0:.1f} s",
                 file=sys.stderr,
             )
+        from serve_batching import batching_table, print_batching
+
+        load_before = os.getloadavg()
+        if args.batching_only:
+            batch_rows = batching_table(model, tmp, args)
+            print_batching(args, batch_rows, load_before)
+            return 0
         predictor = RevenuePredictor.load(model, device=args.device)
         # The benchmark is loopback-only and may pass a local trailer file by path.
         settings = ServeSettings(allow_local_trailers=True, temp_dir=str(tmp), device=args.device)
@@ -328,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         rows.extend(log_rows)
+        batch_rows = batching_table(model, tmp, args)
 
     print(
         f"\nPOST /predict on 127.0.0.1 - model {args.model or 'tiny text-only (trained just now)'} "
@@ -347,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     print("  ".join("-" * w for w in widths))
     for r in rows:
         print(fmt(r).rstrip())
+    print_batching(args, batch_rows, load_before)
     return 0
 
 

@@ -50,7 +50,8 @@ def test_a_budget_sweep_is_one_batched_call_and_matches_each_film_predicted_alon
         )
         assert p["class_name"] == alone["class_name"] == CLASS_NAMES[p["predicted_class"]]
         np.testing.assert_allclose(p["probabilities"], list(alone["probabilities"].values()), atol=1e-5)
-        assert p["revenue"] is None  # this model gives no revenue range: nothing is made up
+        # The sweep's range is the one the film gets alone.
+        assert p["revenue"]["median_musd"] == pytest.approx(alone["revenue"]["median_musd"], rel=1e-5)
 
 
 def test_a_release_date_sweep_walks_the_year_by_month_and_names_the_season(predictor, reads):

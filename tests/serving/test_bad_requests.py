@@ -178,7 +178,7 @@ def test_unexpected_error_is_500_without_details(text_model, monkeypatch):
         raise RuntimeError("/srv/secret/path/model.pth exploded")
 
     app = create_app(predictor=text_model)
-    monkeypatch.setattr(text_model, "predict_film", boom)
+    monkeypatch.setattr(text_model, "proba", boom)  # every scoring path calls it
     with TestClient(app, raise_server_exceptions=False) as c:
         r = c.post("/predict", json={"description": PLOT})
     assert r.status_code == 500 and r.json()["detail"].startswith("internal error (reference ")

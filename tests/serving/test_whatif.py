@@ -47,7 +47,7 @@ def test_a_30_point_budget_curve_in_one_call_equal_to_predict(client, predictor,
     first, last = curve["points"][0], curve["points"][-1]
     assert first["value"] == 20 and last["value"] == 300 and first["label"] == "$20 M"
     assert set(first) >= {"value", "probabilities", "predicted_class", "expected_class", "revenue"}
-    assert len(first["probabilities"]) == 8 and first["revenue"] is None
+    assert len(first["probabilities"]) == 8 and set(first["revenue"]["intervals"]) == {"50", "80", "95"}
     for point in (first, last):
         alone = client.post(
             "/predict",

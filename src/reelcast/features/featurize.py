@@ -132,8 +132,8 @@ class Featurizer:
 
         return text_encoder_id(self.cfg.text)
 
-    def build(self, films: pd.DataFrame) -> FilmInputs:
-        """Inputs for every film of a canonical film frame."""
+    def build(self, films: pd.DataFrame, text_id: str | None = None) -> FilmInputs:
+        """Inputs for every film of a canonical film frame (`text_id`: `text_encoder_id()`, if known)."""
         ids = films["film_id"].astype(str).tolist()
         texts = films["text"].fillna("").astype(str).tolist()
         arrays: dict[str, np.ndarray] = {}
@@ -144,7 +144,7 @@ class Featurizer:
             arrays["text_ids"] = enc["input_ids"].numpy()
             arrays["text_attn"] = enc["attention_mask"].numpy()
         else:
-            arrays["text"] = self.text_features(texts)
+            arrays["text"] = self.text_features(texts, text_id)
         masks.append(np.array([bool(t.strip()) for t in texts]))
         status: list[dict] = [{} for _ in ids]
         media = media_modalities(self.cfg)
@@ -155,9 +155,12 @@ class Featurizer:
             masks += [vmask, amask]
         return FilmInputs(ids, modalities, arrays, np.stack(masks, axis=1), status)
 
-    def text_features(self, texts: list[str]) -> np.ndarray:
-        """(N, Dt) float32 text vectors; only texts missing from the store are encoded."""
-        enc_id = self.text_encoder_id()
+    def text_features(self, texts: list[str], enc_id: str | None = None) -> np.ndarray:
+        """(N, Dt) float32 text vectors; only texts missing from the store are encoded.
+
+        `enc_id`: the store id when the caller already has it (computing it hashes the model's files).
+        """
+        enc_id = enc_id or self.text_encoder_id()
         keys = [sha256_text(t) for t in texts]
         found = {}
         for k in set(keys):

@@ -189,6 +189,8 @@ class ModelInfo(BaseModel):
     max_description_chars: int
     max_upload_mb: float
     allowed_extensions: list[str]
+    batch_window_ms: float = Field(description="How long concurrent requests are collected into one batch")
+    batch_max_size: int = Field(description="The most requests scored in one batch")
     arms: list[dict[str, Any]] = Field(default_factory=list, description="Every model behind the server")
     metadata_fields: list[str] = Field(
         default_factory=list,

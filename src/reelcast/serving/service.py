@@ -18,6 +18,7 @@ from reelcast import __version__
 from reelcast.data.classes import CLASS_NAMES, describe_thresholds
 from reelcast.media.decode import TOO_LARGE, MediaError, check_frame_sizes
 from reelcast.media.refs import TrailerRefError, parse_remote_ref, parse_trailer_ref
+from reelcast.serving.batching import BatchScorer, FilmQuery, MicroBatcher
 from reelcast.serving.limits import pixel_problem, redact_paths, video_pixels
 from reelcast.serving.schemas import ClassProbability, ModelInfo, PredictionResponse, ThresholdRange
 from reelcast.serving.settings import ServeSettings
@@ -75,7 +76,7 @@ class ModelService:
         self.modalities = list(predictor.spec_.modalities)
         self.media = [m for m in self.modalities if m in MEDIA_MODALITIES]
         self.media_mode = str(predictor.config.media.mode)
-        # predict_film is not safe to run twice at once: the featurizer builds its encoders lazily (two
+        # Scoring is not safe to run twice at once: the featurizer builds its encoders lazily (two
         # threads would each load one), Hugging Face fast tokenizers raise "Already borrowed" when shared
         # across threads, and it mutates the featurizer's counters and the feature store. One lock around
         # the whole call costs little: torch already spreads one forward pass over every core.
@@ -102,6 +103,18 @@ class ModelService:
         if "text" in self.modalities:
             # Load the text encoder now, so a broken model fails at start-up, not on the first request.
             _ = predictor.featurizer.text_encoder
+        self.scorer = BatchScorer(predictor)
+        if self.media_mode != "trailers":
+            # A trailer model would load its frame encoder for a film without one; others are cheap.
+            self.scorer.warm_up()
+        # Requests without a trailer are scored together when they arrive within the batch window.
+        self.batcher = (
+            MicroBatcher(
+                self.score_batch, settings.batch_window_ms / 1000, settings.batch_max_size, self._model_queue
+            )
+            if settings.batch_window_ms > 0
+            else None
+        )
 
     def encoder_ids(self) -> dict[str, str]:
         """The model's encoders by modality, local folders shown by name (no server paths)."""
@@ -136,6 +149,8 @@ class ModelService:
             max_description_chars=self.settings.max_description_chars,
             max_upload_mb=self.settings.max_upload_mb,
             allowed_extensions=list(self.settings.allowed_extensions),
+            batch_window_ms=self.settings.batch_window_ms,
+            batch_max_size=self.settings.batch_max_size,
         )
 
     def trailer_reference(self, ref: str | None) -> tuple[str | None, list[str], dict[str, Any] | None]:
@@ -227,6 +242,10 @@ class ModelService:
             trailer, more, fetched, lease = await self.fetch(trailer)
             notes, status = [*notes, *more], fetched or status
         try:
+            # Batched: films without a trailer and without per-request options (breakeven, reasons).
+            if trailer is None and self.batcher is not None and not any((options or {}).values()):
+                result = await self.batcher.submit(FilmQuery(description, title, None, metadata))
+                return self.response(result, notes, None, shown_name, upload, status)
             async with self._model_queue():
                 return await asyncio.to_thread(
                     self.predict,
@@ -289,6 +308,35 @@ class ModelService:
                 )
                 name = shown_name or "the trailer"
                 notes = [*notes, f"{name} could not be used ({type(e).__name__}); predicted without it"]
+        return self.response(result, notes, trailer, shown_name, upload, fetch_status)
+
+    def score_batch(self, films: list[FilmQuery]) -> list[dict[str, Any] | Exception]:
+        """Each film's result (as `predict_film` gives it) or error; films of a failed batch run alone,
+        so one film the model refuses fails only its own request."""
+        with self.lock:
+            try:
+                return self.scorer.score(films)
+            except Exception as e:
+                if len(films) == 1:
+                    return [e]
+            out: list[dict[str, Any] | Exception] = []
+            for film in films:
+                try:
+                    out.append(self.scorer.score([film])[0])
+                except Exception as e:  # noqa: BLE001 - handed to that film's request, raised there
+                    out.append(e)
+            return out
+
+    def response(
+        self,
+        result: dict[str, Any],
+        notes: list[str],
+        trailer: str | None,
+        shown_name: str | None,
+        upload: dict[str, Any] | None,
+        fetch_status: dict[str, Any] | None,
+    ) -> PredictionResponse:
+        """The API answer from a model result, with the server's own notes and trailer status."""
         warnings = [*notes, *result["warnings"]]
         status = jsonable(result["trailer_status"] or {})
         if fetch_status is not None:

@@ -75,6 +75,10 @@ class ServeSettings:
     # Per-request features (text vectors, trailer features) live in memory, least recently used first out.
     feature_cache_entries: int = 4096
     feature_cache_mb: float = 256.0
+    # Concurrent requests without a trailer are collected for up to this long, or until batch_max_size
+    # wait, then scored in one pass of the model; a request that arrives alone is not held. 0 = each alone.
+    batch_window_ms: float = 5.0
+    batch_max_size: int = 16
     # Host name -> addresses; None = the system resolver. Tests inject one so no real name is looked up.
     resolver: Callable[[str, int], list[str]] | None = field(default=None, repr=False)
 
@@ -101,6 +105,11 @@ class ServeSettings:
         if min(self.max_pixels, self.fetch_workers, self.max_pending_fetches, self.max_concurrent_probes) < 1:
             raise ValueError(
                 "max_pixels, fetch_workers, max_pending_fetches and max_concurrent_probes must be at least 1"
+            )
+        if not self.batch_window_ms >= 0 or self.batch_max_size < 1:  # NaN is not a window
+            raise ValueError(
+                f"batch_window_ms must be >= 0 (0 = no batching) and batch_max_size >= 1, got "
+                f"{self.batch_window_ms} and {self.batch_max_size}"
             )
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("api_key must not be empty (leave it unset for an open server)")

@@ -1,0 +1,140 @@
+"""Micro-batching off vs on: issue 20's serving rows, printed by `python benchmarks/serve.py` (last table)
+or alone with `python benchmarks/serve.py --model <run>/split_80_10_10 --batching-only`.
+
+The model is served twice, batch_window_ms=0 and the window asked for, both with the SQLite prediction
+log on. New-plot and cached-plot p50 come from requests alternating between the two servers (the same
+machine load for both); then --clients concurrent clients send new plots to each in turn, two rounds
+each in swapped order. Requests carry metadata when the model reads it (so the trees run).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import httpx
+from serve import PLOT, Server, load_test, percentile
+
+# Issue 20's measurements (TMDB-5000 model, MiniLM + metadata, busy 2-core machine) and its goals.
+ISSUE_ROWS = {
+    "new plot p50 (ms)": ("42.4", "<= 20"),
+    "repeated plot (text cached) p50 (ms)": ("17.1", "<= 5"),
+    "concurrent clients, new plots (req/s)": ("16.6", ">= 100"),
+}
+BENCH_METADATA = {"budget_musd": 60.0, "genres": ["Crime", "Drama"], "year": 2016, "runtime": 118.0}
+
+
+def batching_table(model: Path, tmp: Path, args) -> list[tuple[str, ...]]:
+    """The issue's rows with micro-batching off and on (a server each, prediction log on), and ratios."""
+    from reelcast.predictor import RevenuePredictor
+    from reelcast.serving.app import create_app
+    from reelcast.serving.arms import ABSettings
+    from reelcast.serving.settings import ServeSettings
+
+    windows = {"off": 0.0, "on": args.batch_window_ms}
+    apps = {}
+    for key, window in windows.items():
+        # A predictor each: the two servers share no feature memory, encoder or lock.
+        settings = ServeSettings(
+            batch_window_ms=window, batch_max_size=args.batch_max_size, device=args.device
+        )
+        ab = ABSettings(log_db=str(tmp / f"log_{key}.sqlite"))
+        apps[key] = create_app(
+            predictor=RevenuePredictor.load(model, device=args.device), settings=settings, ab=ab
+        )
+    meta = BENCH_METADATA if apps["on"].state.service.predictor.tabular_ is not None else None
+    seq: dict[str, dict[str, list[float]]] = {"new": {"off": [], "on": []}, "cached": {"off": [], "on": []}}
+    load: dict[str, dict] = {k: {"n": 0, "wall": 0.0, "errors": 0} for k in windows}
+    with Server(apps["off"]) as base_off, Server(apps["on"]) as base_on:
+        bases = {"off": base_off, "on": base_on}
+        with (
+            httpx.Client(base_url=base_off, timeout=300) as off,
+            httpx.Client(base_url=base_on, timeout=300) as on,
+        ):
+            clients = {"off": off, "on": on}
+            for c in clients.values():
+                for _ in range(3):
+                    c.post("/predict", json={"description": PLOT, "metadata": meta})
+            for case in ("new", "cached"):
+                stop = time.perf_counter() + 2 * args.seconds
+                for i in range(args.requests):
+                    if time.perf_counter() > stop:
+                        break
+                    for key in ("off", "on") if i % 2 == 0 else ("on", "off"):
+                        text = f"{PLOT} Batch variant {key}{i:04d}." if case == "new" else PLOT
+                        t0 = time.perf_counter()
+                        clients[key].post(
+                            "/predict", json={"description": text, "metadata": meta}
+                        ).raise_for_status()
+                        seq[case][key].append(1000 * (time.perf_counter() - t0))
+        stats = apps["on"].state.service.batcher.stats
+        seq_batches, seq_films = stats.batches, stats.films
+        for round_ in range(2):
+            for key in ("off", "on") if round_ == 0 else ("on", "off"):
+                r = load_test(
+                    bases[key], args.clients, args.load_requests // 2, args.seconds, f"r{round_}", meta
+                )
+                load[key]["n"] += r["n"]
+                load[key]["wall"] += r["n"] / r["rps"] if r["rps"] else 0.0
+                load[key]["errors"] += r["errors"]
+    for app in apps.values():
+        app.state.arms.close()
+    rows = []
+    for label, case in (("new plot p50 (ms)", "new"), ("repeated plot (text cached) p50 (ms)", "cached")):
+        a, b = percentile(seq[case]["off"], 50), percentile(seq[case]["on"], 50)
+        rows.append(
+            (label, f"{len(seq[case]['on'])}", f"{a:.1f}", f"{b:.1f}", f"{b / a:.2f}", *ISSUE_ROWS[label])
+        )
+    rps = {k: v["n"] / v["wall"] if v["wall"] else float("nan") for k, v in load.items()}
+    label = "concurrent clients, new plots (req/s)"
+    rows.append(
+        (
+            f"{args.clients} {label}",
+            f"{load['on']['n']}",
+            f"{rps['off']:.1f}",
+            f"{rps['on']:.1f}",
+            f"{rps['on'] / rps['off']:.2f}",
+            *ISSUE_ROWS[label],
+        )
+    )
+    errors = load["off"]["errors"] + load["on"]["errors"]
+    rows.append(
+        (
+            f"under the clients' load (on): {stats.batches - seq_batches} batches, mean size "
+            f"{(stats.films - seq_films) / max(stats.batches - seq_batches, 1):.1f}, "
+            f"largest {stats.largest}; {errors} errors",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        )
+    )
+    return rows
+
+
+def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]], left: tuple[int, ...]) -> None:
+    """Columns padded to their widest cell; `left`: the columns aligned left."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, tuple("-" * w for w in widths), *rows]:
+        print(
+            "  ".join(
+                f"{v:<{w}}" if i in left else f"{v:>{w}}"
+                for i, (v, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+        )
+
+
+def print_batching(args, rows: list[tuple[str, ...]], load_before: tuple[float, ...]) -> None:
+    """The batching table, with the machine's load average before and after (the machine may be shared)."""
+    after = os.getloadavg()
+    print(
+        f"\nmicro-batching off vs on (window {args.batch_window_ms:g} ms, at most {args.batch_max_size} per "
+        f"batch), prediction log on; model {args.model or 'tiny (trained just now)'}; "
+        f"{os.cpu_count()} CPU cores; "
+        f"load average {load_before[0]:.2f} before, {after[0]:.2f} after (1 min)"
+    )
+    header = ("case", "n (on)", "off", "on", "on/off", "issue 20 now", "goal")
+    print_table(header, rows, left=(0,))

@@ -1,0 +1,282 @@
+"""Scoring many served films at once, and collecting concurrent requests into such batches.
+
+`BatchScorer.score` answers what `RevenuePredictor.predict_film` answers for each film (to float
+rounding), but for a whole batch: one featurize call (one text-encoder pass over the new plots), then
+the network and every tree model over the films and their modality-masked copies together, from which
+the contributions come, in passes of a fixed row count. `MicroBatcher` gathers requests that overlap
+on the event loop, for a short window or up to a size, and hands them to one worker-thread call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from reelcast.data.cells import text as cell_text
+from reelcast.data.classes import CLASS_NAMES
+from reelcast.data.table import canonical_frame
+from reelcast.models.intervals import film_revenue
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from reelcast.features.featurize import FilmInputs
+    from reelcast.predictor import RevenuePredictor
+
+
+@dataclass(frozen=True)
+class FilmQuery:
+    """One film as a request gives it (trailer: a local file or None)."""
+
+    description: str
+    title: str = ""
+    trailer: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def masked_copies(inputs: FilmInputs) -> FilmInputs:
+    """The films, then the films with each modality masked in turn: (M + 1) * N rows in one input."""
+    from reelcast.features.featurize import FilmInputs
+
+    m = len(inputs.modalities)
+    masks = [inputs.mask] + [inputs.mask & (np.arange(m) != j) for j in range(m)]
+    return FilmInputs(
+        inputs.film_ids * (m + 1),
+        list(inputs.modalities),
+        {k: np.concatenate([v] * (m + 1)) for k, v in inputs.arrays.items()},
+        np.concatenate(masks),
+    )
+
+
+# Rows per pass of the network and trees. Matrix products take another kernel (another summation order)
+# for another row count; a fixed count makes a film's answer independent of its batch, bit for bit.
+PASS_ROWS = 16
+
+
+def in_fixed_passes(fn: Callable[[FilmInputs], np.ndarray], inputs: FilmInputs) -> np.ndarray:
+    """fn over the films in passes of exactly PASS_ROWS rows (the last one padded), results in order."""
+    out = []
+    for start in range(0, len(inputs), PASS_ROWS):
+        idx = np.arange(start, min(start + PASS_ROWS, len(inputs)))
+        padded = np.concatenate([idx, np.full(PASS_ROWS - len(idx), idx[0])])
+        out.append(fn(inputs.subset(padded))[: len(idx)])
+    return np.concatenate(out)
+
+
+class BatchScorer:
+    """`predict_film` for a batch of films, with what does not depend on the request prepared once."""
+
+    def __init__(self, predictor: RevenuePredictor):
+        self.predictor = predictor
+        self.reads_text = "text" in predictor.spec_.modalities
+        fz = predictor.featurizer
+        # The text vectors' store id hashes the text model's files: once here rather than per request.
+        self.text_id = None if predictor.config.text.finetune else fz.text_encoder_id()
+        self.max_tokens = int(predictor.config.text.max_length)
+        self._threads = None  # set after the first pass, once the tree library is loaded
+
+    def _one_thread(self):
+        # The network and trees see a few rows per request: splitting them over OpenMP threads costs more
+        # in waking and waiting for the other thread than the work itself (3-10x slower on a busy machine).
+        return self._threads.limit(limits=1) if self._threads is not None else contextlib.nullcontext()
+
+    def frame(self, films: list[FilmQuery]) -> pd.DataFrame:
+        """The films' canonical frame, each row as it is when its film is scored alone."""
+        # Alone, a film is line 1 of its table, and an untitled one is "film1": that id seeds simulated
+        # trailer features and keys external features, so it must not become "film<row>" in a batch.
+        return canonical_frame(
+            [
+                {
+                    "title": f.title,
+                    "text": f.description,
+                    "trailer": f.trailer or "",
+                    "film_id": cell_text(f.title) or "film1",
+                    "line": 1,
+                    **(f.metadata or {}),
+                }
+                for f in films
+            ]
+        )
+
+    def warm_up(self) -> None:
+        """Score one film, so the first request does not build the tree models' boosters and buffers."""
+        self.score([FilmQuery("A film to warm the model up.", metadata={"genres": ["Drama"]})])
+
+    def score(self, films: list[FilmQuery]) -> list[dict[str, Any]]:
+        """Per film, the dict `predict_film` returns (class, probabilities, contributions, warnings)."""
+        p = self.predictor
+        df = self.frame(films)
+        inputs = p.shape_inputs(p.featurizer.build(df, text_id=self.text_id), df)
+        n, rows = len(inputs), np.arange(len(inputs))
+        with self._one_thread():
+            every = in_fixed_passes(p.proba, masked_copies(inputs))
+        if self._threads is None:
+            from threadpoolctl import ThreadpoolController
+
+            self._threads = ThreadpoolController()  # now it sees LightGBM's OpenMP too
+        probs = every[:n]
+        pred = p.decide(probs)
+        chosen = probs[rows, pred]
+        contrib = np.stack(
+            [
+                np.where(inputs.mask[:, j], chosen - every[(j + 1) * n + rows, pred], 0.0)
+                for j in range(len(inputs.modalities))
+            ],
+            axis=1,
+        )
+        warnings = self._token_warnings(films)
+        out = []
+        for i in rows:
+            answer = self._answer(films[i], inputs, i, probs[i], int(pred[i]), contrib[i], warnings[i])
+            one = inputs.subset(np.array([i]))
+            answer["revenue"] = film_revenue(p.intervals_, p.components_, one, films[i].metadata, None)
+            answer.update(p.network.labelled_estimates(one))
+            out.append(answer)
+        return out
+
+    def _token_warnings(self, films: list[FilmQuery]) -> list[list[str]]:
+        out: list[list[str]] = [[] for _ in films]
+        if not self.reads_text:
+            return out
+        given = [i for i, f in enumerate(films) if f.description.strip()]
+        if given:
+            encoder = self.predictor.featurizer.text_encoder
+            counts = encoder.token_counts([films[i].description for i in given])
+            for i, n_tokens in zip(given, counts, strict=True):
+                if n_tokens > self.max_tokens:
+                    out[i].append(
+                        f"description has {n_tokens} tokens; only the first {self.max_tokens} were read"
+                    )
+        return out
+
+    @staticmethod
+    def _answer(
+        film: FilmQuery,
+        inputs: FilmInputs,
+        i: int,
+        probs: np.ndarray,
+        k: int,
+        contrib: np.ndarray,
+        warnings: list[str],
+    ) -> dict[str, Any]:
+        status = inputs.status[i] if inputs.status else {}
+        used = {m: bool(on) for m, on in zip(inputs.modalities, inputs.mask[i], strict=True)}
+        for m, on in used.items():
+            if not on:
+                why = status.get(f"{m}_message") or status.get("message") or "not given"
+                warnings.append(f"{m} modality missing ({why}); predicted without it")
+        return {
+            "title": film.title,
+            "predicted_class": k,
+            "class_name": CLASS_NAMES[k],
+            "confidence": float(probs[k]),
+            "probabilities": {name: float(probs[c]) for c, name in enumerate(CLASS_NAMES)},
+            "modalities_used": used,
+            "contributions": {m: float(c) for m, c in zip(inputs.modalities, contrib, strict=True)},
+            "trailer_status": status,
+            "warnings": warnings,
+        }
+
+
+@dataclass
+class _LoopQueue:
+    pending: deque = field(default_factory=deque)  # (arrival time, item, future)
+    free_since: float = 0.0  # when the last batch finished
+    crowded: bool = False  # the last batch had company: several films, or more waiting when it ended
+    full: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task | None = None
+
+
+@dataclass
+class BatchStats:
+    """What the batcher has done: batches run, films scored, the largest batch."""
+
+    batches: int = 0
+    films: int = 0
+    largest: int = 0
+
+    def add(self, size: int) -> None:
+        """Count one batch."""
+        self.batches += 1
+        self.films += size
+        self.largest = max(self.largest, size)
+
+
+class MicroBatcher:
+    """Runs waiting requests together in one worker-thread call of `run` (a result or an exception per
+    item): at most `max_size`, collected for up to `window_s` while requests overlap.
+
+    `gate` gives the event loop's lock for the model, shared with requests scored one at a time.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[list[Any]], list[Any]],
+        window_s: float,
+        max_size: int,
+        gate: Callable[[], asyncio.Lock],
+    ):
+        if window_s <= 0 or max_size < 1:
+            raise ValueError(f"a batch needs a positive window and size, got {window_s} s and {max_size}")
+        self.run, self.window_s, self.max_size, self.gate = run, window_s, max_size, gate
+        self.stats = BatchStats()
+        # The queue belongs to one event loop (test clients may run several loops, one after another).
+        self._queue: _LoopQueue | None = None
+        self._queue_loop: asyncio.AbstractEventLoop | None = None
+
+    async def submit(self, item: Any) -> Any:
+        """The item's result once its batch has run (its exception raised here)."""
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._queue_loop is not loop:
+            self._queue, self._queue_loop = _LoopQueue(), loop
+        q = self._queue
+        fut = loop.create_future()
+        q.pending.append((time.monotonic(), item, fut))
+        if len(q.pending) >= self.max_size:
+            q.full.set()
+        if q.task is None or q.task.done():
+            q.task = loop.create_task(self._drain(q))
+        return await fut
+
+    async def _drain(self, q: _LoopQueue) -> None:
+        while q.pending:
+            # A lone request is never held: the window is for requests that overlap. It opens when the
+            # first one arrives or when the model frees up, so the clients the last batch answered come
+            # back within it and join the waiting ones: a steady load settles into full batches instead
+            # of alternating half-size ones.
+            wait = max(q.pending[0][0], q.free_since) + self.window_s - time.monotonic()
+            if q.crowded and wait > 0 and len(q.pending) < self.max_size:
+                q.full.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(q.full.wait(), wait)
+            batch = [q.pending.popleft() for _ in range(min(self.max_size, len(q.pending)))]
+            batch = [(item, fut) for _, item, fut in batch if not fut.done()]  # callers that gave up
+            if not batch:
+                continue
+            try:
+                async with self.gate():
+                    results = await asyncio.to_thread(self.run, [item for item, _ in batch])
+            except BaseException as e:  # cancelled at shutdown, or a bug in `run`: no caller waits forever
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(e if isinstance(e, Exception) else RuntimeError("server stopping"))
+                if not isinstance(e, Exception):
+                    raise
+                continue
+            finally:
+                q.free_since, q.crowded = time.monotonic(), len(batch) > 1 or bool(q.pending)
+            self.stats.add(len(batch))
+            for (_, fut), res in zip(batch, results, strict=True):
+                if fut.done():
+                    continue
+                if isinstance(res, BaseException):
+                    fut.set_exception(res)
+                else:
+                    fut.set_result(res)
