@@ -41,6 +41,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_MODEL = "microsoft/resnet-50"
 PRECISIONS = ("auto", "fp32", "bf16")
+# CPU flags of native bf16 matrix units: AMX tiles (Sapphire Rapids+) or AVX512-BF16 (Cooper Lake+, Zen 4).
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 # Largest forward batch on CPU. benchmarks/extract.py on a 2-core Xeon (AMX): ResNet-50 in bf16 runs 81, 97,
 # 86 and 62 images/s at batch 4, 8, 16 and 32 (fp32 folded: 36 at 8, 24 at 32): bigger batches' activations
 # no longer fit in cache, smaller ones pay per-call overhead. GPUs take `batch_size` as given.
@@ -118,8 +120,9 @@ class FrameEncoder:
             for start in range(0, len(frames), step):
                 chunk = torch.from_numpy(np.ascontiguousarray(frames[start : start + step]))
                 n = len(chunk)
-                if self.torch_compile and n < step:
-                    # One batch shape means one compiled graph; the padding costs less than a recompile.
+                if n < step:
+                    # One batch shape: a frame's features then do not depend on how many frames share its
+                    # batch (oneDNN picks kernels by batch size), and torch.compile builds one graph.
                     chunk = torch.cat([chunk, chunk[-1:].expand(step - n, *chunk.shape[1:])])
                 # NHWC -> NCHW as a view: that is exactly the channels_last layout oneDNN prefers.
                 x = chunk.to(self.device).permute(0, 3, 1, 2).float()
@@ -339,10 +342,25 @@ def native_bf16(device: torch.device) -> bool:
         return torch.cuda.is_bf16_supported()
     if device.type != "cpu":
         return False
-    try:
+    flags = cpu_flags()
+    if flags is not None:
+        return any(f in flags for f in BF16_CPU_FLAGS)
+    try:  # no /proc/cpuinfo (macOS, Windows): ask torch's own CPU probes
         return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
     except AttributeError:  # older torch without these probes: stay in fp32
         return False
+
+
+def cpu_flags() -> frozenset[str] | None:
+    """The CPU feature flags the Linux kernel reports (/proc/cpuinfo), or None where there are none."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        return None
+    return None
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:

@@ -5,7 +5,7 @@ the arrays from the store; an engine only runs the missing films. Both engines b
 entries with the same functions (`records.decoded_record`, `records.write_film`) and write them
 under the same store ids, so a store filled by one reads the same through the other.
 
-- `local`: decode worker processes on this machine, frame CNN in the calling process.
+- `local`: decode worker processes on this machine feeding frame encoder processes (`media.encoding`).
 - `ray`: Ray Data over a cluster (`media.ray_engine`, needs `pip install "reelcast[ray]"`).
 """
 
@@ -24,7 +24,7 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 from reelcast.config import Config
-from reelcast.media.records import decode_job, decoded_record, failed_record, write_film
+from reelcast.media.records import decode_film, failed_record, write_film
 from reelcast.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class ExtractEngine(Protocol):
 
 
 class LocalEngine:
-    """Worker processes on this machine (`media.extract`)."""
+    """Decode and frame encoder worker processes on this machine, sized to its cores."""
 
     name = "local"
 
@@ -63,7 +63,7 @@ class LocalEngine:
     def extract_missing(
         self, films, cfg, store, get_frame_encoder, refs, keys, todo, ids, progress, timings
     ) -> None:
-        """Decode in worker processes while the frame CNN runs here."""
+        """Decode in worker processes while encoder processes run the frame CNN."""
         extract_local(films, cfg, store, get_frame_encoder, refs, keys, todo, ids, progress, timings)
 
     def encode_texts(self, texts: list[str], cfg: Config, store: Any) -> int:
@@ -88,7 +88,7 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def decode_pool(workers: int) -> cf.ProcessPoolExecutor:
-    """Decode worker processes that exit when this process dies, however it dies (even SIGKILL).
+    """Worker processes (decoders, frame encoders) that exit when this process dies, even by SIGKILL.
 
     spawn: workers must not inherit torch's thread pools (fork after torch can deadlock).
     """
@@ -124,17 +124,13 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def extract_local(films, cfg, store, get_frame_encoder, refs, keys, todo, ids, progress, timings) -> None:
-    """Fetch the films at `todo`, decode them in worker processes and encode their frames here."""
+    """Fetch the films at `todo`, decode them in worker processes and encode their frames in an encoder pool."""
     from reelcast.media.download import RETRY_LATER, download_dir_for, fetch_many
 
-    fid, aid, sid = ids
     download_dir = download_dir_for(cfg)
     t0 = time.perf_counter()
     fetched = fetch_many({str(i): refs[i] for i in todo}, cfg.media, download_dir, progress=progress)
     timings["download"] = timings.get("download", 0.0) + time.perf_counter() - t0
-
-    def record(i: int, rec: dict) -> None:
-        store.put_json("media", sid, keys[i], rec)
 
     paths, nodes = {}, {i: fetched[str(i)].node for i in todo}
     for i in todo:
@@ -147,46 +143,115 @@ def extract_local(films, cfg, store, get_frame_encoder, refs, keys, todo, ids, p
             )
             # Offline misses, network errors and rate limits are not recorded: a later run retries them.
             if r.status not in RETRY_LATER:
-                record(i, failed_record(r.status, r.message, nodes[i]))
-    if not paths:
-        return
+                store.put_json("media", ids[2], keys[i], failed_record(r.status, r.message, nodes[i]))
+    if paths:
+        _Pipeline(films, cfg, store, get_frame_encoder, keys, ids, nodes, timings).run(paths, progress)
 
-    encoder = get_frame_encoder()
-    media_cfg = asdict(cfg.media)
-    bar = Progress(len(paths), "decode + encode trailers", "film", enabled=progress)
-    workers = max(1, cfg.media.decode_workers)
-    # One trailer (a prediction request) is decoded in a thread: starting a worker process costs ~1 s.
-    single = len(paths) == 1
-    if not cfg.video.threads and not single:
-        # The decode workers take cores; OpenMP threads that keep losing theirs slow the CNN ~3x
-        # (benchmarks/extract.py, table 4), so the encoder gets the cores the workers leave.
-        encoder.threads = max(1, (os.cpu_count() or 1) - workers)
-    executor = cf.ThreadPoolExecutor(max_workers=1) if single else decode_pool(workers)
-    with executor as pool:
-        futures = {pool.submit(decode_job, str(p), media_cfg): i for i, p in paths.items()}
-        try:
-            for fut in cf.as_completed(futures):
-                i = futures[fut]
-                res = fut.result()
-                timings["decode"] = timings.get("decode", 0.0) + res["seconds"]
-                if res["status"] != "ok":
-                    log.warning("line %s: trailer %s: %s", films["line"].iloc[i], paths[i], res["message"])
-                    record(i, failed_record(res["status"], res["message"], nodes[i]))
-                    bar.update()
-                    continue
-                # Frame features: the CNN runs here while the workers decode the next trailers.
-                t1 = time.perf_counter()
-                feats = encoder.encode(res["frames"])
-                timings["frames_cnn"] = timings.get("frames_cnn", 0.0) + time.perf_counter() - t1
-                t1 = time.perf_counter()
-                rec, audio = decoded_record(res, cfg, nodes[i])
-                timings["audio"] = timings.get("audio", 0.0) + time.perf_counter() - t1
-                # The status record goes last: it means both feature entries are complete.
-                write_film(store, (fid, aid, sid), keys[i], feats, audio, rec)
-                bar.update()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-        finally:
-            bar.close()
+
+class _Pipeline:
+    """Decode workers feeding a pool of frame encoders through a bounded queue of decoded films.
+
+    Both stages run at once and share the cores: when the encoders fall behind, the queue fills, no
+    new decode starts and the encoders get the CPU; when decoding is the slow part, the encoders wait.
+    """
+
+    def __init__(self, films, cfg, store, get_frame_encoder, keys, ids, nodes, timings):
+        self.films, self.cfg, self.store, self.keys, self.ids = films, cfg, store, keys, ids
+        self.nodes, self.timings, self.get_frame_encoder = nodes, timings, get_frame_encoder
+
+    def _add(self, name: str, seconds: float) -> None:
+        self.timings[name] = self.timings.get(name, 0.0) + seconds
+
+    def run(self, paths: dict[int, Any], progress: bool) -> None:
+        """Decode, encode and store every film in `paths`."""
+        from reelcast.encoders.common import resolve_device
+        from reelcast.media.encoding import available_cpus, encode_films, encode_job, load_job, plan_encoders
+
+        cfg = self.cfg
+        cores = cfg.scale.num_cpus or available_cpus()
+        decoders = min(max(1, cfg.media.decode_workers), cores, len(paths))
+        # One trailer (a prediction request) is decoded in a thread and encoded here: a worker process
+        # costs ~1 s to start. A GPU encodes here too, fed batches that span films.
+        in_process = len(paths) == 1 or resolve_device(cfg.train.device).type != "cpu"
+        plan = plan_encoders(cores, cfg.scale.encode_actors, cfg.video.threads)
+        encoders = 1 if in_process else min(plan.encoders, len(paths))
+        self.batch = max(1, cfg.scale.encode_batch)
+        conf = cfg.to_dict()
+        video = asdict(cfg.video)
+        if in_process:
+            encoder = self.get_frame_encoder()
+            decode_ex = cf.ThreadPoolExecutor(max_workers=1) if len(paths) == 1 else decode_pool(decoders)
+            encode_ex: cf.Executor = cf.ThreadPoolExecutor(max_workers=1)
+
+            def submit_encode(frames: list) -> cf.Future:
+                return encode_ex.submit(_timed, encode_films, encoder, frames)
+        else:
+            decode_ex, encode_ex = decode_pool(decoders), decode_pool(encoders)
+            for _ in range(encoders):  # every encoder process loads its model while the first films decode
+                encode_ex.submit(load_job, video, plan.threads)
+
+            def submit_encode(frames: list) -> cf.Future:
+                return encode_ex.submit(encode_job, video, plan.threads, frames)
+
+        log.info(
+            "extract: %d films, %d cores: %d decode workers, %d frame encoders x %d torch threads%s",
+            len(paths),
+            cores,
+            decoders,
+            encoders,
+            plan.threads,
+            " (in this process)" if in_process else "",
+        )
+        # Decoded films held at once (in decoding, waiting, in encoding): enough that no stage starves.
+        window = decoders + 2 * encoders * self.batch
+        bar = Progress(len(paths), "decode + encode trailers", "film", enabled=progress)
+        todo = list(paths.items())
+        decoding: dict[cf.Future, int] = {}
+        encoding: dict[cf.Future, list[tuple[int, dict]]] = {}
+        ready: list[tuple[int, dict]] = []
+        with decode_ex, encode_ex:
+            try:
+                while todo or decoding or encoding or ready:
+                    held = len(decoding) + len(ready) + sum(len(b) for b in encoding.values())
+                    while todo and held < window:
+                        i, path = todo.pop(0)
+                        decoding[decode_ex.submit(decode_film, str(path), conf, self.nodes[i])] = i
+                        held += 1
+                    while ready and len(encoding) < encoders:
+                        group, ready = ready[: self.batch], ready[self.batch :]
+                        encoding[submit_encode([res["frames"] for _, res in group])] = group
+                    done, _ = cf.wait([*decoding, *encoding], return_when=cf.FIRST_COMPLETED)
+                    for fut in done:
+                        if fut in decoding:
+                            self._decoded(decoding.pop(fut), fut.result(), paths, ready, bar)
+                        else:
+                            self._encoded(encoding.pop(fut), fut.result(), bar)
+            except BaseException:
+                for f in [*decoding, *encoding]:
+                    f.cancel()
+                raise
+            finally:
+                bar.close()
+
+    def _decoded(self, i: int, res: dict, paths: dict, ready: list, bar: Progress) -> None:
+        self._add("decode", res["decode_s"])
+        if res["status"] != "ok":
+            log.warning("line %s: trailer %s: %s", self.films["line"].iloc[i], paths[i], res["message"])
+            self.store.put_json("media", self.ids[2], self.keys[i], res["record"])
+            bar.update()
+            return
+        self._add("audio", res["audio_s"])
+        ready.append((i, res))
+
+    def _encoded(self, group: list[tuple[int, dict]], result: tuple[list, float], bar: Progress) -> None:
+        feats, seconds = result
+        self._add("frames_cnn", seconds)
+        for (i, res), f in zip(group, feats, strict=True):
+            # The status record goes last: it means both feature entries are complete.
+            write_film(self.store, self.ids, self.keys[i], f, res["audio"], res["record"])
+            bar.update()
+
+
+def _timed(fn, *args) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    return fn(*args), time.perf_counter() - t0
