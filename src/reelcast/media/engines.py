@@ -124,7 +124,7 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def extract_local(films, cfg, store, get_frame_encoder, refs, keys, todo, ids, progress, timings) -> None:
-    """Fetch the films at `todo`, decode them in worker processes and encode their frames in an encoder pool."""
+    """Fetch the films at `todo`, decode them in worker processes and encode them in encoder processes."""
     from reelcast.media.download import RETRY_LATER, download_dir_for, fetch_many
 
     download_dir = download_dir_for(cfg)
@@ -165,51 +165,39 @@ class _Pipeline:
     def run(self, paths: dict[int, Any], progress: bool) -> None:
         """Decode, encode and store every film in `paths`."""
         from reelcast.encoders.common import resolve_device
-        from reelcast.media.encoding import available_cpus, encode_films, encode_job, load_job, plan_encoders
+        from reelcast.media.encoding import available_cpus, plan_encoders
 
         cfg = self.cfg
         cores = cfg.scale.num_cpus or available_cpus()
         decoders = min(max(1, cfg.media.decode_workers), cores, len(paths))
-        # One trailer (a prediction request) is decoded in a thread and encoded here: a worker process
-        # costs ~1 s to start. A GPU encodes here too, fed batches that span films.
-        in_process = len(paths) == 1 or resolve_device(cfg.train.device).type != "cpu"
         plan = plan_encoders(cores, cfg.scale.encode_actors, cfg.video.threads)
-        encoders = 1 if in_process else min(plan.encoders, len(paths))
-        self.batch = max(1, cfg.scale.encode_batch)
-        conf = cfg.to_dict()
-        video = asdict(cfg.video)
-        if in_process:
-            encoder = self.get_frame_encoder()
-            decode_ex = cf.ThreadPoolExecutor(max_workers=1) if len(paths) == 1 else decode_pool(decoders)
-            encode_ex: cf.Executor = cf.ThreadPoolExecutor(max_workers=1)
-
-            def submit_encode(frames: list) -> cf.Future:
-                return encode_ex.submit(_timed, encode_films, encoder, frames)
+        # One trailer (a prediction request) is decoded in a thread and encoded here, as it is: a worker
+        # process costs seconds to start. A GPU encodes here too, fed batches that span films.
+        single = len(paths) == 1
+        if single or resolve_device(cfg.train.device).type != "cpu":
+            encoders = _Encoders(self.get_frame_encoder, None, 0, asdict(cfg.video), plan.threads)
         else:
-            decode_ex, encode_ex = decode_pool(decoders), decode_pool(encoders)
-            for _ in range(encoders):  # every encoder process loads its model while the first films decode
-                encode_ex.submit(load_job, video, plan.threads)
-
-            def submit_encode(frames: list) -> cf.Future:
-                return encode_ex.submit(encode_job, video, plan.threads, frames)
-
+            n = min(plan.encoders, len(paths))
+            encoders = _Encoders(self.get_frame_encoder, plan.threads, n - 1, asdict(cfg.video), plan.threads)
         log.info(
-            "extract: %d films, %d cores: %d decode workers, %d frame encoders x %d torch threads%s",
+            "extract: %d films, %d cores: %d decode workers, %d frame encoders x %d torch threads",
             len(paths),
             cores,
             decoders,
-            encoders,
+            encoders.size,
             plan.threads,
-            " (in this process)" if in_process else "",
         )
+        self.batch = max(1, cfg.scale.encode_batch)
+        conf = cfg.to_dict()
         # Decoded films held at once (in decoding, waiting, in encoding): enough that no stage starves.
-        window = decoders + 2 * encoders * self.batch
+        window = decoders + 2 * encoders.size * self.batch
         bar = Progress(len(paths), "decode + encode trailers", "film", enabled=progress)
         todo = list(paths.items())
         decoding: dict[cf.Future, int] = {}
         encoding: dict[cf.Future, list[tuple[int, dict]]] = {}
         ready: list[tuple[int, dict]] = []
-        with decode_ex, encode_ex:
+        decode_ex = cf.ThreadPoolExecutor(max_workers=1) if single else decode_pool(decoders)
+        with decode_ex, encoders:
             try:
                 while todo or decoding or encoding or ready:
                     held = len(decoding) + len(ready) + sum(len(b) for b in encoding.values())
@@ -217,14 +205,15 @@ class _Pipeline:
                         i, path = todo.pop(0)
                         decoding[decode_ex.submit(decode_film, str(path), conf, self.nodes[i])] = i
                         held += 1
-                    while ready and len(encoding) < encoders:
+                    while ready and encoders.free():
                         group, ready = ready[: self.batch], ready[self.batch :]
-                        encoding[submit_encode([res["frames"] for _, res in group])] = group
+                        encoding[encoders.submit([res["frames"] for _, res in group])] = group
                     done, _ = cf.wait([*decoding, *encoding], return_when=cf.FIRST_COMPLETED)
                     for fut in done:
                         if fut in decoding:
                             self._decoded(decoding.pop(fut), fut.result(), paths, ready, bar)
                         else:
+                            encoders.release(fut)
                             self._encoded(encoding.pop(fut), fut.result(), bar)
             except BaseException:
                 for f in [*decoding, *encoding]:
@@ -252,6 +241,71 @@ class _Pipeline:
             bar.update()
 
 
-def _timed(fn, *args) -> tuple[Any, float]:
-    t0 = time.perf_counter()
-    return fn(*args), time.perf_counter() - t0
+class _Encoders:
+    """The local engine's frame encoders: the caller's, in a thread of this process, plus processes.
+
+    The in-process encoder is one of the pool (no process to start, its model is often loaded already);
+    `processes` more run `media.encoding` jobs, each with its own copy of the model.
+    """
+
+    def __init__(self, get_encoder, threads: int | None, processes: int, video: dict, proc_threads: int):
+        from reelcast.media.encoding import load_job
+
+        self._get_encoder, self._threads, self._encoder = get_encoder, threads, None
+        self._previous_threads: int | None = None
+        self._video, self._proc_threads = video, proc_threads
+        self._here = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-encoder")
+        self._pool = decode_pool(processes) if processes else None
+        self._processes = processes
+        self._busy: dict[cf.Future, str] = {}
+        self.size = 1 + processes
+        self._here.submit(self._encoder_here)  # every encoder loads its model while the first films decode
+        for _ in range(processes):
+            self._pool.submit(load_job, video, proc_threads)
+
+    def _encoder_here(self) -> Any:
+        if self._encoder is None:
+            enc = self._get_encoder()
+            if self._threads:  # given back in close(): the caller's encoder keeps its own setting
+                self._previous_threads, enc.threads = enc.threads, self._threads
+            self._encoder = enc
+        return self._encoder
+
+    def _encode_here(self, frames: list) -> tuple[list, float]:
+        from reelcast.media.encoding import encode_films
+
+        encoder = self._encoder_here()
+        t0 = time.perf_counter()
+        return encode_films(encoder, frames), time.perf_counter() - t0
+
+    def free(self) -> bool:
+        """Whether an encoder is idle."""
+        return len(self._busy) < self.size
+
+    def submit(self, frames: list) -> cf.Future:
+        """Encode a batch of films on an idle encoder (worker processes first); (features, seconds)."""
+        from reelcast.media.encoding import encode_job
+
+        in_pool = sum(1 for w in self._busy.values() if w == "pool")
+        if self._pool is not None and in_pool < self._processes:
+            fut, where = self._pool.submit(encode_job, self._video, self._proc_threads, frames), "pool"
+        else:
+            fut, where = self._here.submit(self._encode_here, frames), "here"
+        self._busy[fut] = where
+        return fut
+
+    def release(self, fut: cf.Future) -> None:
+        """Mark the encoder that ran `fut` idle."""
+        self._busy.pop(fut, None)
+
+    def __enter__(self) -> _Encoders:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for fut in self._busy:
+            fut.cancel()
+        self._here.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        if self._encoder is not None and self._previous_threads is not None:
+            self._encoder.threads = self._previous_threads

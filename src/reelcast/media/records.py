@@ -52,7 +52,8 @@ def decode_film(path: str, conf: dict[str, Any], node: str = "") -> dict[str, An
         return {**out, "record": failed_record(res["status"], res["message"], node), "frames": None}
     t0 = time.perf_counter()
     rec, audio = decoded_record(res, cfg, node)
-    return {**out, "record": rec, "frames": res["frames"], "audio": audio, "audio_s": time.perf_counter() - t0}
+    out["audio_s"] = time.perf_counter() - t0
+    return {**out, "record": rec, "frames": res["frames"], "audio": audio}
 
 
 def failed_record(status: str, message: str, node: str = "") -> dict[str, Any]:
