@@ -130,9 +130,11 @@ class VideoConfig:
     model: str = "microsoft/resnet-50"
     temporal: str = "conv"  # conv | gru | lstm
     batch_size: int = 32
-    # auto = bf16 autocast where the CPU has native bf16 units (2.7x faster, cosine >= 0.994 to fp32),
-    # else fp32; fp32 forces fp32. The cache keeps the two apart.
-    precision: str = "auto"
+    # fp32 | bf16 | auto (bf16 autocast where the CPU/GPU has native bf16 units, else fp32). bf16 runs
+    # the CNN 2-5x faster on AMX CPUs, but is opt-in: on real trailer frames MobileNetV2's features were
+    # cosine 0.985 to fp32 on the worst (low-contrast) frames (encoders/frames.py). The cache keeps the
+    # precisions apart.
+    precision: str = "fp32"
     compile: bool = False  # torch.compile: ~2x faster encoding after ~10 s of compiling; for long jobs
     # torch threads of each frame encoder. 0: one per extraction encoder process/actor (see
     # scale.encode_actors), torch's default for the in-process encoder (one trailer, predictions).

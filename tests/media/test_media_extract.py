@@ -274,3 +274,13 @@ def test_features_on_two_cores_equal_those_on_one(trailer_table, tmp_path, caplo
         assert outs[cores][2].all()
     for a, b in zip(outs[1][:4], outs[2][:4], strict=True):
         assert np.array_equal(a, b)
+
+
+def test_an_encoder_other_than_the_configured_one_is_refused(trailer_table, tiny_resnet, tmp_path):
+    from reelcast.encoders.frames import create_frame_encoder
+
+    films = load_films(trailer_table, require_revenue=False).df.iloc[:2]
+    cfg = small_config(tmp_path / "cache", tiny_resnet)  # video.precision fp32
+    other = create_frame_encoder(str(tiny_resnet), precision="bf16")
+    with pytest.raises(ValueError, match=r"\+bf16.*wrong id"):
+        extract_media(films, cfg, FeatureStore(cfg.cache_dir), lambda: other, progress=False)

@@ -12,8 +12,11 @@ Speed levers, chosen by `benchmarks/extract.py` (ResNet-50, 2-core Xeon with AMX
 in brackets, baseline NCHW fp32 batch 1: 22), are applied in `encode()`:
 - BatchNorm folded into the preceding convolution, channels_last activations, forward batches of at most
   `CPU_MAX_BATCH` frames on CPU: batch 8 beat 1, 4, 16, 32 and 64 (fp32: 32-36);
-- bf16 autocast where the CPU has native bf16 matrix units (AMX / AVX512-BF16) (bf16: 92-97). It changes
-  the features slightly (cosine ~0.99+ to fp32), so it is part of the encoder id;
+- opt-in bf16 autocast (`precision="bf16"`, or `"auto"`: where the CPU has native bf16 matrix units,
+  AMX / AVX512-BF16, detected from /proc/cpuinfo) (bf16: 92-97). It is off by default because it moves
+  the features more than rounding: on 90 real trailer frames (../shared/media) MobileNetV2's ImageNet
+  features had cosine 0.998 to fp32 on average but 0.985 on the worst frame, low-contrast title cards
+  and fades (relative L2 error up to 19 %). bf16 features are stored under their own encoder id;
 - optionally `torch_compile=True`, inductor with frozen weights (fp32: 41-46, bf16: 200-218), for ~5-15 s
   of compiling per process: worth it for long extraction jobs, not for a handful of clips;
 - optionally `threads`, the torch thread count while encoding. With decode workers busy beside the
@@ -62,7 +65,7 @@ class FrameEncoder:
         dim: int,
         device: str = "cpu",
         batch_size: int = 32,
-        precision: str = "auto",
+        precision: str = "fp32",
         threads: int = 0,
         torch_compile: bool = False,
     ):
@@ -196,7 +199,7 @@ def create_frame_encoder(
     name_or_path: str,
     device: str = "cpu",
     batch_size: int = 32,
-    precision: str = "auto",
+    precision: str = "fp32",
     threads: int = 0,
     torch_compile: bool = False,
 ) -> FrameEncoder:
@@ -208,7 +211,7 @@ def create_frame_encoder(
     )
 
 
-def frame_encoder_id(name_or_path: str, device: str = "cpu", precision: str = "auto") -> str:
+def frame_encoder_id(name_or_path: str, device: str = "cpu", precision: str = "fp32") -> str:
     """The `encoder_id` `create_frame_encoder` would give, without loading big weights."""
     backend, arg = _resolve(name_or_path)
     bf16 = use_bf16(torch.device(device), precision)

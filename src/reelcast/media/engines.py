@@ -165,6 +165,7 @@ class _Pipeline:
     def run(self, paths: dict[int, Any], progress: bool) -> None:
         """Decode, encode and store every film in `paths`."""
         from reelcast.encoders.common import resolve_device
+        from reelcast.encoders.frames import frame_encoder_id
         from reelcast.media.encoding import available_cpus, plan_encoders
 
         cfg = self.cfg
@@ -174,18 +175,22 @@ class _Pipeline:
         # One trailer (a prediction request) is decoded in a thread and encoded here, as it is: a worker
         # process costs seconds to start. A GPU encodes here too, fed batches that span films.
         single = len(paths) == 1
-        if single or resolve_device(cfg.train.device).type != "cpu":
-            encoders = _Encoders(self.get_frame_encoder, None, 0, asdict(cfg.video), plan.threads)
-        else:
-            n = min(plan.encoders, len(paths))
-            encoders = _Encoders(self.get_frame_encoder, plan.threads, n - 1, asdict(cfg.video), plan.threads)
+        device = resolve_device(cfg.train.device)
+        # The given encoder must be the model cfg.video names: the store files features under that id.
+        expected = frame_encoder_id(cfg.video.model, str(device), cfg.video.precision)
+        video = asdict(cfg.video)
+        in_process = single or device.type != "cpu"
+        processes = 0 if in_process else min(plan.encoders, len(paths)) - 1
+        get = self.get_frame_encoder
+        encoders = _Encoders(get, expected, processes, video, plan.threads, pin=not in_process)
         log.info(
-            "extract: %d films, %d cores: %d decode workers, %d frame encoders x %d torch threads",
+            "extract: %d films, %d cores: %d decode workers, %s",
             len(paths),
             cores,
             decoders,
-            encoders.size,
-            plan.threads,
+            "the frame encoder of this process"
+            if in_process
+            else f"{encoders.size} frame encoders x {plan.threads} torch threads",
         )
         self.batch = max(1, cfg.scale.encode_batch)
         conf = cfg.to_dict()
@@ -245,27 +250,35 @@ class _Encoders:
     """The local engine's frame encoders: the caller's, in a thread of this process, plus processes.
 
     The in-process encoder is one of the pool (no process to start, its model is often loaded already);
-    `processes` more run `media.encoding` jobs, each with its own copy of the model.
+    `processes` more run `media.encoding` jobs, each with its own copy of the model. All of them run
+    `threads` torch threads, the in-process one only when `pin` (else it keeps its own setting).
     """
 
-    def __init__(self, get_encoder, threads: int | None, processes: int, video: dict, proc_threads: int):
+    def __init__(self, get_encoder, expected_id: str, processes: int, video: dict, threads: int, pin: bool):
         from reelcast.media.encoding import load_job
 
-        self._get_encoder, self._threads, self._encoder = get_encoder, threads, None
+        self._get_encoder, self._expected_id, self._encoder = get_encoder, expected_id, None
+        self._threads = threads if pin else 0
         self._previous_threads: int | None = None
-        self._video, self._proc_threads = video, proc_threads
+        self._video, self._proc_threads = video, threads
         self._here = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-encoder")
         self._pool = decode_pool(processes) if processes else None
         self._processes = processes
         self._busy: dict[cf.Future, str] = {}
         self.size = 1 + processes
-        self._here.submit(self._encoder_here)  # every encoder loads its model while the first films decode
+        # Every encoder loads its model while the first films decode.
+        self._loaded = self._here.submit(self._encoder_here)
         for _ in range(processes):
-            self._pool.submit(load_job, video, proc_threads)
+            self._pool.submit(load_job, video, threads)
 
     def _encoder_here(self) -> Any:
         if self._encoder is None:
             enc = self._get_encoder()
+            if enc.encoder_id != self._expected_id:
+                raise ValueError(
+                    f"the frame encoder given is {enc.encoder_id!r} but video.model/video.precision name "
+                    f"{self._expected_id!r}: features would be stored under the wrong id"
+                )
             if self._threads:  # given back in close(): the caller's encoder keeps its own setting
                 self._previous_threads, enc.threads = enc.threads, self._threads
             self._encoder = enc
@@ -301,7 +314,7 @@ class _Encoders:
     def __enter__(self) -> _Encoders:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type | None, *exc: object) -> None:
         for fut in self._busy:
             fut.cancel()
         self._here.shutdown(wait=True)
@@ -309,3 +322,5 @@ class _Encoders:
             self._pool.shutdown(wait=True)
         if self._encoder is not None and self._previous_threads is not None:
             self._encoder.threads = self._previous_threads
+        if exc_type is None:
+            self._loaded.result()  # a wrong or unloadable encoder is an error even if others did the work
