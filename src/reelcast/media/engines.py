@@ -211,7 +211,8 @@ class _Pipeline:
                         decoding[decode_ex.submit(decode_film, str(path), conf, self.nodes[i])] = i
                         held += 1
                     while ready and encoders.free():
-                        group, ready = ready[: self.batch], ready[self.batch :]
+                        size = self._group_size(len(ready) + len(decoding), bool(todo), encoders.size)
+                        group, ready = ready[:size], ready[size:]
                         encoding[encoders.submit([res["frames"] for _, res in group])] = group
                     done, _ = cf.wait([*decoding, *encoding], return_when=cf.FIRST_COMPLETED)
                     for fut in done:
@@ -226,6 +227,13 @@ class _Pipeline:
                 raise
             finally:
                 bar.close()
+
+    def _group_size(self, left: int, more_to_decode: bool, encoders: int) -> int:
+        """Films in the next encoder call: scale.encode_batch, but shared out evenly over the encoders
+        at the end of the run, so no encoder finishes a full batch alone while the others idle."""
+        if more_to_decode:
+            return self.batch
+        return max(1, min(self.batch, -(-left // encoders)))
 
     def _decoded(self, i: int, res: dict, paths: dict, ready: list, bar: Progress) -> None:
         self._add("decode", res["decode_s"])

@@ -263,7 +263,9 @@ class RayEngine:
         from ray.data import ActorPoolStrategy
 
         return {
-            "compute": ActorPoolStrategy(size=self.plan(cfg).encoders),
+            # One batch at a time per actor: a batch waits for a free actor instead of queueing behind a
+            # busy one while another (still loading its model, or at the end of the run) idles.
+            "compute": ActorPoolStrategy(size=self.plan(cfg).encoders, max_tasks_in_flight_per_actor=1),
             "num_gpus": 1 if self._use_gpus(cfg) else 0,
             "num_cpus": self.scale.encode_cpus,
         }
