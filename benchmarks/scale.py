@@ -1,15 +1,23 @@
-"""Films per second of trailer extraction: the local engine against Ray Data with 1 and 2 workers.
+"""Films per second of trailer extraction: the local engine against Ray Data on 1 and 2 cores.
 
-    python benchmarks/scale.py [--films 12] [--seconds 10] [--model resnet50|tiny]
+    python benchmarks/scale.py [--films 12] [--seconds 10] [--real 8] [--model resnet50|tiny]
+                               [--precision fp32|bf16|auto] [--engines local,ray]
 
-Every row extracts the same generated trailers into a fresh store (same frames, same model) and
-reports films/s of the extraction alone; Ray's start-up (starting the nodes and connecting) is
-timed apart, because a long run pays it once. Rows:
+Every row extracts the same trailers into a fresh store (same frames, same model) and reports films/s
+of the extraction alone; Ray's start-up (starting the instance) is timed apart, because a long run
+pays it once. "cores" W is what the engine gets: the benchmark pins itself (and so every process it
+starts: decode workers, encoder processes, Ray's workers) to W CPUs with sched_setaffinity, and
+each engine sizes itself to them (local: W single-threaded encoder processes beside
+media.decode_workers decode workers; ray: a private instance of W CPUs, W encoder actors).
 
-  local, W workers    the local engine (`--engine local`, media.decode_workers=W)
-  ray, W workers      the Ray engine (`--engine ray`) on a private Ray instance of W CPUs: W decode
-                      tasks at a time beside the encoder actor, as the local engine runs W decode
-                      processes beside its CNN
+Beside films/s each row shows the frame CNN's images/s (films x media.num_frames / extract s) and that
+rate against the CNN alone: one process, W torch threads, the same encoder and precision on random
+224x224 frames, measured first ("cnn-only img/s"). Two sets of trailers:
+
+  generated   --films synthetic 640x360 trailers of --seconds with sound: CNN-bound
+  real        --real copies of the Big Buck Bunny trailer (../shared/media/trailer_bbb.mp4, 55 s, 720p
+              H.264), each with a distinct trailing MP4 `free` box so each is its own store entry:
+              decode-heavy
 
 The frame model is ResNet-50 with random weights (the default model's arithmetic, nothing
 downloaded) unless --model tiny. The trailers are local files, so downloads are not part of it.
@@ -19,13 +27,18 @@ On a shared machine the numbers move with other people's load: compare ratios wi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import shutil
+import struct
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from reelcast.config import Config
@@ -35,17 +48,40 @@ from reelcast.media.extract import extract_media
 from reelcast.media.synth import render_trailer
 from reelcast.store.local import FeatureStore
 
+ROOT = Path(__file__).resolve().parents[1]
+REAL_TRAILER = ROOT.parent / "shared" / "media" / "trailer_bbb.mp4"
 
-def make_table(root: Path, films: int, seconds: float) -> Path:
-    """`films` generated 640x360 trailers with sound, and a table naming them."""
-    rows = []
-    for i in range(films):
-        render_trailer(root / f"t{i:03d}.mp4", seconds=seconds, fps=24, width=640, height=360, seed=i)
-        rows.append(
-            {"title": f"film {i}", "description": f"plot {i}", "revenue": 1.0, "trailer": f"t{i:03d}.mp4"}
-        )
+
+def write_table(root: Path, names: list[str]) -> Path:
+    """A film table naming the trailer files in `root`."""
+    rows = [
+        {"title": f"film {i}", "description": f"plot {i}", "revenue": 1.0, "trailer": name}
+        for i, name in enumerate(names)
+    ]
     pd.DataFrame(rows).to_csv(root / "films.csv", index=False)
     return root / "films.csv"
+
+
+def generated_table(root: Path, films: int, seconds: float) -> Path:
+    """`films` generated 640x360 trailers with sound, and a table naming them."""
+    root.mkdir(parents=True)
+    for i in range(films):
+        render_trailer(root / f"t{i:03d}.mp4", seconds=seconds, fps=24, width=640, height=360, seed=i)
+    return write_table(root, [f"t{i:03d}.mp4" for i in range(films)])
+
+
+def real_table(root: Path, films: int) -> Path:
+    """`films` byte-distinct copies of the real trailer (a trailing MP4 `free` box each), and a table."""
+    root.mkdir(parents=True)
+    names = []
+    for i in range(films):
+        name = f"bbb{i:03d}.mp4"
+        shutil.copyfile(REAL_TRAILER, root / name)
+        pad = f"reelcast benchmark copy {i}".encode()
+        with (root / name).open("ab") as f:  # a `free` box is skipped by every MP4 reader
+            f.write(struct.pack(">I4s", 8 + len(pad), b"free") + pad)
+        names.append(name)
+    return write_table(root, names)
 
 
 def make_model(root: Path, kind: str) -> str:
@@ -63,22 +99,53 @@ def make_model(root: Path, kind: str) -> str:
     return str(d)
 
 
-def config(cache: Path, model: str, workers: int, engine: str) -> Config:
+@contextlib.contextmanager
+def pinned(cores: int) -> Iterator[None]:
+    """Run the block (and every process it starts) on the first `cores` CPUs this process may use."""
+    before = os.sched_getaffinity(0)
+    if cores > len(before):
+        raise SystemExit(f"{cores} cores asked for, this process may use {len(before)}")
+    os.sched_setaffinity(0, sorted(before)[:cores])
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def cnn_only_rate(model: str, precision: str, threads: int, reps: int = 3) -> float:
+    """Images/s of the frame encoder alone: one process, `threads` torch threads, best of `reps`."""
+    from reelcast.encoders.frames import create_frame_encoder
+
+    enc = create_frame_encoder(model, precision=precision, threads=threads)
+    x = np.random.default_rng(0).integers(0, 256, (32, 224, 224, 3), dtype=np.uint8)
+    with pinned(threads):
+        enc.encode(x[:8])  # warm-up: oneDNN picks and caches its kernels
+        best = min(_seconds(enc.encode, x) for _ in range(reps))
+    return len(x) / best
+
+
+def _seconds(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def config(cache: Path, model: str, engine: str, precision: str) -> Config:
+    """The extraction settings of one row (a fresh store)."""
     cfg = Config()
     cfg.cache_dir, cfg.video.model, cfg.media.mode = str(cache), model, "trailers"
-    cfg.media.decode_workers, cfg.media.offline = workers, True
-    cfg.scale.engine = engine
+    cfg.video.precision, cfg.media.offline, cfg.scale.engine = precision, True, engine
     return cfg
 
 
-def run(table: Path, cfg: Config, engine=None) -> tuple[float, dict]:
+def run(table: Path, cfg: Config, engine) -> tuple[float, dict]:
     """Seconds to extract every film (a fresh store), and the per-stage timings."""
     from reelcast.encoders.frames import create_frame_encoder
 
     films = load_films(table, require_revenue=False).df
     enc = {}
 
-    def get_encoder():
+    def get_encoder():  # only for one trailer or a GPU: several films go to the engine's encoder pool
         if "e" not in enc:
             v = cfg.video
             enc["e"] = create_frame_encoder(v.model, batch_size=v.batch_size, precision=v.precision)
@@ -88,71 +155,110 @@ def run(table: Path, cfg: Config, engine=None) -> tuple[float, dict]:
     t0 = time.perf_counter()
     out = extract_media(films, cfg, FeatureStore(cfg.cache_dir), get_encoder, False, timings, engine=engine)
     seconds = time.perf_counter() - t0
-    assert int(out[2].sum()) == len(films), "every generated trailer must extract"
+    assert int(out[2].sum()) == len(films), "every trailer must extract"
     return seconds, timings
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--films", type=int, default=12)
+    ap.add_argument("--films", type=int, default=12, help="generated trailers")
     ap.add_argument("--seconds", type=float, default=10.0, help="length of each generated trailer")
+    ap.add_argument("--real", type=int, default=8, help="copies of the real trailer (0: no real rows)")
     ap.add_argument("--model", choices=["resnet50", "tiny"], default="resnet50")
+    ap.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32")
+    ap.add_argument("--engines", default="local,ray", help="comma-separated: local, ray")
+    ap.add_argument("--cores", default="1,2", help="comma-separated core counts, one row each")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import ray
-
-    from reelcast.media.ray_engine import RayEngine
+    engines = [e for e in args.engines.split(",") if e]
+    cores = [int(c) for c in args.cores.split(",")]
+    if args.real and not REAL_TRAILER.is_file():
+        raise SystemExit(f"{REAL_TRAILER} not found: give --real 0 to skip the real-trailer rows")
 
     with tempfile.TemporaryDirectory(prefix="reelcast-scale-") as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()
-        table = make_table(root, args.films, args.seconds)
+        tables = {"generated": (generated_table(root / "generated", args.films, args.seconds), args.films)}
+        if args.real:
+            tables["real"] = (real_table(root / "real", args.real), args.real)
         model = make_model(root, args.model)
+        frames = Config().media.num_frames
         print(
-            f"{args.films} generated trailers of {args.seconds:g} s, 640x360 at 24 fps, frame model "
-            f"{args.model}; made in {time.perf_counter() - t0:.1f} s; {os.cpu_count()} CPUs, "
-            f"load average {os.getloadavg()[0]:.1f}",
+            f"trailers: {args.films} generated of {args.seconds:g} s, 640x360 at 24 fps; {args.real} real "
+            f"({REAL_TRAILER.name}); frame model {args.model} {args.precision}, {frames} frames a film; "
+            f"made in {time.perf_counter() - t0:.1f} s; {os.cpu_count()} CPUs, load average "
+            f"{os.getloadavg()[0]:.1f}",
             flush=True,
         )
+        cnn = {w: cnn_only_rate(model, args.precision, w) for w in cores}
+        print(
+            "cnn-only images/s (1 process, W threads): "
+            + ", ".join(f"W={w}: {r:.1f}" for w, r in cnn.items())
+        )
         rows = []
-
-        def add(name: str, workers: int, start: float, seconds: float, timings: dict) -> None:
-            rows.append(
-                {
-                    "engine": name,
-                    "workers": workers,
-                    "start-up s": round(start, 1),
-                    "extract s": round(seconds, 1),
-                    "films/s": round(args.films / seconds, 3),
-                    "s/film": round(seconds / args.films, 2),
-                    "decode s (sum)": round(timings.get("decode", 0.0), 1),
-                    "cnn s (sum)": round(timings.get("frames_cnn", 0.0), 1),
-                    # Starting the encoder actor (imports, model load) inside the Ray run: once per run.
-                    "actor start s": round(timings.get("actor_start", 0.0), 1),
-                }
-            )
-            print(rows[-1], flush=True)
-
-        for w in (1, 2):
-            cfg = config(root / f"local{w}", model, w, "local")
-            seconds, timings = run(table, cfg, LocalEngine())
-            add("local", w, 0.0, seconds, timings)
-        for w in (1, 2):
-            cfg = config(root / f"ray{w}", model, w, "ray")
-            cfg.scale.num_cpus = w
-            engine = RayEngine(cfg.scale)
-            seconds, timings = run(table, cfg, engine)  # starts a private instance: timed apart
-            ray.shutdown()
-            add("ray", w, engine.start_seconds, seconds - engine.start_seconds, timings)
+        for kind, (table, n) in tables.items():
+            for engine in engines:
+                for w in cores:
+                    cfg = config(root / f"cache-{kind}-{engine}{w}", model, engine, args.precision)
+                    with pinned(w):
+                        seconds, timings, start = _row(table, cfg, engine, w)
+                    extract = seconds - start
+                    rows.append(
+                        {
+                            "trailers": kind,
+                            "engine": engine,
+                            "cores": w,
+                            "start-up s": round(start, 1),
+                            "extract s": round(extract, 1),
+                            "films/s": round(n / extract, 3),
+                            "s/film": round(extract / n, 2),
+                            "img/s": round(n * frames / extract, 1),
+                            "% cnn-only": round(100 * n * frames / extract / cnn[w]),
+                            "decode s (sum)": round(timings.get("decode", 0.0), 1),
+                            "cnn s (sum)": round(timings.get("frames_cnn", 0.0), 1),
+                            # Starting encoder actors (imports, model load) inside the Ray run: once per run.
+                            "actor start s (sum)": round(timings.get("actor_start", 0.0), 1),
+                        }
+                    )
+                    print(rows[-1], flush=True)
 
     df = pd.DataFrame(rows)
-    print("\n" + df.to_string(index=False))
-    rate = {(e, w): r for e, w, r in zip(df["engine"], df["workers"], df["films/s"], strict=True)}
-    for e in ("local", "ray"):
-        print(f"{e}: 2 workers / 1 worker = {rate[e, 2] / rate[e, 1]:.2f}x (ideal 2.00x)")
-    for w in (1, 2):
-        print(f"ray / local with {w} worker(s): {rate['ray', w] / rate['local', w]:.2f}x")
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}\n" + df.to_string(index=False))
+    print("cnn-only = one process with W torch threads, the same encoder on random frames: " + str(cnn))
+    rate = {
+        (t, e, w): r
+        for t, e, w, r in zip(df["trailers"], df["engine"], df["cores"], df["films/s"], strict=True)
+    }
+    lo, hi = min(cores), max(cores)
+    for kind in tables:
+        for e in engines:
+            if lo != hi:
+                ratio = rate[kind, e, hi] / rate[kind, e, lo]
+                print(f"{kind} {e}: {hi} cores / {lo} = {ratio:.2f}x (ideal {hi / lo:.2f}x)")
+        if "ray" in engines and "local" in engines:
+            for w in cores:
+                print(
+                    f"{kind} ray / local on {w} core(s): {rate[kind, 'ray', w] / rate[kind, 'local', w]:.2f}x"
+                )
+
+
+def _row(table: Path, cfg: Config, engine: str, cores: int) -> tuple[float, dict, float]:
+    """Seconds, timings and (Ray) start-up seconds of one row, on the `cores` CPUs this process has."""
+    if engine == "local":
+        seconds, timings = run(table, cfg, LocalEngine())
+        return seconds, timings, 0.0
+    import ray
+
+    from reelcast.media.ray_engine import RayEngine
+
+    cfg.scale.num_cpus = cores
+    ray_engine = RayEngine(cfg.scale)
+    try:
+        seconds, timings = run(table, cfg, ray_engine)  # starts a private instance: timed apart
+    finally:
+        ray.shutdown()
+    return seconds, timings, ray_engine.start_seconds
 
 
 if __name__ == "__main__":

@@ -137,11 +137,15 @@ class VideoConfig:
     model: str = "microsoft/resnet-50"
     temporal: str = "conv"  # conv | gru | lstm
     batch_size: int = 32
-    # auto = bf16 autocast where the CPU has native bf16 units (2.7x faster, cosine >= 0.994 to fp32),
-    # else fp32; fp32 forces fp32. The cache keeps the two apart.
-    precision: str = "auto"
+    # fp32 | bf16 | auto (bf16 autocast where the CPU/GPU has native bf16 units, else fp32). bf16 runs
+    # the CNN 2-5x faster on AMX CPUs, but is opt-in: on real trailer frames MobileNetV2's features were
+    # cosine 0.985 to fp32 on the worst (low-contrast) frames (encoders/frames.py). The cache keeps the
+    # precisions apart.
+    precision: str = "fp32"
     compile: bool = False  # torch.compile: ~2x faster encoding after ~10 s of compiling; for long jobs
-    threads: int = 0  # torch threads while encoding frames; 0 = torch's default
+    # torch threads of each frame encoder. 0: one per extraction encoder process/actor (see
+    # scale.encode_actors), torch's default for the in-process encoder (one trailer, predictions).
+    threads: int = 0
 
 
 @dataclass
@@ -265,9 +269,14 @@ class ScaleConfig:
     engine: str = "local"  # local (worker processes on this machine) | ray (Ray Data, pip reelcast[ray])
     # None: start a private Ray instance on this machine; "auto" or HOST:PORT: join a running cluster.
     address: str | None = None
-    num_cpus: int = 0  # CPUs of a private Ray instance; 0 = all of this machine's
-    encode_actors: int = 1  # fixed size of the frame/text encoder actor pool (one GPU each when present)
-    encode_batch: int = 4  # films per encoder batch
+    # CPUs extraction uses on this machine: the local engine's frame encoders, or a private Ray
+    # instance; 0 = every CPU this process may run on (its affinity mask).
+    num_cpus: int = 0
+    # Frame encoders (local processes, Ray actors; text actors too). 0 = sized to the cores: one per GPU
+    # where the cluster has GPUs, else one per `video.threads` CPUs (one single-threaded encoder per
+    # core by default: no OpenMP stalls beside busy decode workers, features independent of the count).
+    encode_actors: int = 0
+    encode_batch: int = 4  # films per encoder batch; the CNN's forward batches span them
     decode_cpus: float = 1.0  # CPUs reserved by one decode task
     # CPUs reserved by one encoder actor (its torch threads: this, at least 1). 0: it shares the cores
     # the decode tasks take, like the local engine's CNN beside its workers (benchmarks/extract.py,

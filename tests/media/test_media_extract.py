@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -107,7 +108,16 @@ def test_killed_extract_resumes_to_the_same_features(trailer_table, tiny_resnet,
     proc.wait()
     done_at_kill = done_count(cache)
     assert 0 < done_at_kill < N_FILMS, f"kill landed after {done_at_kill} films; cannot test resuming"
-    assert not list(cache.rglob("*.tmp")), "a killed run left half-written files visible"
+    # Entries are written under a hidden temporary name and renamed: a kill in the middle of a write
+    # (films are stored in bursts, a batch of films at a time) may leave a hidden `.name.*.tmp`, never
+    # a torn entry under an entry's own name.
+    entries = [p for p in cache.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert not [p for p in entries if p.suffix == ".tmp"], "a killed run left half-written files visible"
+    for p in entries:
+        if p.suffix == ".npy":
+            np.load(p)  # raises on a truncated array
+        elif p.suffix == ".json":
+            json.loads(p.read_text())
     # A film is finished once its status record exists (written last); one killed between its
     # feature and status writes is unfinished and rightly redone.
     finished = {p.stem for p in (cache / "media").rglob("*.json")}
@@ -234,3 +244,43 @@ def test_sigkill_of_extract_leaves_no_worker_or_tracker_running(trailer_table, t
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def test_features_on_two_cores_equal_those_on_one(trailer_table, tmp_path, caplog):
+    """fp32 ResNet-50 (random weights), whose float sums change with torch's thread count: extracted
+    with 2 cores (two encoders: this process and a worker process) the stored features equal those
+    extracted with 1, bit for bit."""
+    import logging
+
+    import torch
+    from transformers import ResNetConfig, ResNetModel
+
+    from reelcast.encoders.frames import create_frame_encoder
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model_dir = tmp_path / "resnet50"
+        ResNetModel(ResNetConfig()).save_pretrained(model_dir)
+    films = load_films(trailer_table, require_revenue=False).df.iloc[:6]
+    outs = {}
+    for cores in (1, 2):
+        cfg = small_config(tmp_path / f"cache{cores}", model_dir)
+        cfg.video.precision, cfg.scale.num_cpus, cfg.media.decode_workers = "fp32", cores, cores
+        enc = create_frame_encoder(str(model_dir), precision="fp32")
+        with caplog.at_level(logging.INFO, logger="reelcast.media.engines"):
+            store = FeatureStore(cfg.cache_dir)
+            outs[cores] = extract_media(films, cfg, store, lambda e=enc: e, progress=False)
+        assert f"{cores} frame encoders x 1 torch threads" in caplog.text
+        assert outs[cores][2].all()
+    for a, b in zip(outs[1][:4], outs[2][:4], strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_an_encoder_other_than_the_configured_one_is_refused(trailer_table, tiny_resnet, tmp_path):
+    from reelcast.encoders.frames import create_frame_encoder
+
+    films = load_films(trailer_table, require_revenue=False).df.iloc[:2]
+    cfg = small_config(tmp_path / "cache", tiny_resnet)  # video.precision fp32
+    other = create_frame_encoder(str(tiny_resnet), precision="bf16")
+    with pytest.raises(ValueError, match=r"\+bf16.*wrong id"):
+        extract_media(films, cfg, FeatureStore(cfg.cache_dir), lambda: other, progress=False)

@@ -12,8 +12,11 @@ Speed levers, chosen by `benchmarks/extract.py` (ResNet-50, 2-core Xeon with AMX
 in brackets, baseline NCHW fp32 batch 1: 22), are applied in `encode()`:
 - BatchNorm folded into the preceding convolution, channels_last activations, forward batches of at most
   `CPU_MAX_BATCH` frames on CPU: batch 8 beat 1, 4, 16, 32 and 64 (fp32: 32-36);
-- bf16 autocast where the CPU has native bf16 matrix units (AMX / AVX512-BF16) (bf16: 92-97). It changes
-  the features slightly (cosine ~0.99+ to fp32), so it is part of the encoder id;
+- opt-in bf16 autocast (`precision="bf16"`, or `"auto"`: where the CPU has native bf16 matrix units,
+  AMX / AVX512-BF16, detected from /proc/cpuinfo) (bf16: 92-97). It is off by default because it moves
+  the features more than rounding: on 90 real trailer frames (../shared/media) MobileNetV2's ImageNet
+  features had cosine 0.998 to fp32 on average but 0.985 on the worst frame, low-contrast title cards
+  and fades (relative L2 error up to 19 %). bf16 features are stored under their own encoder id;
 - optionally `torch_compile=True`, inductor with frozen weights (fp32: 41-46, bf16: 200-218), for ~5-15 s
   of compiling per process: worth it for long extraction jobs, not for a handful of clips;
 - optionally `threads`, the torch thread count while encoding. With decode workers busy beside the
@@ -41,6 +44,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_MODEL = "microsoft/resnet-50"
 PRECISIONS = ("auto", "fp32", "bf16")
+# CPU flags of native bf16 matrix units: AMX tiles (Sapphire Rapids+) or AVX512-BF16 (Cooper Lake+, Zen 4).
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 # Largest forward batch on CPU. benchmarks/extract.py on a 2-core Xeon (AMX): ResNet-50 in bf16 runs 81, 97,
 # 86 and 62 images/s at batch 4, 8, 16 and 32 (fp32 folded: 36 at 8, 24 at 32): bigger batches' activations
 # no longer fit in cache, smaller ones pay per-call overhead. GPUs take `batch_size` as given.
@@ -60,7 +65,7 @@ class FrameEncoder:
         dim: int,
         device: str = "cpu",
         batch_size: int = 32,
-        precision: str = "auto",
+        precision: str = "fp32",
         threads: int = 0,
         torch_compile: bool = False,
     ):
@@ -118,8 +123,9 @@ class FrameEncoder:
             for start in range(0, len(frames), step):
                 chunk = torch.from_numpy(np.ascontiguousarray(frames[start : start + step]))
                 n = len(chunk)
-                if self.torch_compile and n < step:
-                    # One batch shape means one compiled graph; the padding costs less than a recompile.
+                if n < step:
+                    # One batch shape: a frame's features then do not depend on how many frames share its
+                    # batch (oneDNN picks kernels by batch size), and torch.compile builds one graph.
                     chunk = torch.cat([chunk, chunk[-1:].expand(step - n, *chunk.shape[1:])])
                 # NHWC -> NCHW as a view: that is exactly the channels_last layout oneDNN prefers.
                 x = chunk.to(self.device).permute(0, 3, 1, 2).float()
@@ -193,7 +199,7 @@ def create_frame_encoder(
     name_or_path: str,
     device: str = "cpu",
     batch_size: int = 32,
-    precision: str = "auto",
+    precision: str = "fp32",
     threads: int = 0,
     torch_compile: bool = False,
 ) -> FrameEncoder:
@@ -205,7 +211,7 @@ def create_frame_encoder(
     )
 
 
-def frame_encoder_id(name_or_path: str, device: str = "cpu", precision: str = "auto") -> str:
+def frame_encoder_id(name_or_path: str, device: str = "cpu", precision: str = "fp32") -> str:
     """The `encoder_id` `create_frame_encoder` would give, without loading big weights."""
     backend, arg = _resolve(name_or_path)
     bf16 = use_bf16(torch.device(device), precision)
@@ -339,10 +345,25 @@ def native_bf16(device: torch.device) -> bool:
         return torch.cuda.is_bf16_supported()
     if device.type != "cpu":
         return False
-    try:
+    flags = cpu_flags()
+    if flags is not None:
+        return any(f in flags for f in BF16_CPU_FLAGS)
+    try:  # no /proc/cpuinfo (macOS, Windows): ask torch's own CPU probes
         return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
     except AttributeError:  # older torch without these probes: stay in fp32
         return False
+
+
+def cpu_flags() -> frozenset[str] | None:
+    """The CPU feature flags the Linux kernel reports (/proc/cpuinfo), or None where there are none."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        return None
+    return None
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:

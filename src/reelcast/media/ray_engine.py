@@ -6,9 +6,11 @@ One row per distinct trailer (films sharing a trailer do it once), through four 
                   downloads as it offers (`ray start --resources='{"reelcast_download": 3}'`); files
                   land in that node's own download cache and travel on as bytes
        -> decode  tasks of scale.decode_cpus: frames, waveform, audio input, the status record
-       -> encode  a fixed pool of scale.encode_actors actors (one GPU each when the cluster has GPUs),
-                  scale.encode_batch films per call, that run the frame CNN and write frames, audio,
-                  then the status record into the store (atomic entries; the record marks a film done)
+       -> encode  a fixed pool of frame encoder actors sized to the cluster (`media.encoding`: one per
+                  GPU, else one single-threaded actor per CPU, or scale.encode_actors), that run the
+                  frame CNN over scale.encode_batch films per call (forward batches span films) and
+                  write frames, audio, then the status record into the store (atomic entries; the
+                  record marks a film done)
        -> driver  reads back only small per-film results, for the progress bar and the timings.
 
 A trailer that cannot be fetched or decoded becomes its film's status, as in the local engine; both
@@ -29,13 +31,13 @@ import os
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from reelcast.config import Config, ScaleConfig
+from reelcast.media.encoding import EncoderPlan, plan_encoders
 from reelcast.progress import Progress
 from reelcast.store.base import is_url
 
@@ -110,12 +112,12 @@ def _fetch_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
 def _decode_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
     """Decode stage: frames, audio input and the film's status record ('' = retry in a later run)."""
     from reelcast.media.download import RETRY_LATER
-    from reelcast.media.records import decode_job, decoded_record, failed_record
+    from reelcast.media.records import decode_film, failed_record
 
-    cfg = Config.from_dict(conf)
     t0 = time.perf_counter()
+    media = conf["media"]
     node = row["node"]
-    frames = np.zeros((0, cfg.media.crop, cfg.media.crop, 3), np.uint8)
+    frames = np.zeros((0, media["crop"], media["crop"], 3), np.uint8)
     audio = np.zeros((0, 0), np.float16)
     if row["fetch_status"] != "ok":
         status, message = row["fetch_status"], row["fetch_message"]
@@ -129,19 +131,15 @@ def _decode_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
                 f.write(row["data"])
             path = tmp
         try:
-            res = decode_job(path, asdict(cfg.media))
+            res = decode_film(path, conf, node)
         finally:
             if tmp:
                 Path(tmp).unlink(missing_ok=True)
-        if res["status"] != "ok":
-            status, message = res["status"], res["message"]
-            rec = failed_record(status, message, node)
-        else:
-            rec, wave_in = decoded_record(res, cfg, node)
-            status, message = "ok", ""
+        status, message, rec = res["status"], res["message"], res["record"]
+        if status == "ok":
             frames = res["frames"]
-            if wave_in is not None:
-                audio = wave_in
+            if res["audio"] is not None:
+                audio = res["audio"]
     return {
         "key": row["key"],
         "line": row["line"],
@@ -169,7 +167,7 @@ class _FrameActor:
             device=device,
             batch_size=v.batch_size,
             precision=v.precision,
-            threads=v.threads or threads,
+            threads=threads,
             torch_compile=v.compile,
         )
         self.store = open_store(cfg.cache_dir)
@@ -177,18 +175,24 @@ class _FrameActor:
         self.start_s = time.perf_counter() - t0  # imports and model load: reported once, with batch 1
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from reelcast.media.encoding import encode_films
         from reelcast.media.records import write_film
 
-        cnn = []
-        for j, key in enumerate(batch["key"]):
-            t0 = time.perf_counter()
-            text = str(batch["record"][j])
-            if text:  # '' = a fetch to retry later: nothing is stored, like the local engine
-                rec = json.loads(text)
-                feats = self.encoder.encode(np.asarray(batch["frames"][j])) if rec["video_ok"] else None
+        # '' = a fetch to retry later: nothing is stored, like the local engine.
+        recs = [json.loads(str(t)) if str(t) else None for t in batch["record"]]
+        with_video = [j for j, rec in enumerate(recs) if rec is not None and rec["video_ok"]]
+        t0 = time.perf_counter()
+        # One CNN pass over the batch's films: its forward batches span films.
+        encoded = encode_films(self.encoder, [batch["frames"][j] for j in with_video])
+        feats = dict(zip(with_video, encoded, strict=True))
+        # The batch's CNN time, shared out by frame count (the films were encoded together).
+        frames = max(1, sum(len(batch["frames"][j]) for j in with_video))
+        share = (time.perf_counter() - t0) / frames
+        cnn = [share * len(batch["frames"][j]) if j in feats else 0.0 for j in range(len(recs))]
+        for j, (key, rec) in enumerate(zip(batch["key"], recs, strict=True)):
+            if rec is not None:
                 audio = np.asarray(batch["audio"][j]) if rec["audio_ok"] else None
-                write_film(self.store, self.ids, str(key), feats, audio, rec)
-            cnn.append(time.perf_counter() - t0)
+                write_film(self.store, self.ids, str(key), feats.get(j), audio, rec)
         return {
             "key": batch["key"],
             "line": batch["line"],
@@ -244,13 +248,25 @@ class RayEngine:
         """cuda when the cluster has GPUs (and the config allows them), else cpu: where actors encode."""
         return "cuda" if self._use_gpus(cfg) else "cpu"
 
+    def plan(self, cfg: Config) -> EncoderPlan:
+        """Encoder actors for the cluster: scale.encode_actors, else one per GPU, or one per CPU.
+
+        An actor's torch threads are video.threads, else its reserved scale.encode_cpus (at least 1).
+        """
+        ray = self._start(cfg)
+        res = ray.cluster_resources()
+        gpus = int(res.get("GPU", 0)) if self._use_gpus(cfg) else 0
+        threads = cfg.video.threads or max(1, int(self.scale.encode_cpus))
+        return plan_encoders(max(1, int(res.get("CPU", 1))), self.scale.encode_actors, threads, gpus)
+
     def _pool(self, cfg: Config) -> dict[str, Any]:
         from ray.data import ActorPoolStrategy
 
-        gpu = self._use_gpus(cfg)
         return {
-            "compute": ActorPoolStrategy(size=max(1, self.scale.encode_actors)),
-            "num_gpus": 1 if gpu else 0,
+            # One batch at a time per actor: a batch waits for a free actor instead of queueing behind a
+            # busy one while another (still loading its model, or at the end of the run) idles.
+            "compute": ActorPoolStrategy(size=self.plan(cfg).encoders, max_tasks_in_flight_per_actor=1),
+            "num_gpus": 1 if self._use_gpus(cfg) else 0,
             "num_cpus": self.scale.encode_cpus,
         }
 
@@ -287,7 +303,9 @@ class RayEngine:
             rows.append({"key": keys[i], "kind": ref.kind, "value": value, "line": line})
         conf = self._conf(cfg)
         device = self.device(cfg)
-        threads = max(1, int(self.scale.encode_cpus))
+        plan = self.plan(cfg)
+        threads = plan.threads
+        log.info("ray: %d trailers, %d frame encoders x %d torch threads", len(rows), plan.encoders, threads)
         fetch_args: dict[str, Any] = {"num_cpus": 0}
         if slots:
             fetch_args["resources"] = {resource: 1}

@@ -39,6 +39,23 @@ def decode_job(path: str, media_cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def decode_film(path: str, conf: dict[str, Any], node: str = "") -> dict[str, Any]:
+    """Worker: one trailer decoded into frames, its audio input and status record (or a failure record).
+
+    Both engines run it in their decode workers, so the audio front end runs there too, off the process
+    that feeds the frame encoders.
+    """
+    cfg = Config.from_dict(conf)
+    res = decode_job(path, conf["media"])
+    out = {"status": res["status"], "message": res.get("message", ""), "decode_s": res["seconds"]}
+    if res["status"] != "ok":
+        return {**out, "record": failed_record(res["status"], res["message"], node), "frames": None}
+    t0 = time.perf_counter()
+    rec, audio = decoded_record(res, cfg, node)
+    out["audio_s"] = time.perf_counter() - t0
+    return {**out, "record": rec, "frames": res["frames"], "audio": audio}
+
+
 def failed_record(status: str, message: str, node: str = "") -> dict[str, Any]:
     """The status record of a film whose trailer could not be fetched or decoded."""
     return {"status": status, "message": message, "video_ok": False, "audio_ok": False, "node": node}
