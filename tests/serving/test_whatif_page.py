@@ -64,9 +64,10 @@ def test_move_the_budget_and_the_chart_follows(model, browser, tmp_path):
         fill_film(page)
         page.click("#predict-btn")
         expect(page.locator("#result")).to_be_visible()
-        # A model without a revenue range or reasons: no such section and no placeholder for it.
-        expect(page.locator("#revenue-box")).to_be_hidden()
-        expect(page.locator("#reasons-box")).to_be_hidden()
+        # The model has a calibrated revenue range and TreeSHAP reasons: both are drawn from the answer.
+        expect(page.locator("#revenue-box")).to_be_visible()
+        expect(page.locator("#revenue-box")).to_contain_text("median")
+        expect(page.locator("#reasons-box")).to_be_visible()
 
         card = page.locator("#whatif")
         expect(card).to_be_visible()
