@@ -161,3 +161,13 @@ def test_masking_an_input_the_encoder_does_not_read_is_an_error_and_checkpoints_
     old = {k: v for k, v in enc.to_dict().items() if k != "neutral"}
     with pytest.raises(ValueError, match="retrain"):
         TabularEncoder.from_dict(old)
+
+
+def test_an_input_no_training_film_had_is_not_read():
+    train = films().drop(columns=["collection"])  # TMDB-5000 has no collection column
+    enc = TabularEncoder(["franchise"], settings=TabularConfig(min_count=1)).fit(train)
+    assert enc.unread == ["collection"] and "collection" not in enc.inputs
+    assert "franchise:collection" not in enc.feature_names
+    assert not np.isnan(enc.encode(train)).all(0).any()  # no column is unknown for every film
+    back = TabularEncoder.from_dict(json.loads(json.dumps(enc.to_dict())))
+    np.testing.assert_array_equal(back.encode(films()), enc.encode(films()))

@@ -145,6 +145,9 @@ class TabularEncoder:
     vocab: dict[str, list[str]] = field(default_factory=dict)  # keywords, companies, countries, language
     tracks: dict[str, dict] = field(default_factory=dict)  # companies / director / cast -> TrackRecord
     neutral: list[float] = field(default_factory=list)  # per output column: training mean where known
+    # Inputs no training film had (TMDB-5000 has no collection): their columns would be constant, so the
+    # encoder does not read them at all.
+    unread: list[str] = field(default_factory=list)
 
     # ---- fit -----------------------------------------------------------------------------------------
     def _read(self, df: pd.DataFrame) -> InputCells:
@@ -186,6 +189,8 @@ class TabularEncoder:
                 mean = float(np.nanmean(x)) if np.isfinite(x).any() else 0.0
                 std = float(np.nanstd(x)) if np.isfinite(x).sum() > 1 else 1.0
                 self.means[c], self.scales[c] = mean, std if std > 0 else 1.0
+        reads = {i for c in self.columns for _, r in self._values(c) for i in r}
+        self.unread = sorted(i for i in reads | {*self._owned_all()} if not inp.get(i)[1].any())
         self.__dict__.pop("_layout_cache", None)
         X = self.encode(df)
         seen = np.isfinite(X).any(0)
@@ -234,6 +239,16 @@ class TabularEncoder:
             return [(f"people:{f}", ("director",) if f.startswith("d") else ("cast",)) for f in names]
         return [(c, group_inputs(c))]
 
+    def _owned_all(self) -> list[str]:
+        return [i for c in self.columns for i in group_inputs(c)]
+
+    def _kept(self, c: str) -> list[tuple[str, tuple[str, ...]]]:
+        """The value columns of a group that read no unread input."""
+        return [(n, r) for n, r in self._values(c) if not set(r) & set(self.unread)]
+
+    def _kept_names(self, c: str) -> set[str]:
+        return {n for n, _ in self._kept(c)}
+
     def _layout(self) -> tuple[list[str], list[tuple[str, ...]], dict[str, list[str]]]:
         """(output names, inputs each output reads (() for known columns), known inputs owned per group)."""
         cached = self.__dict__.get("_layout_cache")
@@ -241,10 +256,10 @@ class TabularEncoder:
             return cached
         names, reads, owned, seen = [], [], {}, set()
         for c in self.columns:
-            vals = self._values(c)
+            vals = self._kept(c)
             names += [n for n, _ in vals]
             reads += [r for _, r in vals]
-            owned[c] = [i for i in group_inputs(c) if i not in seen]
+            owned[c] = [i for i in group_inputs(c) if i not in seen and i not in self.unread]
             seen.update(owned[c])
             names += [f"known:{i}" for i in owned[c]]
             reads += [()] * len(owned[c])
@@ -281,7 +296,7 @@ class TabularEncoder:
         out, start = {}, 0
         _, _, owned = self._layout()
         for c in self.columns:
-            width = len(self._values(c)) + len(owned[c])
+            width = len(self._kept(c)) + len(owned[c])
             if width:
                 out[c] = np.arange(start, start + width)
             start += width
@@ -294,7 +309,8 @@ class TabularEncoder:
         _, reads, owned = self._layout()
         parts = []
         for c in self.columns:
-            parts.append(self._group(inp, c))
+            keep = [j for j, (name, _) in enumerate(self._values(c)) if name in self._kept_names(c)]
+            parts.append(self._group(inp, c)[:, keep])
             known = [inp.get(i)[1].astype(np.float32) for i in owned[c]]
             parts.append(np.stack(known, 1) if known else np.zeros((inp.n, 0), np.float32))
         X = np.concatenate(parts, axis=1).astype(np.float64) if parts else np.zeros((inp.n, 0))
@@ -419,6 +435,7 @@ class TabularEncoder:
             "vocab": self.vocab,
             "tracks": self.tracks,
             "neutral": self.neutral,
+            "unread": self.unread,
         }
 
     @classmethod
@@ -438,4 +455,5 @@ class TabularEncoder:
             vocab={k: list(v) for k, v in d.get("vocab", {}).items()},
             tracks=dict(d.get("tracks", {})),
             neutral=[float(v) for v in d["neutral"]],
+            unread=list(d.get("unread", [])),
         )
