@@ -7,17 +7,21 @@ Keywords are crowd tags and some are written after release ("box office flop", "
 tags). Every keyword in at least --min-films training films becomes an indicator; the table ranks them by
 mutual information with the 8 revenue classes (edges = the training films' quantiles), with each tag's
 film count, the mean class of its films and whether features.leakage refuses it. A second table lists
-every keyword the refusal rule matches, however rare, so the rule's reach can be checked.
+every keyword the refusal rule matches, however rare, so the rule's reach can be checked. A third
+table backs the `none_means_unknown` default: films whose TMDB list is empty against the rest, by
+their TMDB vote count and how often their other crowd-filled fields (tagline, budget) are blank.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.feature_selection import mutual_info_classif
 
 from reelcast.config import SPLITS, DataConfig
@@ -73,6 +77,26 @@ def main() -> None:
         train_has = np.array([k in ks for ks in lists])
         mean = f"{y[train_has].mean():.2f}" if train_has.any() else "-"
         print(f"  {k:<40} {all_counts[k]:>4} films, training mean class {mean}")
+    empty_lists()
+
+
+def empty_lists() -> None:
+    """How the films with an empty TMDB list differ from the rest (films with revenue only)."""
+    raw = pd.read_csv(TMDB)
+    raw = raw[raw["revenue"] > 0]
+    print(f"\nempty TMDB lists among the {len(raw)} films with revenue (vote_count is read only here):")
+    print(
+        f"{'column':<22} {'empty':>5}  {'median votes empty/rest':>23}  {'no tagline':>12}  {'budget 0':>11}"
+    )
+    for col in ("keywords", "production_companies", "production_countries", "genres"):
+        empty = raw[col].map(lambda s: len(json.loads(s)) == 0).to_numpy()
+        votes = f"{raw['vote_count'][empty].median():.0f} / {raw['vote_count'][~empty].median():.0f}"
+        tag = raw["tagline"].isna().to_numpy()
+        zero = (raw["budget"] == 0).to_numpy()
+        print(
+            f"{col:<22} {empty.sum():>5}  {votes:>23}  {tag[empty].mean():>5.0%} / {tag[~empty].mean():>3.0%}"
+            f"  {zero[empty].mean():>4.0%} / {zero[~empty].mean():>3.0%}"
+        )
 
 
 if __name__ == "__main__":

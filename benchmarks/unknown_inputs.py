@@ -1,7 +1,7 @@
 """Does a tree model survive test films that lack feature groups? Unknown-as-none vs unknown + group dropout.
 
     python benchmarks/unknown_inputs.py                  # TMDB-5000, split 80-10-10, seed 42
-    python benchmarks/unknown_inputs.py --dropout 0.3 --seed 7
+    python benchmarks/unknown_inputs.py --seeds 42 7 11 --dropout 0.3
 
 Plain scikit-learn HistGradientBoosting on TabularEncoder columns (every pre-release group TMDB-5000
 has; no people table), trained on the split's training films with all inputs, scored on its test
@@ -12,6 +12,9 @@ films with some inputs taken away. Models (columns of the table):
   new+d the same, trained with group dropout: every input made unknown for --dropout of the training
         films, independently (features.tabular.TabularEncoder.group_dropout)
   off+d none_means_unknown off, with group dropout (to choose the default)
+  new+do  group dropout of the optional inputs only (BASIC_INPUTS, which every film has, stay)
+  off+do  the same with none_means_unknown off
+  new+copy  every training film as it is plus a copy with each optional input dropped at 50 %
   own   trees trained without the lost inputs at all (the honest score for that input set)
 Scores: exact / 1-away / QWK of the argmax class on the test films. Class edges are equal-frequency
 quantiles of the training films' revenue.
@@ -24,6 +27,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -37,7 +41,7 @@ from reelcast.data.classes import assign_classes, fit_quantile_thresholds  # noq
 from reelcast.data.splits import make_split, revenue_strata  # noqa: E402
 from reelcast.data.table import load_films  # noqa: E402
 from reelcast.evaluation.metrics import accuracy, one_away_accuracy, qwk  # noqa: E402
-from reelcast.features.tabular import TabularEncoder, default_columns  # noqa: E402
+from reelcast.features.tabular import BASIC_INPUTS, TabularEncoder, default_columns  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 TMDB = SHARED / "data/tmdb_5000/tmdb_5000_movies.csv"
@@ -78,63 +82,92 @@ def fit_trees(X: np.ndarray, y: np.ndarray, split, seed: int) -> HistGradientBoo
     return model.fit(X[split.train], y[split.train], X_val=X[va], y_val=y[va])
 
 
-def scores(y: np.ndarray, pred: np.ndarray) -> str:
-    """exact / 1-away / QWK."""
-    return f"{accuracy(y, pred):.3f} / {one_away_accuracy(y, pred):.3f} / {qwk(y, pred):.3f}"
+def scores(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """exact, 1-away, QWK."""
+    return np.array([accuracy(y, pred), one_away_accuracy(y, pred), qwk(y, pred)])
+
+
+def run(
+    films: pd.DataFrame, seed: int, split_name: str, dropout: float, names: list[str]
+) -> dict[tuple[str, str], np.ndarray]:
+    """(loss row, model) -> exact, 1-away, QWK on one seeded split, for the named models."""
+    revenue = films["revenue_musd"].to_numpy(float)
+    split = make_split(revenue_strata(revenue, 8), SPLITS[split_name], seed, name=split_name)
+    y = assign_classes(revenue, fit_quantile_thresholds(revenue[split.train]))
+    columns = default_columns(films)
+    train, test, test_y = films.iloc[split.train], films.iloc[split.test], y[split.test]
+    out = {}
+    for name, none_unknown, how in MODELS:
+        if name not in names:
+            continue
+        enc = TabularEncoder(columns, settings=TabularConfig(none_means_unknown=none_unknown)).fit(train)
+        X, fit_split, fit_y = enc.encode(films), split, y
+        rng = np.random.default_rng(seed)
+        optional = [i for i in enc.inputs if i not in BASIC_INPUTS]
+        if how == "all":
+            X[split.train] = enc.group_dropout(X[split.train], dropout, rng)
+        elif how == "optional":
+            X[split.train] = enc.group_dropout(X[split.train], dropout, rng, optional)
+        elif how == "copy":  # every training film as it is, plus a copy with optional inputs dropped
+            copy = enc.group_dropout(X[split.train], 0.5, rng, optional)
+            X, fit_y = np.concatenate([X, copy]), np.concatenate([y, y[split.train]])
+            extra = np.arange(len(films), len(X))
+            fit_split = dataclasses.replace(split, train=np.concatenate([split.train, extra]))
+        model = fit_trees(X, fit_y, fit_split, seed)
+        for row, lost in LOSSES.items():
+            X = enc.encode(lose(test, lost, as_none=name == "old"))
+            out[row, name] = scores(test_y, model.predict(X))
+    for row, lost in LOSSES.items() if "own" in names else ():
+        if not lost:
+            out[row, "own"] = run(films, seed, split_name, dropout, ["new"])[row, "new"]
+            continue
+        kept = films.drop(columns=lost)
+        enc = TabularEncoder(default_columns(kept), settings=TabularConfig()).fit(kept.iloc[split.train])
+        own = fit_trees(enc.encode(kept), y, split, seed)
+        out[row, "own"] = scores(test_y, own.predict(enc.encode(kept.iloc[split.test])))
+    return out
+
+
+MODELS = (
+    ("old", False, None),
+    ("new", True, None),
+    ("new+d", True, "all"),
+    ("off+d", False, "all"),
+    ("new+do", True, "optional"),
+    ("off+do", False, "optional"),
+    ("new+copy", True, "copy"),
+)
 
 
 def main() -> None:
     """Print the table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", default="80-10-10", choices=list(SPLITS))
-    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42])
     ap.add_argument("--dropout", type=float, default=0.3)
+    every = [m for m, _, _ in MODELS] + ["own"]
+    ap.add_argument("--models", nargs="+", default=every, choices=every, help="columns to run (default all)")
     args = ap.parse_args()
     if not TMDB.exists():
         sys.exit(f"{TMDB} not found: this benchmark needs ../shared/data beside the repository")
     logging.basicConfig(level=logging.ERROR)
     films = load_films(TMDB, DataConfig()).df
-    revenue = films["revenue_musd"].to_numpy(float)
-    split = make_split(revenue_strata(revenue, 8), SPLITS[args.split], args.seed, name=args.split)
-    y = assign_classes(revenue, fit_quantile_thresholds(revenue[split.train]))
-    columns = default_columns(films)
-    train = films.iloc[split.train]
-    test_y = y[split.test]
-    print(f"TMDB-5000, {len(films)} films, split {split.name} {split.sizes()}, seed {args.seed}")
-    print(f"columns: {', '.join(columns)}; group dropout {args.dropout:.0%} of training films per input")
-
-    models = {}
-    for name, none_unknown, dropout in (
-        ("old", False, 0.0),
-        ("new", True, 0.0),
-        ("new+d", True, args.dropout),
-        ("off+d", False, args.dropout),
-    ):
-        enc = TabularEncoder(columns, settings=TabularConfig(none_means_unknown=none_unknown)).fit(train)
-        X = enc.encode(films)
-        if dropout:
-            rng = np.random.default_rng(args.seed)
-            X[split.train] = enc.group_dropout(X[split.train], dropout, rng)
-        models[name] = (enc, fit_trees(X, y, split, args.seed))
-
-    head = f"{'test films lose':<32}" + "".join(f"{m:>22}" for m in [*models, "own"])
-    print("exact / 1-away / QWK on the test films (argmax)")
-    print(head)
-    test = films.iloc[split.test]
-    for row, lost in LOSSES.items():
-        cells = []
-        for name, (enc, model) in models.items():
-            X = enc.encode(lose(test, lost, as_none=name == "old"))
-            cells.append(scores(test_y, model.predict(X)))
-        if lost:
-            kept = films.drop(columns=lost)
-            own_cols = default_columns(kept)
-            enc = TabularEncoder(own_cols, settings=TabularConfig()).fit(kept.iloc[split.train])
-            own = fit_trees(enc.encode(kept), y, split, args.seed)
-            cells.append(scores(test_y, own.predict(enc.encode(kept.iloc[split.test]))))
-        else:
-            cells.append("(= new)")
-        print(f"{row:<32}" + "".join(f"{c:>22}" for c in cells), flush=True)
+    print(f"TMDB-5000, {len(films)} films, split {args.split}, seeds {' '.join(map(str, args.seeds))}")
+    print(f"columns: {', '.join(default_columns(films))}")
+    print(f"group dropout: {args.dropout:.0%} of training films per input, independently")
+    names = [m for m in every if m in args.models]
+    runs = [run(films, seed, args.split, args.dropout, names) for seed in args.seeds]
+    stat = "mean over seeds" if len(runs) > 1 else "one split"
+    print(f"exact / 1-away / QWK on the test films (argmax), {stat}")
+    print(f"{'test films lose':<32}" + "".join(f"{m:>22}" for m in names))
+    for row in LOSSES:
+        cells = [np.mean([r[row, m] for r in runs], axis=0) for m in names]
+        print(f"{row:<32}" + "".join(f"{c[0]:.3f} / {c[1]:.3f} / {c[2]:.3f}".rjust(22) for c in cells))
+    if len(runs) > 1:
+        print("QWK standard deviation over seeds")
+        for row in LOSSES:
+            sd = [np.std([r[row, m][2] for r in runs], ddof=1) for m in names]
+            print(f"{row:<32}" + "".join(f"{v:>22.3f}" for v in sd))
 
 
 if __name__ == "__main__":

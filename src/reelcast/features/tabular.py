@@ -70,6 +70,8 @@ GROUP_INPUTS = {
     "budget_flags": ("budget_musd",),
     "people": ("director", "cast"),
 }
+# What a studio always has for an upcoming film; the other inputs are optional metadata.
+BASIC_INPUTS = ("title", "year", "runtime", "budget_musd", "release_month", "genres", "release_date")
 # Every request has a title: a film known only by it stays a film without metadata (tabular masked).
 _NOT_METADATA = ("title",)
 # A budget under $10,000 is far below any released feature's cost; TMDB has such rows where the
