@@ -15,6 +15,8 @@ films with some inputs taken away. Models (columns of the table):
   new+do  group dropout of the optional inputs only (BASIC_INPUTS, which every film has, stay)
   off+do  the same with none_means_unknown off
   new+copy  every training film as it is plus a copy with each optional input dropped at 50 %
+  fill, fill+do  new and new+do on the network's view (unknown = training mean + known columns), which
+        reelcast's models read until the trees are given the NaN view
   own   trees trained without the lost inputs at all (the honest score for that input set)
 Scores: exact / 1-away / QWK of the argmax class on the test films. Class edges are equal-frequency
 quantiles of the training films' revenue.
@@ -40,6 +42,7 @@ from reelcast.config import SPLITS, DataConfig, TabularConfig  # noqa: E402
 from reelcast.data.classes import assign_classes, fit_quantile_thresholds  # noqa: E402
 from reelcast.data.splits import make_split, revenue_strata  # noqa: E402
 from reelcast.data.table import load_films  # noqa: E402
+from reelcast.evaluation.evaluate import GBT_MAX_ITER, GBT_PARAMS  # noqa: E402
 from reelcast.evaluation.metrics import accuracy, one_away_accuracy, qwk  # noqa: E402
 from reelcast.features.tabular import BASIC_INPUTS, TabularEncoder, default_columns  # noqa: E402
 
@@ -67,17 +70,8 @@ def lose(films: pd.DataFrame, inputs: list[str], as_none: bool) -> pd.DataFrame:
 
 
 def fit_trees(X: np.ndarray, y: np.ndarray, split, seed: int) -> HistGradientBoostingClassifier:
-    """The plain GBM of benchmarks/tabular_features.py, early-stopped on the validation films."""
-    model = HistGradientBoostingClassifier(
-        learning_rate=0.05,
-        max_leaf_nodes=15,
-        l2_regularization=1.0,
-        max_iter=500,
-        early_stopping=True,
-        scoring="loss",
-        n_iter_no_change=20,
-        random_state=seed,
-    )
+    """The plain GBM of reelcast's baselines (unweighted), early-stopped on the validation films."""
+    model = HistGradientBoostingClassifier(max_iter=GBT_MAX_ITER, random_state=seed, **GBT_PARAMS)
     va = split.val[np.isin(y[split.val], np.unique(y[split.train]))]
     return model.fit(X[split.train], y[split.train], X_val=X[va], y_val=y[va])
 
@@ -101,13 +95,14 @@ def run(
         if name not in names:
             continue
         enc = TabularEncoder(columns, settings=TabularConfig(none_means_unknown=none_unknown)).fit(train)
-        X, fit_split, fit_y = enc.encode(films), split, y
+        fill = name in FILLED
+        X, fit_split, fit_y = (enc.transform(films)[0] if fill else enc.encode(films)), split, y
         rng = np.random.default_rng(seed)
         optional = [i for i in enc.inputs if i not in BASIC_INPUTS]
         if how == "all":
             X[split.train] = enc.group_dropout(X[split.train], dropout, rng)
         elif how == "optional":
-            X[split.train] = enc.group_dropout(X[split.train], dropout, rng, optional)
+            X[split.train] = enc.group_dropout(X[split.train], dropout, rng, optional, fill=fill)
         elif how == "copy":  # every training film as it is, plus a copy with optional inputs dropped
             copy = enc.group_dropout(X[split.train], 0.5, rng, optional)
             X, fit_y = np.concatenate([X, copy]), np.concatenate([y, y[split.train]])
@@ -115,7 +110,8 @@ def run(
             fit_split = dataclasses.replace(split, train=np.concatenate([split.train, extra]))
         model = fit_trees(X, fit_y, fit_split, seed)
         for row, lost in LOSSES.items():
-            X = enc.encode(lose(test, lost, as_none=name == "old"))
+            lost_films = lose(test, lost, as_none=name == "old")
+            X = enc.transform(lost_films)[0] if fill else enc.encode(lost_films)
             out[row, name] = scores(test_y, model.predict(X))
     for row, lost in LOSSES.items() if "own" in names else ():
         if not lost:
@@ -136,7 +132,11 @@ MODELS = (
     ("new+do", True, "optional"),
     ("off+do", False, "optional"),
     ("new+copy", True, "copy"),
+    ("fill", True, None),
+    ("fill+do", True, "optional"),
 )
+# Models that read the network's view (`transform`: unknown = the training mean, plus known columns).
+FILLED = ("fill", "fill+do")
 
 
 def main() -> None:

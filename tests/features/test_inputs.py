@@ -142,10 +142,20 @@ def test_group_dropout_masks_a_share_of_films_per_input_and_is_seeded():
     np.testing.assert_array_equal(a, b)
     known, was = enc.known(a), enc.known(X)
     shares = (was & ~known).sum(0) / was.sum(0)  # of the films that had the input
-    title = enc.inputs.index("title")
-    assert known[:, title].all()  # a title alone is never metadata to drop
-    others = np.delete(shares, title)
-    assert (others > 0.22).all() and (others < 0.38).all()
+    optional = [enc.inputs.index(i) for i in enc.optional_inputs]
+    assert enc.optional_inputs == [
+        "keywords",
+        "companies",
+        "countries",
+        "language",
+        "collection",
+        "director",
+        "cast",
+    ]
+    assert ((shares[optional] > 0.22) & (shares[optional] < 0.38)).all()
+    assert (np.delete(shares, optional) == 0).all()  # the basics every film has stay as they are
+    every = enc.known(enc.group_dropout(X, 0.3, np.random.default_rng(0), enc.inputs))
+    assert (every.mean(0) < 1).all()
     # Only unknowns are added: every known value left is the original one.
     values = np.array([bool(r) for r in enc.column_inputs])
     keep = ~np.isnan(a) & values

@@ -284,6 +284,13 @@ class TabularEncoder:
         return [i for own in self._layout()[2].values() for i in own]
 
     @property
+    def optional_inputs(self) -> list[str]:
+        """The inputs a film may lack beyond BASIC_INPUTS (what group dropout masks by default).
+
+        Dropping the basics too costs more on full films than it gains (benchmarks/unknown_inputs.py)."""
+        return [i for i in self.inputs if i not in BASIC_INPUTS]
+
+    @property
     def column_inputs(self) -> list[tuple[str, ...]]:
         """Per output column, the inputs it reads (empty for the known columns)."""
         return list(self._layout()[1])
@@ -367,8 +374,9 @@ class TabularEncoder:
         inputs: list[str] | None = None,
         fill: bool = False,
     ) -> np.ndarray:
-        """A copy of X with each input made unknown, independently, for a `rate` share of the films."""
-        inputs = [i for i in self.inputs if i not in _NOT_METADATA] if inputs is None else inputs
+        """A copy of X with each input (default: `optional_inputs`) made unknown, independently, for a
+        `rate` share of the films: training films then show the model what a film lacking them looks like."""
+        inputs = self.optional_inputs if inputs is None else inputs
         out = X
         for i in inputs:
             out = self.mask_inputs(out, rng.random(len(X)) < rate, [i], fill=fill)
