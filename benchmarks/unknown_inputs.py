@@ -6,8 +6,9 @@
 Plain scikit-learn HistGradientBoosting on TabularEncoder columns (every pre-release group TMDB-5000
 has; no people table), trained on the split's training films with all inputs, scored on its test
 films with some inputs taken away. Models (columns of the table):
-  old   unknown as none: the test films' lost inputs arrive as empty lists / strings, which is what a
-        table without the column gives today, and empty means "none" (none_means_unknown off)
+  old   reelcast's encoder before this change, read from git (OLD_COMMIT): the test films' lost
+        inputs arrive as empty lists / strings, which is what a table without the column gives today
+  none  unknown as none with today's encoder: none_means_unknown off, no dropout
   new   unknown kept apart (none_means_unknown on), trees read NaN; no dropout
   new+d the same, trained with group dropout: every input made unknown for --dropout of the training
         films, independently (features.tabular.TabularEncoder.group_dropout)
@@ -31,7 +32,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import logging  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
+import types  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -47,6 +50,8 @@ from reelcast.evaluation.metrics import accuracy, one_away_accuracy, qwk  # noqa
 from reelcast.features.tabular import BASIC_INPUTS, TabularEncoder, default_columns  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The last commit whose TabularEncoder encoded an absent column as "none" (empty list, missing flag).
+OLD_COMMIT = "3ae028f"
 TMDB = SHARED / "data/tmdb_5000/tmdb_5000_movies.csv"
 # Rows: the inputs the test films lose. "basic" keeps what a studio always has for an upcoming film:
 # title, plot, budget, genres, release date, runtime.
@@ -67,6 +72,21 @@ def lose(films: pd.DataFrame, inputs: list[str], as_none: bool) -> pd.DataFrame:
     for i in inputs:
         out[i] = [_EMPTY[i]() if as_none else None for _ in range(len(out))]
     return out
+
+
+def old_encoder():
+    """The TabularEncoder class of OLD_COMMIT, loaded from this repository's git history."""
+    root = Path(__file__).resolve().parents[1]
+    source = subprocess.run(
+        ["git", "-C", str(root), "show", f"{OLD_COMMIT}:src/reelcast/features/tabular.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    module = types.ModuleType("old_tabular")
+    sys.modules["old_tabular"] = module  # dataclasses look their module up by name
+    exec(compile(source, f"{OLD_COMMIT}:tabular.py", "exec"), module.__dict__)
+    return module.TabularEncoder
 
 
 def fit_trees(X: np.ndarray, y: np.ndarray, split, seed: int) -> HistGradientBoostingClassifier:
@@ -91,8 +111,13 @@ def run(
     columns = default_columns(films)
     train, test, test_y = films.iloc[split.train], films.iloc[split.test], y[split.test]
     out = {}
+    if "old" in names:
+        old = old_encoder()(columns).fit(train)
+        model = fit_trees(old.transform(films)[0], y, split, seed)
+        for row, lost in LOSSES.items():
+            out[row, "old"] = scores(test_y, model.predict(old.transform(lose(test, lost, True))[0]))
     for name, none_unknown, how in MODELS:
-        if name not in names:
+        if name not in names or name == "old":
             continue
         enc = TabularEncoder(columns, settings=TabularConfig(none_means_unknown=none_unknown)).fit(train)
         fill = name in FILLED
@@ -110,7 +135,7 @@ def run(
             fit_split = dataclasses.replace(split, train=np.concatenate([split.train, extra]))
         model = fit_trees(X, fit_y, fit_split, seed)
         for row, lost in LOSSES.items():
-            lost_films = lose(test, lost, as_none=name == "old")
+            lost_films = lose(test, lost, as_none=name == "none")
             X = enc.transform(lost_films)[0] if fill else enc.encode(lost_films)
             out[row, name] = scores(test_y, model.predict(X))
     for row, lost in LOSSES.items() if "own" in names else ():
@@ -126,6 +151,7 @@ def run(
 
 MODELS = (
     ("old", False, None),
+    ("none", False, None),
     ("new", True, None),
     ("new+d", True, "all"),
     ("off+d", False, "all"),
