@@ -174,6 +174,9 @@ class TabularConfig:
     # not as "none": in TMDB-5000 such records are blanks nobody filled in (their films have 9-50x fewer
     # votes and lack a tagline 4-6x as often; docs/keyword_audit.md).
     none_means_unknown: bool = True
+    # Share of training films for which each optional input (keywords, companies, ...) is made unknown,
+    # independently, so the network and the trees learn what a film without it looks like (0 = off).
+    group_dropout: float = 0.3
     # None = auto: fused as a modality whenever the table has pre-release metadata.
     use_in_fusion: bool | None = None
     # Post-release columns (votes, ratings, popularity) leak the outcome; off unless asked for.

@@ -38,6 +38,7 @@ from reelcast.data.table import FilmTable, TableReport, canonical_frame, films_f
 from reelcast.encoders.common import resolve_device
 from reelcast.features.featurize import Featurizer, FilmInputs, SplitFeatures
 from reelcast.features.tabular import default_columns
+from reelcast.models import missing
 from reelcast.models.base import Component, FitData
 from reelcast.models.ensemble import Ensemble
 from reelcast.models.network import FusionNetwork
@@ -81,6 +82,7 @@ class RevenuePredictor:
         self.class_counts_: dict[str, list[int]] = {}
         self.encoder_ids_: dict[str, str] = {}
         self.metrics_: dict[str, Any] = {}
+        self.missing_: dict[str, Any] = {}  # validation accuracy with inputs unknown (models.missing)
 
     # ---- the fitted parts, read-only ------------------------------------------------------------------
     @property
@@ -243,8 +245,11 @@ class RevenuePredictor:
             device=self.device,
             progress=self.progress,
             text_dim=self.featurizer.text_encoder.dim if cfg.text.finetune and "text" in net_mods else None,
+            tabular=self.tabular_,
         )
         self.components_ = Ensemble.fit(fit_data, comps, blended)
+        val = inputs.subset(split.val)
+        self.missing_ = {} if modalities else missing.costs(self.components_, self.tabular_, val, y[split.val])
         self.split_ids_ = {
             p: [inputs.film_ids[i] for i in getattr(split, p)] for p in ("train", "val", "test")
         }
@@ -334,6 +339,7 @@ class RevenuePredictor:
         masked (0 for a film without it).
         """
         inputs, table = self.prepare_inputs(data)
+        missing.warn_absent(self.tabular_, self.missing_, inputs, table.source if table else "the films")
         probs = self.proba(inputs)
         pred = self.decide(probs)
         df = pd.DataFrame(
@@ -350,6 +356,7 @@ class RevenuePredictor:
         df["modalities_used"] = [
             ",".join(m for m, on in zip(inputs.modalities, row, strict=True) if on) for row in inputs.mask
         ]
+        df["unknown_inputs"] = [",".join(u) for u in missing.unknown_inputs(self.tabular_, inputs)]
         contrib = self.contributions(inputs, probs)
         for j, m in enumerate(inputs.modalities):
             df[f"contribution_{m}"] = contrib[:, j]
@@ -403,6 +410,7 @@ class RevenuePredictor:
                 why = status.get(f"{m}_message") or status.get("message") or "not given"
                 warnings.append(f"{m} modality missing ({why}); predicted without it")
         k = int(self.decide(probs)[0])
+        unknown = missing.film_report(self.tabular_, self.missing_, inputs, warnings)
         return {
             "title": title,
             "predicted_class": k,
@@ -413,6 +421,7 @@ class RevenuePredictor:
             "contributions": {m: float(c) for m, c in zip(inputs.modalities, contrib, strict=True)},
             "trailer_status": status,
             "warnings": warnings,
+            **unknown,
         }
 
     # ---- evaluate -----------------------------------------------------------------------------------
@@ -427,7 +436,8 @@ class RevenuePredictor:
 
         inputs, table = self.prepare_inputs(data, require_revenue=True)
         y = self.labels_for(table)
-        return classification_metrics(y, self.decide(self.proba(inputs)))
+        counts = missing.table_counts(self.tabular_, self.missing_, inputs, table.source)
+        return {**classification_metrics(y, self.decide(self.proba(inputs))), **counts}
 
     # ---- what the model is ----------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -448,6 +458,7 @@ class RevenuePredictor:
             "temperature": float(self.temperature_),
             "media_mode": str(self.config.media.mode),
             "metrics": dict(self.metrics_),
+            "missing_inputs": dict(self.missing_),
         }
 
     # ---- persistence --------------------------------------------------------------------------------
@@ -464,6 +475,7 @@ class RevenuePredictor:
             "encoder_ids": self.encoder_ids_,
             "ensemble": self.components_.state(),
             "metrics": self.metrics_,
+            "missing": self.missing_,
         }
         return checkpoint.write(directory, payload, cfg)
 
@@ -481,6 +493,7 @@ class RevenuePredictor:
         trust_modified: load even when a file differs from the digest recorded when it was saved.
         """
         state = checkpoint.read(directory, trust_modified=trust_modified)
+        checkpoint.refuse_stale_encoding(state, directory)
         cfg = Config.from_dict(state["config"])
         if overrides:
             cfg.update(overrides)
@@ -492,4 +505,5 @@ class RevenuePredictor:
             c.to(self.device)
         self.encoder_ids_ = dict(state["encoder_ids"])
         self.metrics_ = dict(state.get("metrics") or {})
+        self.missing_ = dict(state.get("missing") or {})
         return self
