@@ -248,8 +248,8 @@ class RevenuePredictor:
             tabular=self.tabular_,
         )
         self.components_ = Ensemble.fit(fit_data, comps, blended)
-        val = inputs.subset(split.val)
-        self.missing_ = {} if modalities else missing.costs(self.components_, self.tabular_, val, y[split.val])
+        val, y_val = inputs.subset(split.val), y[split.val]
+        self.missing_ = {} if modalities else missing.costs(self.components_, self.tabular_, val, y_val)
         self.split_ids_ = {
             p: [inputs.film_ids[i] for i in getattr(split, p)] for p in ("train", "val", "test")
         }

@@ -74,6 +74,7 @@ def predict(
             else:
                 cols = ["film_id", "title", "class_name", "confidence", "modalities_used"]
                 typer.echo(df[cols].to_string(index=False))
+                typer.echo(unknown_counts_line(df["unknown_inputs"], len(df)))
                 if out:
                     typer.echo(f"predictions: {' and '.join(str(w) for w in written)}")
             return
@@ -95,6 +96,18 @@ def predict(
         typer.echo(f"  {m:>8} {c:+.3f}{used}")
     for w in result["warnings"]:
         typer.secho(f"warning: {w}", fg=typer.colors.YELLOW, err=True)
+
+
+def unknown_counts_line(cells, films: int) -> str:
+    """One line: how many of the films lacked each input the model reads (cells: comma lists)."""
+    counts: dict[str, int] = {}
+    for cell in cells:
+        for name in filter(None, str(cell).split(",")):
+            counts[name] = counts.get(name, 0) + 1
+    if not counts:
+        return "unknown inputs: none (every film had every input the model reads)"
+    listed = ", ".join(f"{n} {c}" for n, c in counts.items())
+    return f"unknown inputs (of {films} films): {listed}"
 
 
 def read_description(path: Path) -> str:

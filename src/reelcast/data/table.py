@@ -195,9 +195,10 @@ def canonical_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         row["trailer"] = text(row["trailer"])
         # A field left out (or blank) is unknown: None, never an empty list or "" that means "none".
         for c in _LIST_FIELDS:
-            if not isinstance(row[c], list):
-                blank = not text(row[c])
-                row[c] = None if blank else genre_list(row[c], "comma") if c == "genres" else name_list(row[c])
+            if not isinstance(row[c], list) and not text(row[c]):
+                row[c] = None
+            elif not isinstance(row[c], list):
+                row[c] = genre_list(row[c], "comma") if c == "genres" else name_list(row[c])
         row["language"] = text(row["language"]).lower() or None
         row["collection"] = None if row["collection"] is None else text(row["collection"])
         row["director"] = text(row["director"]) or None

@@ -306,6 +306,8 @@ class ModelService:
             uses_trailers=bool(self.media),
             warnings=redact_paths(warnings),
             trailer_status=redact_paths(status),
+            unknown_inputs=list(result.get("unknown_inputs") or []),
+            expected_accuracy_without_them=result.get("expected_accuracy_without_them"),
         )
 
     def close(self) -> None:
