@@ -253,7 +253,7 @@ class RevenuePredictor:
         self.split_ids_ = {
             p: [inputs.film_ids[i] for i in getattr(split, p)] for p in ("train", "val", "test")
         }
-        self.encoder_ids_ = self._encoder_ids(net_mods)
+        self.encoder_ids_ = self.featurizer.encoder_ids(net_mods, self.external_)
         self.class_counts_ = {
             p: np.bincount(y[getattr(split, p)], minlength=NUM_CLASSES).tolist()
             for p in ("train", "val", "test")
@@ -270,22 +270,6 @@ class RevenuePredictor:
                 "table has none; use --set ensemble.enabled=off or a table with metadata"
             )
         return mode == "on" or (mode == "auto" and has_meta)
-
-    def _encoder_ids(self, modalities: list[str]) -> dict[str, str]:
-        ids = {}
-        if "text" in modalities:
-            ids["text"] = self.featurizer.text_encoder_id()
-        if "video" in modalities:
-            ids["video"] = "simulated" if self.config.media.mode == "simulated" else self.config.video.model
-        if "external" in modalities and self.external_ is not None:
-            ids["external"] = f"file:{Path(self.external_.source).name}"
-        if "audio" in modalities:
-            ids["audio"] = (
-                "simulated"
-                if self.config.media.mode == "simulated"
-                else (f"{self.config.audio.frontend}:{self.config.media.sample_rate}")
-            )
-        return ids
 
     # ---- predict ------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
