@@ -284,7 +284,10 @@ class RevenuePredictor:
         if isinstance(data, FilmInputs):
             return self.shape_inputs(data), None
         table = as_table(data, self.config, require_revenue=require_revenue)
-        return self.shape_inputs(self.featurize(table), table.df), table
+        inputs = self.shape_inputs(self.featurize(table), table.df)
+        if table.source != "<request>":  # one line per table; a request names its gaps in its answer
+            missing.warn_absent(self.tabular_, self.missing_, inputs, table.source)
+        return inputs, table
 
     def shape_inputs(self, inputs: FilmInputs, films: pd.DataFrame | None = None) -> FilmInputs:
         """Inputs shaped for this model: its fitted modalities added, only the ones it reads kept."""
@@ -323,7 +326,6 @@ class RevenuePredictor:
         masked (0 for a film without it).
         """
         inputs, table = self.prepare_inputs(data)
-        missing.warn_absent(self.tabular_, self.missing_, inputs, table.source if table else "the films")
         probs = self.proba(inputs)
         pred = self.decide(probs)
         df = pd.DataFrame(
@@ -420,7 +422,7 @@ class RevenuePredictor:
 
         inputs, table = self.prepare_inputs(data, require_revenue=True)
         y = self.labels_for(table)
-        counts = missing.table_counts(self.tabular_, self.missing_, inputs, table.source)
+        counts = {"unknown_inputs": missing.unknown_counts(self.tabular_, inputs)}
         return {**classification_metrics(y, self.decide(self.proba(inputs))), **counts}
 
     # ---- what the model is ----------------------------------------------------------------------------

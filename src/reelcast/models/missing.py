@@ -137,12 +137,6 @@ def absent_columns(encoder: TabularEncoder | None, inputs: FilmInputs) -> list[s
     return [n for n, c in counts.items() if c == len(inputs)]
 
 
-def table_counts(encoder: TabularEncoder | None, table: dict, inputs: FilmInputs, source: str) -> dict:
-    """{"unknown_inputs": films lacking each input}, after warning once about the columns a table lacks."""
-    warn_absent(encoder, table, inputs, source)
-    return {"unknown_inputs": unknown_counts(encoder, inputs)}
-
-
 def warn_absent(encoder: TabularEncoder | None, table: dict, inputs: FilmInputs, source: str) -> list[str]:
     """Log one warning line when the films lack inputs the model was trained on; return those inputs."""
     absent = absent_columns(encoder, inputs)
