@@ -22,19 +22,26 @@ def load_format1(tiny_bert: Path, tmp_path: Path, **kw) -> RevenuePredictor:
     return RevenuePredictor.load(FORMAT1, overrides=overrides, **kw)
 
 
-def test_format1_model_loads_and_predicts_what_it_predicted(tiny_bert, tmp_path):
-    from reelcast.data.demo import make_catalogue
+def test_format1_model_with_metadata_is_refused_naming_its_format_and_the_fix(tiny_bert, tmp_path):
+    # Its metadata encoder read a missing column as "no keywords, no companies": predictions for films
+    # lacking inputs would be silently wrong, so it is refused with the retrain command.
+    with pytest.raises(ValueError, match=r"checkpoint format 1 .*retrain it: reelcast train --data"):
+        load_format1(tiny_bert, tmp_path)
 
-    expected = json.loads((FORMAT1 / "expected.json").read_text())
-    p = load_format1(tiny_bert, tmp_path)
-    for film in expected["films"]:
-        got = p.predict_film(film["description"], "x", metadata=film["metadata"])["probabilities"]
-        assert got == pytest.approx(film["probabilities"], abs=1e-6)
-    inputs, _ = p.prepare_inputs(make_catalogue(96, seed=3).head(6))
-    comp = p.component_probs(inputs)
-    assert sorted(comp) == sorted(expected["components"])
-    for name, probs in expected["components"].items():
-        np.testing.assert_allclose(comp[name], probs, atol=1e-6, err_msg=name)
+
+def test_format1_model_without_metadata_still_loads(tiny_bert, tmp_path):
+    import torch
+
+    import reelcast.checkpoint as checkpoint
+
+    state = torch.load(FORMAT1 / "best_multimodal_model.pth", weights_only=True)
+    state["tabular"] = None  # a model of the same era that read no metadata
+    folder = tmp_path / "format1_text"
+    folder.mkdir()
+    torch.save(state, folder / "best_multimodal_model.pth")
+    state = checkpoint.read(folder)
+    assert state["upgraded_from"] == 1 and state["inputs"]["tabular"] is None
+    checkpoint.refuse_stale_encoding(state, folder)  # nothing encoded the old way: no refusal
 
 
 def test_format1_is_read_as_format2(tmp_path):

@@ -170,3 +170,49 @@ def test_split_strata_do_not_feed_the_thresholds(tiny_bert, films_csv, tmp_path,
     monkeypatch.setattr("reelcast.predictor.revenue_strata", lambda r, k: np.zeros(len(r), dtype=np.int64))
     after = RevenuePredictor(cfg, progress=False).fit(table, split).thresholds_
     assert np.array_equal(before, after)
+
+
+# ---- outcome-encoding keywords (docs/keyword_audit.md) -------------------------------------------------
+AUDITED_LEAKS = [
+    "cult film",
+    "cult classic",
+    "oscar award",
+    "famous score",
+    "video nasty",
+    "horror movie remade",
+]
+LEAK_FAMILIES = ["box office flop", "Box-Office Bomb", "sleeper hit", "academy award winner", "award-winning"]
+PLOT_TAGS = ["cult", "cult leader", "success", "sequel", "remake", "floppy disk", "police academy", "bomb"]
+
+
+@pytest.mark.parametrize("tag", AUDITED_LEAKS + LEAK_FAMILIES)
+def test_outcome_keywords_are_refused(tag):
+    from reelcast.features.leakage import is_leaky_keyword
+
+    assert is_leaky_keyword(tag)
+
+
+@pytest.mark.parametrize("tag", PLOT_TAGS)
+def test_tags_about_the_film_itself_are_kept(tag):
+    from reelcast.features.leakage import is_leaky_keyword
+
+    assert not is_leaky_keyword(tag)
+
+
+def test_refused_keywords_never_reach_the_features():
+    from reelcast.config import TabularConfig
+    from reelcast.features.tabular import TabularEncoder
+
+    train = pd.DataFrame(
+        {
+            "title": [f"Film {i}" for i in range(6)],
+            "keywords": [["cult film", "hero"], ["cult film", "oscar award"], ["hero"]] * 2,
+            "revenue_musd": [10.0, 900.0, 50.0] * 2,
+        }
+    )
+    enc = TabularEncoder(["keywords", "franchise"], settings=TabularConfig(min_count=1)).fit(train)
+    assert enc.vocab["keywords"] == ["hero"]
+    assert not any("cult" in n or "oscar" in n for n in enc.feature_names)
+    # A film tagged only with refused tags is encoded exactly as a film whose keywords nobody wrote.
+    only = train.iloc[[1]].drop(columns=["revenue_musd"])
+    np.testing.assert_array_equal(enc.encode(only), enc.encode(only.assign(keywords=[None])))

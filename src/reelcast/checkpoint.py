@@ -161,3 +161,17 @@ def upgrade_format1(state: dict[str, Any]) -> dict[str, Any]:
         "ensemble": {"components": components, "blend": ens.get("blend") if ens else None},
         "metrics": state.get("metrics") or {},
     }
+
+
+def refuse_stale_encoding(state: dict[str, Any], path: str | Path) -> None:
+    """Refuse a model whose metadata encoder read a missing column as "none" (no neutral values): its
+    predictions for films lacking inputs would be wrong, and its feature layout is not today's."""
+    tabular = (state.get("inputs") or {}).get("tabular")
+    if tabular is None or "neutral" in tabular:
+        return
+    version = state.get("upgraded_from") or state.get("format_version")
+    raise ValueError(
+        f"{path}: checkpoint format {version} (reelcast {state.get('reelcast_version') or 'unknown'}) "
+        "encodes a missing metadata column as 'no keywords / no companies', which this reelcast no "
+        "longer reads; retrain it: reelcast train --data <your film table> --out <run folder>"
+    )

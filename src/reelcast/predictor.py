@@ -39,6 +39,7 @@ from reelcast.data.table import Data, FilmTable, TableReport, as_table, canonica
 from reelcast.encoders.common import resolve_device
 from reelcast.features.featurize import Featurizer, FilmInputs, SplitFeatures
 from reelcast.features.tabular import default_columns
+from reelcast.models import missing
 from reelcast.models.base import Component, FitData
 from reelcast.models.ensemble import Ensemble, ensemble_wanted
 from reelcast.models.explain import film_reasons, modality_contributions
@@ -74,6 +75,7 @@ class RevenuePredictor:
         self.encoder_ids_: dict[str, str] = {}
         self.metrics_: dict[str, Any] = {}
         self.intervals_: RevenueIntervals | None = None
+        self.missing_: dict[str, Any] = {}  # validation accuracy with inputs unknown (models.missing)
 
     # ---- the fitted parts, read-only ------------------------------------------------------------------
     @property
@@ -245,36 +247,23 @@ class RevenuePredictor:
             progress=self.progress,
             text_dim=self.featurizer.text_encoder.dim if cfg.text.finetune and "text" in net_mods else None,
             aux_targets=aux_targets_of(table, cfg.model.aux_targets),
+            tabular=self.tabular_,
         )
         self.components_ = Ensemble.fit(fit_data, comps, blended)
         self.intervals_ = fit_revenue_intervals(
             fit_data, self.components_.components, cfg.ensemble.revenue_intervals, self.revenue_dollars()
         )
+        val, y_val = inputs.subset(split.val), y[split.val]
+        self.missing_ = {} if modalities else missing.costs(self.components_, self.tabular_, val, y_val)
         self.split_ids_ = {
             p: [inputs.film_ids[i] for i in getattr(split, p)] for p in ("train", "val", "test")
         }
-        self.encoder_ids_ = self._encoder_ids(net_mods)
+        self.encoder_ids_ = self.featurizer.encoder_ids(net_mods, self.external_)
         self.class_counts_ = {
             p: np.bincount(y[getattr(split, p)], minlength=NUM_CLASSES).tolist()
             for p in ("train", "val", "test")
         }
         return self
-
-    def _encoder_ids(self, modalities: list[str]) -> dict[str, str]:
-        ids = {}
-        if "text" in modalities:
-            ids["text"] = self.featurizer.text_encoder_id()
-        if "video" in modalities:
-            ids["video"] = "simulated" if self.config.media.mode == "simulated" else self.config.video.model
-        if "external" in modalities and self.external_ is not None:
-            ids["external"] = f"file:{Path(self.external_.source).name}"
-        if "audio" in modalities:
-            ids["audio"] = (
-                "simulated"
-                if self.config.media.mode == "simulated"
-                else (f"{self.config.audio.frontend}:{self.config.media.sample_rate}")
-            )
-        return ids
 
     # ---- predict ------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -289,7 +278,10 @@ class RevenuePredictor:
         if isinstance(data, FilmInputs):
             return self.shape_inputs(data), None
         table = as_table(data, self.config, require_revenue=require_revenue)
-        return self.shape_inputs(self.featurize(table), table.df), table
+        inputs = self.shape_inputs(self.featurize(table), table.df)
+        if table.source != "<request>":  # one line per table; a request names its gaps in its answer
+            missing.warn_absent(self.tabular_, self.missing_, inputs, table.source)
+        return inputs, table
 
     def shape_inputs(self, inputs: FilmInputs, films: pd.DataFrame | None = None) -> FilmInputs:
         """Inputs shaped for this model: its fitted modalities added, only the ones it reads kept."""
@@ -342,6 +334,7 @@ class RevenuePredictor:
         df["modalities_used"] = [
             ",".join(m for m, on in zip(inputs.modalities, row, strict=True) if on) for row in inputs.mask
         ]
+        df["unknown_inputs"] = [",".join(u) for u in missing.unknown_inputs(self.tabular_, inputs)]
         contrib = self.contributions(inputs, probs)
         for j, m in enumerate(inputs.modalities):
             df[f"contribution_{m}"] = contrib[:, j]
@@ -391,6 +384,7 @@ class RevenuePredictor:
                 why = status.get(f"{m}_message") or status.get("message") or "not given"
                 warnings.append(f"{m} modality missing ({why}); predicted without it")
         k = int(self.decide(probs)[0])
+        unknown = missing.film_report(self.tabular_, self.missing_, inputs, warnings)
         out = {
             "title": title,
             "predicted_class": k,
@@ -403,6 +397,7 @@ class RevenuePredictor:
             "warnings": warnings,
             "revenue": film_revenue(self.intervals_, self.components_, inputs, metadata, breakeven),
             **self.network.labelled_estimates(inputs),
+            **unknown,
         }
         if explain:
             out["reasons"] = film_reasons(self.components_, inputs, self.tabular_, films.iloc[0])
@@ -420,7 +415,8 @@ class RevenuePredictor:
 
         inputs, table = self.prepare_inputs(data, require_revenue=True)
         y = self.labels_for(table)
-        return classification_metrics(y, self.decide(self.proba(inputs)))
+        counts = {"unknown_inputs": missing.unknown_counts(self.tabular_, inputs)}
+        return {**classification_metrics(y, self.decide(self.proba(inputs))), **counts}
 
     # ---- what the model is ----------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -442,6 +438,7 @@ class RevenuePredictor:
             "temperature": float(self.temperature_),
             "media_mode": str(self.config.media.mode),
             "metrics": dict(self.metrics_),
+            "missing_inputs": dict(self.missing_),
         }
 
     # ---- persistence --------------------------------------------------------------------------------
@@ -459,6 +456,7 @@ class RevenuePredictor:
             "ensemble": self.components_.state(),
             "metrics": self.metrics_,
             "revenue_intervals": self.intervals_.to_dict() if self.intervals_ is not None else None,
+            "missing": self.missing_,
         }
         return checkpoint.write(directory, payload, cfg)
 
@@ -476,6 +474,7 @@ class RevenuePredictor:
         trust_modified: load even when a file differs from the digest recorded when it was saved.
         """
         state = checkpoint.read(directory, trust_modified=trust_modified)
+        checkpoint.refuse_stale_encoding(state, directory)
         cfg = Config.from_dict(state["config"])
         if overrides:
             cfg.update(overrides)
@@ -489,4 +488,5 @@ class RevenuePredictor:
         self.metrics_ = dict(state.get("metrics") or {})
         ri = state.get("revenue_intervals")
         self.intervals_ = RevenueIntervals.from_dict(ri) if ri else None
+        self.missing_ = dict(state.get("missing") or {})
         return self

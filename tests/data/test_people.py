@@ -44,8 +44,10 @@ def test_join_by_title_and_exact_year_then_report(tmp_path):
         }
     )
     report = join_people(films, imdb5000(tmp_path))
-    assert films["director"].tolist() == ["Ann Lee", "Bo Ray", "", ""]  # no year in the file; wrong year
-    assert films["cast"].tolist()[1] == ["Star B"]
+    assert films["director"].tolist()[:2] == ["Ann Lee", "Bo Ray"]
+    # No year in the file, a wrong year: the people of those films are unknown, not "nobody".
+    assert films["director"].isna().tolist() == [False, False, True, True]
+    assert films["cast"].tolist()[1] == ["Star B"] and films["cast"].isna().tolist()[2:] == [True, True]
     assert report["matched"] == 2 and report["hit_rate"] == 0.5
     assert report["by_method"] == {"id": 0, "title+year": 2}
 

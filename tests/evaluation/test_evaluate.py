@@ -186,7 +186,7 @@ def test_presence_read_back_from_features_matches_transform(catalogue):
     assert present[:3].tolist() == [False] * 3 and present[3:].all()
     assert np.array_equal(importance.tabular_presence(enc, X), present)
     blocks = importance.column_blocks(enc)
-    assert [len(b) for b in blocks.values()] == [2, 2, 2, len(enc.genres)]
+    assert [len(b) for b in blocks.values()] == [2, 2, 2, len(enc.genres) + 1]  # + known:genres
 
 
 def test_significance_sentences_say_better_only_when_it_is():

@@ -58,29 +58,34 @@ def test_budget_is_log_scaled_and_negative_budget_is_missing():
     assert enc.means["budget_musd"] == pytest.approx(logs.mean())
     f, present = enc.transform(frame(budget_musd=[99.0, -5.0]))
     assert f[0, 0] == pytest.approx((math.log(100) - logs.mean()) / logs.std(), rel=1e-5)
-    assert f[1].tolist() == [0.0, 1.0] and present.tolist() == [True, False]
+    # -5 is no budget: unknown, so the training mean (0 after standardising) and known:budget_musd = 0.
+    assert f[1].tolist() == pytest.approx([0.0, 0.0], abs=1e-6) and present.tolist() == [True, False]
+    assert enc.feature_names == ["budget_musd", "known:budget_musd"]
 
 
 def test_genres_are_multi_hot_and_unseen_genres_are_ignored():
     train = frame(genres=[["Drama"], ["Action", "Comedy"], ["Drama", "Action"]])
     enc = TabularEncoder(["genres"]).fit(train)
     assert enc.genres == ["Action", "Comedy", "Drama"]
-    assert enc.feature_names == ["genre:Action", "genre:Comedy", "genre:Drama"]
+    assert enc.feature_names == ["genre:Action", "genre:Comedy", "genre:Drama", "known:genres"]
     f, present = enc.transform(frame(genres=[["Comedy", "Western"], ["Western"], []]))
-    assert f.tolist() == [[0, 1, 0], [0, 0, 0], [0, 0, 0]]
-    # A film whose only genre is unknown to the model has no usable metadata at all.
-    assert present.tolist() == [True, False, False]
+    # An empty list is unknown (none_means_unknown): the training films' genre shares, known = 0.
+    np.testing.assert_allclose(f, [[0, 1, 0, 1], [0, 0, 0, 1], [2 / 3, 1 / 3, 2 / 3, 0]], rtol=1e-6)
+    # A genre the model never saw is still a known genre list; only the empty one is unknown.
+    assert present.tolist() == [True, True, False]
 
 
 def test_missing_values_are_flagged_and_the_mask_says_whether_anything_is_known():
     train = frame(year=[2000, 2010, None], runtime=[100, None, 120])
     enc = TabularEncoder(["year", "runtime"]).fit(train)
     assert enc.means == {"year": 2005.0, "runtime": 110.0}  # missing values do not enter the statistics
-    assert enc.feature_names == ["year", "year:missing", "runtime", "runtime:missing"]
+    assert enc.feature_names == ["year", "known:year", "runtime", "known:runtime"]
     f, present = enc.transform(frame(year=[None, 2010, None], runtime=[130, None, "n/a"]))
-    assert f[0].tolist() == pytest.approx([0.0, 1.0, 2.0, 0.0])
-    assert f[1, 1] == 0.0 and f[1, 3] == 1.0 and f[1, 2] == 0.0
-    assert f[2].tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert f[0].tolist() == pytest.approx([0.0, 0.0, 2.0, 1.0])
+    assert f[1].tolist() == pytest.approx([1.0, 1.0, 0.0, 0.0])
+    assert f[2].tolist() == pytest.approx([0.0, 0.0, 0.0, 0.0])
+    raw = enc.encode(frame(year=[None], runtime=["n/a"]))  # the trees' view: unknown stays NaN
+    assert np.isnan(raw[0, [0, 2]]).all() and raw[0, [1, 3]].tolist() == [0.0, 0.0]
     assert present.tolist() == [True, True, False]
     assert f.dtype == np.float32 and f.shape == (3, enc.dim)
 
@@ -100,7 +105,8 @@ def test_source_columns_are_read_and_unknown_columns_named():
     df = frame(year=[2000, 2001]).assign(**{"src:Metascore": ["70", ""]})
     enc = TabularEncoder(["Metascore"]).fit(df)
     f, present = enc.transform(df)
-    assert f[:, 1].tolist() == [0.0, 1.0] and present.tolist() == [True, False]
+    assert enc.feature_names == ["Metascore", "known:Metascore"]
+    assert f[:, 1].tolist() == [1.0, 0.0] and present.tolist() == [True, False]
     with pytest.raises(KeyError, match="'Budget2'"):
         TabularEncoder(["Budget2"]).fit(df)
 
@@ -179,37 +185,42 @@ def test_vocabularies_are_the_most_frequent_training_values():
     assert enc.vocab["language"] == ["en"]
     f, present = enc.transform(films8().drop(columns=["revenue_musd"]))
     names = enc.feature_names
-    assert names == ["kw:hero", "keywords:missing", "lang:en", "lang:other", "language:missing"]
+    assert names == ["kw:hero", "known:keywords", "lang:en", "lang:other", "known:language"]
     assert f[:, names.index("lang:other")].tolist() == [0, 0, 0, 1]  # French: not in the vocabulary
-    assert f[:, names.index("keywords:missing")].tolist() == [0, 0, 0, 1]
+    assert f[:, names.index("known:keywords")].tolist() == [1, 1, 1, 0]
     assert present.all()
 
 
 def test_franchise_calendar_and_budget_flags():
-    enc = TabularEncoder(["franchise", "calendar", "budget_flags"]).fit(films8())
-    f, _ = enc.transform(films8().drop(columns=["revenue_musd"]))
+    enc = TabularEncoder(
+        ["franchise", "calendar", "budget_flags"], settings=settings(none_means_unknown=False)
+    )
+    f = enc.fit(films8()).encode(films8().drop(columns=["revenue_musd"]))
     col = {n: f[:, i].tolist() for i, n in enumerate(enc.feature_names)}
     assert col["franchise:title_number"] == [1, 1, 1, 0]  # "Iron Man 2", "Rocky IV: ...", "...: Part 2"
     assert col["franchise:title_part"] == [0, 0, 1, 0]
-    assert col["franchise:sequel_keyword"] == [1, 0, 0, 0]
+    assert col["franchise:sequel_keyword"] == [1, 0, 0, 0]  # Amelie's explicit [] is "none" here
     assert col["franchise:credits_stinger"] == [0, 0, 1, 0]
     assert col["franchise:collection"] == [1, 0, 0, 0]
     # 2010-05-07 Friday in summer season; 2011-11-23 Wednesday before Thanksgiving; 2012-12-25 Christmas.
-    assert col["calendar:dow_fri"] == [1, 0, 0, 0] and col["calendar:dow_wed"] == [0, 1, 0, 0]
-    assert col["calendar:summer_season"] == [1, 0, 0, 0]
-    assert col["calendar:thanksgiving"] == [0, 1, 0, 0]
-    assert col["calendar:christmas"] == [0, 0, 1, 0]
-    assert col["calendar:season_winter"] == [0, 0, 1, 0]
-    assert col["calendar:missing"] == [0, 0, 0, 1]
-    # $30 budget: implausible (flagged, not rescaled); None: missing.
-    assert col["budget_flags:implausible"] == [0, 1, 0, 0]
-    assert col["budget_flags:missing"] == [0, 0, 1, 0]
+    assert col["calendar:dow_fri"][:3] == [1, 0, 0] and col["calendar:dow_wed"][:3] == [0, 1, 0]
+    assert col["calendar:summer_season"][:3] == [1, 0, 0]
+    assert col["calendar:thanksgiving"][:3] == [0, 1, 0]
+    assert col["calendar:christmas"][:3] == [0, 0, 1]
+    assert col["calendar:season_winter"][:3] == [0, 0, 1] and math.isnan(col["calendar:season_winter"][3])
+    assert col["known:release_date"] == [1, 1, 1, 0]
+    # $30 budget: implausible (flagged, not rescaled); None: unknown.
+    assert col["budget_flags:implausible"][:2] == [0, 1] and math.isnan(col["budget_flags:implausible"][2])
+    assert col["known:budget_musd"] == [1, 1, 0, 1]
+    # With empty lists and collections read as unknown (the default), Amelie's keyword flags are unknown.
+    g = TabularEncoder(["franchise"]).fit(films8()).encode(films8())
+    assert np.isnan(g[3, 2:5]).all() and np.isnan(g[1:, 4]).all() and g[3, :2].tolist() == [0, 0]
 
 
 def test_holiday_windows():
     import datetime as dt
 
-    from reelcast.features.tabular import HOLIDAYS, holiday_flags
+    from reelcast.features.signals import HOLIDAYS, holiday_flags
 
     def on(day):
         return [h for h, v in zip(HOLIDAYS, holiday_flags(day), strict=True) if v]

@@ -59,3 +59,16 @@ def test_bad_metadata_in_an_upload_is_a_422_before_the_file(client):
     form = {"description": (None, PLOT), "metadata": (None, '{"budget_musd": "lots"}')}
     r = client.post("/predict/upload", files=form)
     assert r.status_code == 422 and "metadata.budget_musd" in r.text
+
+
+def test_a_request_without_metadata_is_answered_with_the_missing_inputs_named(client):
+    r = client.post("/predict", json={"description": PLOT, "title": "Bare"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert {"budget_musd", "genres", "runtime", "year"} <= set(body["unknown_inputs"])
+    cost = body["expected_accuracy_without_them"]
+    assert set(cost) >= {"exact", "one_away", "qwk", "pattern"} and 0 <= cost["exact"] <= 1
+    assert any(w.startswith("unknown inputs: ") for w in body["warnings"])
+    meta = {"budget_musd": 30, "release_date": "2015-02-10", "genres": ["Horror"], "runtime": 85}
+    full = client.post("/predict", json={"description": PLOT, "metadata": meta}).json()
+    assert full["unknown_inputs"] == [] and full["expected_accuracy_without_them"] is None

@@ -83,6 +83,7 @@ def predict(
                 cols = ["film_id", "title", "class_name", "confidence", "modalities_used", *RANGE_COLUMNS]
                 cols += ["p_revenue_at_least"] if breakeven else []
                 typer.echo(df[[c for c in cols if c in df]].to_string(index=False))
+                typer.echo(unknown_counts_line(df["unknown_inputs"], len(df)))
                 if out:
                     typer.echo(f"predictions: {' and '.join(str(w) for w in written)}")
             return
@@ -134,6 +135,18 @@ def revenue_lines(revenue: dict | None) -> list[str]:
         pa = revenue["p_at_least"]
         lines.append(f"P(revenue >= ${pa['threshold_musd']:,.0f} M) = {pa['p']:.2f}")
     return lines
+
+
+def unknown_counts_line(cells, films: int) -> str:
+    """One line: how many of the films lacked each input the model reads (cells: comma lists)."""
+    counts: dict[str, int] = {}
+    for cell in cells:
+        for name in filter(None, str(cell).split(",")):
+            counts[name] = counts.get(name, 0) + 1
+    if not counts:
+        return "unknown inputs: none (every film had every input the model reads)"
+    listed = ", ".join(f"{n} {c}" for n, c in counts.items())
+    return f"unknown inputs (of {films} films): {listed}"
 
 
 def read_description(path: Path) -> str:

@@ -249,6 +249,8 @@ def evaluate(
     for k in SCALAR_METRICS:
         typer.echo(f"{k:>20}: {metrics[k]:.4f}")
     typer.echo(f"{'films':>20}: {metrics['n']}")
+    for name, count in (metrics.get("unknown_inputs") or {}).items():
+        typer.echo(f"{'unknown ' + name:>20}: {count} films")
     if page:
         from reelcast.reports.html import write_page
         from reelcast.reports.run_page import evaluation_page

@@ -117,8 +117,8 @@ def join_people(films: pd.DataFrame, path: str | Path) -> dict[str, Any]:
             hit, how = by_title.get((title_key(title), _year(year))), "title+year"
         if hit is not None:
             methods[how] += 1
-        directors.append(hit["director"] if hit else "")
-        casts.append(list(hit["cast"]) if hit else [])
+        directors.append(hit["director"] if hit else None)  # a film the table does not know: unknown
+        casts.append(list(hit["cast"]) if hit else None)
     films["director"] = directors
     films["cast"] = casts
     matched = sum(methods.values())

@@ -220,13 +220,20 @@ def read_lists(rec: dict[str, Any], schema: Schema) -> dict[str, Any]:
     def cell(col: str | None) -> Any:
         return rec.get(col) if col else None
 
+    def listed(col: str | None, read: Callable[[Any], list[str]]) -> list[str] | None:
+        # No column or an empty cell: nobody said, so unknown (None); "[]" is an explicit empty list.
+        value = cell(col)
+        return None if not text(value) else read(value)
+
+    language = text(cell(schema.language_col)).lower()
     return {
-        "genres": genre_list(cell(schema.genres_col), schema.genres_format),
-        "keywords": name_list(cell(schema.keywords_col)),
-        "companies": name_list(cell(schema.companies_col)),
-        "countries": name_list(cell(schema.countries_col), ("iso_3166_1", "name")),
-        "language": text(cell(schema.language_col)).lower(),
-        "collection": collection_name(cell(schema.collection_col)),
+        "genres": listed(schema.genres_col, lambda v: genre_list(v, schema.genres_format)),
+        "keywords": listed(schema.keywords_col, name_list),
+        "companies": listed(schema.companies_col, name_list),
+        "countries": listed(schema.countries_col, lambda v: name_list(v, ("iso_3166_1", "name"))),
+        "language": language or None,
+        # In a table with the column a blank cell is "in no collection"; without it, unknown.
+        "collection": collection_name(cell(schema.collection_col)) if schema.collection_col else None,
     }
 
 

@@ -4,6 +4,7 @@ The canonical frame has one row per film and these columns:
     film_id, title, text, revenue_musd, trailer, year, runtime, budget_musd, release_month, genres,
     release_date (Timestamp or NaT), keywords, companies, countries (lists of str), language,
     collection (str, "" when none), line (the row's line in the source file, for error messages)
+A column the table lacks, an empty cell or a request field left out is None (unknown), never [] or "".
 plus every source column under its own name prefixed with `src:` so tabular features can use them.
 A year-only date gives `year` with `release_month` None and `release_date` NaT: the month is unknown.
 """
@@ -192,12 +193,15 @@ def canonical_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         row["text"] = text(row["text"])
         row["title"] = text(row["title"])
         row["trailer"] = text(row["trailer"])
+        # A field left out (or blank) is unknown: None, never an empty list or "" that means "none".
         for c in _LIST_FIELDS:
-            if not isinstance(row[c], list):
+            if not isinstance(row[c], list) and not text(row[c]):
+                row[c] = None
+            elif not isinstance(row[c], list):
                 row[c] = genre_list(row[c], "comma") if c == "genres" else name_list(row[c])
-        row["language"] = text(row["language"]).lower()
-        row["collection"] = text(row["collection"])
-        row["director"] = text(row["director"])
+        row["language"] = text(row["language"]).lower() or None
+        row["collection"] = None if row["collection"] is None else text(row["collection"])
+        row["director"] = text(row["director"]) or None
         try:
             when = parse_release_date(row["release_date"])
         except DateError as e:

@@ -132,6 +132,20 @@ class Featurizer:
 
         return text_encoder_id(self.cfg.text)
 
+    def encoder_ids(self, modalities: list[str], external: ExternalFeatures | None) -> dict[str, str]:
+        """The id of the encoder behind each modality a model reads (saved with it, checked on load)."""
+        cfg, ids = self.cfg, {}
+        if "text" in modalities:
+            ids["text"] = self.text_encoder_id()
+        if "video" in modalities:
+            ids["video"] = "simulated" if cfg.media.mode == "simulated" else cfg.video.model
+        if "external" in modalities and external is not None:
+            ids["external"] = f"file:{Path(external.source).name}"
+        if "audio" in modalities:
+            simulated = cfg.media.mode == "simulated"
+            ids["audio"] = "simulated" if simulated else f"{cfg.audio.frontend}:{cfg.media.sample_rate}"
+        return ids
+
     def build(self, films: pd.DataFrame, text_id: str | None = None) -> FilmInputs:
         """Inputs for every film of a canonical film frame (`text_id`: `text_encoder_id()`, if known)."""
         ids = films["film_id"].astype(str).tolist()

@@ -1,20 +1,25 @@
 """Pre-release metadata as features: standardised numerics, log budget, multi-hot genres, and the
-named feature groups of issue 8 (keywords, companies with their track record, countries, language,
-franchise signals, release calendar, constant-dollar budget, budget flags, people track record).
+named feature groups (keywords, companies with their track record, countries, language, franchise
+signals, release calendar, constant-dollar budget, budget flags, people track record).
+
+Unknown is not none. Every feature reads one or more *inputs* (canonical columns: keywords, companies,
+director, release_date, ...). An input is unknown for a film when the table lacks the column, the cell
+is empty (None / NaN / "" for names), or a request left the field out; an explicit empty list is "none"
+unless `none_means_unknown` (the default: TMDB's empty lists are records nobody filled in, see
+docs/keyword_audit.md). A feature whose input is unknown is NaN in `encode` (the trees route it) and the
+training films' mean of that feature in `transform` (the network), and every input has a `known:<input>`
+column (1 known, 0 unknown), so no unknown is ever encoded as a value training films carried for another
+reason. `mask_inputs` turns inputs unknown for chosen films exactly as if the films had lacked them.
 
 Everything learned (means, scales, vocabularies, the training films' revenue history for the track
-records) is fit on the training films only, and `transform` never reads a revenue. Columns known only
-after release (votes, ratings, popularity) leak the outcome and are refused unless the user
-explicitly allows them.
+records) is fit on the training films only, and `transform` never reads a revenue. Post-release columns
+and outcome-encoding keywords are refused (features.leakage).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import logging
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -23,13 +28,23 @@ import pandas as pd
 
 from reelcast.config import TabularConfig
 from reelcast.data.cpi import to_constant_dollars
-from reelcast.data.table import parse_number
-
-log = logging.getLogger(__name__)
+from reelcast.data.splits import day_and_year
+from reelcast.features.inputs import InputCells
+from reelcast.features.leakage import (  # noqa: F401  (callers import the checks with the encoder)
+    POST_RELEASE,
+    LeakageError,
+    check_leakage,
+)
+from reelcast.features.signals import (
+    CALENDAR_FEATURES,
+    FRANCHISE_FEATURES,
+    calendar_features,
+    franchise_flags,
+)
 
 # The canonical pre-release columns, in the order they are tried.
 PRE_RELEASE = ("year", "runtime", "budget_musd", "release_month", "genres")
-# Named feature groups built from canonical columns (issue 8), in output order.
+# Named feature groups built from canonical columns, in output order.
 GROUPS = (
     "keywords",
     "companies",
@@ -47,27 +62,26 @@ _MULTI_HOT = {
     "companies": ("companies", "company", "companies_top_k"),
     "countries": ("countries", "country", "countries_top_k"),
 }
+# The inputs (canonical columns) each group reads; a plain numeric column reads itself.
+GROUP_INPUTS = {
+    "franchise": ("title", "keywords", "collection"),
+    "calendar": ("release_date",),
+    "budget_real": ("budget_musd", "year"),
+    "budget_flags": ("budget_musd",),
+    "people": ("director", "cast"),
+}
+# What a studio always has for an upcoming film; the other inputs are optional metadata.
+BASIC_INPUTS = ("title", "year", "runtime", "budget_musd", "release_month", "genres", "release_date")
+# Every request has a title: a film known only by it stays a film without metadata (tabular masked).
+_NOT_METADATA = ("title",)
 # A budget under $10,000 is far below any released feature's cost; TMDB has such rows where the
 # number was entered in millions (or thousands). Flagged as implausible, never rescaled.
 IMPLAUSIBLE_BUDGET_MUSD = 0.01
-# Built-in post-release names (all schemas), matched case-insensitively against source columns.
-POST_RELEASE = (
-    "votes",
-    "rating",
-    "metascore",
-    "vote_count",
-    "vote_average",
-    "popularity",
-    "gross",
-    "num_voted_users",
-    "num_user_for_reviews",
-    "num_critic_for_reviews",
-    "imdb_score",
-)
 
 
-class LeakageError(ValueError):
-    """A post-release column was asked for without --allow-post-release."""
+def group_inputs(group: str) -> tuple[str, ...]:
+    """The canonical columns a feature group (or plain column) reads."""
+    return GROUP_INPUTS.get(group, (group,))
 
 
 def _has_values(df: pd.DataFrame, col: str) -> bool:
@@ -94,7 +108,7 @@ def default_columns(df: pd.DataFrame) -> list[str]:
         "companies": ("companies",),
         "countries": ("countries",),
         "language": ("language",),
-        "franchise": ("keywords", "collection"),  # a title alone is not metadata (see _group)
+        "franchise": ("keywords", "collection"),  # a title alone is not metadata
         "calendar": ("release_date",),
         "budget_real": ("budget_musd",),
         "budget_flags": ("budget_musd",),
@@ -108,116 +122,6 @@ def default_columns(df: pd.DataFrame) -> list[str]:
     return cols
 
 
-def check_leakage(columns: list[str], post_release: list[str], allow: bool) -> list[str]:
-    """Raise on post-release columns unless allowed; return the ones used (for the report's warning)."""
-    known = {p.lower() for p in (*POST_RELEASE, *post_release)}
-    leaky = [c for c in columns if c.removeprefix("src:").lower() in known]
-    if leaky and not allow:
-        raise LeakageError(
-            f"tabular columns {', '.join(leaky)} are only known after release and leak the revenue; "
-            "pass --allow-post-release to use them anyway (the report will say so)"
-        )
-    if leaky:
-        log.warning("LEAKAGE: post-release columns used as features: %s", ", ".join(leaky))
-    return leaky
-
-
-def _num(v) -> float:
-    try:
-        x = parse_number(v)
-    except ValueError:
-        return math.nan
-    return math.nan if x is None else x
-
-
-# ---- franchise signals ------------------------------------------------------------------------------
-# A sequel number at the end of the title or before its subtitle: "Toy Story 3", "Rocky IV: ...".
-# Only 2-9 and II-IX: "Apollo 13", "2012", "300" or "Malcolm X" are not sequels.
-_TITLE_NUMBER = re.compile(r"\s(?:[2-9]|II|III|IV|V|VI|VII|VIII|IX)(?:\s*:.*)?$")
-_TITLE_PART = re.compile(r"\b(?:part|chapter|episode|vol\.?|volume)\s+(?:\w+)\b", re.IGNORECASE)
-# TMDB keywords a studio knows before release that mark a franchise film.
-_SEQUEL_KEYWORDS = {"sequel", "prequel", "remake", "reboot", "spin off", "spin-off", "based on comic book"}
-# A scene during or after the credits: set up by the studio, the mark of a planned franchise.
-_STINGER_KEYWORDS = {"duringcreditsstinger", "aftercreditsstinger"}
-
-FRANCHISE_FEATURES = ("title_number", "title_part", "sequel_keyword", "credits_stinger", "collection")
-
-
-def franchise_flags(title: str, keywords: list[str], collection: str) -> list[float]:
-    """Sequel / franchise signals of one film (see FRANCHISE_FEATURES)."""
-    kws = {k.lower() for k in keywords}
-    return [
-        float(bool(_TITLE_NUMBER.search(title))),
-        float(bool(_TITLE_PART.search(title))),
-        float(bool(kws & _SEQUEL_KEYWORDS)),
-        float(bool(kws & _STINGER_KEYWORDS)),
-        float(bool(collection)),
-    ]
-
-
-# ---- release calendar ---------------------------------------------------------------------------------
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_SEASONS = ("winter", "spring", "summer", "autumn")  # Dec-Feb, Mar-May, Jun-Aug, Sep-Nov
-HOLIDAYS = ("memorial_day", "july_4", "thanksgiving", "christmas", "summer_season")
-
-
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
-    """The n-th (1-based; -1 = last) given weekday (Mon=0) of a month."""
-    if n > 0:
-        first = dt.date(year, month, 1)
-        return first + dt.timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-    nxt = dt.date(year + month // 12, month % 12 + 1, 1)
-    last = nxt - dt.timedelta(days=1)
-    return last - dt.timedelta(days=(last.weekday() - weekday) % 7)
-
-
-def holiday_flags(day: dt.date) -> list[float]:
-    """US release windows: the week up to a holiday (films open the Wednesday-Friday before it).
-
-    memorial_day: 7 days before Memorial Day (last Monday of May) to the day; july_4: June 27 - July 7;
-    thanksgiving: 7 days before Thanksgiving (4th Thursday of November) to 3 days after; christmas:
-    December 15-31; summer_season: May 1 to Labor Day (1st Monday of September).
-    """
-    y = day.year
-    memorial = _nth_weekday(y, 5, 0, -1)
-    thanks = _nth_weekday(y, 11, 3, 4)
-    labor = _nth_weekday(y, 9, 0, 1)
-    return [
-        float(memorial - dt.timedelta(days=7) <= day <= memorial),
-        float(dt.date(y, 6, 27) <= day <= dt.date(y, 7, 7)),
-        float(thanks - dt.timedelta(days=7) <= day <= thanks + dt.timedelta(days=3)),
-        float(dt.date(y, 12, 15) <= day <= dt.date(y, 12, 31)),
-        float(dt.date(y, 5, 1) <= day <= labor),
-    ]
-
-
-def calendar_features(date) -> list[float] | None:
-    """Day of week, season and holiday one-hots for a release date; None when there is no date."""
-    if date is None or pd.isna(date):
-        return None
-    d = pd.Timestamp(date).date()
-    dow = [0.0] * 7
-    dow[d.weekday()] = 1.0
-    season = [0.0] * 4
-    season[(d.month % 12) // 3] = 1.0
-    return dow + season + holiday_flags(d)
-
-
-CALENDAR_FEATURES = (*(f"dow_{x}" for x in _DAYS), *(f"season_{x}" for x in _SEASONS), *HOLIDAYS)
-
-
-def _list(v) -> list[str]:
-    return list(v) if isinstance(v, (list, tuple, np.ndarray)) else []
-
-
-def _text(v) -> str:
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-
-
-def _col(df: pd.DataFrame, c: str, empty) -> list:
-    return df[c].tolist() if c in df else [empty() for _ in range(len(df))]
-
-
 def top_values(lists: list[list[str]], k: int, min_count: int) -> list[str]:
     """The k values in the most films (ties by name), each in at least min_count films."""
     counts = Counter(v for vs in lists for v in dict.fromkeys(vs))
@@ -227,11 +131,12 @@ def top_values(lists: list[list[str]], k: int, min_count: int) -> list[str]:
 
 @dataclass
 class TabularEncoder:
-    """Fit on training rows, then turn any rows into a dense float32 matrix and a presence mask.
+    """Fit on training rows, then turn any rows into a dense float32 matrix with unknown inputs marked.
 
-    `columns` holds canonical or `src:` numeric columns, `genres`, and the named groups of GROUPS.
-    Every group ends with a `<group>:missing` flag (1 = the film has no value for it), from which
-    `presence` reads back which films have any metadata.
+    `columns` holds canonical or `src:` numeric columns, `genres`, and the named groups of GROUPS. Each
+    output column reads the inputs in `column_inputs`; `inputs` lists every input the encoder reads, and
+    each has one `known:<input>` column (in the block of the first group reading it). `encode` gives
+    NaN for unknown values (for trees), `transform` the training mean instead (for the network).
     """
 
     columns: list[str]
@@ -241,48 +146,59 @@ class TabularEncoder:
     settings: TabularConfig = field(default_factory=TabularConfig)
     vocab: dict[str, list[str]] = field(default_factory=dict)  # keywords, companies, countries, language
     tracks: dict[str, dict] = field(default_factory=dict)  # companies / director / cast -> TrackRecord
+    neutral: list[float] = field(default_factory=list)  # per output column: training mean where known
+    # Inputs no training film had (TMDB-5000 has no collection): their columns would be constant, so the
+    # encoder does not read them at all.
+    unread: list[str] = field(default_factory=list)
+
+    # ---- fit -----------------------------------------------------------------------------------------
+    def _read(self, df: pd.DataFrame) -> InputCells:
+        return InputCells(df, self.settings.none_means_unknown)
 
     def _raw_numeric(self, df: pd.DataFrame, col: str) -> np.ndarray:
+        inp = self._read(df)
         if col == "budget_real":  # log constant-dollar budget: 1980's $20 M is not 2015's
-            budget = self._raw_numeric(df, "budget_musd")
-            years = np.array([_num(v) for v in _col(df, "year", lambda: None)], dtype=np.float64)
-            real = np.expm1(budget) * to_constant_dollars(np.ones(len(df)), years)
-            return np.log1p(real)
-        source = df[col] if col in df else df.get(f"src:{col}")
-        if source is None:
-            raise KeyError(f"tabular column {col!r} is not in the table")
-        x = np.array([_num(v) for v in source], dtype=np.float64)
-        if col == "budget_musd":
-            x = np.log1p(np.where(x >= 0, x, np.nan))  # budgets span 4 orders of magnitude
-        return x
+            budget, years = inp.numeric("budget_musd"), inp.numeric("year")
+            return np.log1p(np.expm1(budget) * to_constant_dollars(np.ones(len(df)), years))
+        return inp.numeric(col)
 
     def fit(self, df: pd.DataFrame) -> TabularEncoder:
-        """Learn standardisation, vocabularies and track records from the (training) rows."""
-        s = self.settings
+        """Learn standardisation, vocabularies, track records and neutral values from the (training) rows."""
+        s, inp = self.settings, self._read(df)
         for c in self.columns:
             if c == "genres":
-                self.genres = sorted({g for gs in df["genres"] for g in gs})
+                self.genres = sorted({g for gs in inp.get("genres")[0] for g in gs})
             elif c in _MULTI_HOT:
                 col, _, k = _MULTI_HOT[c]
-                self.vocab[c] = top_values(
-                    [_list(v) for v in _col(df, col, list)], getattr(s, k), s.min_count
-                )
+                lists = inp.get(col)[0]
+                self.vocab[c] = top_values(lists, getattr(s, k), s.min_count)
                 if c == "companies":
-                    self.tracks["companies"] = self._fit_track(df, [_list(v) for v in _col(df, col, list)])
+                    self.tracks["companies"] = self._fit_track(df, lists)
             elif c == "language":
-                langs = [[_text(v)] if _text(v) else [] for v in _col(df, "language", str)]
+                langs = [[v] if v else [] for v in inp.get("language")[0]]
                 self.vocab[c] = top_values(langs, s.languages_top_k, s.min_count)
             elif c == "people":
-                director = [[_text(v)] if _text(v) else [] for v in _col(df, "director", str)]
-                self.tracks["director"] = self._fit_track(df, director)
-                self.tracks["cast"] = self._fit_track(df, [_list(v) for v in _col(df, "cast", list)])
+                self.tracks["director"] = self._fit_track(
+                    df, [[v] if v else [] for v in inp.get("director")[0]]
+                )
+                self.tracks["cast"] = self._fit_track(df, inp.get("cast")[0])
             elif c in ("franchise", "calendar", "budget_flags"):
                 continue  # fixed rules, nothing to learn
             else:
+                if c != "budget_real" and c not in df and f"src:{c}" not in df:
+                    raise KeyError(f"tabular column {c!r} is not in the table")
                 x = self._raw_numeric(df, c)
                 mean = float(np.nanmean(x)) if np.isfinite(x).any() else 0.0
                 std = float(np.nanstd(x)) if np.isfinite(x).sum() > 1 else 1.0
                 self.means[c], self.scales[c] = mean, std if std > 0 else 1.0
+        reads = {i for c in self.columns for _, r in self._values(c) for i in r}
+        self.unread = sorted(i for i in reads | {*self._owned_all()} if not inp.get(i)[1].any())
+        self.__dict__.pop("_layout_cache", None)
+        X = self.encode(df)
+        seen = np.isfinite(X).any(0)
+        neutral = np.zeros(X.shape[1])
+        neutral[seen] = np.nanmean(X[:, seen].astype(np.float64), axis=0)  # a never-known column stays 0
+        self.neutral = neutral.tolist()
         return self
 
     def _fit_track(self, df: pd.DataFrame, entities: list[list[str]]) -> dict:
@@ -300,77 +216,171 @@ class TabularEncoder:
             cache[name] = TrackRecord.from_dict(self.tracks[name])
         return cache[name]
 
-    def _names(self, c: str) -> list[str]:
+    # ---- layout --------------------------------------------------------------------------------------
+    def _values(self, c: str) -> list[tuple[str, tuple[str, ...]]]:
+        """(name, inputs read) of each value column of one group, without its known columns."""
         if c == "genres":
-            return [f"genre:{g}" for g in self.genres]
+            return [(f"genre:{g}", ("genres",)) for g in self.genres]
         if c in _MULTI_HOT:
-            prefix = _MULTI_HOT[c][1]
-            extra = ["companies:track_max", "companies:track_mean", "companies:track_count"]
-            return (
-                [f"{prefix}:{v}" for v in self.vocab[c]]
-                + (extra if c == "companies" else [])
-                + [f"{c}:missing"]
-            )
+            col, prefix, _ = _MULTI_HOT[c]
+            out = [(f"{prefix}:{v}", (col,)) for v in self.vocab[c]]
+            if c == "companies":
+                out += [(f"companies:{t}", (col,)) for t in ("track_max", "track_mean", "track_count")]
+            return out
         if c == "language":
-            return [f"lang:{v}" for v in self.vocab[c]] + ["lang:other", "language:missing"]
+            return [(f"lang:{v}", ("language",)) for v in [*self.vocab[c], "other"]]
         if c == "franchise":
-            return [f"franchise:{f}" for f in FRANCHISE_FEATURES] + ["franchise:missing"]
+            reads = ("title", "title", "keywords", "keywords", "collection")
+            return [(f"franchise:{f}", (r,)) for f, r in zip(FRANCHISE_FEATURES, reads, strict=True)]
         if c == "calendar":
-            return [f"calendar:{f}" for f in CALENDAR_FEATURES] + ["calendar:missing"]
+            return [(f"calendar:{f}", ("release_date",)) for f in CALENDAR_FEATURES]
         if c == "budget_flags":
-            return ["budget_flags:implausible", "budget_flags:missing"]
+            return [("budget_flags:implausible", ("budget_musd",))]
         if c == "people":
-            return [
-                "people:director_track",
-                "people:director_count",
-                "people:cast_track_max",
-                "people:cast_track_mean",
-                "people:cast_count",
-                "people:missing",
-            ]
-        return [c, f"{c}:missing"]
+            names = ("director_track", "director_count", "cast_track_max", "cast_track_mean", "cast_count")
+            return [(f"people:{f}", ("director",) if f.startswith("d") else ("cast",)) for f in names]
+        return [(c, group_inputs(c))]
+
+    def _owned_all(self) -> list[str]:
+        return [i for c in self.columns for i in group_inputs(c)]
+
+    def _kept(self, c: str) -> list[tuple[str, tuple[str, ...]]]:
+        """The value columns of a group that read no unread input."""
+        return [(n, r) for n, r in self._values(c) if not set(r) & set(self.unread)]
+
+    def _kept_names(self, c: str) -> set[str]:
+        return {n for n, _ in self._kept(c)}
+
+    def _layout(self) -> tuple[list[str], list[tuple[str, ...]], dict[str, list[str]]]:
+        """(output names, inputs each output reads (() for known columns), known inputs owned per group)."""
+        cached = self.__dict__.get("_layout_cache")
+        if cached is not None:
+            return cached
+        names, reads, owned, seen = [], [], {}, set()
+        for c in self.columns:
+            vals = self._kept(c)
+            names += [n for n, _ in vals]
+            reads += [r for _, r in vals]
+            owned[c] = [i for i in group_inputs(c) if i not in seen and i not in self.unread]
+            seen.update(owned[c])
+            names += [f"known:{i}" for i in owned[c]]
+            reads += [()] * len(owned[c])
+        self.__dict__["_layout_cache"] = (names, reads, owned)
+        return names, reads, owned
 
     @property
     def feature_names(self) -> list[str]:
         """Names of the output columns, for permutation importance and reports."""
-        return [n for c in self.columns for n in self._names(c)]
+        return list(self._layout()[0])
 
     @property
     def dim(self) -> int:
         """Output width."""
-        return len(self.feature_names)
+        return len(self._layout()[0])
+
+    @property
+    def inputs(self) -> list[str]:
+        """Every input the encoder reads, in the order of `known`'s columns."""
+        return [i for own in self._layout()[2].values() for i in own]
+
+    @property
+    def optional_inputs(self) -> list[str]:
+        """The inputs a film may lack beyond BASIC_INPUTS (what group dropout masks by default).
+
+        Dropping the basics too costs more on full films than it gains (benchmarks/unknown_inputs.py)."""
+        return [i for i in self.inputs if i not in BASIC_INPUTS]
+
+    @property
+    def column_inputs(self) -> list[tuple[str, ...]]:
+        """Per output column, the inputs it reads (empty for the known columns)."""
+        return list(self._layout()[1])
+
+    def known_columns(self) -> dict[str, int]:
+        """The position of each input's `known:<input>` column."""
+        names = self._layout()[0]
+        return {i: names.index(f"known:{i}") for i in self.inputs}
 
     def blocks(self) -> dict[str, np.ndarray]:
-        """Feature positions of each column or group (a group's positions move together)."""
+        """Feature positions of each column or group, known columns included (a group moves together)."""
         out, start = {}, 0
+        _, _, owned = self._layout()
         for c in self.columns:
-            width = len(self._names(c))
+            width = len(self._kept(c)) + len(owned[c])
             if width:
                 out[c] = np.arange(start, start + width)
             start += width
         return out
 
-    def presence(self, X: np.ndarray) -> np.ndarray:
-        """Which rows have any metadata, read back from encoded features exactly as `transform` decides."""
-        present = np.zeros(len(X), dtype=bool)
-        for c, idx in self.blocks().items():
-            present |= X[:, idx].any(1) if c == "genres" else X[:, idx[-1]] == 0
-        return present
+    # ---- encode --------------------------------------------------------------------------------------
+    def encode(self, df: pd.DataFrame) -> np.ndarray:
+        """(N, dim) float32 features with NaN wherever a feature's input is unknown (for the trees)."""
+        inp = self._read(df)
+        _, reads, owned = self._layout()
+        parts = []
+        for c in self.columns:
+            keep = [j for j, (name, _) in enumerate(self._values(c)) if name in self._kept_names(c)]
+            parts.append(self._group(inp, c)[:, keep])
+            known = [inp.get(i)[1].astype(np.float32) for i in owned[c]]
+            parts.append(np.stack(known, 1) if known else np.zeros((inp.n, 0), np.float32))
+        X = np.concatenate(parts, axis=1).astype(np.float64) if parts else np.zeros((inp.n, 0))
+        for j, r in enumerate(reads):
+            for i in r:
+                X[~inp.get(i)[1], j] = np.nan
+        return X.astype(np.float32)
+
+    def fill_unknown(self, X: np.ndarray) -> np.ndarray:
+        """The network's view of `encode`'s output: unknown values replaced by the training mean."""
+        if len(self.neutral) != X.shape[1]:
+            raise ValueError(f"encoder has {len(self.neutral)} neutral values for {X.shape[1]} columns")
+        return np.where(np.isnan(X), np.asarray(self.neutral, np.float32), X).astype(np.float32)
 
     def transform(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(N, dim) float32 features and an (N,) bool mask: True where any column has a value."""
-        parts, present = [], np.zeros(len(df), dtype=bool)
-        for c in self.columns:
-            if c == "genres":
-                m = self._multi_hot([list(g) for g in df["genres"]], self.genres)
-                present |= m.any(1)
-                parts.append(m)
-                continue
-            block, missing = self._group(df, c)
-            present |= ~missing
-            parts.append(np.concatenate([block, missing[:, None].astype(np.float32)], axis=1))
-        feats = np.concatenate(parts, axis=1) if parts else np.zeros((len(df), 0), np.float32)
-        return feats.astype(np.float32), present
+        """(N, dim) finite float32 features (`fill_unknown(encode(df))`) and which films have metadata."""
+        X = self.encode(df)
+        return self.fill_unknown(X), self.presence(X)
+
+    def known(self, X: np.ndarray) -> np.ndarray:
+        """(N, len(inputs)) bool: which inputs each film has, read from the known columns."""
+        return X[:, list(self.known_columns().values())] == 1
+
+    def presence(self, X: np.ndarray) -> np.ndarray:
+        """Which films have any metadata (a title alone is none), read back from encoded features."""
+        cols = [j for i, j in self.known_columns().items() if i not in _NOT_METADATA]
+        return (X[:, cols] == 1).any(1) if cols else np.zeros(len(X), dtype=bool)
+
+    def mask_inputs(self, X: np.ndarray, rows, inputs: list[str], fill: bool = False) -> np.ndarray:
+        """A copy of X in which the films at `rows` lack `inputs`, exactly as `encode` (fill=False) or
+        `transform` (fill=True) would give had those cells been empty."""
+        unknown = [i for i in inputs if i not in self.known_columns()]
+        if unknown:
+            raise ValueError(
+                f"inputs {', '.join(unknown)} are not read by this encoder ({', '.join(self.inputs)})"
+            )
+        rows = np.asarray(rows)
+        rows = np.flatnonzero(rows) if rows.dtype == bool else rows.astype(np.int64)
+        drop = set(inputs)
+        cols = [j for j, r in enumerate(self.column_inputs) if drop.intersection(r)]
+        out = np.array(X, dtype=np.float32, copy=True)
+        value = np.asarray(self.neutral, np.float32)[cols] if fill else np.float32(np.nan)
+        out[np.ix_(rows, cols)] = value
+        out[np.ix_(rows, [self.known_columns()[i] for i in inputs])] = 0.0
+        return out
+
+    def group_dropout(
+        self,
+        X: np.ndarray,
+        rate: float,
+        rng: np.random.Generator,
+        inputs: list[str] | None = None,
+        fill: bool = False,
+    ) -> np.ndarray:
+        """A copy of X with each input (default: `optional_inputs`) made unknown, independently, for a
+        `rate` share of the films: training films then show the model what a film lacking them looks like."""
+        inputs = self.optional_inputs if inputs is None else inputs
+        out = X
+        for i in inputs:
+            out = self.mask_inputs(out, rng.random(len(X)) < rate, [i], fill=fill)
+        return out
 
     @staticmethod
     def _multi_hot(lists: list[list[str]], vocab: list[str]) -> np.ndarray:
@@ -382,54 +392,50 @@ class TabularEncoder:
                     m[r, index[v]] = 1.0
         return m
 
-    def _group(self, df: pd.DataFrame, c: str) -> tuple[np.ndarray, np.ndarray]:
-        """One column's or group's features (without its missing flag) and the missing flag."""
-        n = len(df)
+    def _tracks(self, name: str, entities: list[list[str]], df: pd.DataFrame) -> np.ndarray:
+        feats = self._track(name).features(entities, df)
+        days, years = day_and_year(df)
+        feats[~np.isfinite(days) & ~np.isfinite(years)] = np.nan  # no date: nothing is known to be before
+        return feats
+
+    def _group(self, inp: InputCells, c: str) -> np.ndarray:
+        """One group's value columns; unknown inputs are blanked to NaN by `encode`."""
+        n, df = inp.n, inp.df
+        if c == "genres":
+            return self._multi_hot(inp.get("genres")[0], self.genres)
         if c in _MULTI_HOT:
-            lists = [_list(v) for v in _col(df, _MULTI_HOT[c][0], list)]
+            lists = inp.get(_MULTI_HOT[c][0])[0]
             block = self._multi_hot(lists, self.vocab[c])
             if c == "companies":
-                block = np.concatenate([block, self._track("companies").features(lists, df)], axis=1)
-            return block, np.array([not v for v in lists])
+                block = np.concatenate([block, self._tracks("companies", lists, df)], axis=1)
+            return block
         if c == "language":
-            langs = [_text(v) for v in _col(df, "language", str)]
+            langs = inp.get("language")[0]
             block = self._multi_hot([[v] for v in langs], self.vocab[c])
-            other = np.array([bool(v) and v not in self.vocab[c] for v in langs], dtype=np.float32)
-            return np.concatenate([block, other[:, None]], axis=1), np.array([not v for v in langs])
+            other = np.array([v not in self.vocab[c] for v in langs], dtype=np.float32)
+            return np.concatenate([block, other[:, None]], axis=1)
         if c == "franchise":
-            titles = [_text(v) for v in _col(df, "title", str)]
-            kws = [_list(v) for v in _col(df, "keywords", list)]
-            coll = [_text(v) for v in _col(df, "collection", str)]
-            block = np.array(
-                [franchise_flags(t, k, cl) for t, k, cl in zip(titles, kws, coll, strict=True)],
-                dtype=np.float32,
-            ).reshape(n, len(FRANCHISE_FEATURES))
-            # A title alone does not count as metadata: every request has one, and a film known only by
-            # its title and plot must stay a text-only film (tabular masked), as it was before.
-            return block, np.array([not (k or cl) for k, cl in zip(kws, coll, strict=True)])
+            titles, kws, coll = (inp.get(i)[0] for i in ("title", "keywords", "collection"))
+            rows = [franchise_flags(t, k, cl) for t, k, cl in zip(titles, kws, coll, strict=True)]
+            return np.array(rows, dtype=np.float32).reshape(n, len(FRANCHISE_FEATURES))
         if c == "calendar":
-            rows = [calendar_features(d) for d in _col(df, "release_date", lambda: None)]
+            rows = [calendar_features(d) for d in inp.get("release_date")[0]]
             block = np.array([r or [0.0] * len(CALENDAR_FEATURES) for r in rows], dtype=np.float32)
-            return block.reshape(n, len(CALENDAR_FEATURES)), np.array([r is None for r in rows])
+            return block.reshape(n, len(CALENDAR_FEATURES))
         if c == "budget_flags":
-            b = np.array([_num(v) for v in _col(df, "budget_musd", lambda: None)], dtype=np.float64)
-            missing = ~np.isfinite(b)
-            implausible = np.where(missing, False, b < IMPLAUSIBLE_BUDGET_MUSD)
-            return implausible[:, None].astype(np.float32), missing
+            b = np.expm1(inp.numeric("budget_musd"))
+            return np.where(np.isfinite(b), b < IMPLAUSIBLE_BUDGET_MUSD, False)[:, None].astype(np.float32)
         if c == "people":
-            director = [[_text(v)] if _text(v) else [] for v in _col(df, "director", str)]
-            cast = [_list(v) for v in _col(df, "cast", list)]
-            d = self._track("director").features(director, df)[:, [0, 2]]
-            k = self._track("cast").features(cast, df)
-            block = np.concatenate([d, k], axis=1).astype(np.float32)
-            return block, np.array([not (a or b) for a, b in zip(director, cast, strict=True)])
+            director = [[v] if v else [] for v in inp.get("director")[0]]
+            d = self._tracks("director", director, df)[:, [0, 2]]
+            k = self._tracks("cast", inp.get("cast")[0], df)
+            return np.concatenate([d, k], axis=1)
         x = self._raw_numeric(df, c)
-        missing = ~np.isfinite(x)
-        z = np.where(missing, 0.0, (x - self.means[c]) / self.scales[c])
-        return z[:, None].astype(np.float32), missing
+        return ((x - self.means[c]) / self.scales[c])[:, None]
 
+    # ---- checkpoint ----------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """For the checkpoint (JSON-ready: vocabularies and track records included)."""
+        """For the checkpoint (JSON-ready: vocabularies, track records and neutral values included)."""
         return {
             "columns": self.columns,
             "means": self.means,
@@ -438,11 +444,18 @@ class TabularEncoder:
             "settings": dataclasses.asdict(self.settings),
             "vocab": self.vocab,
             "tracks": self.tracks,
+            "neutral": self.neutral,
+            "unread": self.unread,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> TabularEncoder:
         """Rebuild from a checkpoint."""
+        if "neutral" not in d:
+            raise ValueError(
+                "this model's metadata encoder was saved before unknown inputs were told apart from "
+                "none (no neutral values, a different feature layout): retrain the model"
+            )
         return cls(
             columns=list(d["columns"]),
             means=dict(d["means"]),
@@ -451,4 +464,6 @@ class TabularEncoder:
             settings=TabularConfig(**d.get("settings", {})),
             vocab={k: list(v) for k, v in d.get("vocab", {}).items()},
             tracks=dict(d.get("tracks", {})),
+            neutral=[float(v) for v in d["neutral"]],
+            unread=list(d.get("unread", [])),
         )

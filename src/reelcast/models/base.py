@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from reelcast.config import Config
     from reelcast.data.splits import Split
     from reelcast.features.featurize import FilmInputs
+    from reelcast.features.tabular import TabularEncoder
 
 
 @dataclass
@@ -33,6 +34,7 @@ class FitData:
     device: Any = "cpu"
     progress: bool = False
     text_dim: int | None = None  # width of the text model when it is fine-tuned (no vectors then)
+    tabular: TabularEncoder | None = None  # the split's metadata encoder (group dropout, unknown inputs)
     # What the components of one split compute once and share (the tree features, for one).
     shared: dict[str, Any] = field(default_factory=dict)
     # Post-release targets learned as extra outputs, every film, on their learning scale (NaN: unknown).

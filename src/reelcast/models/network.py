@@ -97,6 +97,12 @@ class FusionNetwork(Component):
         self.spec, self.model_config = model_spec(inputs, data), cfg.model
         self.model = FusionModel(self.spec, cfg.model)
         tr, va = inputs.subset(split.train), inputs.subset(split.val)
+        enc, rate = data.tabular, cfg.tabular.group_dropout
+        if enc is not None and rate > 0 and "tabular" in tr.arrays and enc.optional_inputs:
+            # Once, before training: each optional input unknown for `rate` of the training films, with
+            # the value a film lacking it gets at prediction time (the training mean, known = 0).
+            rng = np.random.default_rng(data.seed + 1)
+            tr.arrays["tabular"] = enc.group_dropout(tr.arrays["tabular"], rate, rng, fill=True)
         # Multitask: the network also regresses log revenue, standardised on the training films.
         log_rev = np.log1p(np.clip(data.revenue_musd, 0, None))
         self.log_revenue_scale = (

@@ -216,6 +216,9 @@ class TreeFeatures:
     feature_names: list[str] = field(default_factory=list)
     text_stack: TextStack | None = None
     external_dim: int = 0  # width of the bring-your-own feature vectors the trees read (0: none)
+    # Per `known:<input>` column of the metadata, the metadata columns that read that input: the trees
+    # get NaN there when the input is unknown (the encoder's `encode` view), never the network's filler.
+    blanks: dict[int, list[int]] = field(default_factory=dict)
 
     def transform(self, inputs: FilmInputs) -> np.ndarray:
         """The features of these films."""
@@ -223,6 +226,8 @@ class TreeFeatures:
         if tab is None:
             raise ValueError("the tree components need the films' metadata (the tabular modality)")
         X = np.where(tab_on[:, None], tab, np.nan)
+        for known, cols in self.blanks.items():
+            X[np.ix_(X[:, known] == 0, cols)] = np.nan
         if self.text_stack is not None:
             text, text_on = _column(inputs, "text")
             t = np.full(len(X), np.nan)
@@ -248,6 +253,12 @@ class TreeFeatures:
         cfg, train, inputs = data.config.ensemble, data.split.train, data.inputs
         log_rev = np.log1p(np.asarray(data.revenue_musd, dtype=np.float64))
         self = cls(list(data.feature_names))
+        enc = data.tabular
+        if enc is not None:
+            cols = enc.column_inputs
+            self.blanks = {
+                k: [j for j, r in enumerate(cols) if i in r] for i, k in enc.known_columns().items()
+            }
         oof_text = None
         text, text_on = _column(inputs, "text")
         if cfg.text_stack and text is not None and text_on[train].sum() >= 10:
@@ -263,6 +274,12 @@ class TreeFeatures:
         if oof_text is not None:  # training films see only out-of-fold text predictions
             rows, values = oof_text
             X[rows, text_col] = values
+        rate = data.config.tabular.group_dropout
+        if enc is not None and rate > 0 and enc.optional_inputs:
+            # Training films lacking some optional inputs, as new films often do; the validation films
+            # that stop the boosting stay as they are.
+            rng = np.random.default_rng(data.seed)
+            X[train, : enc.dim] = enc.group_dropout(X[train, : enc.dim], rate, rng)
         return self, X
 
     def to_dict(self) -> dict:
@@ -271,13 +288,15 @@ class TreeFeatures:
             "feature_names": self.feature_names,
             "text_stack": self.text_stack.to_dict() if self.text_stack else None,
             "external_dim": self.external_dim,
+            "blanks": [[k, cols] for k, cols in self.blanks.items()],
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> TreeFeatures:
         """Rebuild from a checkpoint."""
         stack = TextStack.from_dict(d["text_stack"]) if d.get("text_stack") else None
-        return cls(list(d["feature_names"]), stack, int(d.get("external_dim", 0)))
+        blanks = {int(k): [int(j) for j in cols] for k, cols in d.get("blanks") or []}
+        return cls(list(d["feature_names"]), stack, int(d.get("external_dim", 0)), blanks)
 
 
 # ---- the components -------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import numpy as np
 from reelcast.data.cells import text as cell_text
 from reelcast.data.classes import CLASS_NAMES
 from reelcast.data.table import canonical_frame
+from reelcast.models import missing
 from reelcast.models.intervals import film_revenue
 
 if TYPE_CHECKING:
@@ -138,6 +139,7 @@ class BatchScorer:
             one = inputs.subset(np.array([i]))
             answer["revenue"] = film_revenue(p.intervals_, p.components_, one, films[i].metadata, None)
             answer.update(p.network.labelled_estimates(one))
+            answer.update(missing.film_report(p.tabular_, p.missing_, one, answer["warnings"]))
             out.append(answer)
         return out
 

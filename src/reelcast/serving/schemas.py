@@ -120,6 +120,14 @@ class PredictionResponse(BaseModel):
     uses_trailers: bool = Field(description="Whether this model reads trailer pictures and sound at all")
     warnings: list[str]
     trailer_status: dict[str, Any]
+    unknown_inputs: list[str] = Field(
+        default_factory=list, description="The metadata inputs the model reads that this request lacked"
+    )
+    expected_accuracy_without_them: dict[str, Any] | None = Field(
+        default=None,
+        description="The model's validation accuracy (exact, one_away, qwk) on films lacking those inputs; "
+        "pattern 'exact' when that set was measured, else the basic-columns-only row",
+    )
     arm: str = Field(default="", description="The model (A/B arm) that answered")
     model_id: str = Field(default="", description="sha256 prefix of the answering model's checkpoint")
     revenue: RevenueEstimate | None = Field(

@@ -368,6 +368,8 @@ class ModelService:
             trailer_status=redact_paths(status),
             revenue=result.get("revenue"),
             reasons=result.get("reasons"),
+            unknown_inputs=list(result.get("unknown_inputs") or []),
+            expected_accuracy_without_them=result.get("expected_accuracy_without_them"),
         )
 
     def close(self) -> None:

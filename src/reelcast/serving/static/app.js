@@ -472,15 +472,33 @@ function renderResult(result, notGiven) {
   renderRevenue(result);
   renderReasons(result);
   renderContributions(result);
-  $("not-given").textContent = notGiven.length
-    ? `${listText(notGiven)}: the model reads ${notGiven.length === 1 ? "it" : "them"}, and ${notGiven.length === 1 ? "it was" : "they were"} left empty.`
-    : "";
-  $("not-given-box").hidden = notGiven.length === 0;
+  const cost = unknownCost(result);
+  $("not-given").textContent = [
+    notGiven.length
+      ? `${listText(notGiven)}: the model reads ${notGiven.length === 1 ? "it" : "them"}, and ${notGiven.length === 1 ? "it was" : "they were"} left empty.`
+      : "",
+    cost,
+  ].filter(Boolean).join(" ");
+  $("not-given-box").hidden = !notGiven.length && !cost;
+  // The unknown-inputs warning says what the box above already shows.
+  const shown = result.warnings.filter((w) => !(cost && w.startsWith("unknown inputs:")));
   const list = $("warnings");
-  list.replaceChildren(...result.warnings.map((w) => el("li", "", w)));
-  $("warnings-box").hidden = result.warnings.length === 0;
+  list.replaceChildren(...shown.map((w) => el("li", "", w)));
+  $("warnings-box").hidden = shown.length === 0;
   $("result").hidden = false;
   document.dispatchEvent(new CustomEvent("reelcast:prediction", { detail: result }));
+}
+
+// What the unknown inputs cost: the model's accuracy on validation films that lacked them.
+function unknownCost(result) {
+  const acc = result.expected_accuracy_without_them;
+  if (!acc || !(result.unknown_inputs || []).length) return "";
+  const which = acc.pattern === "exact" ? "" : " (that set was not measured: the basic-columns-only row)";
+  return (
+    `Unknown to the model: ${listText(result.unknown_inputs)}. On validation films without ` +
+    `${result.unknown_inputs.length === 1 ? "it" : "them"} it was exactly right ${pct(acc.exact)} of the time, ` +
+    `within one class ${pct(acc.one_away)}, QWK ${acc.qwk.toFixed(2)}${which}.`
+  );
 }
 
 async function postJson(payload, retried = false) {
