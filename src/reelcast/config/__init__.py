@@ -1,4 +1,4 @@
-"""Typed configuration: every default of reelcast lives in this file.
+"""Typed configuration: every default of reelcast lives in this module (reading and writing TOML in `toml`).
 
 A `Config` is built from defaults, then a TOML file (`--config run.toml`, tables named like the
 sections below), then `section.field=value` overrides from the command line. The resolved config is
@@ -8,12 +8,13 @@ saved beside every run (`config.toml`) and inside every model checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomllib
+
+from reelcast.config.toml import apply, toml_line
 
 
 @dataclass
@@ -362,7 +363,7 @@ class Config:
 
     def update(self, d: dict[str, Any], prefix: str = "") -> None:
         """Apply nested overrides in place, converting values to the field types."""
-        _apply(self, d, prefix)
+        apply(self, d, prefix)
 
     def with_absolute_paths(self) -> Config:
         """A copy whose local paths (models, caches, maps) are absolute, so a saved run works from any
@@ -412,13 +413,13 @@ class Config:
         lines: list[str] = []
         top = {k: v for k, v in self.to_dict().items() if not isinstance(v, dict)}
         for k, v in top.items():
-            lines.append(_toml_line(k, v))
+            lines.append(toml_line(k, v))
         for section, values in self.to_dict().items():
             if not isinstance(values, dict):
                 continue
             lines.append(f"\n[{section}]")
             for k, v in values.items():
-                lines.append(_toml_line(k, v))
+                lines.append(toml_line(k, v))
         return "\n".join(lines) + "\n"
 
     def save(self, path: str | Path) -> None:
@@ -426,75 +427,6 @@ class Config:
         from reelcast.files import atomic_write_text
 
         atomic_write_text(Path(path), self.to_toml())
-
-
-def _toml_line(key: str, value: Any) -> str:
-    if value is None:
-        return f"# {key} = (unset)"
-    if isinstance(value, bool):
-        return f"{key} = {'true' if value else 'false'}"
-    if isinstance(value, (int, float)):
-        return f"{key} = {value!r}"
-    if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'{key} = "{escaped}"'
-    if isinstance(value, list):
-        return f"{key} = [{', '.join(_toml_line('x', v).split(' = ', 1)[1] for v in value)}]"
-    raise TypeError(f"cannot write {key}={value!r} to TOML")
-
-
-def _apply(obj: Any, d: dict[str, Any], prefix: str) -> None:
-    hints = typing.get_type_hints(type(obj))
-    names = {f.name for f in dataclasses.fields(obj)}
-    for key, value in d.items():
-        full = f"{prefix}{key}"
-        if key not in names:
-            raise KeyError(f"unknown config key {full!r} (known: {', '.join(sorted(names))})")
-        current = getattr(obj, key)
-        if dataclasses.is_dataclass(current):
-            if not isinstance(value, dict):
-                raise ValueError(f"config key {full!r} is a section; give a table")
-            _apply(current, value, f"{full}.")
-        else:
-            setattr(obj, key, _coerce(value, hints[key], full))
-
-
-def _coerce(value: Any, hint: Any, name: str) -> Any:
-    """Convert a TOML/CLI value to the annotated field type."""
-    args = typing.get_args(hint)
-    if value is None:
-        if type(None) in args:
-            return None
-        raise ValueError(f"config key {name!r} cannot be empty")
-    base = [a for a in args if a is not type(None)] if args and typing.get_origin(hint) is not list else []
-    if base:  # Optional[X] / X | None
-        hint = base[0]
-    origin = typing.get_origin(hint)
-    if origin is list:
-        (inner,) = typing.get_args(hint)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        return [_coerce(v, inner, name) for v in value]
-    try:
-        if hint is bool:
-            if isinstance(value, str):
-                if value.lower() in ("true", "1", "yes"):
-                    return True
-                if value.lower() in ("false", "0", "no"):
-                    return False
-                raise ValueError
-            return bool(value)
-        if hint is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(value)
-        if hint is float:
-            return float(value)
-        if hint is str:
-            return str(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"config key {name!r}: {value!r} is not a valid {hint.__name__}") from None
-    return value
 
 
 SPLITS: dict[str, tuple[float, float, float]] = {
