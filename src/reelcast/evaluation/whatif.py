@@ -22,7 +22,7 @@ import numpy as np
 from reelcast.data.classes import CLASS_NAMES, NUM_CLASSES
 from reelcast.data.schema import GENERIC_REQUEST
 from reelcast.data.table import FilmTable, TableReport, canonical_frame
-from reelcast.features.tabular import HOLIDAYS, holiday_flags
+from reelcast.features.signals import HOLIDAYS, holiday_flags
 
 if TYPE_CHECKING:
     from reelcast.predictor import RevenuePredictor
