@@ -198,7 +198,8 @@ class EnsembleConfig:
     early_stopping_min_delta: float = 1e-4  # a gain below this is no gain: stopping stops
     max_bin: int = 63  # histogram bins per feature
     fixed_rounds: int = 300  # when a split has no validation films to stop on
-    threads: int = 0  # LightGBM threads; 0 = its default
+    threads: int = 0  # LightGBM threads; 0 = one below parallel_films training films, else all cores
+    parallel_films: int = 10000  # below it threads only wait on each other (worst on a busy machine)
     # The plot text enters the trees as one out-of-fold ridge prediction of log revenue.
     text_stack: bool = True
     text_stack_alpha: float = 10.0

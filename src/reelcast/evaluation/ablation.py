@@ -4,6 +4,8 @@ majority-class predictor and plain gradient-boosted trees on the metadata, all o
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +68,18 @@ def fit_fusion_baseline(
             "a baseline was fit with different class thresholds; comparisons would be unpaired"
         )
     return b
+
+
+@contextmanager
+def one_thread_below(films: int, parallel_films: int) -> Iterator[None]:
+    """OpenMP libraries (scikit-learn's trees) on one thread for small data, where threads only wait."""
+    if films >= parallel_films:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
 
 
 def majority_baseline(y: np.ndarray, split: Split) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +202,10 @@ def run_ablation(
     tick()
 
     if columns:
-        ab.gbt = fit_gbt(table, split, y, columns, cfg.train.seed, cfg.tabular)
+        # The full model's encoder was fit on the same training films with the same columns: reused.
+        reuse = p.tabular_ if p.tabular_ is not None and list(p.tabular_.columns) == columns else None
+        with one_thread_below(len(split.train), cfg.ensemble.parallel_films):
+            ab.gbt = fit_gbt(table, split, y, columns, cfg.train.seed, cfg.tabular, encoder=reuse)
         X, _ = ab.gbt.encoder.transform(table.df.iloc[te])
         gp = ab.gbt.predict_proba(X)
         ab.candidates.append(

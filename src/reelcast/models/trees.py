@@ -47,7 +47,8 @@ def _lgb():
     return lightgbm
 
 
-def _params(cfg: EnsembleConfig, seed: int, objective: str, **extra) -> dict:
+def _params(cfg: EnsembleConfig, seed: int, objective: str, n_train: int, **extra) -> dict:
+    threads = cfg.threads or (1 if n_train < cfg.parallel_films else 0)
     return {
         "objective": objective,
         "learning_rate": cfg.learning_rate,
@@ -61,7 +62,7 @@ def _params(cfg: EnsembleConfig, seed: int, objective: str, **extra) -> dict:
         "deterministic": True,
         "force_row_wise": True,
         "max_bin": cfg.max_bin,
-        "num_threads": cfg.threads or 0,
+        "num_threads": threads,
         "verbosity": -1,
         **extra,
     }
@@ -121,7 +122,7 @@ class GBMClassifier:
         keep = scorable_validation(y, yv)
         Xv, yv = Xv[keep], yv[keep]
         for s in range(cfg.seeds):
-            params = _params(cfg, seed + s, "multiclass", num_class=NUM_CLASSES)
+            params = _params(cfg, seed + s, "multiclass", len(X), num_class=NUM_CLASSES)
             b = _train(cfg, params, X, y, balanced_weights(y), Xv, yv, balanced_weights(yv))
             self._models.append(b)
             self.boosters.append(b.model_to_string())
@@ -163,7 +164,7 @@ class GBMRegressor:
         """Fit one booster per seed; the error scale comes from the validation residuals."""
         t0 = time.perf_counter()
         for s in range(cfg.seeds):
-            params = _params(cfg, seed + s, "huber", alpha=1.0)
+            params = _params(cfg, seed + s, "huber", len(X), alpha=1.0)
             b = _train(cfg, params, X, log_rev, None, Xv, log_rev_v, None)
             self._models.append(b)
             self.boosters.append(b.model_to_string())
