@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr  # the normal CDF, without importing all of scipy.stats
 
 from reelcast.config import EnsembleConfig
 from reelcast.data.classes import NUM_CLASSES
@@ -201,7 +201,7 @@ class GBMRegressor:
 def gaussian_class_probs(mu: np.ndarray, sigma: float, thresholds_musd: np.ndarray) -> np.ndarray:
     """Class probabilities of a normal log-revenue prediction, cut at log(1 + edge)."""
     edges = np.concatenate([[-np.inf], np.log1p(np.asarray(thresholds_musd, dtype=np.float64)), [np.inf]])
-    cdf = norm.cdf((edges[None, :] - np.asarray(mu, dtype=np.float64)[:, None]) / sigma)
+    cdf = ndtr((edges[None, :] - np.asarray(mu, dtype=np.float64)[:, None]) / sigma)
     p = np.diff(cdf, axis=1)
     p = np.clip(p, 1e-9, None)
     return p / p.sum(1, keepdims=True)
