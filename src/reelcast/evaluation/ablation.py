@@ -4,8 +4,6 @@ majority-class predictor and plain gradient-boosted trees on the metadata, all o
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +19,7 @@ from reelcast.evaluation.stats import bootstrap_ci, expected_calibration_error, 
 from reelcast.features.featurize import FilmInputs
 from reelcast.features.tabular import check_leakage, default_columns
 from reelcast.models.baselines import GBTBaseline, fit_gbt
+from reelcast.models.trees import openmp_threads_for
 from reelcast.predictor import RevenuePredictor
 from reelcast.progress import Progress
 
@@ -68,18 +67,6 @@ def fit_fusion_baseline(
             "a baseline was fit with different class thresholds; comparisons would be unpaired"
         )
     return b
-
-
-@contextmanager
-def one_thread_below(films: int, parallel_films: int) -> Iterator[None]:
-    """OpenMP libraries (scikit-learn's trees) on one thread for small data, where threads only wait."""
-    if films >= parallel_films:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="openmp"):
-        yield
 
 
 def majority_baseline(y: np.ndarray, split: Split) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +191,7 @@ def run_ablation(
     if columns:
         # The full model's encoder was fit on the same training films with the same columns: reused.
         reuse = p.tabular_ if p.tabular_ is not None and list(p.tabular_.columns) == columns else None
-        with one_thread_below(len(split.train), cfg.ensemble.parallel_films):
+        with openmp_threads_for(len(split.train), cfg.ensemble):
             ab.gbt = fit_gbt(table, split, y, columns, cfg.train.seed, cfg.tabular, encoder=reuse)
         X, _ = ab.gbt.encoder.transform(table.df.iloc[te])
         gp = ab.gbt.predict_proba(X)

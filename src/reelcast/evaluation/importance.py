@@ -12,6 +12,7 @@ from reelcast.config import Config
 from reelcast.evaluation.metrics import metric_fns
 from reelcast.features.featurize import FilmInputs
 from reelcast.features.tabular import TabularEncoder
+from reelcast.models.trees import openmp_threads_for
 from reelcast.progress import Progress
 
 if TYPE_CHECKING:
@@ -134,8 +135,13 @@ def gbt_permutation(
 ) -> list[dict]:
     """Permutation importance of each metadata column for the plain trees (sampled like the fusion's)."""
     keep = sample_films(len(X), cfg.eval.permutation_max_films, cfg.split.seed)
+
+    def predict(Xp: np.ndarray) -> np.ndarray:
+        with openmp_threads_for(len(Xp), cfg.ensemble):
+            return gbt.predict(Xp)
+
     return permutation_importance(
-        gbt.predict,
+        predict,
         X[keep],
         y_test[keep],
         column_blocks(gbt.encoder),

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +49,33 @@ def _lgb():
     return lightgbm
 
 
+def _threads(cfg: EnsembleConfig, films: int) -> int:
+    # OpenMP threads on small data only wait on each other, badly so beside torch's on a busy machine.
+    return cfg.threads or (1 if films < cfg.parallel_films else 0)
+
+
+@contextmanager
+def openmp_threads_for(films: int, cfg: EnsembleConfig | None = None) -> Iterator[None]:
+    """Other OpenMP tree libraries (scikit-learn's) under the same rule: one thread on small data."""
+    if _threads(cfg or EnsembleConfig(), films) != 1:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
+
+
+def _predict(models: list, X: np.ndarray) -> np.ndarray:
+    """The mean prediction over seeds (threads by the default rule: saved boosters keep no config)."""
+    threads = _threads(EnsembleConfig(), len(X))
+    return np.mean(
+        [m.predict(X, num_iteration=m.best_iteration or None, num_threads=threads) for m in models], axis=0
+    )
+
+
 def _params(cfg: EnsembleConfig, seed: int, objective: str, n_train: int, **extra) -> dict:
-    threads = cfg.threads or (1 if n_train < cfg.parallel_films else 0)
+    threads = _threads(cfg, n_train)
     return {
         "objective": objective,
         "learning_rate": cfg.learning_rate,
@@ -81,16 +108,18 @@ def round_budget(cfg: EnsembleConfig, n_train: int) -> tuple[int, int]:
     return cap, patience
 
 
-def _train(cfg: EnsembleConfig, params: dict, X, y, w, Xv, yv, wv):
+def _train(cfg: EnsembleConfig, params: dict, X, y, w, Xv, yv, wv, bar: Progress | None = None):
     """One booster, early-stopped on the validation films (fixed rounds when there are none)."""
     lgb = _lgb()
     train = lgb.Dataset(X, y, weight=w, free_raw_data=False)
     cap, patience = round_budget(cfg, len(X))
+    # A long booster keeps the log alive: the stage's heartbeat, checked after every round.
+    alive = [lambda env: bar.heartbeat(f"round {env.iteration + 1}")] if bar is not None else []
     if Xv is not None and len(Xv):
         valid = lgb.Dataset(Xv, yv, weight=wv, reference=train)
         stop = lgb.early_stopping(patience, verbose=False, min_delta=cfg.early_stopping_min_delta)
-        return lgb.train(params, train, num_boost_round=cap, valid_sets=[valid], callbacks=[stop])
-    return lgb.train(params, train, num_boost_round=min(cfg.fixed_rounds, cap))
+        return lgb.train(params, train, num_boost_round=cap, valid_sets=[valid], callbacks=[stop, *alive])
+    return lgb.train(params, train, num_boost_round=min(cfg.fixed_rounds, cap), callbacks=alive)
 
 
 def balanced_weights(y: np.ndarray) -> np.ndarray:
@@ -123,7 +152,7 @@ class GBMClassifier:
         Xv, yv = Xv[keep], yv[keep]
         for s in range(cfg.seeds):
             params = _params(cfg, seed + s, "multiclass", len(X), num_class=NUM_CLASSES)
-            b = _train(cfg, params, X, y, balanced_weights(y), Xv, yv, balanced_weights(yv))
+            b = _train(cfg, params, X, y, balanced_weights(y), Xv, yv, balanced_weights(yv), bar)
             self._models.append(b)
             self.boosters.append(b.model_to_string())
             self.rounds.append(int(b.best_iteration or b.current_iteration()))
@@ -136,7 +165,7 @@ class GBMClassifier:
         """(N, 8) class probabilities, the mean over seeds."""
         models = self._models or [_lgb().Booster(model_str=s) for s in self.boosters]
         self._models = models
-        return np.mean([m.predict(X, num_iteration=m.best_iteration or None) for m in models], axis=0)
+        return _predict(models, X)
 
     def to_dict(self) -> dict:
         """For the checkpoint (plain strings and numbers)."""
@@ -165,7 +194,7 @@ class GBMRegressor:
         t0 = time.perf_counter()
         for s in range(cfg.seeds):
             params = _params(cfg, seed + s, "huber", len(X), alpha=1.0)
-            b = _train(cfg, params, X, log_rev, None, Xv, log_rev_v, None)
+            b = _train(cfg, params, X, log_rev, None, Xv, log_rev_v, None, bar)
             self._models.append(b)
             self.boosters.append(b.model_to_string())
             self.rounds.append(int(b.best_iteration or b.current_iteration()))
@@ -182,7 +211,7 @@ class GBMRegressor:
         """Predicted log(1 + revenue $M), the mean over seeds."""
         models = self._models or [_lgb().Booster(model_str=s) for s in self.boosters]
         self._models = models
-        return np.mean([m.predict(X, num_iteration=m.best_iteration or None) for m in models], axis=0)
+        return _predict(models, X)
 
     def predict_proba(self, X: np.ndarray, thresholds_musd: np.ndarray) -> np.ndarray:
         """(N, 8): the mass of N(prediction, sigma) between consecutive log class edges."""
