@@ -91,7 +91,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TMDB = SHARED / "tmdb_5000" / "tmdb_5000_movies.csv"
 IMDB = SHARED / "imdb_movie_data_1000" / "IMDB-Movie-Data.csv"
 # Progress lines are `desc: N/T unit in S s (...)`; the stage is desc without the split name and counts.
-LINE = re.compile(r"INFO reelcast\.progress: (?P<desc>[^:]+): .*? in (?P<s>[\d.]+) s \(")
+LINE = re.compile(r"INFO reelcast\.progress: (?P<desc>[^:]+): (?!.* so far in ).*? in (?P<s>[\d.]+) s \(")
 STAGES = [
     ("network", r"^train "),
     ("text stack", r"^text stack"),
@@ -122,8 +122,11 @@ def replicate(src: Path, factor: int, out: Path, seed: int = 0) -> Path:
     return out
 
 
-def timed_run(cmd: list[str], env: dict) -> dict:
-    """Run a reelcast command with stderr piped; wall time, per-stage seconds, longest silence, peak RSS."""
+def timed_run(cmd: list[str], env: dict, log_path: Path | None = None) -> dict:
+    """Run a reelcast command with stderr piped; wall time, per-stage seconds, longest silence, peak RSS.
+
+    log_path: where the timestamped log is kept (to find what the longest silence was).
+    """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     stamps, stages, lines = [t0], dict.fromkeys([s for s, _ in STAGES], 0.0), []
@@ -142,6 +145,10 @@ def timed_run(cmd: list[str], env: dict) -> dict:
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n" + "\n".join(lines[-20:]))
     stamps.append(t0 + wall)
+    if log_path is not None:
+        log_path.write_text(
+            "".join(f"{t - t0:8.1f} {ln}\n" for t, ln in zip(stamps[1:], lines, strict=False))
+        )
     return {
         "wall": wall,
         "stages": stages,
@@ -169,7 +176,7 @@ def run_scale(args) -> None:
         out = work / "runs" / name
         cmd = [*exe, "train", "--data", str(data), "--out", str(out), "--splits", splits]
         cmd += ["--text-model", text_model, "--cache-dir", str(work / "cache")]
-        return timed_run(cmd, env)
+        return timed_run(cmd, env, work / "runs" / f"{name}.log")
 
     rows = []
     for f in [int(x) for x in args.factors.split(",")]:
@@ -179,7 +186,7 @@ def run_scale(args) -> None:
         train(IMDB, "imdb_warm", "all")  # fills the text cache
         rows.append(("IMDB-1000 cached", train(IMDB, "imdb_cached", "all")))
         demo = [*exe, "demo", "--out", str(work / "runs" / "demo"), "--cache-dir", str(work / "demo-cache")]
-        rows.append(("reelcast demo", timed_run(demo, env)))
+        rows.append(("reelcast demo", timed_run(demo, env, work / "runs" / "demo.log")))
     print_scale(rows, args, os.getloadavg())
 
 
