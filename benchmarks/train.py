@@ -1,11 +1,19 @@
-"""Seconds per training epoch of the fusion model, by modality set, torch threads and OpenMP wait policy.
+"""Training cost: seconds per fusion-model epoch, or (--scale) whole `reelcast train` runs by catalogue size.
 
     python benchmarks/train.py [--films 611] [--epochs 3] [--busy]
+    python benchmarks/train.py --scale [--factors 1,4,8] [--text-model tiny] [--splits 80-10-10]
+                               [--issue20] [--work DIR]
 
-Inputs are random tensors of the default shapes (BERT 768, 30 x 2048 ResNet50 frames, 30 s log-mel),
-IMDB-1000's training-set size by default. `--busy` runs a CPU-bound process beside the measurement,
-as on a shared machine. OpenMP reads its wait policy once at start-up, so each policy is measured in
-its own subprocess. Prints a table; ratios are measured in the same run.
+Epoch mode: inputs are random tensors of the default shapes (BERT 768, 30 x 2048 ResNet50 frames, 30 s
+log-mel), IMDB-1000's training-set size by default. `--busy` runs a CPU-bound process beside the
+measurement, as on a shared machine. OpenMP reads its wait policy once at start-up, so each policy is
+measured in its own subprocess.
+
+Scale mode: TMDB-5000 from ../shared/data replicated x1, x4, x8 (new ids and
+titles, revenues jittered), each trained by `reelcast train` in its own process with stderr piped; prints
+wall time, time per stage (from the progress lines), the longest silence in the log and peak RSS, with
+ratios to x1. --issue20 adds `reelcast demo` and IMDB-1000 trained on cached text features.
+Ratios are measured in the same run.
 """
 
 from __future__ import annotations
@@ -14,11 +22,15 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from reelcast.config import Config
@@ -74,6 +86,132 @@ def measure(films: int, epochs: int) -> list[tuple[str, float, float]]:
     return rows
 
 
+# ---- --scale: whole `reelcast train` runs ----------------------------------------------------------------
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+TMDB = SHARED / "tmdb_5000" / "tmdb_5000_movies.csv"
+IMDB = SHARED / "imdb_movie_data_1000" / "IMDB-Movie-Data.csv"
+# Progress lines are `desc: N/T unit in S s (...)`; the stage is desc without the split name and counts.
+LINE = re.compile(r"INFO reelcast\.progress: (?P<desc>[^:]+): (?!.* so far in ).*? in (?P<s>[\d.]+) s \(")
+STAGES = [
+    ("network", r"^train "),
+    ("text stack", r"^text stack"),
+    ("trees", r"^trees "),
+    ("predict all", r"^predict every film"),
+    ("test intervals", r"^test metrics and intervals"),
+    ("permutation", r"^permutation importance"),
+    ("ablation", r"^ablation "),
+    ("ablation tests", r"^intervals and tests"),
+    ("write files", r"^(save model|write split folder)"),
+]
+
+
+def replicate(src: Path, factor: int, out: Path, seed: int = 0) -> Path:
+    """TMDB-5000 `factor` times: copy k gets new ids, a title suffix and revenues jittered by ~5 %."""
+    df = pd.read_csv(src)
+    rng = np.random.default_rng(seed)
+    copies = []
+    for k in range(factor):
+        c = df.copy()
+        if k:
+            c["id"] = c["id"] + k * 10_000_000
+            c["title"] = c["title"].astype(str) + f" ({k + 1})"
+            c["original_title"] = c["original_title"].astype(str) + f" ({k + 1})"
+            c["revenue"] = (c["revenue"] * np.exp(rng.normal(0, 0.05, len(c)))).round()
+        copies.append(c)
+    pd.concat(copies, ignore_index=True).to_csv(out, index=False)
+    return out
+
+
+def timed_run(cmd: list[str], env: dict, log_path: Path | None = None) -> dict:
+    """Run a reelcast command with stderr piped; wall time, per-stage seconds, longest silence, peak RSS.
+
+    log_path: where the timestamped log is kept (to find what the longest silence was).
+    """
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stamps, stages, lines = [t0], dict.fromkeys([s for s, _ in STAGES], 0.0), []
+    for line in proc.stderr:
+        stamps.append(time.perf_counter())
+        lines.append(line.rstrip())
+        m = LINE.search(line)
+        if m:
+            for stage, pattern in STAGES:
+                if re.search(pattern, m["desc"]):
+                    stages[stage] += float(m["s"])
+                    break
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n" + "\n".join(lines[-20:]))
+    stamps.append(t0 + wall)
+    if log_path is not None:
+        log_path.write_text(
+            "".join(f"{t - t0:8.1f} {ln}\n" for t, ln in zip(stamps[1:], lines, strict=False))
+        )
+    return {
+        "wall": wall,
+        "stages": stages,
+        "silence": max(np.diff(stamps)),
+        "rss_gb": usage.ru_maxrss / 2**20,
+        "films": next(
+            (int(m[1]) for ln in lines if (m := re.search(r"features ready for (\d+) films", ln))), 0
+        ),
+    }
+
+
+def run_scale(args) -> None:
+    """Train on the replicated catalogues (and --issue20 rows) and print the table with ratios to x1."""
+    work = Path(args.work or tempfile.mkdtemp(prefix="reelcast-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    text_model = args.text_model
+    if text_model == "tiny":
+        from reelcast.encoders.text import save_tiny_bert
+
+        text_model = str(save_tiny_bert(work / "tiny-bert", seed=0))
+    env = {**os.environ, "REELCAST_PROGRESS": "lines"}
+    exe = [sys.executable, "-m", "reelcast.cli"]
+
+    def train(data: Path, name: str, splits: str) -> dict:
+        out = work / "runs" / name
+        cmd = [*exe, "train", "--data", str(data), "--out", str(out), "--splits", splits]
+        cmd += ["--text-model", text_model, "--cache-dir", str(work / "cache")]
+        return timed_run(cmd, env, work / "runs" / f"{name}.log")
+
+    rows = []
+    for f in [int(x) for x in args.factors.split(",")]:
+        table = replicate(TMDB, f, work / f"tmdb_x{f}.csv")
+        rows.append((f"TMDB x{f}", train(table, f"tmdb_x{f}", args.splits)))
+    if args.issue20:
+        train(IMDB, "imdb_warm", "all")  # fills the text cache
+        rows.append(("IMDB-1000 cached", train(IMDB, "imdb_cached", "all")))
+        demo = [*exe, "demo", "--out", str(work / "runs" / "demo"), "--cache-dir", str(work / "demo-cache")]
+        rows.append(("reelcast demo", timed_run(demo, env, work / "runs" / "demo.log")))
+    print_scale(rows, args, os.getloadavg())
+
+
+def _cell(value: float, base: float, ratio: bool) -> str:
+    return f"{value:.1f} ({value / base:.1f}x)" if ratio and base > 0.05 else f"{value:.1f}"
+
+
+def print_scale(rows: list[tuple[str, dict]], args, load: tuple[float, float, float]) -> None:
+    """The table: wall, each stage, longest silence and peak RSS, and wall/stage ratios to the first row."""
+    names = [s for s, _ in STAGES]
+    print(
+        f"reelcast train --splits {args.splits}, text model {args.text_model}; {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.1f}; seconds (ratio to the first row)"
+    )
+    head = ["run", "films", "wall", *names, "max silence", "peak RSS GB"]
+    print(" | ".join(head))
+    base = rows[0][1]
+    for i, (name, r) in enumerate(rows):
+        scaled = i > 0 and name.startswith("TMDB")  # ratios to x1 for the bigger catalogues only
+        cells = [name, str(r["films"]), _cell(r["wall"], base["wall"], scaled)]
+        cells += [_cell(r["stages"][s], base["stages"][s], scaled) for s in names]
+        cells += [f"{r['silence']:.1f}", f"{r['rss_gb']:.2f}"]
+        print(" | ".join(cells))
+
+
 def _spin(stop) -> None:
     while not stop.is_set():
         sum(i * i for i in range(10000))
@@ -85,7 +223,18 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--busy", action="store_true", help="a CPU-bound neighbour process during the runs")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--scale", action="store_true", help="whole training runs on replicated catalogues")
+    ap.add_argument("--factors", default="1,4,8", help="--scale: catalogue multiples of TMDB-5000")
+    ap.add_argument("--text-model", default="tiny", help="--scale: 'tiny' (a random tiny BERT) or an id/dir")
+    ap.add_argument("--splits", default="80-10-10", help="--scale: the splits trained")
+    ap.add_argument("--issue20", action="store_true", help="--scale: also the demo and IMDB-1000 rows")
+    ap.add_argument(
+        "--work", default=None, help="--scale: folder for tables, caches and runs (default: temp)"
+    )
     args = ap.parse_args()
+    if args.scale:
+        run_scale(args)
+        return
     if args.child:
         print(json.dumps(measure(args.films, args.epochs)))
         return

@@ -48,3 +48,20 @@ def test_rate_text_reads_both_ways():
     assert rate_text(10, 2.0, "film") == "5.0 film/s"
     assert rate_text(2, 8.0, "epoch") == "4.0 s/epoch"
     assert rate_text(0, 1.0, "film") == "- film/s"
+
+
+def test_a_long_stage_logs_a_line_at_least_every_heartbeat(monkeypatch, caplog):
+    import reelcast.progress as progress
+
+    monkeypatch.setenv("REELCAST_PROGRESS", "lines")
+    monkeypatch.setattr(progress, "HEARTBEAT_SECONDS", 0.0)  # every update is "long ago" enough
+    with caplog.at_level(logging.INFO, logger="reelcast.progress"):
+        with Progress(3, "trees gbm_classifier", "booster") as p:
+            p.update()
+            p.heartbeat("round 40")
+        quiet = Progress(3, "quiet", "booster", enabled=False)
+        quiet.update()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0].startswith("trees gbm_classifier: 1/3 booster so far in ")
+    assert lines[1].endswith("; round 40") and lines[-1].startswith("trees gbm_classifier: 1/3 booster in ")
+    assert not any(ln.startswith("quiet") for ln in lines)

@@ -40,6 +40,7 @@ from reelcast.evaluation.stats import expected_calibration_error, mean_std
 from reelcast.features.featurize import FilmInputs
 from reelcast.models.network import softmax
 from reelcast.predictor import RevenuePredictor, as_table
+from reelcast.progress import Progress
 from reelcast.reports.labels import HEADLINE
 
 log = logging.getLogger(__name__)
@@ -80,11 +81,21 @@ def fit_split(
 ) -> Outcome:
     """Fit one split's model (every rank under torchrun) and predict every film once."""
     p = RevenuePredictor(cfg, progress=progress, featurizer=base.featurizer).fit(table, split, inputs)
-    model_inputs = p.shape_inputs(inputs, table.df)
-    probs = p.proba(model_inputs)
-    return Outcome(
-        split, p, inputs.film_ids, p.labels_for(table), inputs, p.logits(model_inputs), probs, p.decide(probs)
-    )
+    with Progress(len(inputs), f"predict every film {split.name}", "film", enabled=progress) as bar:
+        model_inputs = p.shape_inputs(inputs, table.df)
+        probs = p.proba(model_inputs)
+        outcome = Outcome(
+            split,
+            p,
+            inputs.film_ids,
+            p.labels_for(table),
+            inputs,
+            p.logits(model_inputs),
+            probs,
+            p.decide(probs),
+        )
+        bar.update(len(inputs))
+    return outcome
 
 
 def split_metrics(o: Outcome, cfg: Config) -> dict[str, Any]:
@@ -180,7 +191,9 @@ def evaluate_and_write(
     """Evaluate one split's outcome, save its model and write its folder; returns its comparison row."""
     p, split = o.predictor, o.split
     sdir = out_dir / split_dir_name(split.name)
-    ev = split_metrics(o, cfg)
+    with Progress(len(SCALAR_METRICS), f"test metrics and intervals {split.name}", "metric", progress) as bar:
+        ev = split_metrics(o, cfg)
+        bar.update(len(SCALAR_METRICS))
     model = p.describe()
     result = {
         "split": split.name,
@@ -211,12 +224,16 @@ def evaluate_and_write(
             "these scores are not achievable before release"
         )
     p.record_metrics({"test": {k: ev["test"][k] for k in SCALAR_METRICS}, "split": split.name})
-    p.save(sdir)
+    with Progress(1, f"save model {split.name}", "model", enabled=progress) as bar:
+        p.save(sdir)
+        bar.update()
     extras = split_extras(p, table, o.inputs, split, o.y, o.probs, cfg, progress=progress)
     result.update(extras.results)
-    split_files.write_split(
-        sdir, result, extras, o.film_ids, split, o.y, o.pred, o.probs, p.temperature_, cfg.eval.confidence
-    )
+    with Progress(1, f"write split folder {split.name}", "split", enabled=progress) as bar:
+        split_files.write_split(
+            sdir, result, extras, o.film_ids, split, o.y, o.pred, o.probs, p.temperature_, cfg.eval.confidence
+        )
+        bar.update()
     row = {
         "split": split.name,
         **{k: ev["test"][k] for k in SCALAR_METRICS},

@@ -19,6 +19,8 @@ T = TypeVar("T")
 
 # REELCAST_PROGRESS=lines forces summary lines even on a terminal; =bar forces bars even when piped.
 ENV = "REELCAST_PROGRESS"
+# Without a bar, a stage still running logs a line at least this often: a piped log never goes quiet.
+HEARTBEAT_SECONDS = 5.0
 
 
 def interactive() -> bool:
@@ -51,7 +53,7 @@ class Progress:
     def __init__(self, total: int | None, desc: str, unit: str = "item", enabled: bool = True):
         self.total, self.desc, self.unit, self.enabled = total, desc, unit, enabled
         self.n = 0
-        self.t0 = time.perf_counter()
+        self.t0 = self._last_line = time.perf_counter()
         self._closed = False
         self._bar = None
         if enabled and interactive():
@@ -64,6 +66,24 @@ class Progress:
         self.n += n
         if self._bar is not None:
             self._bar.update(n)
+        else:
+            self.heartbeat()
+
+    def heartbeat(self, note: str = "") -> None:
+        """In a log (no bar): a `still running` line when the last line is HEARTBEAT_SECONDS old."""
+        now = time.perf_counter()
+        if (
+            self._bar is not None
+            or not self.enabled
+            or self._closed
+            or now - self._last_line < HEARTBEAT_SECONDS
+        ):
+            return
+        self._last_line = now
+        count = f"{self.n}/{self.total}" if self.total else f"{self.n}"
+        rate = rate_text(self.n, self.seconds, self.unit)
+        tail = f"; {note}" if note else ""
+        log.info("%s: %s %s so far in %.1f s (%s)%s", self.desc, count, self.unit, self.seconds, rate, tail)
 
     def set_total(self, total: int) -> None:
         """Set the total once it is known (the bar's ETA follows it)."""

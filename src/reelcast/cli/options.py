@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import inspect
 import logging
+import os
 import sys
 import typing
 from collections.abc import Callable
@@ -50,13 +51,14 @@ def setup_logging(verbose: bool, quiet: bool = False) -> bool:
     # Third-party progress bars and chatter would bury reelcast's own progress output.
     for noisy in ("httpx", "urllib3", "huggingface_hub", "transformers", "filelock", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
+    if "transformers" in sys.modules:  # already loaded: tell it directly
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
-    except ImportError:  # transformers is a dependency; this only guards odd installs
-        pass
+    else:  # read if and when a command imports transformers, so commands without it never pay for it
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     return not quiet
 
 

@@ -207,8 +207,14 @@ class EnsembleConfig:
     reg_lambda: float = 1.0
     max_rounds: int = 3000
     early_stopping_rounds: int = 100
+    # Rounds sized to the data: see models.trees.round_budget.
+    rounds_per_film: float = 2.0
+    min_rounds: int = 200
+    early_stopping_min_delta: float = 1e-4  # a gain below this is no gain: stopping stops
+    max_bin: int = 63  # histogram bins per feature
     fixed_rounds: int = 300  # when a split has no validation films to stop on
-    threads: int = 0  # LightGBM threads; 0 = its default
+    threads: int = 0  # LightGBM threads; 0 = one below parallel_films training films, else all cores
+    parallel_films: int = 10000  # below it threads only wait on each other (worst on a busy machine)
     # The plot text enters the trees as one out-of-fold ridge prediction of log revenue.
     text_stack: bool = True
     text_stack_alpha: float = 10.0
@@ -259,6 +265,11 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     init: str | None = None  # a saved model (split folder) or base whose network layers start training
     freeze_epochs: int = 0  # epochs the warm-started layers stay frozen before all train
+    # Data-sized batch and lr beyond scale_films training films (0 = off): see training.loop.scaled_for.
+    scale_films: int = 2000
+    max_batch_size: int = 256
+    max_steps: int = 20000  # optimiser steps over the whole run (deterministic); 0 = no limit
+    max_seconds: float = 0.0  # wall-clock limit of one network's training (not deterministic); 0 = none
 
 
 @dataclass
@@ -271,6 +282,7 @@ class EvalConfig:
     calibration_bins: int = 10
     temperature_scaling: bool = True
     permutation_repeats: int = 5
+    permutation_max_films: int = 2000  # permutation importance on a seeded sample of this many test films
 
 
 @dataclass

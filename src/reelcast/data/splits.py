@@ -14,7 +14,6 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold, train_test_split
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +70,8 @@ def make_split(strata: np.ndarray, ratios: tuple[float, float, float], seed: int
     strat = strata if _can_stratify(strata, n_test) else None
     if strat is None:
         log.warning("split %s: too few films per class to stratify the test set; splitting at random", name)
+    from sklearn.model_selection import train_test_split  # only when splitting: predict never does
+
     rest, test = train_test_split(idx, test_size=n_test, random_state=seed, stratify=strat)
     strat_rest = strata[rest] if _can_stratify(strata[rest], n_val) else None
     train, val = train_test_split(rest, test_size=n_val, random_state=seed + 1, stratify=strat_rest)
@@ -81,6 +82,8 @@ def make_folds(strata: np.ndarray, k: int, seed: int) -> list[Split]:
     """K stratified folds: fold i is the test set, fold i+1 the validation set, the rest trains."""
     if k < 3:
         raise ValueError(f"--cv needs K >= 3 (one fold tests, one validates), got {k}")
+    from sklearn.model_selection import StratifiedKFold
+
     skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     folds = [test for _, test in skf.split(np.zeros(len(strata)), strata)]
     out = []

@@ -19,6 +19,7 @@ from reelcast.evaluation.stats import bootstrap_ci, expected_calibration_error, 
 from reelcast.features.featurize import FilmInputs
 from reelcast.features.tabular import check_leakage, default_columns
 from reelcast.models.baselines import GBTBaseline, fit_gbt
+from reelcast.models.trees import openmp_threads_for
 from reelcast.predictor import RevenuePredictor
 from reelcast.progress import Progress
 
@@ -188,7 +189,10 @@ def run_ablation(
     tick()
 
     if columns:
-        ab.gbt = fit_gbt(table, split, y, columns, cfg.train.seed, cfg.tabular)
+        # The full model's encoder was fit on the same training films with the same columns: reused.
+        reuse = p.tabular_ if p.tabular_ is not None and list(p.tabular_.columns) == columns else None
+        with openmp_threads_for(len(split.train), cfg.ensemble):
+            ab.gbt = fit_gbt(table, split, y, columns, cfg.train.seed, cfg.tabular, encoder=reuse)
         X, _ = ab.gbt.encoder.transform(table.df.iloc[te])
         gp = ab.gbt.predict_proba(X)
         ab.candidates.append(

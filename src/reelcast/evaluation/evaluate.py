@@ -33,7 +33,7 @@ from reelcast.evaluation.ablation import (
     summarize_ablations,
 )
 from reelcast.evaluation.coverage import decision_rule_scores, interval_coverage
-from reelcast.evaluation.importance import column_blocks, fusion_permutation, permutation_importance
+from reelcast.evaluation.importance import fusion_permutation, gbt_permutation
 from reelcast.evaluation.metrics import SCALAR_METRICS, classification_metrics, metric_fns
 from reelcast.evaluation.significance import significance
 from reelcast.evaluation.stats import bootstrap_ci, expected_calibration_error, reliability_curve
@@ -168,11 +168,12 @@ def split_extras(
 
     perm: list[dict] = []
     if "tabular" in te_inputs.modalities:
-        perm += [{"model": "full", **r} for r in fusion_permutation(p, te_inputs, y[te], cfg)]
+        rows = fusion_permutation(p, te_inputs, y[te], cfg, progress=progress)
+        perm += [{"model": "full", **r} for r in rows]
 
     if cfg.eval.ablation:
         with Progress(None, f"ablation {split.name}", "model", enabled=progress) as bar:
-            ab = run_ablation(p, table, inputs, split, y, probs, cfg, progress=False, bar=bar)
+            ab = run_ablation(p, table, inputs, split, y, probs, cfg, progress=progress, bar=bar)
         # Bootstrap intervals and paired tests take as long as the ablation itself on small machines.
         with Progress(None, f"intervals and tests {split.name}", "model", enabled=progress) as bar:
             df = ablation_table(y[te], ab.candidates, cfg)
@@ -198,14 +199,7 @@ def split_extras(
         out.results["significance"] = sig
         if ab.gbt is not None:
             X, _ = ab.gbt.encoder.transform(table.df.iloc[te])
-            rows = permutation_importance(
-                ab.gbt.predict,
-                X,
-                y[te],
-                column_blocks(ab.gbt.encoder),
-                cfg.eval.permutation_repeats,
-                cfg.split.seed,
-            )
+            rows = gbt_permutation(ab.gbt, X, y[te], cfg, progress=progress)
             perm += [{"model": "gbt_tabular", **r} for r in rows]
         for s in sig["sentences"]:
             log.debug("%s", s)

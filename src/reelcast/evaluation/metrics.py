@@ -71,10 +71,10 @@ def _confusion(t: np.ndarray, p: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def _prf(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-class precision, recall, F1 and support from a confusion matrix, with zero_division=0."""
-    tp = np.diag(cm).astype(np.float64)
-    support = cm.sum(axis=1).astype(np.float64)
-    predicted = cm.sum(axis=0).astype(np.float64)
+    """Per-class precision, recall, F1 and support from a confusion matrix (or a stack), zero_division=0."""
+    tp = np.diagonal(cm, axis1=-2, axis2=-1).astype(np.float64)
+    support = cm.sum(axis=-1).astype(np.float64)
+    predicted = cm.sum(axis=-2).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(predicted > 0, tp / predicted, 0.0)
         recall = np.where(support > 0, tp / support, 0.0)
@@ -85,38 +85,68 @@ def _prf(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     return precision, recall, f1, support
 
 
-def _averages(cm: np.ndarray) -> dict[str, float]:
+def _average_arrays(cm: np.ndarray) -> dict[str, np.ndarray]:
     # Averages run over ALL num_classes labels (sklearn's labels=range(num_classes)). A class absent from the
     # test films and never predicted counts as precision = recall = F1 = 0 in the macro average (so macro
     # scores are comparable across splits and bootstrap resamples, always dividing by num_classes), and has
     # weight 0 (its support) in the weighted average. A class predicted but never true has precision 0.
     precision, recall, f1, support = _prf(cm)
-    weights = support / support.sum()
+    weights = support / support.sum(axis=-1, keepdims=True)
     return {
-        "precision_macro": float(precision.mean()),
-        "recall_macro": float(recall.mean()),
-        "f1_macro": float(f1.mean()),
-        "precision_weighted": float(precision @ weights),
-        "recall_weighted": float(recall @ weights),
-        "f1_weighted": float(f1 @ weights),
+        "precision_macro": precision.mean(-1),
+        "recall_macro": recall.mean(-1),
+        "f1_macro": f1.mean(-1),
+        "precision_weighted": (precision * weights).sum(-1),
+        "recall_weighted": (recall * weights).sum(-1),
+        "f1_weighted": (f1 * weights).sum(-1),
     }
+
+
+def _averages(cm: np.ndarray) -> dict[str, float]:
+    return {k: float(v) for k, v in _average_arrays(cm).items()}
+
+
+def _qwk_arrays(cm: np.ndarray) -> np.ndarray:
+    """Quadratic weighted kappa of a confusion matrix or a stack of them (sklearn's cohen_kappa_score)."""
+    k = cm.shape[-1]
+    cm = cm.astype(np.float64)
+    n = cm.sum(axis=(-2, -1))
+    expected = cm.sum(axis=-1)[..., :, None] * cm.sum(axis=-2)[..., None, :] / n[..., None, None]
+    idx = np.arange(k, dtype=np.float64)
+    w = (idx[:, None] - idx[None, :]) ** 2
+    denom = np.sum(w * expected, axis=(-2, -1))
+    # The denominator is 0 only when truth and prediction are both one and the same single class; sklearn
+    # returns nan there. We return 0.0 ("no agreement beyond chance is measurable") so means, bootstrap
+    # percentiles and JSON reports stay finite.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denom == 0.0, 0.0, 1.0 - np.sum(w * cm, axis=(-2, -1)) / denom)
 
 
 def _qwk_from_confusion(cm: np.ndarray) -> float:
     """Quadratic weighted kappa as in sklearn's cohen_kappa_score(weights="quadratic")."""
-    k = cm.shape[0]
-    cm = cm.astype(np.float64)
-    n = cm.sum()
-    expected = np.outer(cm.sum(axis=1), cm.sum(axis=0)) / n
-    idx = np.arange(k, dtype=np.float64)
-    w = (idx[:, None] - idx[None, :]) ** 2
-    denom = float(np.sum(w * expected))
-    # The denominator is 0 only when truth and prediction are both one and the same single class; sklearn
-    # returns nan there. We return 0.0 ("no agreement beyond chance is measurable") so means, bootstrap
-    # percentiles and JSON reports stay finite.
-    if denom == 0.0:
-        return 0.0
-    return float(1.0 - np.sum(w * cm) / denom)
+    return float(_qwk_arrays(cm))
+
+
+def _distance_share(cm: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    # Sum of weight[true, pred] over films / films, from (stacked) confusion matrices.
+    return (cm * weight).sum(axis=(-2, -1)) / cm.sum(axis=(-2, -1))
+
+
+def confusion_metric_fns(num_classes: int = NUM_CLASSES) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """name -> fn(confusions (..., K, K)) -> (...) for every name in SCALAR_METRICS: the bootstrap's
+    vectorised form of metric_fns (one call scores every resample)."""
+    idx = np.arange(num_classes)
+    dist = np.abs(idx[:, None] - idx[None, :])
+    fns: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "accuracy": lambda cm: _distance_share(cm, dist == 0),
+        "one_away_accuracy": lambda cm: _distance_share(cm, dist <= 1),
+        "mae_class": lambda cm: _distance_share(cm, dist),
+        "qwk": _qwk_arrays,
+    }
+    for key in SCALAR_METRICS:
+        if key not in fns:
+            fns[key] = lambda cm, key=key: _average_arrays(cm)[key]
+    return {name: fns[name] for name in SCALAR_METRICS}
 
 
 def accuracy(y_true, y_pred, num_classes: int = NUM_CLASSES) -> float:
@@ -209,6 +239,10 @@ def metric_fns(num_classes: int = NUM_CLASSES) -> dict[str, Callable[[np.ndarray
     for key in SCALAR_METRICS:
         if key not in fns:
             fns[key] = averaged(key)
+    # Each carries its vectorised form, which the bootstrap uses when it is there.
+    batched = confusion_metric_fns(num_classes)
+    for name, fn in fns.items():
+        fn.batched, fn.num_classes = batched[name], num_classes  # type: ignore[attr-defined]
     return {name: fns[name] for name in SCALAR_METRICS}
 
 

@@ -16,6 +16,7 @@ from scipy import stats as sps
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.multitest import multipletests
 
+from reelcast.data.classes import NUM_CLASSES
 from reelcast.evaluation.metrics import LOWER_IS_BETTER
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
@@ -41,7 +42,12 @@ def _check_boot(n_boot: int, confidence: float) -> None:
 
 
 def _resampled(
-    samples: tuple[int, ...], statistic: Callable[..., float], n_boot: int, confidence: float, seed: int
+    samples: tuple[int, ...],
+    statistic: Callable[..., float],
+    n_boot: int,
+    confidence: float,
+    seed: int,
+    vectorized: bool = False,
 ):
     """scipy.stats.bootstrap over film indices (percentile method): (low, high, bootstrap distribution).
 
@@ -50,19 +56,32 @@ def _resampled(
     resampled films; the seed fixes every draw. One film gives a degenerate distribution (scipy needs two).
     """
     if min(samples) < 2:
-        values = np.full(n_boot, float(statistic(*(np.arange(n) for n in samples))))
+        whole = statistic(*(np.arange(n)[None] if vectorized else np.arange(n) for n in samples))
+        values = np.full(n_boot, float(np.ravel(whole)[0]))
         return float(values[0]), float(values[0]), values
     res = sps.bootstrap(
         tuple(np.arange(n) for n in samples),
         statistic,
         n_resamples=n_boot,
-        vectorized=False,
+        vectorized=vectorized,
         confidence_level=confidence,
         method="percentile",
         rng=np.random.default_rng(seed),
     )
     ci = res.confidence_interval
     return float(ci.low), float(ci.high), np.asarray(res.bootstrap_distribution, dtype=float)
+
+
+def _confusions(t: np.ndarray, p: np.ndarray, i: np.ndarray, k: int) -> np.ndarray:
+    """(..., k, k) confusion matrices of the resamples i (..., n): one bincount for all of them."""
+    flat = i.reshape(-1, i.shape[-1])
+    cells = np.arange(len(flat))[:, None] * (k * k) + t[flat] * k + p[flat]
+    return np.bincount(cells.ravel(), minlength=len(flat) * k * k).reshape(*i.shape[:-1], k, k)
+
+
+def _batched(metric_fn: MetricFn) -> tuple[Callable[[np.ndarray], np.ndarray] | None, int]:
+    """The metric's vectorised form over confusion matrices (metrics.metric_fns carry one) and its classes."""
+    return getattr(metric_fn, "batched", None), getattr(metric_fn, "num_classes", NUM_CLASSES)
 
 
 def _two_sided_p(diff: float, diffs: np.ndarray) -> float:
@@ -83,9 +102,10 @@ def _difference(
     n_boot: int,
     confidence: float,
     seed: int,
+    vectorized: bool = False,
 ) -> dict:
     """The result of a bootstrapped difference: observed diff, interval, p-value and the sizes."""
-    low, high, diffs = _resampled(samples, statistic, n_boot, confidence, seed)
+    low, high, diffs = _resampled(samples, statistic, n_boot, confidence, seed, vectorized)
     return {
         "diff": diff,
         "low": low,
@@ -109,8 +129,13 @@ def bootstrap_ci(
     _check_boot(n_boot, confidence)
     t, p = np.asarray(y_true), np.asarray(y_pred)
     n = _check_lengths(t, p)
-    point = float(metric_fn(t, p))
-    low, high, _ = _resampled((n,), lambda i: metric_fn(t[i], p[i]), n_boot, confidence, seed)
+    point = float(metric_fn(t, p))  # also checks the labels, once
+    batched, k = _batched(metric_fn)
+    if batched is not None:  # every resample scored in one call: the same draws, the same numbers
+        stat = lambda i, axis=-1: batched(_confusions(t, p, i, k))  # noqa: E731
+        low, high, _ = _resampled((n,), stat, n_boot, confidence, seed, vectorized=True)
+    else:
+        low, high, _ = _resampled((n,), lambda i: metric_fn(t[i], p[i]), n_boot, confidence, seed)
     return point, low, high
 
 
@@ -134,6 +159,13 @@ def paired_bootstrap(
     t, a, b = np.asarray(y_true), np.asarray(pred_a), np.asarray(pred_b)
     n = _check_lengths(t, a, b)
     diff = float(metric_fn(t, a) - metric_fn(t, b))
+    batched, k = _batched(metric_fn)
+    if batched is not None:
+
+        def batched_diff(i: np.ndarray, axis: int = -1) -> np.ndarray:
+            return batched(_confusions(t, a, i, k)) - batched(_confusions(t, b, i, k))
+
+        return _difference((n,), batched_diff, diff, n_boot, confidence, seed, vectorized=True)
 
     def resampled_diff(i: np.ndarray) -> float:
         return metric_fn(t[i], a[i]) - metric_fn(t[i], b[i])

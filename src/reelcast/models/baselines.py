@@ -64,10 +64,16 @@ def fit_gbt(
     columns: list[str],
     seed: int,
     settings: TabularConfig | None = None,
+    encoder: TabularEncoder | None = None,
 ) -> GBTBaseline:
-    """HistGradientBoostingClassifier, class-balanced, early-stopped on the validation films' log-loss."""
+    """HistGradientBoostingClassifier, class-balanced, early-stopped on the validation films' log-loss.
+
+    encoder: a TabularEncoder already fit on this split's training films with these columns (reused).
+    """
     t0 = time.perf_counter()
-    enc = TabularEncoder(columns, settings=settings or TabularConfig()).fit(table.df.iloc[split.train])
+    enc = encoder or TabularEncoder(columns, settings=settings or TabularConfig()).fit(
+        table.df.iloc[split.train]
+    )
     X, _ = enc.transform(table.df)
     tr = split.train
     va = split.val[scorable_validation(y[tr], y[split.val])]

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.linear_model import Ridge
-from sklearn.model_selection import KFold
 
 
 @dataclass
@@ -30,6 +28,9 @@ class TextStack:
 
     def fit_oof(self, T: np.ndarray, log_rev: np.ndarray, seed: int) -> np.ndarray:
         """Fit on all rows given; return out-of-fold predictions for those same rows."""
+        from sklearn.linear_model import Ridge  # fitting only: a loaded model predicts with numpy
+        from sklearn.model_selection import KFold
+
         T = np.asarray(T, dtype=np.float64)
         self.mean = T.mean(0).tolist()
         sd = T.std(0)

@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr  # the normal CDF, without importing all of scipy.stats
 
 from reelcast.config import EnsembleConfig
 from reelcast.data.classes import NUM_CLASSES
 from reelcast.models.base import Component, FitData
 from reelcast.models.registry import register_component
 from reelcast.models.stacking import TextStack
+from reelcast.progress import Progress
 
 if TYPE_CHECKING:
     from reelcast.features.featurize import FilmInputs
@@ -46,7 +49,33 @@ def _lgb():
     return lightgbm
 
 
-def _params(cfg: EnsembleConfig, seed: int, objective: str, **extra) -> dict:
+def _threads(cfg: EnsembleConfig, films: int) -> int:
+    # OpenMP threads on small data only wait on each other, badly so beside torch's on a busy machine.
+    return cfg.threads or (1 if films < cfg.parallel_films else 0)
+
+
+@contextmanager
+def openmp_threads_for(films: int, cfg: EnsembleConfig | None = None) -> Iterator[None]:
+    """Other OpenMP tree libraries (scikit-learn's) under the same rule: one thread on small data."""
+    if _threads(cfg or EnsembleConfig(), films) != 1:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
+
+
+def _predict(models: list, X: np.ndarray) -> np.ndarray:
+    """The mean prediction over seeds (threads by the default rule: saved boosters keep no config)."""
+    threads = _threads(EnsembleConfig(), len(X))
+    return np.mean(
+        [m.predict(X, num_iteration=m.best_iteration or None, num_threads=threads) for m in models], axis=0
+    )
+
+
+def _params(cfg: EnsembleConfig, seed: int, objective: str, n_train: int, **extra) -> dict:
+    threads = _threads(cfg, n_train)
     return {
         "objective": objective,
         "learning_rate": cfg.learning_rate,
@@ -59,26 +88,38 @@ def _params(cfg: EnsembleConfig, seed: int, objective: str, **extra) -> dict:
         "seed": seed,
         "deterministic": True,
         "force_row_wise": True,
-        "num_threads": cfg.threads or 0,
+        "max_bin": cfg.max_bin,
+        "num_threads": threads,
         "verbosity": -1,
         **extra,
     }
 
 
-def _train(cfg: EnsembleConfig, params: dict, X, y, w, Xv, yv, wv):
+def round_budget(cfg: EnsembleConfig, n_train: int) -> tuple[int, int]:
+    """(most boosting rounds, early-stopping patience) for n training films.
+
+    Trees on a few hundred films are done after a few hundred rounds; letting them run to max_rounds
+    with a patience of 100 spends most of the time past the best round. So the cap grows with the
+    films, max(min_rounds, rounds_per_film x n) up to max_rounds, and the patience is a twentieth of
+    the cap, between 20 and early_stopping_rounds.
+    """
+    cap = int(min(cfg.max_rounds, max(cfg.min_rounds, round(cfg.rounds_per_film * n_train))))
+    patience = int(min(cfg.early_stopping_rounds, max(20, cap // 20)))
+    return cap, patience
+
+
+def _train(cfg: EnsembleConfig, params: dict, X, y, w, Xv, yv, wv, bar: Progress | None = None):
     """One booster, early-stopped on the validation films (fixed rounds when there are none)."""
     lgb = _lgb()
     train = lgb.Dataset(X, y, weight=w, free_raw_data=False)
+    cap, patience = round_budget(cfg, len(X))
+    # A long booster keeps the log alive: the stage's heartbeat, checked after every round.
+    alive = [lambda env: bar.heartbeat(f"round {env.iteration + 1}")] if bar is not None else []
     if Xv is not None and len(Xv):
         valid = lgb.Dataset(Xv, yv, weight=wv, reference=train)
-        return lgb.train(
-            params,
-            train,
-            num_boost_round=cfg.max_rounds,
-            valid_sets=[valid],
-            callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
-        )
-    return lgb.train(params, train, num_boost_round=cfg.fixed_rounds)
+        stop = lgb.early_stopping(patience, verbose=False, min_delta=cfg.early_stopping_min_delta)
+        return lgb.train(params, train, num_boost_round=cap, valid_sets=[valid], callbacks=[stop, *alive])
+    return lgb.train(params, train, num_boost_round=min(cfg.fixed_rounds, cap), callbacks=alive)
 
 
 def balanced_weights(y: np.ndarray) -> np.ndarray:
@@ -104,17 +145,19 @@ class GBMClassifier:
     seconds: float = 0.0
     _models: list = field(default_factory=list, repr=False)
 
-    def fit(self, X, y, Xv, yv, cfg: EnsembleConfig, seed: int) -> GBMClassifier:
+    def fit(self, X, y, Xv, yv, cfg: EnsembleConfig, seed: int, bar: Progress | None = None) -> GBMClassifier:
         """Fit one booster per seed on the training films, early-stopped on the validation films."""
         t0 = time.perf_counter()
         keep = scorable_validation(y, yv)
         Xv, yv = Xv[keep], yv[keep]
         for s in range(cfg.seeds):
-            params = _params(cfg, seed + s, "multiclass", num_class=NUM_CLASSES)
-            b = _train(cfg, params, X, y, balanced_weights(y), Xv, yv, balanced_weights(yv))
+            params = _params(cfg, seed + s, "multiclass", len(X), num_class=NUM_CLASSES)
+            b = _train(cfg, params, X, y, balanced_weights(y), Xv, yv, balanced_weights(yv), bar)
             self._models.append(b)
             self.boosters.append(b.model_to_string())
             self.rounds.append(int(b.best_iteration or b.current_iteration()))
+            if bar is not None:
+                bar.update()
         self.seconds = time.perf_counter() - t0
         return self
 
@@ -122,7 +165,7 @@ class GBMClassifier:
         """(N, 8) class probabilities, the mean over seeds."""
         models = self._models or [_lgb().Booster(model_str=s) for s in self.boosters]
         self._models = models
-        return np.mean([m.predict(X, num_iteration=m.best_iteration or None) for m in models], axis=0)
+        return _predict(models, X)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP per seed: (seeds, N, 8, F + 1) raw-score contributions, the bias last."""
@@ -150,15 +193,19 @@ class GBMRegressor:
     seconds: float = 0.0
     _models: list = field(default_factory=list, repr=False)
 
-    def fit(self, X, log_rev, Xv, log_rev_v, cfg: EnsembleConfig, seed: int) -> GBMRegressor:
+    def fit(
+        self, X, log_rev, Xv, log_rev_v, cfg: EnsembleConfig, seed: int, bar: Progress | None = None
+    ) -> GBMRegressor:
         """Fit one booster per seed; the error scale comes from the validation residuals."""
         t0 = time.perf_counter()
         for s in range(cfg.seeds):
-            params = _params(cfg, seed + s, "huber", alpha=1.0)
-            b = _train(cfg, params, X, log_rev, None, Xv, log_rev_v, None)
+            params = _params(cfg, seed + s, "huber", len(X), alpha=1.0)
+            b = _train(cfg, params, X, log_rev, None, Xv, log_rev_v, None, bar)
             self._models.append(b)
             self.boosters.append(b.model_to_string())
             self.rounds.append(int(b.best_iteration or b.current_iteration()))
+            if bar is not None:
+                bar.update()
         if Xv is not None and len(Xv) > 1:
             self.sigma = float(max(np.std(log_rev_v - self.predict_log_revenue(Xv)), 1e-3))
         else:  # no validation films: the training residuals understate the error, but it is all there is
@@ -170,7 +217,7 @@ class GBMRegressor:
         """Predicted log(1 + revenue $M), the mean over seeds."""
         models = self._models or [_lgb().Booster(model_str=s) for s in self.boosters]
         self._models = models
-        return np.mean([m.predict(X, num_iteration=m.best_iteration or None) for m in models], axis=0)
+        return _predict(models, X)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP of the log revenue, mean over seeds: (N, F + 1), the bias last."""
@@ -195,7 +242,7 @@ class GBMRegressor:
 def gaussian_class_probs(mu: np.ndarray, sigma: float, thresholds_musd: np.ndarray) -> np.ndarray:
     """Class probabilities of a normal log-revenue prediction, cut at log(1 + edge)."""
     edges = np.concatenate([[-np.inf], np.log1p(np.asarray(thresholds_musd, dtype=np.float64)), [np.inf]])
-    cdf = norm.cdf((edges[None, :] - np.asarray(mu, dtype=np.float64)[:, None]) / sigma)
+    cdf = ndtr((edges[None, :] - np.asarray(mu, dtype=np.float64)[:, None]) / sigma)
     p = np.diff(cdf, axis=1)
     p = np.clip(p, 1e-9, None)
     return p / p.sum(1, keepdims=True)
@@ -264,7 +311,9 @@ class TreeFeatures:
         if cfg.text_stack and text is not None and text_on[train].sum() >= 10:
             self.text_stack = TextStack(alpha=cfg.text_stack_alpha)
             rows = train[text_on[train]]
-            oof_text = (rows, self.text_stack.fit_oof(text[rows], log_rev[rows], data.seed))
+            with Progress(len(rows), "text stack (out-of-fold ridge)", "film", data.progress) as bar:
+                oof_text = (rows, self.text_stack.fit_oof(text[rows], log_rev[rows], data.seed))
+                bar.update(len(rows))
             self.feature_names.append("text:ridge_log_revenue")
         text_col = len(self.feature_names) - 1
         if "external" in inputs.modalities:
@@ -300,6 +349,14 @@ class TreeFeatures:
 
 
 # ---- the components -------------------------------------------------------------------------------------
+def _stage(name: str, data: FitData, films: int) -> Progress:
+    return Progress(data.config.ensemble.seeds, f"trees {name} ({films} films)", "booster", data.progress)
+
+
+def _rounds_note(rounds: list[int], films: int) -> str:
+    return f"best rounds {', '.join(map(str, rounds))}; {sum(rounds) * films / 1e6:.2f} M film-rounds"
+
+
 def _describe_trees(c: Component, model: GBMClassifier | GBMRegressor, features: TreeFeatures) -> dict:
     return {
         "name": c.name,
@@ -324,7 +381,9 @@ class TreeClassifier(Component):
         """Boosters on the training films, early-stopped on the validation films."""
         self.features, X = TreeFeatures.for_fit(data)
         tr, va, y = data.split.train, data.split.val, data.y
-        self.model = GBMClassifier().fit(X[tr], y[tr], X[va], y[va], data.config.ensemble, data.seed)
+        with _stage(self.name, data, len(tr)) as bar:
+            self.model = GBMClassifier().fit(X[tr], y[tr], X[va], y[va], data.config.ensemble, data.seed, bar)
+            bar.close(_rounds_note(self.model.rounds, len(tr)))
         return self
 
     def predict_proba(self, inputs: FilmInputs) -> np.ndarray:
@@ -362,9 +421,11 @@ class TreeRegressor(Component):
         self.thresholds = np.asarray(data.thresholds, dtype=np.float64)
         tr, va = data.split.train, data.split.val
         log_rev = np.log1p(np.asarray(data.revenue_musd, dtype=np.float64))
-        self.model = GBMRegressor().fit(
-            X[tr], log_rev[tr], X[va], log_rev[va], data.config.ensemble, data.seed
-        )
+        with _stage(self.name, data, len(tr)) as bar:
+            self.model = GBMRegressor().fit(
+                X[tr], log_rev[tr], X[va], log_rev[va], data.config.ensemble, data.seed, bar
+            )
+            bar.close(_rounds_note(self.model.rounds, len(tr)))
         return self
 
     def predict_log_revenue(self, inputs: FilmInputs) -> np.ndarray:

@@ -7,7 +7,9 @@ one epoch is only the fusion network's forward and backward passes.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -37,6 +39,9 @@ class TrainResult:
     best_state: dict = field(default_factory=dict)
     stopped_early: bool = False
     seconds: float = 0.0
+    batch_size: int = 0  # the batch and learning rate the run used (data-sized, see scaled_for)
+    lr: float = 0.0
+    stopped_by: str = ""  # "patience", "steps" or "seconds" when it ended before the epoch limit
 
 
 def seed_everything(seed: int) -> None:
@@ -76,6 +81,24 @@ def predict_logits(
         for i in range(0, n, batch_size)
     ]
     return torch.cat(out) if out else torch.zeros(0, NUM_CLASSES)
+
+
+def scaled_for(cfg: TrainConfig, n_train: int) -> TrainConfig:
+    """The config with batch size and learning rate sized to n training films.
+
+    Up to cfg.scale_films films the configured batch_size and lr are used as they are. Beyond, the batch
+    grows in proportion to the films (rounded down to a power-of-two multiple, at most max_batch_size),
+    so an epoch takes about the same number of optimiser steps whatever the catalogue, and lr grows with
+    the square root of the batch growth (the usual rule for Adam-type optimisers). scale_films=0 turns
+    the rule off: batch_size and lr are then exactly what is set.
+    """
+    if cfg.scale_films <= 0 or n_train <= cfg.scale_films:
+        return cfg
+    growth = 2 ** int(math.floor(math.log2(n_train / cfg.scale_films)))
+    batch = max(cfg.batch_size, min(cfg.batch_size * growth, cfg.max_batch_size))
+    if batch == cfg.batch_size:
+        return cfg
+    return dataclasses.replace(cfg, batch_size=batch, lr=cfg.lr * math.sqrt(batch / cfg.batch_size))
 
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -138,6 +161,7 @@ def train_model(
         else (torch.as_tensor(regression_target, dtype=torch.float32), regression_weight)
     )
     aux = None if aux_target is None else torch.as_tensor(aux_target, dtype=torch.float32)
+    cfg = scaled_for(cfg, len(y_train))
     try:
         return _train(
             model, train, y_train, val, y_val, cfg, device, modality_drop, progress, desc, objective, reg, aux
@@ -178,9 +202,10 @@ def _train(
     yt = torch.as_tensor(y_train, dtype=torch.long)
     yv = torch.as_tensor(y_val, dtype=torch.long).to(device)
     n = len(yt)
-    result = TrainResult()
+    result = TrainResult(batch_size=cfg.batch_size, lr=cfg.lr)
     best_key = (-1.0, float("inf"))
     bad_epochs = 0
+    steps = 0
 
     # The bar's total is the epoch limit; early stopping can end the stage sooner (the ETA is an upper bound).
     bar = Progress(cfg.epochs, desc, "epoch", enabled=progress)
@@ -224,6 +249,7 @@ def _train(
             total_loss += batch_loss.item() * len(idx)
             correct += (logits.argmax(1) == target).sum().item()
             seen += len(idx)
+            steps += 1
         if ddp is not None:  # over every rank's films (the sampler pads n up to a multiple of the ranks)
             total_loss, correct, n_seen = ddp.sum(total_loss), ddp.sum(correct), ddp.sum(seen)
 
@@ -269,14 +295,31 @@ def _train(
         else:
             bad_epochs += 1
             if bad_epochs >= cfg.patience:
-                result.stopped_early = True
+                result.stopped_early, result.stopped_by = True, "patience"
+                break
+        # ---- budgets: whole epochs only, so every rank stops after the same epoch
+        if cfg.max_steps and steps >= cfg.max_steps and epoch < cfg.epochs:
+            result.stopped_by = "steps"
+            break
+        if cfg.max_seconds and epoch < cfg.epochs:
+            elapsed = time.perf_counter() - t0
+            if ddp is not None:  # rank 0's clock decides for all, or the ranks would part ways
+                (elapsed,) = ddp.from_rank0(elapsed)
+            if elapsed >= cfg.max_seconds:
+                result.stopped_by = "seconds"
                 break
     model.load_state_dict(result.best_state)
     if ddp is not None:
         ddp.close()
     result.seconds = time.perf_counter() - t0
-    note = f"best epoch {result.best_epoch} (val macro-F1 {result.best_val_f1:.3f})" + (
-        ", stopped early" if result.stopped_early else ""
+    budget = {
+        "patience": ", stopped early",
+        "steps": ", step budget reached",
+        "seconds": ", time budget reached",
+    }
+    note = (
+        f"best epoch {result.best_epoch} (val macro-F1 {result.best_val_f1:.3f}); "
+        f"batch {cfg.batch_size}, lr {cfg.lr:.2g}, {steps} steps{budget.get(result.stopped_by, '')}"
     )
     if progress:
         bar.close(note)
