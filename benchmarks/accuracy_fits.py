@@ -57,15 +57,9 @@ def baseline_fns() -> tuple[Callable, Callable]:
 
 
 # ---- decision rules ---------------------------------------------------------------------------------
-def expected_class(probs: np.ndarray) -> np.ndarray:
-    """The probability-weighted mean class, rounded half up (an ordinal rule reelcast does not ship)."""
-    k = probs.shape[1]
-    return np.clip(np.floor(probs @ np.arange(k) + 0.5), 0, k - 1).astype(np.int64)
-
-
 def apply_rule(probs: np.ndarray, rule: str) -> np.ndarray:
     """One class per film under a rule of RULES."""
-    return expected_class(probs) if rule == "expected" else decide(probs, rule)
+    return decide(probs, rule)
 
 
 def choose_rule(val_probs: np.ndarray, y_val: np.ndarray, rules=RULES) -> str:

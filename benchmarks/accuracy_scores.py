@@ -23,7 +23,7 @@ ABLATION = [
     ("trees alone [{c}]", "{c} columns: the trees alone (their own blend, chosen rule)"),
     ("blend, argmax [{c}]", "{c} columns: the blend, most probable class"),
     ("reelcast [{c}]", "{c} columns: the blend, chosen rule (reelcast)"),
-    ("blend, own rule [{c}]", "{c} columns: the blend, reelcast's shipped rule (argmax or median)"),
+    ("blend, own rule [{c}]", "{c} columns: the blend, the rule the saved model ships with"),
 ]
 
 
