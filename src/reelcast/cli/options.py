@@ -188,6 +188,18 @@ TrailerLinksOpt = typer.Option(None, "--trailer-links", help="MovieLens links.cs
 DecimalOpt = typer.Option(
     None, "--decimal", help="Decimal mark of revenue cells: '.' or ',' (default: refuse ambiguous 1,5)."
 )
+# One film, as `predict` and `whatif` take it.
+ModelOpt = typer.Option(..., "--model", help="A split folder of a training run.")
+DescriptionOpt = typer.Option(None, "--description", help="The plot description.")
+DescriptionFileOpt = typer.Option(None, "--description-file", help="Read the description from a file.")
+TitleOpt = typer.Option("", "--title")
+TrailerOpt = typer.Option(None, "--trailer", help="YouTube URL or id, media URL, or local file.")
+MetaOpt = typer.Option(
+    None,
+    "--meta",
+    help="One film's metadata, repeatable: budget_musd=150, release_date=2025-07-04, runtime=125, "
+    "genres=Action,Adventure, director=..., cast=A,B, companies=..., keywords=..., language=en.",
+)
 DayFirstOpt = typer.Option(
     None,
     "--dayfirst/--monthfirst",

@@ -10,9 +10,15 @@ import typer
 from reelcast.cli.options import (
     USER_ERRORS,
     CacheDirOpt,
+    DescriptionFileOpt,
+    DescriptionOpt,
+    MetaOpt,
+    ModelOpt,
     OfflineOpt,
     RunOptions,
     SafetyOptions,
+    TitleOpt,
+    TrailerOpt,
     TrustModifiedOpt,
     error_text,
     fail,
@@ -24,19 +30,12 @@ from reelcast.cli.options import (
 
 @option_groups
 def predict(
-    model: Path = typer.Option(..., "--model", help="A split folder of a training run."),
-    description: str = typer.Option(None, "--description", help="The plot description."),
-    description_file: Path = typer.Option(
-        None, "--description-file", help="Read the description from a file."
-    ),
-    title: str = typer.Option("", "--title"),
-    trailer: str = typer.Option(None, "--trailer", help="YouTube URL or id, media URL, or local file."),
-    meta: list[str] = typer.Option(
-        None,
-        "--meta",
-        help="One film's metadata, repeatable: budget_musd=150, release_date=2025-07-04, runtime=125, "
-        "genres=Action,Adventure, director=..., cast=A,B, companies=..., keywords=..., language=en.",
-    ),
+    model: Path = ModelOpt,
+    description: str = DescriptionOpt,
+    description_file: Path = DescriptionFileOpt,
+    title: str = TitleOpt,
+    trailer: str = TrailerOpt,
+    meta: list[str] = MetaOpt,
     data: Path = typer.Option(None, "--data", help="A table of films to predict at once."),
     out: Path = typer.Option(
         None, "--out", help="With --data: write predictions (.csv with a .html page beside it, .html, .json)."

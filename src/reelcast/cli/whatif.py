@@ -11,9 +11,15 @@ import typer
 from reelcast.cli.options import (
     USER_ERRORS,
     CacheDirOpt,
+    DescriptionFileOpt,
+    DescriptionOpt,
+    MetaOpt,
+    ModelOpt,
     OfflineOpt,
     RunOptions,
     SafetyOptions,
+    TitleOpt,
+    TrailerOpt,
     TrustModifiedOpt,
     error_text,
     fail,
@@ -74,18 +80,12 @@ def parse_vary(text: str, film: Any) -> Any:
 
 @option_groups
 def whatif(
-    model: Path = typer.Option(..., "--model", help="A split folder of a training run."),
-    description: str = typer.Option(None, "--description", help="The plot description."),
-    description_file: Path = typer.Option(
-        None, "--description-file", help="Read the description from a file."
-    ),
-    title: str = typer.Option("", "--title"),
-    trailer: str = typer.Option(None, "--trailer", help="YouTube URL or id, media URL, or local file."),
-    meta: list[str] = typer.Option(
-        None,
-        "--meta",
-        help="The film's metadata, repeatable, as for `reelcast predict`: budget_musd=150, ...",
-    ),
+    model: Path = ModelOpt,
+    description: str = DescriptionOpt,
+    description_file: Path = DescriptionFileOpt,
+    title: str = TitleOpt,
+    trailer: str = TrailerOpt,
+    meta: list[str] = MetaOpt,
     vary: list[str] = typer.Option(..., "--vary", help=VARY_HELP),
     out: Path = typer.Option(None, "--out", help="Folder for whatif.png, whatif.html and whatif.csv."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output: the curve as JSON."),
