@@ -41,7 +41,7 @@ def test_budget_sweep_prints_a_table_and_writes_the_picture_and_page(model, tmp_
         "-q",
     )
     assert r.exit_code == 0, r.output
-    lines = r.output.splitlines()
+    lines = r.stdout.splitlines()  # stderr carries the log (unknown inputs)
     assert lines[0].split()[:8] == ["budget", "($", "M)", "predicted", "expected", "class", "most", "likely"]
     assert "revenue" in lines[0]  # the model has a calibrated range, so the table shows it
     rows = [line for line in lines if line.startswith("$")]
@@ -72,7 +72,7 @@ def test_release_date_sweep_shows_the_season_and_json_has_the_curve(model):
         "--json",
     )
     assert r.exit_code == 0, r.output
-    curve = json.loads(r.output)
+    curve = json.loads(r.stdout)
     assert [p["season"] for p in curve["points"]][11] == "Dec · winter · Christmas"
     assert len(curve["points"]) == 12 and curve["field"] == "release_date"
     r = invoke("--model", model, "--description", PLOT, "--vary", "release_date=2026-05:2026-08", "-q")
@@ -83,7 +83,7 @@ def test_release_date_sweep_shows_the_season_and_json_has_the_curve(model):
 def test_director_alternatives(model):
     r = invoke("--model", model, "--description", PLOT, "--vary", "director=Ann Lee|Di Fox", "-q")
     assert r.exit_code == 0, r.output
-    assert r.output.splitlines()[2].startswith("Ann Lee") and r.output.splitlines()[3].startswith("Di Fox")
+    assert r.stdout.splitlines()[2].startswith("Ann Lee") and r.stdout.splitlines()[3].startswith("Di Fox")
 
 
 @pytest.mark.parametrize(

@@ -149,14 +149,16 @@ def run_ablation(
                 ab.skipped[f"{m}_only"] = f"no training film has the {m} modality"
                 tick()
                 continue
-            b = fit_fusion_baseline(p, table, inputs, split, cfg, [m], progress)
+            b = fit_fusion_baseline(
+                p, table, inputs, split, cfg, [m], False
+            )  # the ablation bar speaks for its baselines
             bp = b.predict_proba(b.shape_inputs(inputs, table.df).subset(te))
             ab.candidates.append(
                 Candidate(f"{m}_only", f"the {m}-only model", [m], bp.argmax(1), bp, b.train_result_.seconds)
             )
             tick()
     if columns:
-        b = fit_fusion_baseline(p, table, inputs, split, cfg, ["tabular"], progress)
+        b = fit_fusion_baseline(p, table, inputs, split, cfg, ["tabular"], False)
         bp = b.predict_proba(b.shape_inputs(inputs, table.df).subset(te))
         ab.candidates.append(
             Candidate(
