@@ -208,10 +208,10 @@ def input_effects(
 def _value(name: str, film: pd.Series, inputs: FilmInputs) -> str:
     def get(col):
         v = film.get(col) if col in film else None
-        if v is None or (isinstance(v, float) and not np.isfinite(v)):
-            return None
         if isinstance(v, list | tuple | np.ndarray):
             return list(v) or None
+        if v is None or pd.isna(v) or (isinstance(v, float) and not np.isfinite(v)):  # NaN, NaT, None
+            return None
         if isinstance(v, pd.Timestamp):
             return v.date().isoformat()
         return str(v).strip() or None
