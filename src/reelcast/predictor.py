@@ -37,6 +37,7 @@ from reelcast.data.schema import GENERIC_REQUEST, aux_targets_of
 from reelcast.data.splits import Split, make_date_split, make_split, revenue_strata
 from reelcast.data.table import Data, FilmTable, TableReport, as_table, canonical_frame
 from reelcast.encoders.common import resolve_device
+from reelcast.evaluation.metrics import classification_metrics
 from reelcast.features.featurize import Featurizer, FilmInputs, SplitFeatures
 from reelcast.features.tabular import default_columns
 from reelcast.models import missing
@@ -342,9 +343,7 @@ class RevenuePredictor:
             budgets = table.df.get("budget_musd") if table is not None else None
             cols = revenue_columns(self.intervals_, self.components_.components, inputs, budgets, breakeven)
             df = df.assign(**cols)
-        for name, values in self.network.aux_estimates(inputs).items():
-            df[f"estimate_{name}"] = values
-        return df
+        return df.assign(**{f"estimate_{n}": v for n, v in self.network.aux_estimates(inputs).items()})
 
     def contributions(self, inputs: FilmInputs, probs: np.ndarray | None = None) -> np.ndarray:
         """Per film and modality: the drop in the predicted class's probability when it is masked."""
@@ -369,28 +368,42 @@ class RevenuePredictor:
         table = FilmTable(
             df=films, schema=GENERIC_REQUEST, report=TableReport("<request>", "request"), source="<request>"
         )
-        warnings: list[str] = []
-        limit, reads_text = self.config.text.max_length, "text" in self.spec_.modalities
-        n_tokens = self.featurizer.text_encoder.token_counts([description])[0] if reads_text else 0
-        if reads_text and description.strip() and n_tokens > limit:
-            warnings.append(f"description has {n_tokens} tokens; only the first {limit} were read")
+        reads_text = "text" in self.spec_.modalities
+        warnings = self.featurizer.text_encoder.truncation_warnings([description])[0] if reads_text else []
         inputs, _ = self.prepare_inputs(table)
         probs = self.proba(inputs)
         contrib = self.contributions(inputs, probs)[0]
+        k = int(self.decide(probs)[0])
+        out = self.film_answer(inputs, probs[0], k, contrib, warnings, title, metadata, breakeven)
+        if explain:
+            out["reasons"] = film_reasons(self.components_, inputs, self.tabular_, films.iloc[0])
+        return out
+
+    def film_answer(
+        self,
+        inputs: FilmInputs,
+        probs: np.ndarray,
+        k: int,
+        contrib: np.ndarray,
+        warnings: list[str],
+        title: str = "",
+        metadata: dict[str, Any] | None = None,
+        breakeven: str | float | None = None,
+    ) -> dict[str, Any]:
+        """`predict_film`'s answer for one scored film (`inputs`: that film alone); served batches too."""
         status = inputs.status[0] if inputs.status else {}
         used = {m: bool(on) for m, on in zip(inputs.modalities, inputs.mask[0], strict=True)}
         for m, on in used.items():
             if not on:
                 why = status.get(f"{m}_message") or status.get("message") or "not given"
                 warnings.append(f"{m} modality missing ({why}); predicted without it")
-        k = int(self.decide(probs)[0])
         unknown = missing.film_report(self.tabular_, self.missing_, inputs, warnings)
-        out = {
+        return {
             "title": title,
             "predicted_class": k,
             "class_name": CLASS_NAMES[k],
-            "confidence": float(probs[0, k]),
-            "probabilities": {name: float(probs[0, i]) for i, name in enumerate(CLASS_NAMES)},
+            "confidence": float(probs[k]),
+            "probabilities": {name: float(probs[i]) for i, name in enumerate(CLASS_NAMES)},
             "modalities_used": used,
             "contributions": {m: float(c) for m, c in zip(inputs.modalities, contrib, strict=True)},
             "trailer_status": status,
@@ -399,9 +412,6 @@ class RevenuePredictor:
             **self.network.labelled_estimates(inputs),
             **unknown,
         }
-        if explain:
-            out["reasons"] = film_reasons(self.components_, inputs, self.tabular_, films.iloc[0])
-        return out
 
     # ---- evaluate -----------------------------------------------------------------------------------
     def labels_for(self, table: FilmTable) -> np.ndarray:
@@ -411,14 +421,11 @@ class RevenuePredictor:
 
     def evaluate(self, data: Data) -> dict[str, Any]:
         """Every metric on a table with revenue (classes from this model's saved thresholds)."""
-        from reelcast.evaluation.metrics import classification_metrics
-
         inputs, table = self.prepare_inputs(data, require_revenue=True)
         y = self.labels_for(table)
         counts = {"unknown_inputs": missing.unknown_counts(self.tabular_, inputs)}
         return {**classification_metrics(y, self.decide(self.proba(inputs))), **counts}
 
-    # ---- what the model is ----------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         """The model as data, for `/model` and the report: classes, inputs, components, blend, metrics."""
         self._check_fitted()

@@ -66,6 +66,16 @@ class TextEncoder:
         """Untruncated token counts, to warn about descriptions cut at max_length."""
         return [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
 
+    def truncation_warnings(self, texts: list[str]) -> list[list[str]]:
+        """Per text, the warning that it was cut at max_length (none for a blank text)."""
+        limit, out = self.cfg.max_length, [[] for _ in texts]
+        given = [i for i, t in enumerate(texts) if t.strip()]
+        counts = self.token_counts([texts[i] for i in given]) if given else []
+        for i, n_tokens in zip(given, counts, strict=True):
+            if n_tokens > limit:
+                out[i].append(f"description has {n_tokens} tokens; only the first {limit} were read")
+        return out
+
     @torch.inference_mode()
     def encode(self, texts: list[str], progress: bool = True) -> np.ndarray:
         """(len(texts), dim) float32; batches are length-sorted to waste little on padding."""

@@ -20,10 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from reelcast.data.cells import text as cell_text
-from reelcast.data.classes import CLASS_NAMES
 from reelcast.data.table import canonical_frame
-from reelcast.models import missing
-from reelcast.models.intervals import film_revenue
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,7 +77,6 @@ class BatchScorer:
         fz = predictor.featurizer
         # The text vectors' store id hashes the text model's files: once here rather than per request.
         self.text_id = None if predictor.config.text.finetune else fz.text_encoder_id()
-        self.max_tokens = int(predictor.config.text.max_length)
         self._threads = None  # set after the first pass, once the tree library is loaded
 
     def _one_thread(self):
@@ -133,58 +129,24 @@ class BatchScorer:
             axis=1,
         )
         warnings = self._token_warnings(films)
-        out = []
-        for i in rows:
-            answer = self._answer(films[i], inputs, i, probs[i], int(pred[i]), contrib[i], warnings[i])
-            one = inputs.subset(np.array([i]))
-            answer["revenue"] = film_revenue(p.intervals_, p.components_, one, films[i].metadata, None)
-            answer.update(p.network.labelled_estimates(one))
-            answer.update(missing.film_report(p.tabular_, p.missing_, one, answer["warnings"]))
-            out.append(answer)
-        return out
+        return [
+            p.film_answer(
+                inputs.subset(np.array([i])),
+                probs[i],
+                int(pred[i]),
+                contrib[i],
+                warnings[i],
+                films[i].title,
+                films[i].metadata,
+            )
+            for i in rows
+        ]
 
     def _token_warnings(self, films: list[FilmQuery]) -> list[list[str]]:
-        out: list[list[str]] = [[] for _ in films]
         if not self.reads_text:
-            return out
-        given = [i for i, f in enumerate(films) if f.description.strip()]
-        if given:
-            encoder = self.predictor.featurizer.text_encoder
-            counts = encoder.token_counts([films[i].description for i in given])
-            for i, n_tokens in zip(given, counts, strict=True):
-                if n_tokens > self.max_tokens:
-                    out[i].append(
-                        f"description has {n_tokens} tokens; only the first {self.max_tokens} were read"
-                    )
-        return out
-
-    @staticmethod
-    def _answer(
-        film: FilmQuery,
-        inputs: FilmInputs,
-        i: int,
-        probs: np.ndarray,
-        k: int,
-        contrib: np.ndarray,
-        warnings: list[str],
-    ) -> dict[str, Any]:
-        status = inputs.status[i] if inputs.status else {}
-        used = {m: bool(on) for m, on in zip(inputs.modalities, inputs.mask[i], strict=True)}
-        for m, on in used.items():
-            if not on:
-                why = status.get(f"{m}_message") or status.get("message") or "not given"
-                warnings.append(f"{m} modality missing ({why}); predicted without it")
-        return {
-            "title": film.title,
-            "predicted_class": k,
-            "class_name": CLASS_NAMES[k],
-            "confidence": float(probs[k]),
-            "probabilities": {name: float(probs[c]) for c, name in enumerate(CLASS_NAMES)},
-            "modalities_used": used,
-            "contributions": {m: float(c) for m, c in zip(inputs.modalities, contrib, strict=True)},
-            "trailer_status": status,
-            "warnings": warnings,
-        }
+            return [[] for _ in films]
+        encoder = self.predictor.featurizer.text_encoder
+        return encoder.truncation_warnings([f.description for f in films])
 
 
 @dataclass
