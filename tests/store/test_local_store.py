@@ -41,3 +41,15 @@ def test_store_at_an_fsspec_url(tmp_path):
     assert store.get("frames", "enc/x:1", "abcd") is None and not store.has("frames", "enc/x:1", "abcd")
     with pytest.raises(RuntimeError, match="nosuchproto"):
         open_store("nosuchproto://bucket/x")
+
+
+def test_an_entry_of_the_wrong_shape_is_dropped_by_either_store(tmp_path, caplog):
+    from reelcast.store import open_store
+
+    for store in (FeatureStore(tmp_path / "local"), open_store((tmp_path / "url").as_uri())):
+        store.put("frames", "enc", "abcd", np.zeros((2, 3), dtype=np.float16))
+        assert store.get("frames", "enc", "abcd", shape=(None, 3)) is not None
+        with caplog.at_level("WARNING"):
+            assert store.get("frames", "enc", "abcd", shape=(None, 4)) is None
+        assert "shape (2, 3), expected ('*', 4)" in caplog.text and not store.has("frames", "enc", "abcd")
+        caplog.clear()

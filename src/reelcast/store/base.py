@@ -42,6 +42,17 @@ def is_url(location: str | Path) -> bool:
     return isinstance(location, str) and "://" in location
 
 
+def load_checked(source: Any, shape: tuple[int | None, ...] | None) -> tuple[np.ndarray | None, str]:
+    """An entry's array and "", or None and what is wrong with it (unreadable, truncated, wrong shape)."""
+    try:
+        a = np.load(source, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        return None, f"unreadable ({e})"
+    if shape_matches(a, shape):
+        return a, ""
+    return None, f"shape {a.shape}, expected {tuple('*' if w is None else w for w in shape)}"
+
+
 def shape_matches(a: np.ndarray, shape: tuple[int | None, ...] | None) -> bool:
     """Whether an array has the expected shape (None: anything; a None width: any length)."""
     return shape is None or (

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from reelcast.store.base import shape_matches, slug
+from reelcast.store.base import load_checked, slug
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +75,9 @@ class FsspecFeatureStore:
         data = self._read(p)
         if data is None:
             return None
-        try:
-            a = np.load(io.BytesIO(data), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
-            problem = f"unreadable ({e})"
-        else:
-            if shape_matches(a, shape):
-                return a
-            problem = f"shape {a.shape}, expected {shape}"
+        a, problem = load_checked(io.BytesIO(data), shape)
+        if a is not None:
+            return a
         log.warning("feature store: %s is %s; deleted, it will be computed again", p, problem)
         self.fs.rm(p)
         return None

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from reelcast.files import atomic_write_bytes, atomic_write_json
-from reelcast.store.base import shape_matches, slug
+from reelcast.store.base import load_checked, slug
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,9 @@ class FeatureStore:
         p = self.path(kind, encoder_id, content_hash)
         if not p.exists():
             return None
-        try:
-            a = np.load(p, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
-            problem = f"unreadable ({e})"
-        else:
-            if shape_matches(a, shape):
-                return a
-            problem = f"shape {a.shape}, expected {tuple('*' if w is None else w for w in shape)}"
+        a, problem = load_checked(p, shape)
+        if a is not None:
+            return a
         log.warning("feature store: %s is %s; deleted, it will be computed again", p, problem)
         p.unlink(missing_ok=True)
         return None
