@@ -34,7 +34,7 @@ from reelcast.data.classes import (
 from reelcast.data.cpi import base_year
 from reelcast.data.splits import Split, day_and_year, make_folds, make_split
 from reelcast.data.table import FilmTable
-from reelcast.evaluation.evaluate import split_extras, test_intervals
+from reelcast.evaluation.evaluate import CALIBRATION_NOTE, split_extras, test_intervals
 from reelcast.evaluation.metrics import SCALAR_METRICS, classification_metrics
 from reelcast.evaluation.stats import expected_calibration_error, mean_std
 from reelcast.features.featurize import FilmInputs
@@ -108,7 +108,7 @@ def split_metrics(o: Outcome, cfg: Config) -> dict[str, Any]:
     out["test_ci"] = test_intervals(o.y[te], o.pred[te], cfg)
     out["calibration"] = {
         "temperature": o.predictor.temperature_,
-        "note": "ece_test is the final (blended) probabilities; the uncalibrated one is the fusion network's",
+        "note": CALIBRATION_NOTE,
         "ece_test": expected_calibration_error(o.probs[te], o.y[te], cfg.eval.calibration_bins),
         "ece_test_uncalibrated": expected_calibration_error(
             softmax(o.logits[te]), o.y[te], cfg.eval.calibration_bins

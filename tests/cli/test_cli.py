@@ -123,6 +123,9 @@ def test_evaluate_and_predict(trained, films_csv, tmp_path):
     assert "one_away_accuracy" in r.output and "films: 96" in r.output
     html = page.read_text()
     assert "Confusion matrix (scored films)" in html and "bootstrap CI" in html and "Blockbuster" in html
+    # the page scores the same model and decision rule as the plain command
+    plain = invoke("evaluate", "--model", model, "--data", films_csv, "-q", "--out", tmp_path / "s.json")
+    assert plain.exit_code == 0 and plain.output == r.output.replace(f"report: {page}\n", "")
     r = invoke(
         "predict",
         "--model",

@@ -280,3 +280,17 @@ def test_single_modality_baselines_use_the_same_split_and_features(tiny_bert, fi
     assert b.spec_.modalities == ["text"] and b.tabular_ is None
     assert np.array_equal(b.thresholds_, p.thresholds_) and b.split_ids_ == p.split_ids_
     assert p.featurizer.stats == before  # nothing re-encoded
+
+
+def test_a_scored_table_uses_the_models_decision_rule_like_evaluate(tiny_run, films_csv, monkeypatch):
+    from reelcast.evaluation.evaluate import score_table
+    from reelcast.evaluation.metrics import SCALAR_METRICS
+    from reelcast.predictor import RevenuePredictor
+
+    p = RevenuePredictor.load(tiny_run)
+    # a rule no argmax gives: the page must report what the model decides, not the network's argmax
+    monkeypatch.setattr(RevenuePredictor, "decide", lambda self, probs: np.zeros(len(probs), dtype=int))
+    plain, page = p.evaluate(films_csv), score_table(p, films_csv)
+    assert {k: page["test"][k] for k in SCALAR_METRICS} == {k: plain[k] for k in SCALAR_METRICS}
+    y = p.labels_for(p.prepare_inputs(films_csv)[1])
+    assert page["test"]["accuracy"] == pytest.approx(np.mean(y == 0))

@@ -241,7 +241,7 @@ def evaluate(
             from reelcast.evaluation.evaluate import score_table
 
             result = {**score_table(p, data), "model": str(model)}
-            metrics = result["test"]
+            metrics = {**result["test"], "unknown_inputs": result["unknown_inputs"]}
         else:
             metrics = p.evaluate(data)
     except USER_ERRORS as e:

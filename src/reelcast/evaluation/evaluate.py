@@ -38,6 +38,7 @@ from reelcast.evaluation.metrics import SCALAR_METRICS, classification_metrics, 
 from reelcast.evaluation.significance import significance
 from reelcast.evaluation.stats import bootstrap_ci, expected_calibration_error, reliability_curve
 from reelcast.features.featurize import FilmInputs
+from reelcast.models import missing
 from reelcast.models.baselines import GBT_MAX_ITER, GBT_PARAMS, fit_gbt
 from reelcast.models.network import softmax
 from reelcast.predictor import RevenuePredictor
@@ -56,6 +57,9 @@ __all__ = [
     "summarize_ablations",
 ]
 
+CALIBRATION_NOTE = (
+    "ece_test is the final (blended) probabilities; the uncalibrated one is the fusion network's"
+)
 log = logging.getLogger(__name__)
 
 
@@ -102,8 +106,8 @@ def score_table(p: RevenuePredictor, data: Any) -> dict[str, Any]:
     inputs, table = p.prepare_inputs(data, require_revenue=True)
     y = p.labels_for(table)
     logits = p.logits(inputs)
-    probs = softmax(logits, p.temperature_)
-    pred = probs.argmax(1)
+    probs = p.proba(inputs)  # the saved model's answer (the blend), scored like `evaluate` and a split
+    pred = p.decide(probs)
     extra = {}
     if p.intervals_ is not None:
         rng, _ = p.intervals_.for_films(p.components_.components, inputs)
@@ -124,6 +128,7 @@ def score_table(p: RevenuePredictor, data: Any) -> dict[str, Any]:
         "test_ci": test_intervals(y, pred, cfg),
         "calibration": {
             "temperature": p.temperature_,
+            "note": CALIBRATION_NOTE,
             "ece_test": expected_calibration_error(probs, y, cfg.eval.calibration_bins),
             "ece_test_uncalibrated": expected_calibration_error(
                 softmax(logits), y, cfg.eval.calibration_bins
@@ -131,6 +136,8 @@ def score_table(p: RevenuePredictor, data: Any) -> dict[str, Any]:
         },
         "reliability": reliability_curve(probs, y, cfg.eval.calibration_bins),
         "modality_contribution": contribution_summary(p, inputs, probs),
+        "decision": p.components_.decision,
+        "unknown_inputs": missing.unknown_counts(p.tabular_, inputs),
         "table_report": table.report.to_dict(),
         **extra,
     }
