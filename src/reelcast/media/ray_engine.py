@@ -165,6 +165,14 @@ def _decode_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _warm_worker() -> int:
+    """A worker process with the decode stage's modules imported (torch among them, seconds of work)."""
+    import reelcast.media.download
+    import reelcast.media.records  # noqa: F401
+
+    return os.getpid()
+
+
 def _read_decode_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
     """Fetch and decode stages in one task, for trailers named by path: nothing to wait on the network
     for, so no task of its own (and no worker process of its own) to find the file."""
@@ -373,6 +381,13 @@ class RayEngine:
         # take the cores those loads need, and the run's start-up is measured apart from its work.
         # (A dataset copies the context when it is made.)
         context.wait_for_min_actors_s = POOL_START_TIMEOUT_S
+        # Worker processes for the decode tasks start and import their modules while the pool starts,
+        # so the first films are not decoded by processes still importing torch (encoders waiting).
+        cpus = ray.cluster_resources().get("CPU", 1)
+        per = max(self.scale.decode_cpus, 0.01)
+        warm = ray.remote(_warm_worker).options(num_cpus=self.scale.decode_cpus)
+        for _ in range(max(1, min(len(rows), int(cpus / per)))):
+            warm.remote()  # its result is not needed: the process it leaves behind is
         t0, wall0 = time.perf_counter(), time.time()
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
         if all(r["kind"] == "file" for r in rows):
