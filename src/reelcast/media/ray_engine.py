@@ -165,12 +165,10 @@ def _decode_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _warm_worker() -> int:
+def _warm_worker() -> None:
     """A worker process with the decode stage's modules imported (torch among them, seconds of work)."""
     import reelcast.media.download
     import reelcast.media.records  # noqa: F401
-
-    return os.getpid()
 
 
 def _read_decode_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
@@ -375,38 +373,23 @@ class RayEngine:
         if slots:
             fetch_args["resources"] = {resource: 1}
 
-        context = DataContext.get_current()
-        wait = context.wait_for_min_actors_s
-        # The encoder pool loads its models before the first trailer is fetched: decode tasks do not
-        # take the cores those loads need, and the run's start-up is measured apart from its work.
-        # (A dataset copies the context when it is made.)
-        context.wait_for_min_actors_s = POOL_START_TIMEOUT_S
         # Worker processes for the decode tasks start and import their modules while the pool starts,
         # so the first films are not decoded by processes still importing torch (encoders waiting).
         cpus = ray.cluster_resources().get("CPU", 1)
-        per = max(self.scale.decode_cpus, 0.01)
         warm = ray.remote(_warm_worker).options(num_cpus=self.scale.decode_cpus)
-        for _ in range(max(1, min(len(rows), int(cpus / per)))):
+        for _ in range(max(1, min(len(rows), int(cpus / max(self.scale.decode_cpus, 0.01))))):
             warm.remote()  # its result is not needed: the process it leaves behind is
-        t0, wall0 = time.perf_counter(), time.time()
-        ds = ray.data.from_items(rows, override_num_blocks=len(rows))
-        if all(r["kind"] == "file" for r in rows):
-            ds = ds.map(_read_decode_row, fn_kwargs={"conf": conf}, num_cpus=self.scale.decode_cpus)
-        else:
-            ds = ds.map(_fetch_row, fn_kwargs={"conf": conf}, **fetch_args)
-            ds = ds.map(_decode_row, fn_kwargs={"conf": conf}, num_cpus=self.scale.decode_cpus)
-        ds = ds.map_batches(
-            _FrameActor,
-            fn_constructor_kwargs={"conf": conf, "ids": list(ids), "device": device, "threads": threads},
-            batch_size=max(1, self.scale.encode_batch),
-            batch_format="numpy",
-            **self._pool(cfg),
-        )
+        context = DataContext.get_current()
+        wait = context.wait_for_min_actors_s
         counts: Counter[str] = Counter()
-        timeline = _Timeline(wall0)
+        t0, timeline = time.perf_counter(), _Timeline(time.time())
         bar = Progress(len(rows), "ray: fetch + decode + encode", "trailer", enabled=progress)
         try:
-            for row in ds.iter_rows():
+            # The encoder pool loads its models before the first trailer is fetched: decode tasks do not
+            # take the cores those loads need, and the run's start-up is measured apart from its work.
+            # (A dataset copies the context when it is made.)
+            context.wait_for_min_actors_s = POOL_START_TIMEOUT_S
+            for row in self._dataset(ray, rows, conf, cfg, ids, device, threads, fetch_args).iter_rows():
                 timeline.add(row)
                 counts[row["status"]] += 1
                 timings["decode"] = timings.get("decode", 0.0) + float(row["decode_s"])
@@ -423,6 +406,22 @@ class RayEngine:
         log.info("ray: %s", timeline.summary(plan.encoders))
         timings["ray_run"] = timings.get("ray_run", 0.0) + time.perf_counter() - t0
         log.info("ray: %d trailers, statuses %s", len(rows), dict(counts))
+
+    def _dataset(self, ray, rows, conf, cfg, ids, device, threads, fetch_args) -> Any:
+        """The trailers' rows through fetch -> decode -> the encoder actor pool, as a Ray dataset."""
+        ds = ray.data.from_items(rows, override_num_blocks=len(rows))
+        if all(r["kind"] == "file" for r in rows):
+            ds = ds.map(_read_decode_row, fn_kwargs={"conf": conf}, num_cpus=self.scale.decode_cpus)
+        else:
+            ds = ds.map(_fetch_row, fn_kwargs={"conf": conf}, **fetch_args)
+            ds = ds.map(_decode_row, fn_kwargs={"conf": conf}, num_cpus=self.scale.decode_cpus)
+        return ds.map_batches(
+            _FrameActor,
+            fn_constructor_kwargs={"conf": conf, "ids": list(ids), "device": device, "threads": threads},
+            batch_size=max(1, self.scale.encode_batch),
+            batch_format="numpy",
+            **self._pool(cfg),
+        )
 
     def encode_texts(self, texts: list[str], cfg: Config, store: Any) -> int:
         """Encode the texts missing from the store in the actor pool; returns how many."""
