@@ -5,13 +5,19 @@ One row per distinct trailer (films sharing a trailer do it once), through four 
   rows -> fetch   tasks; each holds one `reelcast_download` resource, so a node runs at most as many
                   downloads as it offers (`ray start --resources='{"reelcast_download": 3}'`); files
                   land in that node's own download cache and travel on as bytes
-       -> decode  tasks of scale.decode_cpus: frames, waveform, audio input, the status record
+       -> decode  tasks of scale.decode_cpus: frames, waveform, audio input, the status record (when
+                  every trailer is a file, fetch and decode are one task: no network to wait on)
        -> encode  a fixed pool of frame encoder actors sized to the cluster (`media.encoding`: one per
                   GPU, else one single-threaded actor per CPU, or scale.encode_actors), that run the
                   frame CNN over scale.encode_batch films per call (forward batches span films) and
                   write frames, audio, then the status record into the store (atomic entries; the
                   record marks a film done)
        -> driver  reads back only small per-film results, for the progress bar and the timings.
+
+The encoder pool starts (its actors import torch and load the model) before the first trailer is
+fetched, so decode tasks do not take the cores it loads on and the run's start-up is timed apart
+(`timings["ray_pool_start"]`); each row carries wall-clock stamps of its stages, summed up in the
+run's log line (`_Timeline`).
 
 A trailer that cannot be fetched or decoded becomes its film's status, as in the local engine; both
 build records and entries with the same functions in `media.extract`. Ray Data restarts a killed
@@ -44,6 +50,9 @@ from reelcast.store.base import is_url
 log = logging.getLogger(__name__)
 
 RAY_VERSION = "2.60.0"  # what `reelcast[ray]` pins and CI tests
+# How long the encoder pool may take to start (imports, model loads; GPU nodes coming up) before the run
+# fails with Ray Data's "Timed out while starting actors".
+POOL_START_TIMEOUT_S = 900
 
 
 def require_ray():
@@ -92,6 +101,7 @@ def _fetch_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
     from reelcast.media.download import fetch_trailer, node_download_dir
     from reelcast.media.refs import TrailerRef
 
+    started = time.time()  # wall clock: the driver lines the stages up from these (see _Timeline)
     cfg = Config.from_dict(conf)
     r = fetch_trailer(TrailerRef(row["kind"], row["value"]), cfg.media, node_download_dir(cfg))
     data = b""
@@ -106,6 +116,7 @@ def _fetch_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
         "path": str(r.path) if r.path and row["kind"] == "file" else "",
         "suffix": Path(r.path).suffix if r.path else "",
         "data": data,
+        "t_fetch": started,
     }
 
 
@@ -149,7 +160,21 @@ def _decode_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
         "frames": frames,
         "audio": audio,
         "decode_s": time.perf_counter() - t0,
+        "t_fetch": row["t_fetch"],
+        "t_decoded": time.time(),
     }
+
+
+def _warm_worker() -> None:
+    """A worker process with the decode stage's modules imported (torch among them, seconds of work)."""
+    import reelcast.media.download
+    import reelcast.media.records  # noqa: F401
+
+
+def _read_decode_row(row: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
+    """Fetch and decode stages in one task, for trailers named by path: nothing to wait on the network
+    for, so no task of its own (and no worker process of its own) to find the file."""
+    return _decode_row(_fetch_row(row, conf), conf)
 
 
 class _FrameActor:
@@ -181,7 +206,7 @@ class _FrameActor:
         # '' = a fetch to retry later: nothing is stored, like the local engine.
         recs = [json.loads(str(t)) if str(t) else None for t in batch["record"]]
         with_video = [j for j, rec in enumerate(recs) if rec is not None and rec["video_ok"]]
-        t0 = time.perf_counter()
+        t0, started = time.perf_counter(), time.time()
         # One CNN pass over the batch's films: its forward batches span films.
         encoded = encode_films(self.encoder, [batch["frames"][j] for j in with_video])
         feats = dict(zip(with_video, encoded, strict=True))
@@ -200,6 +225,10 @@ class _FrameActor:
             "message": batch["message"],
             "decode_s": batch["decode_s"],
             "encode_s": np.asarray(cnn),
+            "t_fetch": batch["t_fetch"],
+            "t_decoded": batch["t_decoded"],
+            "t_encode": np.full(len(cnn), started),
+            "t_encoded": np.full(len(cnn), time.time()),
             "actor_start_s": np.asarray([self._take_start()] + [0.0] * (len(cnn) - 1)),
         }
 
@@ -224,6 +253,40 @@ class _TextActor:
         for key, v in zip(batch["key"], vecs, strict=True):
             self.store.put("text", self.encoder.encoder_id, str(key), v)
         return {"key": batch["key"]}
+
+
+class _Timeline:
+    """When each film went through each stage (wall clock, from the rows): start-up apart from work."""
+
+    def __init__(self, started: float):
+        self.started = started
+        self.fetched: list[float] = []
+        self.decoded: list[float] = []
+        self.batches: set[tuple[float, float]] = set()  # (encode start, end): one per actor call
+
+    def add(self, row: dict[str, Any]) -> None:
+        """One film's row as the encode stage returned it."""
+        self.fetched.append(float(row["t_fetch"]))
+        self.decoded.append(float(row["t_decoded"]))
+        self.batches.add((float(row["t_encode"]), float(row["t_encoded"])))
+
+    def pool_start(self) -> float:
+        """Seconds from the run's start to the first fetch: the encoder pool starting its actors."""
+        return max(0.0, min(self.fetched) - self.started) if self.fetched else 0.0
+
+    def summary(self, encoders: int) -> str:
+        """Where the run's time went: pool start, the span of decoding and how busy the encoders were."""
+        if not self.fetched:
+            return "nothing ran"
+        first = min(self.fetched)
+        end = max(e for _, e in self.batches)
+        busy = sum(e - s for s, e in self.batches) / max(1e-9, encoders * (end - first))
+        wait = min(s for s, _ in self.batches) - first
+        return (
+            f"pool started in {self.pool_start():.1f} s; films from then on {end - first:.1f} s: first "
+            f"encoder call after {wait:.1f} s, last film decoded at {max(self.decoded) - first:.1f} s, "
+            f"{len(self.batches)} encoder calls, encoders busy {100 * busy:.0f} %"
+        )
 
 
 class RayEngine:
@@ -310,21 +373,24 @@ class RayEngine:
         if slots:
             fetch_args["resources"] = {resource: 1}
 
-        t0 = time.perf_counter()
-        ds = ray.data.from_items(rows, override_num_blocks=len(rows))
-        ds = ds.map(_fetch_row, fn_kwargs={"conf": conf}, **fetch_args)
-        ds = ds.map(_decode_row, fn_kwargs={"conf": conf}, num_cpus=self.scale.decode_cpus)
-        ds = ds.map_batches(
-            _FrameActor,
-            fn_constructor_kwargs={"conf": conf, "ids": list(ids), "device": device, "threads": threads},
-            batch_size=max(1, self.scale.encode_batch),
-            batch_format="numpy",
-            **self._pool(cfg),
-        )
+        # Worker processes for the decode tasks start and import their modules while the pool starts,
+        # so the first films are not decoded by processes still importing torch (encoders waiting).
+        cpus = ray.cluster_resources().get("CPU", 1)
+        warm = ray.remote(_warm_worker).options(num_cpus=self.scale.decode_cpus)
+        for _ in range(max(1, min(len(rows), int(cpus / max(self.scale.decode_cpus, 0.01))))):
+            warm.remote()  # its result is not needed: the process it leaves behind is
+        context = DataContext.get_current()
+        wait = context.wait_for_min_actors_s
         counts: Counter[str] = Counter()
+        t0, timeline = time.perf_counter(), _Timeline(time.time())
         bar = Progress(len(rows), "ray: fetch + decode + encode", "trailer", enabled=progress)
         try:
-            for row in ds.iter_rows():
+            # The encoder pool loads its models before the first trailer is fetched: decode tasks do not
+            # take the cores those loads need, and the run's start-up is measured apart from its work.
+            # (A dataset copies the context when it is made.)
+            context.wait_for_min_actors_s = POOL_START_TIMEOUT_S
+            for row in self._dataset(ray, rows, conf, cfg, ids, device, threads, fetch_args).iter_rows():
+                timeline.add(row)
                 counts[row["status"]] += 1
                 timings["decode"] = timings.get("decode", 0.0) + float(row["decode_s"])
                 timings["frames_cnn"] = timings.get("frames_cnn", 0.0) + float(row["encode_s"])
@@ -333,10 +399,29 @@ class RayEngine:
                     log.warning("line %s: trailer: %s: %s", row["line"], row["status"], row["message"])
                 bar.update()
         finally:
+            context.wait_for_min_actors_s = wait
             bar.close()
         timings["ray_start"] = self.start_seconds
+        timings["ray_pool_start"] = timings.get("ray_pool_start", 0.0) + timeline.pool_start()
+        log.info("ray: %s", timeline.summary(plan.encoders))
         timings["ray_run"] = timings.get("ray_run", 0.0) + time.perf_counter() - t0
         log.info("ray: %d trailers, statuses %s", len(rows), dict(counts))
+
+    def _dataset(self, ray, rows, conf, cfg, ids, device, threads, fetch_args) -> Any:
+        """The trailers' rows through fetch -> decode -> the encoder actor pool, as a Ray dataset."""
+        ds = ray.data.from_items(rows, override_num_blocks=len(rows))
+        if all(r["kind"] == "file" for r in rows):
+            ds = ds.map(_read_decode_row, fn_kwargs={"conf": conf}, num_cpus=self.scale.decode_cpus)
+        else:
+            ds = ds.map(_fetch_row, fn_kwargs={"conf": conf}, **fetch_args)
+            ds = ds.map(_decode_row, fn_kwargs={"conf": conf}, num_cpus=self.scale.decode_cpus)
+        return ds.map_batches(
+            _FrameActor,
+            fn_constructor_kwargs={"conf": conf, "ids": list(ids), "device": device, "threads": threads},
+            batch_size=max(1, self.scale.encode_batch),
+            batch_format="numpy",
+            **self._pool(cfg),
+        )
 
     def encode_texts(self, texts: list[str], cfg: Config, store: Any) -> int:
         """Encode the texts missing from the store in the actor pool; returns how many."""
