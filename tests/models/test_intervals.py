@@ -74,6 +74,18 @@ def test_cqr_widens_where_the_films_are_uncertain():
     assert width[wild].mean() > 3 * width[calm].mean()
     back = RevenueIntervals.from_dict(ri.to_dict())
     assert np.allclose(back.log_range(None, X[te])[1]["80"][1], hi)
+    # The widening is chosen so each level holds at least its share of the validation films.
+    held = back.describe()["validation_coverage"]
+    assert list(held) == ["50", "80", "95"] and all(level <= held[level_key(level)] for level in LEVELS)
+
+
+def test_conformal_range_says_how_it_held_on_its_calibration_films():
+    rng = np.random.default_rng(3)
+    mu = rng.normal(4, 1, 500)
+    ri = RevenueIntervals.fit_conformal(mu, mu + _skewed(500, rng), "gbm_regressor")
+    held = RevenueIntervals.from_dict(ri.to_dict()).describe()["validation_coverage"]
+    for level in LEVELS:  # the finite-sample ranks hold at least the level, and barely more
+        assert level <= held[level_key(level)] <= level + 0.01
 
 
 @pytest.mark.parametrize(

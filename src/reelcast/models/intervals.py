@@ -84,6 +84,7 @@ class RevenueIntervals:
     margins: dict[str, float] = field(default_factory=dict)  # cqr: widening per level, log units
     calibration_films: int = 0
     features: dict | None = None  # cqr: the tree feature layout its boosters read
+    cqr_coverage: dict[str, float] = field(default_factory=dict)  # cqr: share of validation films covered
     _models: dict = field(default_factory=dict, repr=False)
 
     # ---- fit --------------------------------------------------------------------------------------
@@ -122,6 +123,7 @@ class RevenueIntervals:
             lo, hi = self._raw(Xv, level)
             scores = np.maximum(lo - log_rev_v, log_rev_v - hi)
             self.margins[level_key(level)] = conformal_quantile(scores, level)
+            self.cqr_coverage[level_key(level)] = float(np.mean(scores <= self.margins[level_key(level)]))
         return self
 
     def _taus(self) -> list[float]:
@@ -213,6 +215,20 @@ class RevenueIntervals:
         p = self.p_at_least(np.nan_to_num(t), centre, X)
         return rng, np.where(np.isfinite(t), p, np.nan)
 
+    def validation_coverage(self) -> dict[str, float]:
+        """Per level, the share of the calibration (validation) films the range holds."""
+        if self.method == "cqr":
+            return dict(self.cqr_coverage)
+        r = np.asarray(self.residuals)
+        if not len(r):
+            return {}
+        out = {}
+        for level in self.levels:
+            lo = lower_conformal_quantile(r, (1 - level) / 2)
+            hi = conformal_quantile(r, (1 + level) / 2)
+            out[level_key(level)] = float(np.mean((r >= lo) & (r <= hi)))
+        return out
+
     def describe(self) -> dict:
         """How the range is calibrated, for `/model` and the report."""
         return {
@@ -221,6 +237,7 @@ class RevenueIntervals:
             "dollars": self.dollars,
             "levels": [level_key(x) for x in self.levels],
             "calibration_films": self.calibration_films,
+            "validation_coverage": self.validation_coverage(),
         }
 
     # ---- state ------------------------------------------------------------------------------------
@@ -236,6 +253,7 @@ class RevenueIntervals:
             "margins": dict(self.margins),
             "calibration_films": self.calibration_films,
             "features": self.features,
+            "cqr_coverage": dict(self.cqr_coverage),
         }
 
     @classmethod
@@ -255,6 +273,7 @@ class RevenueIntervals:
             {k: float(v) for k, v in d.get("margins", {}).items()},
             int(d.get("calibration_films", 0)),
             d.get("features"),
+            {k: float(v) for k, v in d.get("cqr_coverage", {}).items()},
         )
 
 
