@@ -109,14 +109,16 @@ def test_bad_breakeven_is_one_clear_error(value, budget, message):
         parse_breakeven(value, budget)
 
 
-def test_revenue_range_round_trips_with_the_model(tiny_bert, films_csv, tmp_path, one_thread):
+@pytest.mark.parametrize("method,centre", [("conformal", "gbm_regressor"), ("cqr", "cqr")])
+def test_revenue_range_round_trips_with_the_model(tiny_bert, films_csv, tmp_path, one_thread, method, centre):
     from reelcast.predictor import RevenuePredictor
 
     cfg = tiny_config(tiny_bert, tmp_path / "cache", epochs=2)
     cfg.ensemble.seeds, cfg.ensemble.max_rounds, cfg.ensemble.threads = 1, 60, 1
     cfg.ensemble.components = ["fusion", "gbm_regressor"]
+    cfg.ensemble.revenue_intervals = method
     p = RevenuePredictor(cfg, progress=False).fit(films_csv)
-    assert p.describe()["revenue_intervals"]["centred_on"] == "gbm_regressor"
+    assert p.describe()["revenue_intervals"]["centred_on"] == centre
     before = p.predict(films_csv, breakeven="2x")
     p.save(tmp_path / "run")
     after = RevenuePredictor.load(tmp_path / "run").predict(films_csv, breakeven="2x")

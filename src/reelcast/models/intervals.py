@@ -334,7 +334,7 @@ def fit_revenue_intervals(
         cfg = data.config.ensemble
         reg = components.get("gbm_regressor")
         rounds = int(np.mean(reg.model.rounds)) if reg is not None else cfg.fixed_rounds
-        params = tree_params(cfg, data.seed, "quantile")
+        params = tree_params(cfg, data.seed, "quantile", len(train))
         out = RevenueIntervals.fit_cqr(
             X[train], log_rev[train], X[val], log_rev[val], params, rounds, dollars
         )
