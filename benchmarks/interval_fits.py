@@ -60,8 +60,8 @@ def symmetric_log_range(mu: np.ndarray, residuals: np.ndarray) -> tuple[np.ndarr
 
 
 def fit_reelcast(cfg: Config, table, inputs, split: Split, attributions: bool = True) -> tuple[Arrays, dict]:
-    """RevenuePredictor on the split: its signed conformal range (the default), |residual| conformal and
-    cqr on the same regressor, and (attributions) every test film's per-input effects."""
+    """RevenuePredictor on the split: its signed conformal range (the default) and cqr, the regressor's
+    validation and test predictions and features, and (attributions) every test film's per-input effects."""
     p = RevenuePredictor(cfg, progress=False).fit(table, split, inputs)
     comps = p.components_.components
     shaped = p.shape_inputs(inputs, table.df)
@@ -73,7 +73,6 @@ def fit_reelcast(cfg: Config, table, inputs, split: Split, attributions: bool = 
     out["mu_test"] = mu_test
     signed = RevenueIntervals.fit_conformal(mu_val, log_rev[split.val], "gbm_regressor")
     _put(out, "reelcast", *signed.log_range(mu_test))
-    _put(out, "reelcast |residual|", *symmetric_log_range(mu_test, log_rev[split.val] - mu_val))
     if p.intervals_ is not None and p.intervals_.method == "cqr":
         _put(out, "reelcast cqr", *p.intervals_.log_range(None, reg.features.transform(test)))
     out["X_val"], out["X_test"] = reg.features.transform(val), reg.features.transform(test)
@@ -137,3 +136,95 @@ def fit_autogluon_quantiles(
     out: Arrays = {}
     _put(out, "AutoGluon quantile", qs[0.5], bounds)
     return out, {**meta, "time_limit": seconds, "columns": [c for c in frame.columns]}
+
+
+# ---- a candidate with conditional widths: normalized conformal --------------------------------------
+SCALE_PARAMS = {
+    "objective": "regression",
+    "learning_rate": 0.05,
+    "num_leaves": 4,
+    "min_data_in_leaf": 40,
+    "feature_fraction": 0.8,
+    "lambda_l2": 10.0,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 1,
+    "verbosity": -1,
+}
+
+
+def _scale_features(X: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    return np.column_stack([mu, X])
+
+
+def fit_scale(X: np.ndarray, mu: np.ndarray, residuals: np.ndarray, seed: int, rounds: int = 100):
+    """A small booster predicting log |residual| from the tree features and the prediction itself."""
+    import lightgbm as lgb
+
+    target = np.log(np.abs(residuals) + 0.05)
+    b = lgb.train({**SCALE_PARAMS, "seed": seed}, lgb.Dataset(_scale_features(X, mu), target), rounds)
+    return lambda X2, mu2: np.exp(b.predict(_scale_features(X2, mu2)))
+
+
+def normalized_log_range(
+    mu_cal: np.ndarray, y_cal: np.ndarray, s_cal: np.ndarray, mu: np.ndarray, s: np.ndarray
+) -> tuple[np.ndarray, dict]:
+    """Signed split-conformal on residual / scale: each film's range stretched by its own scale."""
+    ri = RevenueIntervals.fit_conformal(np.zeros(len(mu_cal)), (y_cal - mu_cal) / s_cal, "scaled")
+    median, bounds = ri.log_range(np.zeros(len(mu)))
+    return mu + s * median, {k: (mu + s * lo, mu + s * hi) for k, (lo, hi) in bounds.items()}
+
+
+def normalized_cross_fit(
+    X_val: np.ndarray,
+    mu_val: np.ndarray,
+    y_val: np.ndarray,
+    X_test: np.ndarray,
+    mu_test: np.ndarray,
+    seed: int,
+    folds: int = 5,
+) -> tuple[np.ndarray, dict]:
+    """Normalized conformal on the validation films alone: the scale of each validation film comes from a
+    booster fit on the other folds (so its score is honest), the test films' from the mean of those."""
+    r = y_val - mu_val
+    fold = np.random.default_rng(seed).permutation(len(r)) % folds
+    s_val, s_test = np.empty(len(r)), np.zeros(len(mu_test))
+    for k in range(folds):
+        f = fit_scale(X_val[fold != k], mu_val[fold != k], r[fold != k], seed + k)
+        s_val[fold == k] = f(X_val[fold == k], mu_val[fold == k])
+        s_test += f(X_test, mu_test) / folds
+    return normalized_log_range(mu_val, y_val, s_val, mu_test, s_test)
+
+
+def derived_ranges(arrays: Arrays, seed: int) -> Arrays:
+    """The calibrations built from the cached regressor outputs: abs-residual and normalized conformal."""
+    out: Arrays = {}
+    mu_val, y_val, mu_test = arrays["mu_val"], arrays["y_val"], arrays["mu_test"]
+    _put(out, "reelcast abs-residual", *symmetric_log_range(mu_test, y_val - mu_val))
+    norm = normalized_cross_fit(arrays["X_val"], mu_val, y_val, arrays["X_test"], mu_test, seed)
+    _put(out, "reelcast normalized", *norm)
+    return out
+
+
+def choose_on_validation(
+    arrays: Arrays, seed: int, folds: int = 5
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """Signed conformal vs normalized conformal judged on the validation films alone: each fold is scored
+    by a range calibrated on the other folds. Per method and level: (coverage, median log width)."""
+    X, mu, y = arrays["X_val"], arrays["mu_val"], arrays["y_val"]
+    fold = np.random.default_rng(seed + 1).permutation(len(y)) % folds
+    got: dict[str, dict[str, list]] = {"signed": {k: [] for k in KEYS}, "normalized": {k: [] for k in KEYS}}
+    for k in range(folds):
+        cal, held = fold != k, fold == k
+        signed = RevenueIntervals.fit_conformal(mu[cal], y[cal], "gbm_regressor").log_range(mu[held])[1]
+        norm = normalized_cross_fit(X[cal], mu[cal], y[cal], X[held], mu[held], seed)[1]
+        for name, bounds in (("signed", signed), ("normalized", norm)):
+            for key, (lo, hi) in bounds.items():
+                got[name][key].append(np.column_stack([(y[held] >= lo) & (y[held] <= hi), hi - lo]))
+    out = {}
+    for name, per in got.items():
+        out[name] = {}
+        for key, parts in per.items():
+            a = np.concatenate(parts)
+            out[name][key] = (float(a[:, 0].mean()), float(np.median(a[:, 1])))
+    return out
