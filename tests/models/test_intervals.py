@@ -74,6 +74,18 @@ def test_cqr_widens_where_the_films_are_uncertain():
     assert width[wild].mean() > 3 * width[calm].mean()
     back = RevenueIntervals.from_dict(ri.to_dict())
     assert np.allclose(back.log_range(None, X[te])[1]["80"][1], hi)
+    # The widening is chosen so each level holds at least its share of the validation films.
+    held = back.describe()["validation_coverage"]
+    assert list(held) == ["50", "80", "95"] and all(level <= held[level_key(level)] for level in LEVELS)
+
+
+def test_conformal_range_says_how_it_held_on_its_calibration_films():
+    rng = np.random.default_rng(3)
+    mu = rng.normal(4, 1, 500)
+    ri = RevenueIntervals.fit_conformal(mu, mu + _skewed(500, rng), "gbm_regressor")
+    held = RevenueIntervals.from_dict(ri.to_dict()).describe()["validation_coverage"]
+    for level in LEVELS:  # the finite-sample ranks hold at least the level, and barely more
+        assert level <= held[level_key(level)] <= level + 0.01
 
 
 @pytest.mark.parametrize(
@@ -97,14 +109,16 @@ def test_bad_breakeven_is_one_clear_error(value, budget, message):
         parse_breakeven(value, budget)
 
 
-def test_revenue_range_round_trips_with_the_model(tiny_bert, films_csv, tmp_path, one_thread):
+@pytest.mark.parametrize("method,centre", [("conformal", "gbm_regressor"), ("cqr", "cqr")])
+def test_revenue_range_round_trips_with_the_model(tiny_bert, films_csv, tmp_path, one_thread, method, centre):
     from reelcast.predictor import RevenuePredictor
 
     cfg = tiny_config(tiny_bert, tmp_path / "cache", epochs=2)
     cfg.ensemble.seeds, cfg.ensemble.max_rounds, cfg.ensemble.threads = 1, 60, 1
     cfg.ensemble.components = ["fusion", "gbm_regressor"]
+    cfg.ensemble.revenue_intervals = method
     p = RevenuePredictor(cfg, progress=False).fit(films_csv)
-    assert p.describe()["revenue_intervals"]["centred_on"] == "gbm_regressor"
+    assert p.describe()["revenue_intervals"]["centred_on"] == centre
     before = p.predict(films_csv, breakeven="2x")
     p.save(tmp_path / "run")
     after = RevenuePredictor.load(tmp_path / "run").predict(films_csv, breakeven="2x")

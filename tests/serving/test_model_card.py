@@ -42,6 +42,16 @@ def test_metadata_fields_follow_the_feature_groups_in_the_schemas_order():
     assert metadata_fields(["src:popularity"]) == []  # a training-table column no request can carry
 
 
+def test_run_evaluation_reads_the_revenue_ranges_test_coverage(tmp_path):
+    ci = {"point": 0.78, "low": 0.74, "high": 0.82}
+    level = {"nominal": 0.8, "coverage": ci, "median_width_musd": {"point": 90.0, "low": 80.0, "high": 99.0}}
+    intervals = {"method": "conformal", "test": {"80": level, "films": 40, "median_abs_log_error": 0.9}}
+    (tmp_path / RESULTS).write_text(json.dumps({**RESULTS_JSON, "revenue_intervals": intervals}))
+    ev, _ = run_evaluation(str(tmp_path), 0.95)
+    assert list(ev.revenue_coverage) == ["80"]
+    assert ev.revenue_coverage["80"].coverage.low == 0.74 and ev.revenue_coverage["80"].nominal == 0.8
+
+
 def test_run_evaluation_reads_the_results_beside_the_model(tmp_path):
     (tmp_path / RESULTS).write_text(json.dumps(RESULTS_JSON))
     ev, note = run_evaluation(str(tmp_path), 0.95)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
+from helpers.hostile_media import growing_stream
 
 from reelcast.serving.app import create_app
 
@@ -52,3 +55,50 @@ def test_breakeven_and_reasons_when_asked(client):
 def test_a_bad_breakeven_is_a_422_that_says_why(client, extra, message):
     r = client.post("/predict", json={"description": PLOT, "metadata": META, **extra})
     assert r.status_code == 422 and message in r.text, r.text
+
+
+@pytest.fixture(scope="module")
+def trailer(tmp_path_factory):
+    # A small valid H.264 MPEG-TS (both segments the same size).
+    return growing_stream(tmp_path_factory.mktemp("up") / "t.ts", 64, 64, 6, 2).read_bytes()
+
+
+def upload(client, trailer, **fields):
+    data = {"description": PLOT, "metadata": json.dumps(META), **fields}
+    return client.post("/predict/upload", data=data, files={"file": ("t.ts", trailer, "video/mp2t")})
+
+
+def test_upload_takes_breakeven_and_explain_like_the_json_body(client, trailer):
+    plain = upload(client, trailer)
+    assert plain.status_code == 200, plain.text
+    assert plain.json()["reasons"] is None and plain.json()["revenue"]["p_at_least"] is None
+    body = upload(client, trailer, breakeven="2.5x", explain="true").json()
+    json_body = client.post(
+        "/predict", json={"description": PLOT, "metadata": META, "breakeven": "2.5x", "explain": True}
+    ).json()
+    assert body["revenue"]["p_at_least"] == json_body["revenue"]["p_at_least"]
+    assert body["revenue"]["p_at_least"]["threshold_musd"] == 200.0
+    assert any(x["input"] == "budget" and x["value"] == "$80 M" for x in body["reasons"])
+    assert upload(client, trailer, breakeven="50", explain="false").json()["reasons"] is None
+
+
+@pytest.mark.parametrize(
+    "fields,field,message",
+    [
+        ({"breakeven": "2.5x", "metadata": ""}, "breakeven", "the film has no budget"),
+        ({"breakeven": "plenty"}, "breakeven", "give a multiple of the budget"),
+        ({"explain": "maybe"}, "explain", "explain must be true or false"),
+    ],
+)
+def test_a_bad_upload_option_is_a_422_naming_the_field(client, trailer, fields, field, message):
+    r = upload(client, trailer, **fields)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"][-1] == field and message in r.text
+
+
+def test_model_says_how_the_revenue_range_is_calibrated(client):
+    info = client.get("/model").json()["revenue_intervals"]
+    assert info["method"] == "conformal" and info["centred_on"] == "gbm_regressor"
+    assert info["levels"] == ["50", "80", "95"] and info["calibration_films"] > 0
+    held = info["validation_coverage"]
+    assert 0.5 <= held["50"] <= held["80"] <= held["95"] <= 1.0 and held["80"] >= 0.8

@@ -23,6 +23,11 @@ def _median_width(t: np.ndarray, b: np.ndarray) -> float:
     return float(np.median(b[:, 1] - b[:, 0]))
 
 
+def _median_log_width(t: np.ndarray, b: np.ndarray) -> float:
+    # log(1 + high) - log(1 + low): the width as a ratio, comparable across small and large films
+    return float(np.median(np.log1p(b[:, 1]) - np.log1p(b[:, 0])))
+
+
 def _ci(point_low_high: tuple[float, float, float]) -> dict[str, float]:
     point, low, high = point_low_high
     return {"point": point, "low": low, "high": high}
@@ -31,7 +36,8 @@ def _ci(point_low_high: tuple[float, float, float]) -> dict[str, float]:
 def interval_coverage(
     revenue_musd: np.ndarray, rng: RevenueRange, n_boot: int = 1000, confidence: float = 0.95, seed: int = 0
 ) -> dict[str, Any]:
-    """Per level ("50", "80", "95"): nominal, observed coverage and median width ($M), with intervals."""
+    """Per level ("50", "80", "95"): nominal, observed coverage and median width ($M, and in log(1 + $M),
+    the high/low ratio), with intervals."""
     t = np.asarray(revenue_musd, dtype=np.float64)
     out: dict[str, Any] = {}
     for key, (lo, hi) in rng.bounds_musd.items():
@@ -40,6 +46,7 @@ def interval_coverage(
             "nominal": int(key) / 100,
             "coverage": _ci(bootstrap_ci(t, b, _covered, n_boot, confidence, seed)),
             "median_width_musd": _ci(bootstrap_ci(t, b, _median_width, n_boot, confidence, seed)),
+            "median_log_width": _ci(bootstrap_ci(t, b, _median_log_width, n_boot, confidence, seed)),
         }
     out["films"] = len(t)
     out["median_abs_log_error"] = float(np.median(np.abs(np.log1p(t) - np.log1p(rng.median_musd))))

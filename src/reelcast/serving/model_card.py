@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reelcast.models.intervals import RevenueIntervals
 from reelcast.serving.metadata import FilmMetadata
-from reelcast.serving.schemas import RunEvaluation
+from reelcast.serving.schemas import LevelCoverage, RevenueRangeInfo, RunEvaluation
 
 RESULTS = "evaluation_results.json"
 # The test metrics the page shows, most telling first (every run writes them with intervals).
@@ -88,7 +89,25 @@ def summarise(results: dict[str, Any], confidence: float) -> RunEvaluation:
         dollars=str(results.get("thresholds_dollars", "nominal")),
         confidence=confidence,
         test=test,
+        revenue_coverage=revenue_coverage(results),
     )
+
+
+def revenue_coverage(results: dict[str, Any]) -> dict[str, LevelCoverage]:
+    """Per level, the revenue range's test coverage and width (empty when the run measured none)."""
+    test = (results.get("revenue_intervals") or {}).get("test") or {}
+    out = {}
+    for key, v in test.items():
+        if isinstance(v, dict) and {"nominal", "coverage", "median_width_musd"} <= set(v):
+            out[key] = LevelCoverage.model_validate(
+                {k: v[k] for k in ("nominal", "coverage", "median_width_musd")}
+            )
+    return out
+
+
+def revenue_range_info(intervals: RevenueIntervals | None) -> RevenueRangeInfo | None:
+    """How the served model's revenue range is calibrated, or None when it gives no range."""
+    return None if intervals is None else RevenueRangeInfo.model_validate(intervals.describe())
 
 
 def _finite(v: Any) -> bool:

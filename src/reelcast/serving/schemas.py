@@ -163,6 +163,27 @@ class YearSpan(BaseModel):
     films: int = Field(description="How many of the portion's films have a known year")
 
 
+class LevelCoverage(BaseModel):
+    """How one level of the revenue range held on the run's test films."""
+
+    nominal: float = Field(description="The level promised, e.g. 0.8")
+    coverage: Interval = Field(description="Share of test films whose revenue fell inside, with its interval")
+    median_width_musd: Interval = Field(description="Median interval width, $M, with its interval")
+
+
+class RevenueRangeInfo(BaseModel):
+    """How the model's revenue range (`revenue` of every answer) is calibrated."""
+
+    method: str = Field(description="conformal (signed residuals of a log-revenue regressor) or cqr")
+    centred_on: str = Field(description="The regressor a conformal range is centred on")
+    dollars: str = Field(description="nominal, or constant dollars of a base year")
+    levels: list[str] = Field(description="The interval levels in percent, e.g. ['50', '80', '95']")
+    calibration_films: int = Field(description="The validation films it was calibrated on")
+    validation_coverage: dict[str, float] = Field(
+        default_factory=dict, description="Per level, the share of those validation films the range holds"
+    )
+
+
 class RunEvaluation(BaseModel):
     """What the model's training run measured on films it never saw (its evaluation_results.json)."""
 
@@ -175,6 +196,9 @@ class RunEvaluation(BaseModel):
     dollars: str = Field(description="Whether the class edges are nominal or constant dollars")
     confidence: float = Field(description="Level of the bootstrap intervals, e.g. 0.95")
     test: dict[str, Interval] = Field(description="Test metrics with intervals: accuracy, qwk, ...")
+    revenue_coverage: dict[str, LevelCoverage] = Field(
+        default_factory=dict, description="Per level, how the revenue range held on the test films"
+    )
 
 
 class ModelInfo(BaseModel):
@@ -211,6 +235,9 @@ class ModelInfo(BaseModel):
         default=None, description="Test accuracy with intervals from the training run, when its results exist"
     )
     evaluation_note: str = Field(default="", description="Why `evaluation` is absent, in a sentence")
+    revenue_intervals: RevenueRangeInfo | None = Field(
+        default=None, description="How the revenue range is calibrated (None: the model gives none)"
+    )
 
 
 class Health(BaseModel):

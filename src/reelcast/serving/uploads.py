@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 FILE_FIELD = "file"
 # The only parts a request may have, each at most once: anything else is refused at its headers (422),
 # before its data is read, so a body of many or large unknown parts costs the server nothing.
-TEXT_FIELDS = ("description", "title", "film_id", "metadata")
+TEXT_FIELDS = ("description", "title", "film_id", "metadata", "breakeven", "explain")
 FORM_FIELDS = (*TEXT_FIELDS, FILE_FIELD)
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,59}")
 # Room for the text fields and the multipart framing on top of the file itself (UTF-8: <= 4 bytes a char).

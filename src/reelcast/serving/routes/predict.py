@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from reelcast.files import sha256_file, sha256_text
+from reelcast.models.intervals import parse_breakeven
 from reelcast.serving.arms import FilmRequest
 from reelcast.serving.deps import Arms, Service, Settings, check_text, field_error
 from reelcast.serving.metadata import FilmMetadata, check_json_numbers
@@ -30,6 +31,15 @@ UPLOAD_OPENAPI = {
                         "description": {"type": "string", "description": "The plot description"},
                         "title": {"type": "string"},
                         "film_id": {"type": "string", "description": "Your id of the film (A/B arm, log)"},
+                        "metadata": {"type": "string", "description": "A JSON object: budget_musd, ..."},
+                        "breakeven": {
+                            "type": "string",
+                            "description": "Revenue to reach: '2.5x' (times metadata.budget_musd) or $M",
+                        },
+                        "explain": {
+                            "type": "boolean",
+                            "description": "true: add `reasons`, what moved this film's prediction",
+                        },
                         FILE_FIELD: {
                             "type": "string",
                             "format": "binary",
@@ -56,6 +66,22 @@ def upload_metadata(raw: str | None) -> dict[str, Any] | None:
         first = errors[0] if errors else {"loc": (), "msg": "not a JSON object"}
         where = ".".join(str(x) for x in first.get("loc", ())) or "metadata"
         raise field_error(f"metadata.{where}" if where != "metadata" else where, first["msg"]) from None
+
+
+TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+
+
+def upload_options(fields: dict[str, str], metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """The multipart `breakeven` and `explain` fields, checked like the JSON body's."""
+    explain = (fields.get("explain") or "").strip().lower()
+    if explain not in TRUE + FALSE:
+        raise field_error("explain", "explain must be true or false")
+    breakeven = (fields.get("breakeven") or "").strip() or None
+    try:
+        parse_breakeven(breakeven, (metadata or {}).get("budget_musd"))
+    except ValueError as e:
+        raise field_error("breakeven", str(e)) from None
+    return {"breakeven": breakeven, "explain": explain in TRUE}
 
 
 @router.post("/predict", response_model=PredictionResponse)
@@ -105,6 +131,7 @@ async def predict_upload(
         title = check_text("title", upload.fields.get("title"), settings.max_title_chars, required=False)
         film_id = check_text("film_id", upload.fields.get("film_id"), settings.max_title_chars, False)
         meta = upload_metadata(upload.fields.get("metadata"))
+        options = upload_options(upload.fields, meta)
         if upload.path is None:
             raise field_error(FILE_FIELD, "file is required: the trailer video to upload")
         probe = await run_in_threadpool(service.probe, upload.path, upload.filename)
@@ -117,7 +144,15 @@ async def predict_upload(
                 _, notes, status = svc.trailer_reference(upload.filename)
                 trailer = None
             return await svc.predict_async(
-                description, title, trailer, notes, upload.filename, probe, metadata=meta, status=status
+                description,
+                title,
+                trailer,
+                notes,
+                upload.filename,
+                probe,
+                metadata=meta,
+                status=status,
+                options=options,
             )
 
         digest = await run_in_threadpool(sha256_file, upload.path)

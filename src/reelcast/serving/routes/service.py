@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter
 
 from reelcast.serving.deps import Arms, Service
-from reelcast.serving.model_card import metadata_fields, run_evaluation
+from reelcast.serving.model_card import metadata_fields, revenue_range_info, run_evaluation
 from reelcast.serving.schemas import Health, ModelInfo
 
 router = APIRouter(tags=["service"])
@@ -38,5 +38,6 @@ async def model_info(service: Service, arms: Arms) -> ModelInfo:
             "feature_groups": columns,
             "evaluation": evaluation,
             "evaluation_note": note,
+            "revenue_intervals": revenue_range_info(p.intervals_),
         }
     )
