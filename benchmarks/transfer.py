@@ -55,13 +55,13 @@ def base_config(args: argparse.Namespace, out: Path) -> Config:
 
         tiny = out / "tiny-bert"  # saved once: a fresh copy is another encoder to --init (its id differs)
         cfg.text.model = str(tiny if tiny.exists() else save_tiny_bert(tiny, seed=0))
+        cfg.text.max_length = 128
     else:
         cfg.text.model = args.text_model
-    cfg.text.max_length = 128
     cfg.cache_dir = args.cache or str(out / "cache")
     if args.network_only:
         cfg.ensemble.enabled = "off"
-    cfg.ensemble.threads = 1
+    cfg.ensemble.threads, cfg.ensemble.seeds = 1, args.tree_seeds
     cfg.eval.ablation = False
     cfg.train.epochs, cfg.train.patience, cfg.train.lr = args.epochs, args.patience, args.lr
     cfg.train.threads = 1
@@ -75,10 +75,12 @@ def film_keys(df) -> list[tuple[str, int]]:
     return list(zip(df["title"].astype(str).str.strip().str.lower(), years, strict=True))
 
 
-def source_table(cfg: Config, path: str, target, keep_shared: bool):
+def source_table(cfg: Config, path: str, target, keep_shared: bool, settings: list[str] = ()):
     """The source table, less the films the target table also has (unless keep_shared)."""
     from dataclasses import replace
 
+    cfg = Config.from_dict(cfg.to_dict())
+    cfg.override(list(settings))  # how to read the source table (a generic one's columns and units)
     table = as_table(path, cfg)
     if keep_shared:
         return table, 0
@@ -117,7 +119,7 @@ def run(args: argparse.Namespace) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     cfg = base_config(args, out)
     table = as_table(args.target, cfg)
-    src, dropped = source_table(cfg, args.source, table, args.keep_shared)
+    src, dropped = source_table(cfg, args.source, table, args.keep_shared, args.source_set)
     logging.info("source: %d films (%d shared with the target dropped)", len(src.df), dropped)
     sources = {False: fit_source(cfg, src, out, aux=False)}
     if args.aux:
@@ -141,6 +143,7 @@ def run(args: argparse.Namespace) -> dict:
         "shared_dropped": dropped,
         "model": "network" if args.network_only else "network + trees",
         "epochs": args.epochs,
+        "tree_seeds": args.tree_seeds,
         "curves": {},
     }
     peers = [p for p in args.peers.split(",") if p]
@@ -212,7 +215,8 @@ def write(out: Path, results: dict) -> None:
     (out / "transfer_results.json").write_text(json.dumps(results, indent=2))
     lines = [
         f"text model: {results['text_model']}; {results['films']} target films, {results['folds']}-fold CV; "
-        f"model: {results['model']}, {results['epochs']} epochs at most; source: {results['source_films']} "
+        f"model: {results['model']}, {results['epochs']} epochs at most, {results['tree_seeds']} tree seeds; "
+        f"source: {results['source_films']} "
         f"films ({results['shared_dropped']} shared with the target dropped)",
         "",
         "| n | variant | exact | 1-away | QWK | QWK vs scratch (p) |",
@@ -233,6 +237,13 @@ def main() -> None:
     """Command line."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", required=True, help="The table the --init model is fit on.")
+    ap.add_argument(
+        "--source-set",
+        action="append",
+        default=[],
+        help="section.field=value for reading the source (IMDB-5000: data.text_col=plot_keywords, "
+        "data.revenue_scale=1e-6, data.budget_scale=1e-6).",
+    )
     ap.add_argument("--target", required=True, help="The table the learning curve is measured on.")
     ap.add_argument("--n", default="100,200", help="Films the studio has (comma list; 'all' for every one).")
     ap.add_argument("--folds", type=int, default=5)
@@ -241,6 +252,7 @@ def main() -> None:
     )
     ap.add_argument("--network-only", action="store_true", help="Fit the fusion network alone (no trees).")
     ap.add_argument("--keep-shared", action="store_true", help="Keep the target's films in the source table.")
+    ap.add_argument("--tree-seeds", type=int, default=3, help="Boosters per tree component (default 3).")
     ap.add_argument("--peers", default="", help="'gbm': the plain GBM on the same films.")
     ap.add_argument("--aux", action="store_true", help="Also the variants with aux targets (auto).")
     ap.add_argument("--base", help="Also --init from this saved base model (`reelcast pretrain --out`).")

@@ -24,6 +24,24 @@ from reelcast.models.stacking import TextStack
 
 PRIOR_FEATURE = "prior:source_log_revenue"
 TEXT_STACK_FEATURE = "text:ridge_log_revenue"
+BACKGROUND_ROWS = 32  # source training films averaged over for the columns the target lacks
+CHUNK = 256  # target films per prediction batch (x BACKGROUND_ROWS rows)
+
+
+def sample_rows(X: np.ndarray, rows: np.ndarray, seed: int, k: int = BACKGROUND_ROWS) -> np.ndarray:
+    """Up to k of the given rows of X, seeded."""
+    pick = np.random.default_rng(seed).choice(rows, size=min(k, len(rows)), replace=False)
+    return np.asarray(X[np.sort(pick)], dtype=np.float64)
+
+
+def rows_to_json(X: np.ndarray | None) -> list | None:
+    """Rows for the checkpoint, NaN written as null."""
+    return None if X is None else [[None if np.isnan(v) else float(v) for v in r] for r in X]
+
+
+def rows_from_json(rows: list | None) -> np.ndarray | None:
+    """Rows from the checkpoint (null: NaN); None for a model saved without them."""
+    return None if rows is None else np.array([[np.nan if v is None else v for v in r] for r in rows], float)
 
 
 @dataclass
@@ -37,6 +55,9 @@ class TreePrior:
     columns: list[tuple[int, int, float, float]] = field(default_factory=list)
     text_stack: TextStack | None = None
     text_column: int = -1  # the source's text-stack column (-1: none, or another text model)
+    # Source training films' rows: a column the target cannot fill is averaged over their values rather
+    # than left NaN, whose branch the source trees learned from its own films lacking that value.
+    background: np.ndarray | None = None
     _models: list = field(default_factory=list, repr=False)
 
     def source_matrix(self, tab: np.ndarray, text: np.ndarray | None) -> np.ndarray:
@@ -49,6 +70,10 @@ class TreePrior:
             X[seen, self.text_column] = self.text_stack.predict(text[seen])
         return X
 
+    def _raw(self, X: np.ndarray) -> np.ndarray:
+        out = [m.predict(X, num_iteration=m.best_iteration or None, num_threads=1) for m in self._models]
+        return np.mean(out, axis=0)
+
     def predict(self, tab: np.ndarray, text: np.ndarray | None) -> np.ndarray:
         """The source regressor's log(1 + revenue $M) for these films."""
         import lightgbm
@@ -56,8 +81,16 @@ class TreePrior:
         if not self._models:
             self._models = [lightgbm.Booster(model_str=s) for s in self.boosters]
         X = self.source_matrix(tab, text)
-        out = [m.predict(X, num_iteration=m.best_iteration or None, num_threads=1) for m in self._models]
-        return np.mean(out, axis=0)
+        filled = {s for _, s, _, _ in self.columns} | ({self.text_column} if self.text_column >= 0 else set())
+        absent = np.array(sorted(set(range(self.source_features)) - filled), dtype=np.int64)
+        if self.background is None or not absent.size or not len(X):
+            return self._raw(X)
+        bg, out = self.background, np.empty(len(X))
+        for at in range(0, len(X), CHUNK):
+            part = np.repeat(X[at : at + CHUNK], len(bg), axis=0)
+            part[:, absent] = np.tile(bg[:, absent], (len(part) // len(bg), 1))
+            out[at : at + CHUNK] = self._raw(part).reshape(-1, len(bg)).mean(1)
+        return out
 
     def to_dict(self) -> dict:
         """For the checkpoint (the source boosters travel with the model that uses them)."""
@@ -68,6 +101,7 @@ class TreePrior:
             "columns": [list(c) for c in self.columns],
             "text_stack": self.text_stack.to_dict() if self.text_stack else None,
             "text_column": self.text_column,
+            "background": rows_to_json(self.background),
         }
 
     @classmethod
@@ -80,6 +114,7 @@ class TreePrior:
             columns=[(int(t), int(s), float(a), float(b)) for t, s, a, b in d["columns"]],
             text_stack=TextStack.from_dict(d["text_stack"]) if d.get("text_stack") else None,
             text_column=int(d["text_column"]),
+            background=rows_from_json(d.get("background")),
         )
 
 
@@ -124,4 +159,5 @@ def load_tree_prior(
         columns=columns,
         text_stack=stack,
         text_column=where.get(TEXT_STACK_FEATURE, -1) if stack is not None else -1,
+        background=rows_from_json(trees[0]["features"].get("background")),
     )

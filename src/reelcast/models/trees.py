@@ -33,7 +33,14 @@ from reelcast.data.classes import NUM_CLASSES
 from reelcast.models.base import Component, FitData
 from reelcast.models.registry import register_component
 from reelcast.models.stacking import TextStack
-from reelcast.models.tree_prior import PRIOR_FEATURE, TreePrior, load_tree_prior
+from reelcast.models.tree_prior import (
+    PRIOR_FEATURE,
+    TreePrior,
+    load_tree_prior,
+    rows_from_json,
+    rows_to_json,
+    sample_rows,
+)
 from reelcast.progress import Progress
 
 if TYPE_CHECKING:
@@ -268,6 +275,8 @@ class TreeFeatures:
     # get NaN there when the input is unknown (the encoder's `encode` view), never the network's filler.
     blanks: dict[int, list[int]] = field(default_factory=dict)
     prior: TreePrior | None = None  # with --init: the source table's regressor, one more feature
+    # Training films' rows: what a later --init from this model averages over for the columns it lacks.
+    background: np.ndarray | None = None
 
     def transform(self, inputs: FilmInputs) -> np.ndarray:
         """The features of these films."""
@@ -332,6 +341,7 @@ class TreeFeatures:
         if oof_text is not None:  # training films see only out-of-fold text predictions
             rows, values = oof_text
             X[rows, text_col] = values
+        self.background = sample_rows(X, train, data.seed)
         rate = data.config.tabular.group_dropout
         if enc is not None and rate > 0 and enc.optional_inputs:
             # Training films lacking some optional inputs, as new films often do; the validation films
@@ -348,6 +358,7 @@ class TreeFeatures:
             "external_dim": self.external_dim,
             "blanks": [[k, cols] for k, cols in self.blanks.items()],
             "prior": self.prior.to_dict() if self.prior else None,
+            "background": rows_to_json(self.background),
         }
 
     @classmethod
@@ -356,7 +367,8 @@ class TreeFeatures:
         stack = TextStack.from_dict(d["text_stack"]) if d.get("text_stack") else None
         blanks = {int(k): [int(j) for j in cols] for k, cols in d.get("blanks") or []}
         prior = TreePrior.from_dict(d["prior"]) if d.get("prior") else None
-        return cls(list(d["feature_names"]), stack, int(d.get("external_dim", 0)), blanks, prior)
+        rows = rows_from_json(d.get("background"))
+        return cls(list(d["feature_names"]), stack, int(d.get("external_dim", 0)), blanks, prior, rows)
 
 
 def _source_prior(data: FitData) -> TreePrior | None:
