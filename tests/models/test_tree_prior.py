@@ -3,6 +3,7 @@ in the source's own layout, saved with the model; class edges stay the target ta
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import numpy as np
@@ -115,3 +116,22 @@ def test_a_source_without_trees_leaves_the_trees_to_the_target(tiny_bert, films_
         p = RevenuePredictor(cfg, progress=False).fit(films_csv)
     assert PRIOR_FEATURE not in _trees(p)["gbm_regressor"].features.feature_names
     assert "has no tree regressor" in caplog.text
+
+
+def test_a_column_the_target_lacks_is_averaged_over_source_films(source, target):
+    _, src = source
+    p, table, _, _ = target
+    prior = copy.deepcopy(_trees(p)["gbm_regressor"].features.prior)
+    assert prior.background is not None and len(prior.background) > 1  # saved with the source's trees
+    budget = _trees(src)["gbm_regressor"].features.feature_names.index("budget_musd")
+    prior.columns = [c for c in prior.columns if c[1] != budget]  # as for a table without budgets
+    tab = p.tabular_.encode(table.df)[:3]
+    got = prior.predict(tab, None)
+    X = prior.source_matrix(tab, None)
+    by_hand = []
+    for row in X:
+        rows = np.repeat(row[None], len(prior.background), axis=0)
+        rows[:, budget] = prior.background[:, budget]
+        by_hand.append(prior._raw(rows).mean())
+    assert np.allclose(got, by_hand)
+    assert not np.allclose(got, prior._raw(X))  # not the branch of the source's films without a budget
