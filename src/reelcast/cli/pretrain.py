@@ -49,8 +49,9 @@ def pretrain(
             "train.device": run.device,
             "media.offline": offline or None,
             "cache_dir": cache_dir,
-            # Only the network carries over to --init; trees would be fit for nothing.
-            "ensemble.enabled": "off",
+            # What --init carries over: the network, and the log-revenue trees as the target trees' prior
+            # (the class trees would be fit for nothing: classes are the target table's own).
+            "ensemble.components": ["fusion", "gbm_regressor"],
         }
         cfg = run.build(flags)
         tables = [as_table(path, cfg) for path in data]
