@@ -1,5 +1,5 @@
-"""`reelcast pretrain`: learn the fusion network's shared layers on several film tables at once, and
-save a base model that `reelcast train --init` starts from."""
+"""`reelcast pretrain`: learn the fusion network's shared layers and a log-revenue tree regressor on several
+film tables at once, and save a base model that `reelcast train --init` starts from."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def pretrain(
     *,
     run: RunOptions,
 ):
-    """Fit the fusion network on every film of every --data table (each read with its own schema)."""
+    """Fit the fusion network and log-revenue trees on every film of every --data table (each read with
+    its own schema)."""
     progress = run.logging()
     from reelcast.data.pool import pool_tables, pretrain_split
     from reelcast.predictor import RevenuePredictor, as_table
