@@ -135,3 +135,12 @@ def test_a_column_the_target_lacks_is_averaged_over_source_films(source, target)
         by_hand.append(prior._raw(rows).mean())
     assert np.allclose(got, by_hand)
     assert not np.allclose(got, prior._raw(X))  # not the branch of the source's films without a budget
+
+
+def test_a_film_of_an_init_model_is_explained(target):
+    _, _, _, path = target
+    q = RevenuePredictor.load(path)
+    meta = {"budget_musd": 40, "year": 2012}
+    out = q.predict_film("A heist in space", "Orbit", metadata=meta, explain=True)
+    assert out["reasons"] and all(r["text"] for r in out["reasons"])
+    assert "budget" in [r["input"] for r in out["reasons"]]  # the film's own inputs still explain it
