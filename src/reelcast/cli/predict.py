@@ -113,6 +113,10 @@ def predict(
         typer.echo(f"  {m:>8} {c:+.3f}{used}")
     for line in revenue_lines(result.get("revenue")):
         typer.echo(line)
+    from reelcast.data.schema import aux_estimate_text
+
+    for target, value in (result.get("model_estimates") or {}).items():
+        typer.echo(aux_estimate_text(target, value)[1])
     if result.get("reasons"):
         typer.echo("reasons (shift of the expected class, 0-7):")
         for r in result["reasons"][:reasons]:

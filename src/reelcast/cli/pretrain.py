@@ -1,5 +1,5 @@
-"""`reelcast pretrain`: learn the fusion network's shared layers on several film tables at once, and
-save a base model that `reelcast train --init` starts from."""
+"""`reelcast pretrain`: learn the fusion network's shared layers and a log-revenue tree regressor on several
+film tables at once, and save a base model that `reelcast train --init` starts from."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def pretrain(
     *,
     run: RunOptions,
 ):
-    """Fit the fusion network on every film of every --data table (each read with its own schema)."""
+    """Fit the fusion network and log-revenue trees on every film of every --data table (each read with
+    its own schema)."""
     progress = run.logging()
     from reelcast.data.pool import pool_tables, pretrain_split
     from reelcast.predictor import RevenuePredictor, as_table
@@ -49,8 +50,9 @@ def pretrain(
             "train.device": run.device,
             "media.offline": offline or None,
             "cache_dir": cache_dir,
-            # Only the network carries over to --init; trees would be fit for nothing.
-            "ensemble.enabled": "off",
+            # What --init carries over: the network, and the log-revenue trees as the target trees' prior
+            # (the class trees would be fit for nothing: classes are the target table's own).
+            "ensemble.components": ["fusion", "gbm_regressor"],
         }
         cfg = run.build(flags)
         tables = [as_table(path, cfg) for path in data]

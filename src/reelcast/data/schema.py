@@ -270,6 +270,27 @@ AUX_TARGETS: dict[str, str] = {
 }
 
 
+# How a model's estimate of each recognised target reads to a person: its label and its number format.
+AUX_LABELS: dict[str, tuple[str, str]] = {
+    "vote_average": ("TMDB user rating", "{:.1f}"),
+    "vote_count": ("TMDB vote count", "{:,.0f}"),
+    "popularity": ("TMDB popularity", "{:.1f}"),
+    "rating": ("IMDb rating", "{:.1f}"),
+    "votes": ("IMDb votes", "{:,.0f}"),
+    "metascore": ("Metascore", "{:.0f}"),
+    "imdb_score": ("IMDb rating", "{:.1f}"),
+    "num_voted_users": ("IMDb votes", "{:,.0f}"),
+    "num_critic_for_reviews": ("critic reviews", "{:,.0f}"),
+}
+
+
+def aux_estimate_text(name: str, value: float) -> tuple[str, str]:
+    """(label, sentence) of a model's estimate of a post-release figure, e.g. 'expected IMDb rating 7.4
+    (model estimate)'; a column not recognised keeps its own name."""
+    label, fmt = AUX_LABELS.get(name.lower(), (name, "{:.3g}"))
+    return label, f"expected {label} {fmt.format(value)} (model estimate)"
+
+
 def aux_transform(name: str) -> str:
     """How a target is scaled for learning: identity or log1p (unknown columns: identity)."""
     lower = {k.lower(): v for k, v in AUX_TARGETS.items()}

@@ -8,8 +8,8 @@ refused), metadata features by name (the features the two tables share, e.g. yea
 genres), aux outputs by target name. Weights for inputs the source never saw start fresh.
 
 What is not carried over: the class edges (always the target table's own training films), the
-calibration temperature, the tree components (they train on the target table alone), the
-metadata standardisation (each table's own).
+calibration temperature, the metadata standardisation (each table's own). The tree components
+take the source's regressor as a prior feature instead (models/tree_prior.py).
 """
 
 from __future__ import annotations

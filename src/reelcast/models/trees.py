@@ -33,6 +33,14 @@ from reelcast.data.classes import NUM_CLASSES
 from reelcast.models.base import Component, FitData
 from reelcast.models.registry import register_component
 from reelcast.models.stacking import TextStack
+from reelcast.models.tree_prior import (
+    PRIOR_FEATURE,
+    TreePrior,
+    load_tree_prior,
+    rows_from_json,
+    rows_to_json,
+    sample_rows,
+)
 from reelcast.progress import Progress
 
 if TYPE_CHECKING:
@@ -266,6 +274,9 @@ class TreeFeatures:
     # Per `known:<input>` column of the metadata, the metadata columns that read that input: the trees
     # get NaN there when the input is unknown (the encoder's `encode` view), never the network's filler.
     blanks: dict[int, list[int]] = field(default_factory=dict)
+    prior: TreePrior | None = None  # with --init: the source table's regressor, one more feature
+    # Training films' rows: what a later --init from this model averages over for the columns it lacks.
+    background: np.ndarray | None = None
 
     def transform(self, inputs: FilmInputs) -> np.ndarray:
         """The features of these films."""
@@ -275,8 +286,8 @@ class TreeFeatures:
         X = np.where(tab_on[:, None], tab, np.nan)
         for known, cols in self.blanks.items():
             X[np.ix_(X[:, known] == 0, cols)] = np.nan
+        text, text_on = _column(inputs, "text")
         if self.text_stack is not None:
-            text, text_on = _column(inputs, "text")
             t = np.full(len(X), np.nan)
             if text is not None and text_on.any():
                 t[text_on] = self.text_stack.predict(text[text_on])
@@ -286,6 +297,9 @@ class TreeFeatures:
             if ext is None:
                 raise ValueError("these trees were fit with external features; pass the features file")
             X = np.concatenate([X, np.where(ext_on[:, None], ext, np.nan)], axis=1)
+        if self.prior is not None:
+            plot = None if text is None else np.where(text_on[:, None], text, np.nan)
+            X = np.concatenate([X, self.prior.predict(X[:, : tab.shape[1]], plot)[:, None]], axis=1)
         return X
 
     @classmethod
@@ -319,10 +333,15 @@ class TreeFeatures:
         if "external" in inputs.modalities:
             self.external_dim = int(inputs.arrays["external"].shape[1])
             self.feature_names += [f"external:{i}" for i in range(self.external_dim)]
+        if data.config.train.init:
+            self.prior = _source_prior(data)
+            if self.prior is not None:
+                self.feature_names.append(PRIOR_FEATURE)
         X = self.transform(inputs)
         if oof_text is not None:  # training films see only out-of-fold text predictions
             rows, values = oof_text
             X[rows, text_col] = values
+        self.background = sample_rows(X, train, data.seed)
         rate = data.config.tabular.group_dropout
         if enc is not None and rate > 0 and enc.optional_inputs:
             # Training films lacking some optional inputs, as new films often do; the validation films
@@ -338,6 +357,8 @@ class TreeFeatures:
             "text_stack": self.text_stack.to_dict() if self.text_stack else None,
             "external_dim": self.external_dim,
             "blanks": [[k, cols] for k, cols in self.blanks.items()],
+            "prior": self.prior.to_dict() if self.prior else None,
+            "background": rows_to_json(self.background),
         }
 
     @classmethod
@@ -345,7 +366,23 @@ class TreeFeatures:
         """Rebuild from a checkpoint."""
         stack = TextStack.from_dict(d["text_stack"]) if d.get("text_stack") else None
         blanks = {int(k): [int(j) for j in cols] for k, cols in d.get("blanks") or []}
-        return cls(list(d["feature_names"]), stack, int(d.get("external_dim", 0)), blanks)
+        prior = TreePrior.from_dict(d["prior"]) if d.get("prior") else None
+        rows = rows_from_json(d.get("background"))
+        return cls(list(d["feature_names"]), stack, int(d.get("external_dim", 0)), blanks, prior, rows)
+
+
+def _source_prior(data: FitData) -> TreePrior | None:
+    """The --init model's regressor as a prior (None, logged, when that model has no trees)."""
+    from reelcast.encoders.text import text_encoder_id
+
+    tab = data.tabular.to_dict() if data.tabular is not None else None
+    text = text_encoder_id(data.config.text) if "text" in data.inputs.modalities else None
+    prior = load_tree_prior(data.config.train.init, list(data.feature_names), tab, text)
+    if prior is None:
+        log.warning(
+            "%s has no tree regressor: the trees start from the target table alone", data.config.train.init
+        )
+    return prior
 
 
 # ---- the components -------------------------------------------------------------------------------------

@@ -105,6 +105,15 @@ class Reason(BaseModel):
     text: str
 
 
+class ModelEstimate(BaseModel):
+    """A post-release figure the model estimates from the same inputs (an aux output): not a known value."""
+
+    target: str = Field(description="The table column the model learned it from, e.g. vote_average")
+    label: str = Field(description="What it is, e.g. 'IMDb rating'")
+    value: float
+    text: str = Field(description="e.g. 'expected IMDb rating 7.4 (model estimate)'")
+
+
 class PredictionResponse(BaseModel):
     """A prediction for one film."""
 
@@ -135,6 +144,9 @@ class PredictionResponse(BaseModel):
     )
     reasons: list[Reason] | None = Field(
         default=None, description='With "explain": true: the inputs that moved the prediction, largest first'
+    )
+    model_estimates: list[ModelEstimate] | None = Field(
+        default=None, description="With aux outputs: estimates of post-release figures (null: none)"
     )
 
 

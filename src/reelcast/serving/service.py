@@ -16,11 +16,18 @@ import numpy as np
 
 from reelcast import __version__
 from reelcast.data.classes import CLASS_NAMES, describe_thresholds
+from reelcast.data.schema import aux_estimate_text
 from reelcast.media.decode import TOO_LARGE, MediaError, check_frame_sizes
 from reelcast.media.refs import TrailerRefError, parse_remote_ref, parse_trailer_ref
 from reelcast.serving.batching import BatchScorer, FilmQuery, MicroBatcher
 from reelcast.serving.limits import pixel_problem, redact_paths, video_pixels
-from reelcast.serving.schemas import ClassProbability, ModelInfo, PredictionResponse, ThresholdRange
+from reelcast.serving.schemas import (
+    ClassProbability,
+    ModelEstimate,
+    ModelInfo,
+    PredictionResponse,
+    ThresholdRange,
+)
 from reelcast.serving.settings import ServeSettings
 from reelcast.serving.uploads import UploadError, probe_media
 from reelcast.store.overlay import MemoryOverlayStore
@@ -370,9 +377,21 @@ class ModelService:
             reasons=result.get("reasons"),
             unknown_inputs=list(result.get("unknown_inputs") or []),
             expected_accuracy_without_them=result.get("expected_accuracy_without_them"),
+            model_estimates=model_estimates(result.get("model_estimates")),
         )
 
     def close(self) -> None:
         """Stop the download pool."""
         if self.fetcher is not None:
             self.fetcher.close()
+
+
+def model_estimates(estimates: dict[str, float] | None) -> list[ModelEstimate] | None:
+    """The aux outputs of a film's answer, each labelled as the model's estimate."""
+    if not estimates:
+        return None
+    out = []
+    for target, value in estimates.items():
+        label, text = aux_estimate_text(target, value)
+        out.append(ModelEstimate(target=target, label=label, value=float(value), text=text))
+    return out

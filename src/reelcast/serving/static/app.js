@@ -437,6 +437,26 @@ function renderRevenue(result) {
   $("revenue-dollars").textContent = `In ${rev.dollars === "nominal" ? "dollars of the release year" : rev.dollars}.`;
 }
 
+// The model's own estimates of post-release figures (aux outputs), when the model has them; the box is
+// built here, after the revenue box, so a page without it still shows them.
+function renderEstimates(result) {
+  let box = $("estimates-box");
+  if (!box) {
+    box = el("section", "part");
+    box.id = "estimates-box";
+    $("revenue-box").after(box);
+  }
+  const estimates = result.model_estimates || [];
+  box.hidden = estimates.length === 0;
+  box.replaceChildren(el("h3", "", "Model estimates"));
+  for (const e of estimates) {
+    const p = el("p", "estimate", e.text);
+    p.dataset.target = e.target;
+    box.append(p);
+  }
+  box.append(el("p", "hint", "Estimated by the model from the same inputs, not known figures."));
+}
+
 function renderReasons(result) {
   const box = $("reasons-box");
   const reasons = result.reasons || [];
@@ -470,6 +490,7 @@ function renderResult(result, notGiven) {
   $("revenue-range").textContent = range ? `Worldwide revenue ${revenueRange(range)}` : "";
   renderChart(result.probabilities, result.predicted_class);
   renderRevenue(result);
+  renderEstimates(result);
   renderReasons(result);
   renderContributions(result);
   const cost = unknownCost(result);
