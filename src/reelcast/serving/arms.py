@@ -394,7 +394,11 @@ def build_arms(
         shares = parse_traffic(ab.traffic, names)
         for name, folder in ab.models:
             p = RevenuePredictor.load(
-                folder, device=device, overrides=ab.overrides, progress=False, trust_modified=ab.trust_modified
+                folder,
+                device=device,
+                overrides=ab.overrides,
+                progress=False,
+                trust_modified=ab.trust_modified,
             )
             arms.append(
                 Arm(name, make_service(p), checkpoint_id(folder), str(Path(folder).resolve()), shares[name])
