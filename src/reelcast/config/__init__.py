@@ -262,7 +262,10 @@ class TrainConfig:
     text_lr: float = 2e-5  # encoder learning rate when the text model is fine-tuned
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 42
-    threads: int = 0  # torch intra-op threads; 0 = torch's default
+    # torch intra-op threads; 0 = one below parallel_films films (training.loop.torch_threads_for), else
+    # torch's default.
+    threads: int = 0
+    parallel_films: int = 2000
     init: str | None = None  # a saved model (split folder) or base whose network layers start training
     freeze_epochs: int = 0  # epochs the warm-started layers stay frozen before all train
     # Data-sized batch and lr beyond scale_films training films (0 = off): see training.loop.scaled_for.
