@@ -93,31 +93,54 @@ def baseline_workers(p: RevenuePredictor, films: int, cfg: Config, jobs: int) ->
 
 
 def _fit_one(
-    p: RevenuePredictor, table: FilmTable, inputs: FilmInputs, split: Split, cfg: Config, mods: list[str]
+    p: RevenuePredictor,
+    table: FilmTable,
+    inputs: FilmInputs,
+    split: Split,
+    cfg: Config,
+    mods: list[str],
+    progress: bool = False,
 ) -> tuple[np.ndarray, float]:
-    # The ablation bar speaks for its baselines, so each fit stays quiet.
-    b = fit_fusion_baseline(p, table, inputs, split, cfg, mods, False)
+    b = fit_fusion_baseline(p, table, inputs, split, cfg, mods, progress)
     return b.predict_proba(b.shape_inputs(inputs, table.df).subset(split.test)), b.train_result_.seconds
 
 
 def _fit_in_worker(mods: list[str]) -> tuple[np.ndarray, float]:
+    # Quiet: the parent's ablation bar speaks for the workers (two processes' lines would interleave).
     return _fit_one(*_JOB, mods)
 
 
 def fit_baselines(
-    p: RevenuePredictor, table: FilmTable, inputs: FilmInputs, split: Split, cfg: Config, plan: list
+    p: RevenuePredictor,
+    table: FilmTable,
+    inputs: FilmInputs,
+    split: Split,
+    cfg: Config,
+    plan: list[Candidate],
+    bar: Progress | None = None,
 ) -> Iterator[tuple[np.ndarray, float]]:
-    """(test probabilities, training seconds) of each planned fusion baseline, in plan order."""
+    """(test probabilities, training seconds) of each planned fusion baseline, in plan order.
+
+    bar: the ablation's; while forked workers fit, it says every few seconds that the stage is alive.
+    """
     global _JOB
     workers = baseline_workers(p, len(inputs), cfg, len(plan))
-    if workers == 1:
+    if workers == 1:  # each fit's own training bar keeps a piped log alive
         for c in plan:
-            yield _fit_one(p, table, inputs, split, cfg, c.modalities)
+            yield _fit_one(p, table, inputs, split, cfg, c.modalities, bar is not None and bar.enabled)
         return
     _JOB = (p, table, inputs, split, cfg)
     try:
         with mp.get_context("fork").Pool(workers) as pool:
-            yield from pool.imap(_fit_in_worker, [c.modalities for c in plan])
+            results = pool.imap(_fit_in_worker, [c.modalities for c in plan])
+            for c in plan:
+                while True:
+                    try:
+                        yield results.next(timeout=1.0)
+                        break
+                    except mp.TimeoutError:
+                        if bar is not None:
+                            bar.heartbeat(f"fitting {c.key} ({workers} processes)")
     finally:
         _JOB = None
 
@@ -212,7 +235,7 @@ def run_ablation(
     else:
         why = "the table has no pre-release metadata columns with values"
         ab.skipped["tabular_only"] = ab.skipped["gbt_tabular"] = why
-    for c, (bp, seconds) in zip(plan, fit_baselines(p, table, inputs, split, cfg, plan), strict=True):
+    for c, (bp, seconds) in zip(plan, fit_baselines(p, table, inputs, split, cfg, plan, bar), strict=True):
         c.pred, c.probs, c.seconds = bp.argmax(1), bp, seconds
         ab.candidates.append(c)
         tick()
