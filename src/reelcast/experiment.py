@@ -42,7 +42,6 @@ from reelcast.models.network import softmax
 from reelcast.predictor import RevenuePredictor, as_table
 from reelcast.progress import Progress
 from reelcast.reports.labels import HEADLINE
-from reelcast.training.loop import torch_threads_for
 
 log = logging.getLogger(__name__)
 
@@ -158,19 +157,15 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     )
 
     rows, dirs = [], {}
-    # Evaluation, the ablation and the baselines run the networks too: the same thread rule as training.
-    with torch_threads_for(len(inputs), cfg.train):
-        for split in make_splits(cfg, table, base):
-            t0 = time.perf_counter()
-            outcome = fit_split(
-                cfg, table, inputs, split, base, progress and main
-            )  # every rank, data-parallel
-            if not main:
-                continue
-            with distributed.solo():  # evaluation and baselines: rank 0 alone
-                rows.append(evaluate_and_write(outcome, table, cfg, out_dir, progress))
-            seconds[split.name] = time.perf_counter() - t0
-            dirs[split.name] = out_dir / split_dir_name(split.name)
+    for split in make_splits(cfg, table, base):
+        t0 = time.perf_counter()
+        outcome = fit_split(cfg, table, inputs, split, base, progress and main)  # every rank, data-parallel
+        if not main:
+            continue
+        with distributed.solo():  # evaluation and baselines: rank 0 alone
+            rows.append(evaluate_and_write(outcome, table, cfg, out_dir, progress))
+        seconds[split.name] = time.perf_counter() - t0
+        dirs[split.name] = out_dir / split_dir_name(split.name)
     if not main:
         return RunSummary(out_dir, pd.DataFrame(), {}, seconds, dict(base.featurizer.stats))
     return _finish(cfg, out_dir, rows, dirs, seconds, t_start, base)

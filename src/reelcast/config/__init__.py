@@ -262,9 +262,9 @@ class TrainConfig:
     text_lr: float = 2e-5  # encoder learning rate when the text model is fine-tuned
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 42
-    # torch intra-op threads; 0 = one below parallel_films films (training.loop.torch_threads_for), else
-    # torch's default.
-    threads: int = 0
+    threads: int = 0  # torch intra-op threads; 0 = torch's default
+    # Below this many films, single-film scoring runs one torch thread and the ablation's baselines fit
+    # in one single-threaded process per core (training.loop.torch_threads_for, evaluation.ablation).
     parallel_films: int = 2000
     init: str | None = None  # a saved model (split folder) or base whose network layers start training
     freeze_epochs: int = 0  # epochs the warm-started layers stay frozen before all train

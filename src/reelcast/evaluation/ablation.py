@@ -81,9 +81,10 @@ _JOB: tuple | None = None
 def baseline_workers(p: RevenuePredictor, films: int, cfg: Config, jobs: int) -> int:
     """Processes that fit the ablation's fusion baselines side by side.
 
-    On small data each network runs one torch thread (training.loop.torch_threads_for), so the other
-    cores would idle; one forked process per core then fits the baselines at once. Each fit seeds
-    itself, so a baseline is the same model whichever process fits it.
+    On small data a network's operations are too small to keep two threads busy (measured on 2 cores:
+    the demo's ablation took 0.66x the time as two single-threaded processes), so below
+    train.parallel_films films one forked process per core fits the baselines at once. Each fit seeds
+    itself, so a baseline is the same model whichever process fits it (at the same thread count).
     """
     if jobs < 2 or cfg.train.threads or films >= cfg.train.parallel_films or str(p.device) != "cpu":
         return 1
@@ -107,6 +108,10 @@ def _fit_one(
 
 def _fit_in_worker(mods: list[str]) -> tuple[np.ndarray, float]:
     # Quiet: the parent's ablation bar speaks for the workers (two processes' lines would interleave).
+    # One thread each: the workers already use every core.
+    import torch
+
+    torch.set_num_threads(1)
     return _fit_one(*_JOB, mods)
 
 

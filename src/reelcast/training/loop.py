@@ -105,10 +105,12 @@ def scaled_for(cfg: TrainConfig, n_train: int) -> TrainConfig:
 
 @contextmanager
 def torch_threads_for(films: int, cfg: TrainConfig) -> Iterator[None]:
-    """torch's intra-op threads while a network works on `films` films: cfg.threads, else one on small data.
+    """torch's intra-op threads while a network scores `films` films: cfg.threads, else one on few films.
 
-    Batches of a few dozen films give each operation microseconds of work; a second thread then waits
-    more than it helps (on a busy machine it spins a whole core: 5-10x the CPU for the same result).
+    One film's (or a small batch's) passes give each operation microseconds of work; a second thread
+    then waits more than it helps, and on a busy machine spins a whole core (a cached plot served in
+    1.4-2.7 s on two threads, 0.1-0.3 s on one, same answer). Training keeps torch's default: on a quiet
+    2-core machine the demo's network trained faster on two threads.
     """
     threads = cfg.threads or (1 if films < cfg.parallel_films else 0)
     previous = torch.get_num_threads()
@@ -178,10 +180,15 @@ def train_model(
     )
     aux = None if aux_target is None else torch.as_tensor(aux_target, dtype=torch.float32)
     cfg = scaled_for(cfg, len(y_train))
-    with torch_threads_for(len(y_train), cfg):
+    previous_threads = torch.get_num_threads()
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    try:
         return _train(
             model, train, y_train, val, y_val, cfg, device, modality_drop, progress, desc, objective, reg, aux
         )
+    finally:
+        torch.set_num_threads(previous_threads)
 
 
 def _train(
