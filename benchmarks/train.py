@@ -2,7 +2,7 @@
 
     python benchmarks/train.py [--films 611] [--epochs 3] [--busy]
     python benchmarks/train.py --scale [--factors 1,4,8] [--text-model tiny] [--splits 80-10-10]
-                               [--issue20] [--work DIR]
+                               [--issue20] [--work DIR] [--subsample N]
 
 Epoch mode: inputs are random tensors of the default shapes (BERT 768, 30 x 2048 ResNet50 frames, 30 s
 log-mel), IMDB-1000's training-set size by default. `--busy` runs a CPU-bound process beside the
@@ -12,8 +12,14 @@ measured in its own subprocess.
 Scale mode: TMDB-5000 from ../shared/data replicated x1, x4, x8 (new ids and
 titles, revenues jittered), each trained by `reelcast train` in its own process with stderr piped; prints
 wall time, time per stage (from the progress lines), the longest silence in the log and peak RSS, with
-ratios to x1. --issue20 adds `reelcast demo` and IMDB-1000 trained on cached text features.
-Ratios are measured in the same run.
+ratios to x1 and the issue's goals beside them. --issue20 adds `reelcast demo` and IMDB-1000 trained on
+cached text features. Ratios are measured in the same run.
+
+Every copy of a film stays in the portion (train, validation or test) its original is in: the
+replicated catalogues are split by original film, over the x1 catalogue's own stratified split, so no
+copy leaks from training into the test films. The train runs go through `--cli-grouped`, which is
+`reelcast train` with only the split replaced by that grouped one. --subsample N takes TMDB's first N
+films (a quick check of the benchmark itself, not a measurement).
 """
 
 from __future__ import annotations
@@ -105,21 +111,75 @@ STAGES = [
 ]
 
 
-def replicate(src: Path, factor: int, out: Path, seed: int = 0) -> Path:
+# Copy k of film `id` has id `id + k * REPLICA_STRIDE`; TMDB's own ids stay far below it.
+REPLICA_STRIDE = 10_000_000
+
+
+def replicate(src: Path, factor: int, out: Path, seed: int = 0, subsample: int = 0) -> Path:
     """TMDB-5000 `factor` times: copy k gets new ids, a title suffix and revenues jittered by ~5 %."""
     df = pd.read_csv(src)
+    if subsample:
+        df = df.head(subsample)
+    if df["id"].max() >= REPLICA_STRIDE:
+        raise ValueError(
+            f"{src}: ids reach {df['id'].max()}; copies would collide at stride {REPLICA_STRIDE}"
+        )
     rng = np.random.default_rng(seed)
     copies = []
     for k in range(factor):
         c = df.copy()
         if k:
-            c["id"] = c["id"] + k * 10_000_000
+            c["id"] = c["id"] + k * REPLICA_STRIDE
             c["title"] = c["title"].astype(str) + f" ({k + 1})"
             c["original_title"] = c["original_title"].astype(str) + f" ({k + 1})"
             c["revenue"] = (c["revenue"] * np.exp(rng.normal(0, 0.05, len(c)))).round()
         copies.append(c)
     pd.concat(copies, ignore_index=True).to_csv(out, index=False)
     return out
+
+
+def original_film(film_ids: list[str]) -> np.ndarray:
+    """The original TMDB id of every film of a replicated catalogue (its copies share it)."""
+    return np.array([int(float(f)) % REPLICA_STRIDE for f in film_ids])
+
+
+def group_split(strata: np.ndarray, groups: np.ndarray, ratios, seed: int, name: str):
+    """reelcast's stratified split drawn over one film per group, then widened to every copy.
+
+    On a catalogue without copies it is exactly reelcast's own split (same films, strata and seed).
+    """
+    from reelcast.data.splits import Split, make_split
+
+    keys, first, which = np.unique(groups, return_index=True, return_inverse=True)
+    reps = np.sort(first)  # one film per group, in table order, as the x1 catalogue has them
+    rep_split = make_split(strata[reps], ratios, seed, name=name)
+    portion = np.empty(len(keys), dtype=np.int64)  # portion of each group (indexed like `keys`)
+    for code, part in enumerate((rep_split.train, rep_split.val, rep_split.test)):
+        portion[which[reps[part]]] = code
+    by_film = portion[which]
+    train, val, test = (np.flatnonzero(by_film == c) for c in range(3))
+    return Split(name=name, train=train, val=val, test=test)
+
+
+def grouped_splits(cfg, table, base):
+    """experiment.make_splits for the replicated catalogues: copies of a film share one portion."""
+    from reelcast.config import SPLITS, split_names
+
+    if cfg.split.by != "random" or (cfg.split.cv and cfg.split.cv > 1):
+        raise SystemExit("--scale runs use the named random splits (no --cv, no --split-by date)")
+    strata = base.strata(table)
+    groups = original_film(list(table.df["film_id"]))
+    return [group_split(strata, groups, SPLITS[n], cfg.split.seed, n) for n in split_names(cfg.split.splits)]
+
+
+def cli_grouped(argv: list[str]) -> None:
+    """`reelcast ARGV` with the run's splits made by grouped_splits (the --scale train runs)."""
+    import reelcast.experiment as experiment
+    from reelcast.cli import main as reelcast_main
+
+    experiment.make_splits = grouped_splits
+    sys.argv = ["reelcast", *argv]
+    reelcast_main()
 
 
 def timed_run(cmd: list[str], env: dict, log_path: Path | None = None) -> dict:
@@ -172,22 +232,40 @@ def run_scale(args) -> None:
     env = {**os.environ, "REELCAST_PROGRESS": "lines"}
     exe = [sys.executable, "-m", "reelcast.cli"]
 
-    def train(data: Path, name: str, splits: str) -> dict:
+    def train(data: Path, name: str, splits: str, grouped: bool = False) -> dict:
         out = work / "runs" / name
-        cmd = [*exe, "train", "--data", str(data), "--out", str(out), "--splits", splits]
+        runner = [sys.executable, __file__, "--cli-grouped"] if grouped else exe
+        cmd = [*runner, "train", "--data", str(data), "--out", str(out), "--splits", splits]
         cmd += ["--text-model", text_model, "--cache-dir", str(work / "cache")]
         return timed_run(cmd, env, work / "runs" / f"{name}.log")
 
     rows = []
     for f in [int(x) for x in args.factors.split(",")]:
-        table = replicate(TMDB, f, work / f"tmdb_x{f}.csv")
-        rows.append((f"TMDB x{f}", train(table, f"tmdb_x{f}", args.splits)))
+        table = replicate(TMDB, f, work / f"tmdb_x{f}.csv", subsample=args.subsample)
+        r = train(table, f"tmdb_x{f}", args.splits, grouped=True)
+        r["test"] = test_scores(work / "runs" / f"tmdb_x{f}")
+        rows.append((f"TMDB x{f}", r))
     if args.issue20:
         train(IMDB, "imdb_warm", "all")  # fills the text cache
         rows.append(("IMDB-1000 cached", train(IMDB, "imdb_cached", "all")))
         demo = [*exe, "demo", "--out", str(work / "runs" / "demo"), "--cache-dir", str(work / "demo-cache")]
         rows.append(("reelcast demo", timed_run(demo, env, work / "runs" / "demo.log")))
     print_scale(rows, args, os.getloadavg())
+
+
+def test_scores(run: Path) -> dict[str, float]:
+    """Test accuracy and macro-F1 of a run's first split (the outputs the ratios must not trade away)."""
+    row = pd.read_csv(run / "split_comparison.csv").iloc[0]
+    return {"accuracy": float(row["accuracy"]), "f1_macro": float(row["f1_macro"])}
+
+
+# The goals of issues 20 and 24 beside each row: wall seconds, or the wall ratio to x1 for TMDB xk.
+GOALS = {
+    "reelcast demo": "<= 60 s",
+    "IMDB-1000 cached": "<= 30 s",
+    "TMDB x4": "<= 4.4x",
+    "TMDB x8": "<= 8.8x",
+}
 
 
 def _cell(value: float, base: float, ratio: bool) -> str:
@@ -201,14 +279,16 @@ def print_scale(rows: list[tuple[str, dict]], args, load: tuple[float, float, fl
         f"reelcast train --splits {args.splits}, text model {args.text_model}; {os.cpu_count()} CPUs, "
         f"load average {load[0]:.1f}; seconds (ratio to the first row)"
     )
-    head = ["run", "films", "wall", *names, "max silence", "peak RSS GB"]
+    head = ["run", "films", "wall", "goal", *names, "max silence", "peak RSS GB", "test acc", "test F1"]
     print(" | ".join(head))
     base = rows[0][1]
     for i, (name, r) in enumerate(rows):
         scaled = i > 0 and name.startswith("TMDB")  # ratios to x1 for the bigger catalogues only
-        cells = [name, str(r["films"]), _cell(r["wall"], base["wall"], scaled)]
+        cells = [name, str(r["films"]), _cell(r["wall"], base["wall"], scaled), GOALS.get(name, "")]
         cells += [_cell(r["stages"][s], base["stages"][s], scaled) for s in names]
-        cells += [f"{r['silence']:.1f}", f"{r['rss_gb']:.2f}"]
+        cells += [f"{r['silence']:.1f} (<= 10)", f"{r['rss_gb']:.2f}"]
+        test = r.get("test")
+        cells += [f"{test['accuracy']:.3f}", f"{test['f1_macro']:.3f}"] if test else ["", ""]
         print(" | ".join(cells))
 
 
@@ -231,6 +311,12 @@ def main() -> None:
     ap.add_argument(
         "--work", default=None, help="--scale: folder for tables, caches and runs (default: temp)"
     )
+    ap.add_argument(
+        "--subsample", type=int, default=0, help="--scale: TMDB's first N films only (a quick check)"
+    )
+    if sys.argv[1:2] == ["--cli-grouped"]:
+        cli_grouped(sys.argv[2:])
+        return
     args = ap.parse_args()
     if args.scale:
         run_scale(args)

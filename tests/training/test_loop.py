@@ -1,7 +1,8 @@
-"""The training loop's data-sized batch and learning rate, and its step and time budgets."""
+"""The training loop's data-sized batch and learning rate, step and time budgets, and thread rule."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -9,7 +10,7 @@ import torch
 
 from reelcast.config import Config, TrainConfig
 from reelcast.models.fusion import FusionModel, ModelSpec
-from reelcast.training.loop import scaled_for, train_model
+from reelcast.training.loop import scaled_for, torch_threads_for, train_model
 
 
 def test_batch_and_lr_scale_with_the_films_beyond_scale_films():
@@ -47,3 +48,16 @@ def test_a_step_budget_ends_training_after_whole_epochs():
         FusionModel(spec, cfg.model), tr, y, va, yv, cfg.train, torch.device("cpu"), progress=False
     )
     assert len(res.history) == 1 and res.stopped_by == "seconds"
+
+
+def test_small_data_runs_one_torch_thread_and_the_setting_comes_back():
+    before = torch.get_num_threads()
+    cfg = TrainConfig()
+    with torch_threads_for(cfg.parallel_films - 1, cfg):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with torch_threads_for(cfg.parallel_films, cfg):  # big data: torch's own choice stays
+        assert torch.get_num_threads() == before
+    with torch_threads_for(10, dataclasses.replace(cfg, threads=3)):  # an explicit setting wins
+        assert torch.get_num_threads() == 3
+    assert torch.get_num_threads() == before

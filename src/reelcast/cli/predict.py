@@ -86,14 +86,21 @@ def predict(
                 if out:
                     typer.echo(f"predictions: {' and '.join(str(w) for w in written)}")
             return
-        result = p.predict_film(
-            description,
-            title=title,
-            trailer=trailer,
-            metadata=parse_meta(meta),
-            breakeven=breakeven,
-            explain=True,
-        )
+        from contextlib import nullcontext
+
+        from reelcast.training.loop import torch_threads_for
+
+        # One film's network passes are too small for a second thread (a trailer's frames are not).
+        threads = torch_threads_for(1, p.config.train) if not trailer else nullcontext()
+        with threads:
+            result = p.predict_film(
+                description,
+                title=title,
+                trailer=trailer,
+                metadata=parse_meta(meta),
+                breakeven=breakeven,
+                explain=True,
+            )
     except USER_ERRORS as e:
         fail(error_text(e))
     if breakeven and result.get("revenue") is None:

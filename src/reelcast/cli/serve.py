@@ -17,6 +17,7 @@ from reelcast.cli.options import (
     SchemaOpt,
     SetOpt,
     TableOptions,
+    TrustModifiedOpt,
     VerboseOpt,
     ZeroRevenueOpt,
     build_config,
@@ -56,6 +57,15 @@ def serve(
         help="Only fetch media URLs from this host (repeatable; '.example.org' = it and its subdomains).",
     ),
     no_youtube: bool = typer.Option(False, "--no-youtube", help="Do not download YouTube trailers."),
+    batch_window_ms: float = typer.Option(
+        None,
+        "--batch-window-ms",
+        help="Collect concurrent requests this long into one model pass (5; 0 = score each alone).",
+    ),
+    batch_max_size: int = typer.Option(
+        None, "--batch-max-size", help="The most requests scored in one model pass (16)."
+    ),
+    trust_modified: bool = TrustModifiedOpt,
     cache_dir: str = CacheDirOpt,
     *,
     run: RunOptions,
@@ -71,7 +81,13 @@ def serve(
     from reelcast.serving.settings import ServeSettings
 
     try:
-        limit = {"max_upload_mb": max_upload_mb} if max_upload_mb is not None else {}
+        # Flags left unset keep ServeSettings' defaults (the one place they are written).
+        given = {
+            "max_upload_mb": max_upload_mb,
+            "batch_window_ms": batch_window_ms,
+            "batch_max_size": batch_max_size,
+        }
+        limit = {k: v for k, v in given.items() if v is not None}
         settings = ServeSettings(
             host=host,
             port=port,
@@ -87,7 +103,14 @@ def serve(
         if no_log and log_db:
             raise ValueError("--no-log and --log-db contradict each other; give one")
         db = None if no_log else log_location(log_db, models[0][1])
-        ab = ABSettings(models=models, traffic=traffic, shadow=shadow, log_db=db, overrides=overrides or None)
+        ab = ABSettings(
+            models=models,
+            traffic=traffic,
+            shadow=shadow,
+            log_db=db,
+            overrides=overrides or None,
+            trust_modified=trust_modified,
+        )
         api = create_app(settings=settings, ab=ab)
     except USER_ERRORS as e:
         fail(error_text(e))

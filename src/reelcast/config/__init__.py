@@ -263,6 +263,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 42
     threads: int = 0  # torch intra-op threads; 0 = torch's default
+    # Below this many films, single-film scoring runs one torch thread and the ablation's baselines fit
+    # in one single-threaded process per core (training.loop.torch_threads_for, evaluation.ablation).
+    parallel_films: int = 2000
     init: str | None = None  # a saved model (split folder) or base whose network layers start training
     freeze_epochs: int = 0  # epochs the warm-started layers stay frozen before all train
     # Data-sized batch and lr beyond scale_films training films (0 = off): see training.loop.scaled_for.

@@ -192,6 +192,8 @@ class ABSettings:
     overrides: dict[str, Any] | None = None
     # Shadow runs started and not finished; beyond this they are dropped (and counted), never queued forever.
     shadow_limit: int = 256
+    # Load models whose files no longer match their recorded digests (`--trust-modified`).
+    trust_modified: bool = False
 
 
 class ArmSet:
@@ -391,7 +393,13 @@ def build_arms(
         names = [n for n, _ in ab.models]
         shares = parse_traffic(ab.traffic, names)
         for name, folder in ab.models:
-            p = RevenuePredictor.load(folder, device=device, overrides=ab.overrides, progress=False)
+            p = RevenuePredictor.load(
+                folder,
+                device=device,
+                overrides=ab.overrides,
+                progress=False,
+                trust_modified=ab.trust_modified,
+            )
             arms.append(
                 Arm(name, make_service(p), checkpoint_id(folder), str(Path(folder).resolve()), shares[name])
             )

@@ -11,6 +11,8 @@ import dataclasses
 import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,6 +103,25 @@ def scaled_for(cfg: TrainConfig, n_train: int) -> TrainConfig:
     return dataclasses.replace(cfg, batch_size=batch, lr=cfg.lr * math.sqrt(batch / cfg.batch_size))
 
 
+@contextmanager
+def torch_threads_for(films: int, cfg: TrainConfig) -> Iterator[None]:
+    """torch's intra-op threads while a network scores `films` films: cfg.threads, else one on few films.
+
+    One film's (or a small batch's) passes give each operation microseconds of work; a second thread
+    then waits more than it helps, and on a busy machine spins a whole core (a cached plot served in
+    1.4-2.7 s on two threads, 0.1-0.3 s on one, same answer). Training keeps torch's default: on a quiet
+    2-core machine the demo's network trained faster on two threads.
+    """
+    threads = cfg.threads or (1 if films < cfg.parallel_films else 0)
+    previous = torch.get_num_threads()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW; a fine-tuned text backbone gets its own (smaller) learning rate."""
     backbone = list(model.text_backbone.parameters()) if hasattr(model, "text_backbone") else []
@@ -149,9 +170,6 @@ def train_model(
     regression_target: the training films' standardised log revenue, for the multitask objective.
     aux_target: (n_train, k) standardised aux targets (NaN: unknown) for a model with aux outputs.
     """
-    previous_threads = torch.get_num_threads()
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
     objective = getattr(getattr(model, "spec", None), "objective", "classify")
     if objective == "multitask" and regression_target is None:
         raise ValueError("the multitask objective needs the training films' log revenue")
@@ -162,6 +180,9 @@ def train_model(
     )
     aux = None if aux_target is None else torch.as_tensor(aux_target, dtype=torch.float32)
     cfg = scaled_for(cfg, len(y_train))
+    previous_threads = torch.get_num_threads()
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
     try:
         return _train(
             model, train, y_train, val, y_val, cfg, device, modality_drop, progress, desc, objective, reg, aux
