@@ -65,3 +65,18 @@ def test_modality_dropout_keeps_one_modality():
     assert out.any(1).all() and 0.3 < (~out).float().mean() < 0.6
     partial = torch.tensor([[True, False, False]] * 10)
     assert torch.equal(modality_dropout(partial, 0.9, g), partial)  # a lone modality is never dropped
+
+
+@pytest.mark.parametrize("fusion", ["concat", "attention"])
+def test_a_branch_no_film_has_is_skipped_with_the_same_answer(fusion):
+    s = spec()
+    m = FusionModel(s, ModelConfig(fusion=fusion, hidden=[16, 8])).eval()
+    calls = []
+    m.heads["audio"].register_forward_hook(lambda *a: calls.append(1))
+    mask = torch.tensor([[True, True, True]] + [[True, True, False]] * 4)
+    b = batch(s, mask=mask)
+    with torch.no_grad():
+        mixed = m(b)  # film 0 has audio, so the audio branch runs for the batch
+        assert len(calls) == 1
+        rest = m({k: v[1:] for k, v in b.items()})  # nobody has audio: the branch is skipped
+    assert len(calls) == 1 and torch.allclose(rest, mixed[1:], atol=1e-6)

@@ -53,11 +53,15 @@ PATH_STEPS = 64  # midpoints on the path from the base value to the film's score
 
 def modality_contributions(ensemble: Ensemble, inputs: FilmInputs, probs: np.ndarray) -> np.ndarray:
     """Per film and modality: the drop in the predicted class's probability when it is masked."""
-    pred, rows = ensemble.decide(probs), np.arange(len(inputs))
+    pred = ensemble.decide(probs)
     out = np.zeros((len(inputs), len(inputs.modalities)), dtype=np.float64)
     for j in range(len(inputs.modalities)):
-        p = ensemble.proba(_masked(inputs, [j]))
-        out[:, j] = np.where(inputs.mask[:, j], probs[rows, pred] - p[rows, pred], 0.0)
+        has = np.flatnonzero(inputs.mask[:, j])
+        if has.size == 0:  # e.g. no trailer: nothing to take away, and a pass of the blend saved
+            continue
+        sub = inputs if has.size == len(inputs) else inputs.subset(has)
+        p = ensemble.proba(_masked(sub, [j]))
+        out[has, j] = probs[has, pred[has]] - p[np.arange(has.size), pred[has]]
     return out
 
 

@@ -215,6 +215,12 @@ class FusionModel(nn.Module):
         mask = batch["mask"]
         out = []
         for i, m in enumerate(self.spec.modalities):
+            if not self.training and not bool(mask[:, i].any()):
+                # No film in the batch has it (a request without a trailer): its vector is zeros either
+                # way, so the branch's work (the audio CNN, the temporal model) is skipped.
+                dtype = next(self.heads[m].parameters()).dtype
+                out.append(torch.zeros(len(mask), self.dims[m], dtype=dtype, device=mask.device))
+                continue
             if m == "text" and self.spec.text_backbone:
                 from reelcast.encoders.text import pool
 
