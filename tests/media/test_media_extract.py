@@ -284,3 +284,38 @@ def test_an_encoder_other_than_the_configured_one_is_refused(trailer_table, tiny
     other = create_frame_encoder(str(tiny_resnet), precision="bf16")
     with pytest.raises(ValueError, match=r"\+bf16.*wrong id"):
         extract_media(films, cfg, FeatureStore(cfg.cache_dir), lambda: other, progress=False)
+
+
+def test_films_sharing_a_trailer_are_extracted_once(trailer_table, tiny_resnet, tmp_path):
+    import shutil
+
+    shutil.copy(trailer_table.parent / "t03.mp4", tmp_path / "copy.mp4")  # the same bytes, another name
+    shutil.copy(trailer_table.parent / "t04.mp4", tmp_path / "other.mp4")
+    df = pd.DataFrame(
+        {
+            "title": ["a", "b", "c", "d"],
+            "description": ["x"] * 4,
+            "revenue": [1.0] * 4,
+            "trailer": ["copy.mp4", "other.mp4", "copy.mp4", str(trailer_table.parent / "t03.mp4")],
+        }
+    )
+    df.to_csv(tmp_path / "films.csv", index=False)
+    cfg = small_config(tmp_path / "cache", tiny_resnet)
+    cfg.media.allow_outside_paths = True
+    films = load_films(tmp_path / "films.csv").df
+    from reelcast.encoders.frames import create_frame_encoder
+    from reelcast.media.engines import LocalEngine
+
+    asked = []
+
+    class Recording(LocalEngine):
+        def extract_missing(self, films, cfg, store, get_enc, refs, keys, todo, *rest):
+            asked.append(list(todo))
+            return super().extract_missing(films, cfg, store, get_enc, refs, keys, todo, *rest)
+
+    enc = create_frame_encoder(str(tiny_resnet))
+    store = FeatureStore(cfg.cache_dir)
+    video, _, vmask, _, _ = extract_media(films, cfg, store, lambda: enc, progress=False, engine=Recording())
+    assert vmask.all() and asked == [[0, 1]]  # two trailers, two extractions
+    assert np.array_equal(video[0], video[2]) and np.array_equal(video[0], video[3])
+    assert not np.array_equal(video[0], video[1])

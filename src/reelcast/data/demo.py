@@ -112,25 +112,23 @@ def make_catalogue(n: int, seed: int) -> pd.DataFrame:
 
 
 def render_trailers(df: pd.DataFrame, folder: Path, s: DemoSettings, progress: bool) -> None:
-    """Render one short H.264/AAC trailer per film; each genre has its own seed family (look and tone)."""
+    """Render the short H.264/AAC trailers; each genre has its own seed family (look and tone).
+
+    A trailer depends only on its seed, so films with the same seed share one file: it is rendered,
+    decoded and encoded once (the extraction processes a shared trailer once), with the same features."""
     from reelcast.media.synth import render_trailer
 
     folder.mkdir(parents=True, exist_ok=True)
     genre_index = {g: k for k, g in enumerate(GENRES)}
-    for i, row in track(list(df.iterrows()), "render demo trailers", "film", enabled=progress):
-        path = folder / f"{row['id']}.mp4"
+    seeds = [genre_index[g] * 1000 + i % 3 for i, g in enumerate(df["genres"])]
+    w, h = s.trailer_size
+    for seed in track(sorted(set(seeds)), "render demo trailers", "trailer", enabled=progress):
+        path = folder / f"seed{seed}.mp4"
         if not path.exists():  # rendering is deterministic, so an existing file is the same file
-            w, h = s.trailer_size
             render_trailer(
-                path,
-                seconds=s.trailer_seconds,
-                fps=s.fps,
-                width=w,
-                height=h,
-                audio=True,
-                seed=genre_index[row["genres"]] * 1000 + i % 3,
+                path, seconds=s.trailer_seconds, fps=s.fps, width=w, height=h, audio=True, seed=seed
             )
-        df.loc[i, "trailer"] = f"trailers/{path.name}"
+    df["trailer"] = [f"trailers/seed{seed}.mp4" for seed in seeds]
 
 
 def prepare_demo(out: Path, s: DemoSettings, progress: bool = True) -> tuple[Config, Path]:

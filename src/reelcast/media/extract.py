@@ -116,7 +116,10 @@ def extract_media(
             statuses[i] = {"status": "not_found", "message": f"{ref.value}: {e.strerror or e}"}
             del refs[i]
 
-    todo = [i for i in refs if store.get_json("media", sid, keys[i]) is None]
+    # One film per trailer: films that share one (the same file content or video) are processed once and
+    # each reads the stored result under the shared key.
+    first = {keys[i]: i for i in reversed(list(refs))}
+    todo = sorted(i for k, i in first.items() if store.get_json("media", sid, k) is None)
     if todo:
         engine.extract_missing(
             films, cfg, store, get_frame_encoder, refs, keys, todo, (fid, aid, sid), progress, timings
