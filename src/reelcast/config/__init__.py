@@ -186,7 +186,9 @@ class TabularConfig:
     # 0.718 / 0.715.
     group_dropout: float = 0.15
     # Films lacking every optional input take their own blend, which may weigh trees fit on the basic
-    # columns alone (models.basics), with weights fit on validation films with those inputs masked.
+    # columns alone (models.basics), with weights fit on validation films with those inputs masked. On
+    # TMDB-5000's temporal split it lifts basics-only test QWK from 0.700 to 0.718 (a model trained on the
+    # basics alone: 0.733); on 80-10-10 it gives 0.718 (0.729 without it, 0.720 basics-trained).
     basics_route: bool = True
     # None = auto: fused as a modality whenever the table has pre-release metadata.
     use_in_fusion: bool | None = None
