@@ -156,12 +156,12 @@ def run_split(a, cfg: Config, table, inputs, split, rows: dict[str, list[str]], 
     return out
 
 
-def cells(run: dict, rates: list[float], rows) -> dict[str, list[list[float]]]:
-    """Per row: exact, 1-away, QWK of each column (NaN where a column was not fitted)."""
+def cells(run: dict, rates: list[float], rows, ag: bool) -> dict[str, list[list[float]]]:
+    """Per row: exact, 1-away, QWK of each column (NaN where a column was not fitted); (d) with `ag`."""
     yt, out = run["y"], {}
     for name in rows:
         preds = [run["default"][r][name] for r in rates]
-        preds += [run[k].get(name) for k in ("b", "c", "d")]
+        preds += [run[k].get(name) for k in ("b", "c", "d")[: 3 if ag else 2]]
         out[name] = [scores(yt, p) if p is not None else [np.nan] * 3 for p in preds]
     return out
 
@@ -219,7 +219,7 @@ def main() -> None:
     run = run_split(a, cfg, table, inputs, split, ROWS, a.dropouts)
     chosen = max(a.dropouts, key=lambda r: np.mean([v[2] for v in run["val"][r].values()]))
     rates = [r for r in a.dropouts if r != chosen] + [chosen]
-    table_cells = cells(run, rates, ROWS)
+    table_cells = cells(run, rates, ROWS, bool(a.autogluon))
     print(f"\nTMDB-5000 {split.name}, seed {a.seed}: {len(run['y'])} test films; exact / 1-away / QWK")
     print(f"elapsed {time.perf_counter() - t0:.0f} s, load average {os.getloadavg()[0]:.1f}\n")
     head = header(a, rates, chosen)
@@ -238,7 +238,7 @@ def print_cv(a, cfg: Config, table, inputs, folds, t0: float) -> None:
     per_fold = []
     for split in folds:
         run = run_split(a, cfg, table, inputs, split, rows, a.dropouts)
-        per_fold.append(cells(run, list(a.dropouts), rows))
+        per_fold.append(cells(run, list(a.dropouts), rows, bool(a.autogluon)))
     n = len(table.df)
     print(f"\nTMDB-5000 {len(folds)}-fold CV, seed {a.seed}: {n} films; mean ± std over folds")
     print(f"elapsed {time.perf_counter() - t0:.0f} s, load average {os.getloadavg()[0]:.1f}\n")
