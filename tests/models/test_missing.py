@@ -132,3 +132,37 @@ def test_evaluate_counts_the_films_lacking_each_input(model):
     df.loc[:4, "keywords"] = None
     metrics = p.evaluate(df)
     assert metrics["unknown_inputs"]["keywords"] == 5 and "companies" not in metrics["unknown_inputs"]
+
+
+def test_films_lacking_every_optional_input_take_the_basics_route_and_it_is_saved(model):
+    p, folder = model
+    ens = p.components_
+    assert "basics_trees" in ens.components and "basics_trees" not in str(ens.blend.components)
+    (route,) = ens.routes
+    assert route.unknown == OPTIONAL and route.blend.decision == ens.blend.decision
+    df = rich_catalogue().head(12)
+    bare, _ = p.prepare_inputs(films_from_frame(df.drop(columns=OPTIONAL), require_revenue=False))
+    full, _ = p.prepare_inputs(films_from_frame(df, require_revenue=False))
+    assert route.takes(bare).all() and not route.takes(full).any()
+    heads = ens.heads(bare)
+    np.testing.assert_allclose(p.proba(bare), route.blend.combine(heads), atol=1e-6)
+    np.testing.assert_allclose(p.proba(full), ens.blend.combine(ens.heads(full)), atol=1e-6)
+    # One optional input still known: the film keeps the main blend.
+    some, _ = p.prepare_inputs(
+        films_from_frame(df.drop(columns=["keywords", "companies"]), require_revenue=False)
+    )
+    assert not route.takes(some).any()
+    loaded = RevenuePredictor.load(folder)
+    np.testing.assert_allclose(loaded.predict_proba(df.drop(columns=OPTIONAL)), p.proba(bare), atol=1e-6)
+
+
+def test_the_basics_trees_ignore_the_optional_inputs(model):
+    p, _ = model
+    trees = p.components_.components["basics_trees"]
+    df = rich_catalogue().head(12)
+    full, _ = p.prepare_inputs(films_from_frame(df, require_revenue=False))
+    bare, _ = p.prepare_inputs(films_from_frame(df.drop(columns=OPTIONAL), require_revenue=False))
+    a, b = trees.heads(full), trees.heads(bare)
+    assert list(a) == ["basics_trees:gbm_classifier", "basics_trees:gbm_regressor"]
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], atol=1e-6)

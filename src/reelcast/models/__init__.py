@@ -5,6 +5,7 @@ Importing the package registers the built-in components.
 """
 
 from reelcast.models.base import Component, FitData
+from reelcast.models.basics import BasicsTrees
 from reelcast.models.ensemble import Blend, Ensemble, decide, fit_blend, simplex_grid
 from reelcast.models.fusion import FusionModel, ModelSpec
 from reelcast.models.network import FusionNetwork, softmax
@@ -20,6 +21,7 @@ from reelcast.models.trees import (
 )
 
 __all__ = [
+    "BasicsTrees",
     "Blend",
     "Component",
     "Ensemble",

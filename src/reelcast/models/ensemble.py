@@ -10,10 +10,13 @@ class, rounded: it minimises the expected squared class error), by exact accurac
 weighted kappa.
 
 `Ensemble` is one saved model's components (whatever the run names, from the registry) and that blend.
+A film lacking every optional input (keywords, companies, ...) takes a *route*: a blend that may also
+weigh route-only components (models.basics), fit on the validation films with those inputs masked.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 from dataclasses import dataclass, field
@@ -23,7 +26,7 @@ import numpy as np
 
 from reelcast.evaluation.metrics import accuracy, qwk
 from reelcast.models.base import Component, FitData
-from reelcast.models.registry import component_class
+from reelcast.models.registry import component_class, create_component
 
 if TYPE_CHECKING:
     from reelcast.features.featurize import FilmInputs
@@ -139,17 +142,61 @@ def fit_blend(val_probs: dict[str, np.ndarray], y_val: np.ndarray, step: float, 
     return blend
 
 
-class Ensemble:
-    """The components of one model, in order, and the blend over their heads (None: the first alone)."""
+@dataclass
+class Route:
+    """The blend for films whose known columns `known_cols` are all 0 (they lack `unknown`)."""
 
-    def __init__(self, components: list[Component], blend: Blend | None = None):
+    unknown: list[str]
+    known_cols: list[int]
+    blend: Blend
+
+    def takes(self, inputs: FilmInputs) -> np.ndarray:
+        """Which films lack every one of the route's inputs."""
+        X = inputs.arrays.get("tabular")
+        if X is None or not self.known_cols:
+            return np.zeros(len(inputs), dtype=bool)
+        return (X[:, self.known_cols] == 0).all(1)
+
+    def to_dict(self) -> dict:
+        """For the checkpoint."""
+        return {"unknown": self.unknown, "known_cols": self.known_cols, "blend": self.blend.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Route:
+        """Rebuild from a checkpoint."""
+        return cls(list(d["unknown"]), [int(j) for j in d["known_cols"]], Blend.from_dict(d["blend"]))
+
+
+def _route_only(c: Component) -> bool:
+    return bool(getattr(c, "route_only", False))
+
+
+class Ensemble:
+    """The components of one model, in order, the blend over their heads (None: the first alone), and
+    the routes for films lacking inputs."""
+
+    def __init__(
+        self, components: list[Component], blend: Blend | None = None, routes: list[Route] | None = None
+    ):
         self.components = {c.name: c for c in components}
         self.blend = blend
+        self.routes = list(routes or [])
 
     @classmethod
     def fit(cls, data: FitData, components: list[Component], blended: list[str] | None) -> Ensemble:
         """Fit every component on data's split; with `blended`, weigh those components' heads on its
-        validation films (their decision rule too). The first component alone decides without a blend."""
+        validation films (their decision rule too). The first component alone decides without a blend.
+        With tabular.basics_route, trees on the basic columns alone join for the films lacking every
+        optional input (`Route`)."""
+        enc = data.tabular
+        if (
+            blended is not None
+            and data.config.tabular.basics_route
+            and enc is not None
+            and enc.optional_inputs
+        ):
+            extra = create_component("basics_trees")
+            components, blended = [*components, extra], [*blended, extra.name]
         for c in components:
             c.fit(data)
         self = cls(components)
@@ -158,7 +205,8 @@ class Ensemble:
         val = data.split.val
         heads = {}
         for name in blended:
-            heads.update(self.components[name].heads(data.inputs.subset(val)))
+            if not _route_only(self.components[name]):
+                heads.update(self.components[name].heads(data.inputs.subset(val)))
         cfg = data.config.ensemble
         if len(val):
             self.blend = fit_blend(heads, data.y[val], cfg.weight_step, cfg.decision)
@@ -166,7 +214,23 @@ class Ensemble:
             names = list(heads)
             rule = "argmax" if cfg.decision == "auto" else cfg.decision
             self.blend = Blend(names, [1.0 / len(names)] * len(names), rule)
+        if len(val) and any(_route_only(self.components[n]) for n in blended):
+            self.routes.append(self._fit_route(data, blended, list(enc.optional_inputs)))
         return self
+
+    def _fit_route(self, data: FitData, blended: list[str], unknown: list[str]) -> Route:
+        """Weights for films lacking `unknown`, fit on the validation films with them masked; the decision
+        rule stays the blend's (one rule per model)."""
+        val = data.inputs.subset(data.split.val)
+        X = data.tabular.mask_inputs(val.arrays["tabular"], np.arange(len(val)), unknown, fill=True)
+        films = dataclasses.replace(val, arrays={**val.arrays, "tabular": X})
+        heads: dict[str, np.ndarray] = {}
+        for name in blended:
+            heads.update(self.components[name].heads(films))
+        cfg = data.config.ensemble
+        blend = fit_blend(heads, data.y[data.split.val], cfg.weight_step, self.blend.decision)
+        known = data.tabular.known_columns()
+        return Route(unknown, [known[i] for i in unknown], blend)
 
     @property
     def first(self) -> Component:
@@ -184,11 +248,19 @@ class Ensemble:
         """Final (N, 8) probabilities: the blend, or the first component's."""
         if self.blend is None:
             return self.first.predict_proba(inputs)
+        out = self._combine(self.blend, inputs)
+        for route in self.routes:
+            rows = np.flatnonzero(route.takes(inputs))
+            if len(rows):
+                out[rows] = self._combine(route.blend, inputs.subset(rows))
+        return out
+
+    def _combine(self, blend: Blend, inputs: FilmInputs) -> np.ndarray:
         heads: dict[str, np.ndarray] = {}
         for c in self.components.values():
-            if set(c.head_names()) & set(self.blend.components):
+            if set(c.head_names()) & set(blend.components):
                 heads.update(c.heads(inputs))
-        return self.blend.combine(heads)
+        return blend.combine(heads)
 
     @property
     def decision(self) -> str:
@@ -218,19 +290,22 @@ class Ensemble:
         return {
             "components": [{"name": n, "state": c.state()} for n, c in self.components.items()],
             "blend": self.blend.to_dict() if self.blend is not None else None,
+            "routes": [r.to_dict() for r in self.routes],
         }
 
     @classmethod
     def from_state(cls, state: dict) -> Ensemble:
         """Rebuild every component through the registry."""
         comps = [component_class(c["name"]).from_state(c["state"]) for c in state["components"]]
-        return cls(comps, Blend.from_dict(state["blend"]) if state.get("blend") else None)
+        blend = Blend.from_dict(state["blend"]) if state.get("blend") else None
+        return cls(comps, blend, [Route.from_dict(r) for r in state.get("routes") or []])
 
     def to_dict(self) -> dict:
         """The plain-data part (blend, tree boosters, ...): what identifies the model beside its tensors."""
         plain = {n: s["state"] for n, s in zip(self.components, self.state()["components"], strict=True)}
         return {
             "blend": self.blend.to_dict() if self.blend is not None else None,
+            "routes": [r.to_dict() for r in self.routes],
             "components": {n: s for n, s in plain.items() if _plain(s)},
         }
 

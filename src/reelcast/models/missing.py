@@ -4,7 +4,8 @@ At fit time `costs` scores the blended model on the validation films as they are
 input (keywords, companies, ...) made unknown alone, and with every optional input unknown (the basic
 columns only). The table is saved with the model; `film_reports` names each film's unknown inputs with
 the validation accuracy of that pattern, and `absent_columns` says what a table lacking a trained column
-should expect.
+should expect. Films lacking every optional input are predicted by the ensemble's basics route, whose
+weights were fit on these same validation films, so that row is a little optimistic.
 """
 
 from __future__ import annotations
