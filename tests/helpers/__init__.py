@@ -3,11 +3,20 @@ live in the submodules."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
+
+
+def screenshot_dir() -> Path:
+    """Where the browser tests save their screenshots: REELCAST_SCREENSHOTS (e.g. docs/screenshots, to
+    refresh the documentation's pictures), else a temporary folder, so a test run never edits the tree."""
+    where = os.environ.get("REELCAST_SCREENSHOTS")
+    return Path(where).resolve() if where else Path(tempfile.gettempdir()) / "reelcast-screenshots"
 
 
 def shared_path(*parts: str) -> Path:

@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import screenshot_dir
 
 from reelcast.data.classes import CLASS_NAMES
 from reelcast.reports.run_page import build_run_page, evaluation_page, predictions_page, write_run_report
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "report.png"
+SCREENSHOT = screenshot_dir() / "report.png"
 
 
 def minimal_result(split: str, f1: float) -> dict:

@@ -102,7 +102,9 @@ def test_page_docs_and_static_files_are_served(client):
     upload_schema = paths["/predict/upload"]["post"]["requestBody"]["content"]["multipart/form-data"][
         "schema"
     ]
-    assert set(upload_schema["properties"]) == {"description", "title", "film_id", "file"}
+    # every field the upload reads is documented (serving.uploads.FORM_FIELDS)
+    documented = {"description", "title", "film_id", "metadata", "breakeven", "explain", "file"}
+    assert set(upload_schema["properties"]) == documented
 
 
 def test_unknown_route_is_json(client):

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import shared_path, tiny_config
+from helpers import screenshot_dir, shared_path, tiny_config
 
 from reelcast.data.classes import CLASS_NAMES
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = screenshot_dir()
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
