@@ -63,11 +63,13 @@ def costs(model: Ensemble, encoder: TabularEncoder | None, val: FilmInputs, y_va
 
 def expected(table: dict, unknown: list[str]) -> dict[str, Any] | None:
     """The validation accuracy for films lacking `unknown`: the row of that exact pattern when it was
-    measured, else the basic-columns row (said so in `pattern`)."""
+    measured, else the basic-columns row (said so in `pattern`); None when a basic input is unknown."""
     rows = table.get("rows") or []
     if not rows:
         return None
     want = sorted(unknown)
+    if not set(want) <= set(table.get("optional") or []):
+        return None  # a basic input unknown: never masked on validation films, so never measured
     for row in rows:
         if sorted(row["unknown"]) == want:
             return {**_metric_part(row), "pattern": "exact", "unknown": list(row["unknown"])}
@@ -111,7 +113,14 @@ def film_report(
 def describe_cost(cost: dict[str, Any] | None, table: dict) -> str:
     """One phrase: the validation accuracy for a pattern, beside the accuracy with every input."""
     if not cost:
-        return "its cost was not measured for this model"
+        if not table.get("rows"):
+            return "its cost was not measured for this model"
+        full = expected(table, []) or {}
+        return (
+            "the model was never validated without them (only optional inputs were left out there), so "
+            f"expect less than its exact {full.get('exact', 0):.3f}, QWK {full.get('qwk', 0):.3f} "
+            "with every input"
+        )
     full = expected(table, []) or {}
     which = "" if cost["pattern"] == "exact" else " (not measured for this pattern; the basic-columns row)"
     return (

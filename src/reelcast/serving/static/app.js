@@ -513,7 +513,14 @@ function renderResult(result, notGiven) {
 // What the unknown inputs cost: the model's accuracy on validation films that lacked them.
 function unknownCost(result) {
   const acc = result.expected_accuracy_without_them;
-  if (!acc || !(result.unknown_inputs || []).length) return "";
+  if (!(result.unknown_inputs || []).length) return "";
+  if (!acc) {
+    // a basic input (budget, date, runtime, genres) was left out: validation never measured that
+    return (
+      `Unknown to the model: ${listText(result.unknown_inputs)}. It was never validated without ` +
+      "basic inputs such as these, so expect it to do worse than its scores with every input."
+    );
+  }
   const which = acc.pattern === "exact" ? "" : " (that set was not measured: the basic-columns-only row)";
   return (
     `Unknown to the model: ${listText(result.unknown_inputs)}. On validation films without ` +
