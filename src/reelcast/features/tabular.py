@@ -194,6 +194,7 @@ class TabularEncoder:
         reads = {i for c in self.columns for _, r in self._values(c) for i in r}
         self.unread = sorted(i for i in reads | {*self._owned_all()} if not inp.get(i)[1].any())
         self.__dict__.pop("_layout_cache", None)
+        self.__dict__.pop("_keep_cache", None)
         X = self.encode(df)
         seen = np.isfinite(X).any(0)
         neutral = np.zeros(X.shape[1])
@@ -248,8 +249,16 @@ class TabularEncoder:
         """The value columns of a group that read no unread input."""
         return [(n, r) for n, r in self._values(c) if not set(r) & set(self.unread)]
 
-    def _kept_names(self, c: str) -> set[str]:
-        return {n for n, _ in self._kept(c)}
+    def _keep_positions(self) -> dict[str, list[int]]:
+        """Per group, the positions of its kept value columns (computed once: encode runs per request)."""
+        cached = self.__dict__.get("_keep_cache")
+        if cached is None:
+            cached = {}
+            for c in self.columns:
+                kept = {n for n, _ in self._kept(c)}
+                cached[c] = [j for j, (name, _) in enumerate(self._values(c)) if name in kept]
+            self.__dict__["_keep_cache"] = cached
+        return cached
 
     def _layout(self) -> tuple[list[str], list[tuple[str, ...]], dict[str, list[str]]]:
         """(output names, inputs each output reads (() for known columns), known inputs owned per group)."""
@@ -317,9 +326,9 @@ class TabularEncoder:
         inp = self._read(df)
         _, reads, owned = self._layout()
         parts = []
+        keeps = self._keep_positions()
         for c in self.columns:
-            keep = [j for j, (name, _) in enumerate(self._values(c)) if name in self._kept_names(c)]
-            parts.append(self._group(inp, c)[:, keep])
+            parts.append(self._group(inp, c)[:, keeps[c]])
             known = [inp.get(i)[1].astype(np.float32) for i in owned[c]]
             parts.append(np.stack(known, 1) if known else np.zeros((inp.n, 0), np.float32))
         X = np.concatenate(parts, axis=1).astype(np.float64) if parts else np.zeros((inp.n, 0))

@@ -256,9 +256,11 @@ class Ensemble:
         return out
 
     def _combine(self, blend: Blend, inputs: FilmInputs) -> np.ndarray:
+        # Only components with a weighted head run: a zero weight leaves the blend as it is.
+        weighted = {c for c, w in zip(blend.components, blend.weights, strict=True) if w > 0}
         heads: dict[str, np.ndarray] = {}
         for c in self.components.values():
-            if set(c.head_names()) & set(blend.components):
+            if set(c.head_names()) & weighted:
                 heads.update(c.heads(inputs))
         return blend.combine(heads)
 
