@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -166,10 +167,19 @@ def ag_frame(table, split: Split, columns: list[str], cfg: Config) -> pd.DataFra
     return out
 
 
-def fit_autogluon(
-    python: str, frame: pd.DataFrame, y: np.ndarray, split: Split, seconds: int, presets: str, seed: int
-) -> tuple[Arrays, dict]:
-    """AutoGluon Tabular in its own venv: train on the training films, tune on the validation films."""
+def run_autogluon_script(
+    script: Path,
+    python: str,
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    split: Split,
+    seconds: int,
+    presets: str,
+    seed: int,
+    read: Callable[[Path], Any],
+) -> tuple[Any, dict]:
+    """Write the split's train/val/test CSVs (label = y), run a peers/ AutoGluon script in its own venv,
+    and return read(folder) with the script's meta.json."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for part in ("train", "val", "test"):
@@ -177,15 +187,22 @@ def fit_autogluon(
             f = frame.iloc[idx].copy()
             f["label"] = y[idx]
             f.to_csv(tmp / f"{part}.csv", index=False)
-        cmd = [python, str(AG_SCRIPT), str(tmp), str(seconds), str(seed), presets]
+        cmd = [python, str(script), str(tmp), str(seconds), str(seed), presets]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 4 + 600)
         if r.returncode != 0:
-            raise RuntimeError(f"AutoGluon failed on split {split.name}: {r.stderr[-2000:]}")
-        out = {
-            part: pd.read_csv(tmp / f"{part}_probs.csv").to_numpy(dtype=np.float64)
-            for part in ("val", "test")
-        }
-        meta = json.loads((tmp / "meta.json").read_text())
+            raise RuntimeError(f"AutoGluon ({script.name}) failed on split {split.name}: {r.stderr[-2000:]}")
+        return read(tmp), json.loads((tmp / "meta.json").read_text())
+
+
+def fit_autogluon(
+    python: str, frame: pd.DataFrame, y: np.ndarray, split: Split, seconds: int, presets: str, seed: int
+) -> tuple[Arrays, dict]:
+    """AutoGluon Tabular in its own venv: train on the training films, tune on the validation films."""
+
+    def read(tmp: Path) -> Arrays:
+        return {p: pd.read_csv(tmp / f"{p}_probs.csv").to_numpy(dtype=np.float64) for p in ("val", "test")}
+
+    out, meta = run_autogluon_script(AG_SCRIPT, python, frame, y, split, seconds, presets, seed, read)
     return out, {**meta, "time_limit": seconds, "columns": [c for c in frame.columns if c != "label"]}
 
 

@@ -7,14 +7,11 @@ RevenueRange that evaluation.coverage scores.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from accuracy_fits import ag_frame
+from accuracy_fits import ag_frame, run_autogluon_script
 
 from reelcast.config import Config
 from reelcast.data.splits import Split
@@ -115,19 +112,17 @@ def fit_autogluon_quantiles(
 ) -> tuple[Arrays, dict]:
     """AutoGluon quantile regression of log(1 + revenue $M) in its own venv, on accuracy.py's columns."""
     frame = ag_frame(table, split, columns, cfg)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        for part in ("train", "val", "test"):
-            idx = getattr(split, part)
-            f = frame.iloc[idx].copy()
-            f["label"] = log_rev[idx]
-            f.to_csv(tmp / f"{part}.csv", index=False)
-        cmd = [python, str(AG_QUANTILE_SCRIPT), str(tmp), str(seconds), str(cfg.train.seed), presets]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 4 + 600)
-        if r.returncode != 0:
-            raise RuntimeError(f"AutoGluon quantile failed on split {split.name}: {r.stderr[-2000:]}")
-        q = pd.read_csv(tmp / "test_quantiles.csv")
-        meta = json.loads((tmp / "meta.json").read_text())
+    q, meta = run_autogluon_script(
+        AG_QUANTILE_SCRIPT,
+        python,
+        frame,
+        log_rev,
+        split,
+        seconds,
+        presets,
+        cfg.train.seed,
+        lambda tmp: pd.read_csv(tmp / "test_quantiles.csv"),
+    )
     qs = {float(c): q[c].to_numpy(dtype=np.float64) for c in q.columns}
     bounds = {}
     for level in LEVELS:

@@ -7,21 +7,11 @@ PRESETS defaults to medium_quality; bagged presets (best/high/good/extreme) keep
 the holdout that weights their ensemble, so every preset tunes on the same films.
 """
 
-import json
-import sys
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
+from ag_common import read_split, write_meta
 from autogluon.tabular import TabularPredictor, __version__
 
-d, limit, seed = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-presets = sys.argv[4] if len(sys.argv) > 4 else "medium_quality"
-train, val, test = (pd.read_csv(d / f"{p}.csv") for p in ("train", "val", "test"))
-for f in (train, val, test):
-    for col in f.columns:
-        if f[col].dtype == object:  # text and list columns: an empty cell is an empty string
-            f[col] = f[col].fillna("").astype(str)
+d, limit, seed, presets, train, val, test = read_split()
 np.random.seed(seed)
 bagged = presets.split("_")[0] in ("best", "high", "good", "extreme")
 pred = TabularPredictor(
@@ -38,12 +28,4 @@ pred = TabularPredictor(
 for part, frame in (("val", val), ("test", test)):
     probs = pred.predict_proba(frame.drop(columns=["label"]))
     probs.reindex(columns=list(range(8)), fill_value=0.0).to_csv(d / f"{part}_probs.csv", index=False)
-lb = pred.leaderboard(silent=True)
-meta = {
-    "version": __version__,
-    "presets": presets,
-    "best": pred.model_best,
-    "models": lb["model"].head(5).tolist(),
-    "n_models": int(len(lb)),
-}
-(d / "meta.json").write_text(json.dumps(meta))
+write_meta(d, pred, presets, __version__)
