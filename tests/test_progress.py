@@ -65,3 +65,26 @@ def test_a_long_stage_logs_a_line_at_least_every_heartbeat(monkeypatch, caplog):
     assert lines[0].startswith("trees gbm_classifier: 1/3 booster so far in ")
     assert lines[1].endswith("; round 40") and lines[-1].startswith("trees gbm_classifier: 1/3 booster in ")
     assert not any(ln.startswith("quiet") for ln in lines)
+
+
+def test_a_silent_step_in_a_piped_log_is_said_to_be_still_working(monkeypatch, caplog):
+    import time
+
+    from reelcast.progress import watch_quiet
+
+    monkeypatch.setenv("REELCAST_PROGRESS", "lines")
+    with caplog.at_level(logging.INFO, logger="reelcast.progress"):
+        with watch_quiet(every=0.2):
+            with Progress(1, "fit the metadata encoder", "encoder") as p:
+                time.sleep(0.7)  # one step with no update: only the watch speaks
+                p.update()
+        time.sleep(0.4)  # after the job nothing is watched any more
+    lines = [r.getMessage() for r in caplog.records]
+    still = [ln for ln in lines if ln.startswith("still working")]
+    assert 2 <= len(still) <= 4 and "(last stage started: fit the metadata encoder)" in still[0]
+    assert lines[-1].startswith("fit the metadata encoder: 1 encoder in ")
+    with caplog.at_level(logging.INFO, logger="reelcast.progress"):
+        caplog.clear()
+        with watch_quiet(enabled=False, every=0.1):
+            time.sleep(0.3)
+    assert not caplog.records

@@ -40,7 +40,7 @@ from reelcast.evaluation.stats import expected_calibration_error, mean_std
 from reelcast.features.featurize import FilmInputs
 from reelcast.models.network import softmax
 from reelcast.predictor import RevenuePredictor, as_table
-from reelcast.progress import Progress
+from reelcast.progress import Progress, watch_quiet
 from reelcast.reports.labels import HEADLINE
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,11 @@ def run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool
     Under torchrun every rank trains each split's model together (DDP); only rank 0 featurizes
     first, evaluates and writes, and the other ranks return an empty comparison.
     """
+    with watch_quiet(progress and distributed.is_main()):  # a piped log never goes quiet
+        return _run_train(cfg, data, out_dir, progress)
+
+
+def _run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: bool) -> RunSummary:
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
     main = distributed.is_main()

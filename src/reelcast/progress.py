@@ -7,9 +7,11 @@ ends with one INFO line: what it did, how many, how fast, how long. `-q` (WARNIN
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
@@ -54,6 +56,8 @@ class Progress:
         self.total, self.desc, self.unit, self.enabled = total, desc, unit, enabled
         self.n = 0
         self.t0 = self._last_line = time.perf_counter()
+        if enabled:
+            _Quiet.stage = desc
         self._closed = False
         self._bar = None
         if enabled and interactive():
@@ -143,3 +147,51 @@ def track(
         for item in items:
             yield item
             p.update()
+
+
+class _Quiet(logging.Handler):
+    """Notes when reelcast last logged, and which stage began last (for `watch_quiet`)."""
+
+    stage = ""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.last = time.perf_counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.last = time.perf_counter()
+
+
+@contextlib.contextmanager
+def watch_quiet(enabled: bool = True, every: float = HEARTBEAT_SECONDS) -> Iterator[None]:
+    """While a batch job runs with a piped log: when reelcast has logged nothing for `every` seconds,
+    log that it is still working and in which stage, so a step without progress updates (an encoder
+    fit, a model's set-up) never leaves the log silent. A terminal has live bars instead."""
+    if not enabled or interactive() or not log.isEnabledFor(logging.INFO):
+        yield
+        return
+    root = logging.getLogger("reelcast")
+    seen, stop = _Quiet(), threading.Event()
+    root.addHandler(seen)
+    t0 = time.perf_counter()
+
+    def watch() -> None:
+        while not stop.wait(min(1.0, every / 5)):
+            quiet = time.perf_counter() - seen.last
+            if quiet >= every:
+                where = f" (last stage started: {_Quiet.stage})" if _Quiet.stage else ""
+                log.info(
+                    "still working%s: %.0f s into the run, %.0f s since the last line",
+                    where,
+                    time.perf_counter() - t0,
+                    quiet,
+                )
+
+    thread = threading.Thread(target=watch, name="reelcast-watch-quiet", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        root.removeHandler(seen)
