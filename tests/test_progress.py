@@ -74,10 +74,9 @@ def test_a_silent_step_in_a_piped_log_is_said_to_be_still_working(monkeypatch, c
 
     monkeypatch.setenv("REELCAST_PROGRESS", "lines")
     with caplog.at_level(logging.INFO, logger="reelcast.progress"):
-        with watch_quiet(every=0.2):
-            with Progress(1, "fit the metadata encoder", "encoder") as p:
-                time.sleep(0.7)  # one step with no update: only the watch speaks
-                p.update()
+        with watch_quiet(every=0.2), Progress(1, "fit the metadata encoder", "encoder") as p:
+            time.sleep(0.7)  # one step with no update: only the watch speaks
+            p.update()
         time.sleep(0.4)  # after the job nothing is watched any more
     lines = [r.getMessage() for r in caplog.records]
     still = [ln for ln in lines if ln.startswith("still working")]
