@@ -395,10 +395,8 @@ class RevenuePredictor:
         used = {m: bool(on) for m, on in zip(inputs.modalities, inputs.mask[0], strict=True)}
         for m, on in used.items():
             if not on:
-                # the trailer's status explains only the trailer's modalities
-                trailer = m in ("video", "audio")
-                why = (status.get(f"{m}_message") or status.get("message")) if trailer else None
-                why = why or "not given"
+                said = status.get(f"{m}_message") or status.get("message")  # the trailer's status
+                why = (said if m in ("video", "audio") else None) or "not given"
                 warnings.append(f"{m} modality missing ({why}); predicted without it")
         unknown = missing.film_report(self.tabular_, self.missing_, inputs, warnings)
         return {
