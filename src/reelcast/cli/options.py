@@ -333,5 +333,16 @@ class SafetyOptions:
 
 
 def saved_model_flags(offline: bool, cache_dir: str | None, safety: SafetyOptions) -> dict[str, Any]:
-    """The flags `evaluate` and `predict` apply over a saved model's configuration."""
+    """The flags `evaluate`, `predict` and `whatif` apply over a saved model's configuration."""
     return {"media.offline": offline or None, "cache_dir": cache_dir, **safety.flags()}
+
+
+def load_saved_model(
+    model: Path, offline: bool, cache_dir: str | None, safety: SafetyOptions, run: RunOptions, **load: Any
+) -> Any:
+    """The saved model at `model` with the command's flags over its configuration (`load`: progress,
+    trust_modified); the predictor is imported here so that `--help` stays fast."""
+    from reelcast.predictor import RevenuePredictor
+
+    overrides = run.overrides(saved_model_flags(offline, cache_dir, safety))
+    return RevenuePredictor.load(model, device=run.device, overrides=overrides, **load)

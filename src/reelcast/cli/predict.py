@@ -22,9 +22,9 @@ from reelcast.cli.options import (
     TrustModifiedOpt,
     error_text,
     fail,
+    load_saved_model,
     option_groups,
     parse_meta,
-    saved_model_flags,
 )
 
 
@@ -58,7 +58,6 @@ def predict(
 ):
     """Predict one new film (or a table of films)."""
     progress = run.logging(quiet=as_json)
-    from reelcast.predictor import RevenuePredictor
 
     if description_file is not None:
         try:
@@ -68,9 +67,8 @@ def predict(
     if data is None and description is None:
         fail("give --description (or --description-file) for one film, or --data for a table")
     try:
-        overrides = run.overrides(saved_model_flags(offline, cache_dir, safety))
-        p = RevenuePredictor.load(
-            model, device=run.device, overrides=overrides, progress=progress, trust_modified=trust_modified
+        p = load_saved_model(
+            model, offline, cache_dir, safety, run, progress=progress, trust_modified=trust_modified
         )
         if data is not None:
             df = p.predict(data, breakeven=breakeven)

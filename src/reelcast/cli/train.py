@@ -21,9 +21,9 @@ from reelcast.cli.options import (
     VerboseOpt,
     error_text,
     fail,
+    load_saved_model,
     option,
     option_groups,
-    saved_model_flags,
     setup_logging,
 )
 from reelcast.config import Config
@@ -228,14 +228,12 @@ def evaluate(
     """Score a trained model on a table (classes from the model's own thresholds)."""
     progress = run.logging()
     from reelcast.evaluation.metrics import SCALAR_METRICS
-    from reelcast.predictor import RevenuePredictor
     from reelcast.reports.files import write_json
 
     page = out is not None and out.suffix.lower() in (".html", ".htm")
     try:
-        overrides = run.overrides(saved_model_flags(offline, cache_dir, safety))
-        p = RevenuePredictor.load(
-            model, device=run.device, overrides=overrides, progress=progress, trust_modified=trust_modified
+        p = load_saved_model(
+            model, offline, cache_dir, safety, run, progress=progress, trust_modified=trust_modified
         )
         if page:
             from reelcast.evaluation.evaluate import score_table

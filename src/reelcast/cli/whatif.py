@@ -23,9 +23,9 @@ from reelcast.cli.options import (
     TrustModifiedOpt,
     error_text,
     fail,
+    load_saved_model,
     option_groups,
     parse_meta,
-    saved_model_flags,
 )
 
 VARY_HELP = (
@@ -100,7 +100,6 @@ def whatif(
     progress = run.logging(quiet=as_json)
     from reelcast.cli.predict import read_description
     from reelcast.evaluation.whatif import Film, readable_fields, sweep
-    from reelcast.predictor import RevenuePredictor
     from reelcast.serving.model_card import metadata_fields
 
     try:
@@ -110,9 +109,8 @@ def whatif(
             raise ValueError("give --description (or --description-file): the film's plot")
         film = Film(description, title, trailer, parse_meta(meta) or {})
         varies = [parse_vary(v, film) for v in vary]
-        overrides = run.overrides(saved_model_flags(offline, cache_dir, safety))
-        p = RevenuePredictor.load(
-            model, device=run.device, overrides=overrides, progress=progress, trust_modified=trust_modified
+        p = load_saved_model(
+            model, offline, cache_dir, safety, run, progress=progress, trust_modified=trust_modified
         )
         columns = list(p.tabular_.columns) if p.tabular_ is not None else []
         curve = sweep(p, film, varies, readable_fields(p, metadata_fields(columns)))
