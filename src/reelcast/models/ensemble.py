@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from reelcast.data.classes import NUM_CLASSES
 from reelcast.evaluation.metrics import accuracy, qwk
 from reelcast.models.base import Component, FitData
 from reelcast.models.registry import component_class, create_component
@@ -248,11 +249,22 @@ class Ensemble:
         """Final (N, 8) probabilities: the blend, or the first component's."""
         if self.blend is None:
             return self.first.predict_proba(inputs)
-        out = self._combine(self.blend, inputs)
-        for route in self.routes:
-            rows = np.flatnonzero(route.takes(inputs))
+        # Each film runs through one blend only: its route's, else the model's (a later route wins).
+        rest = np.ones(len(inputs), dtype=bool)
+        routed: list[tuple[np.ndarray, np.ndarray]] = []
+        for route in reversed(self.routes):
+            rows = np.flatnonzero(route.takes(inputs) & rest)
             if len(rows):
-                out[rows] = self._combine(route.blend, inputs.subset(rows))
+                routed.append((rows, self._combine(route.blend, inputs.subset(rows))))
+                rest[rows] = False
+        if not routed:
+            return self._combine(self.blend, inputs)
+        out = np.empty((len(inputs), NUM_CLASSES))
+        if rest.any():
+            rows = np.flatnonzero(rest)
+            out[rows] = self._combine(self.blend, inputs.subset(rows))
+        for rows, probs in routed:
+            out[rows] = probs
         return out
 
     def _combine(self, blend: Blend, inputs: FilmInputs) -> np.ndarray:

@@ -81,6 +81,8 @@ class FusionNetwork(Component):
         self.device: Any = "cpu"
         self.aux_scale: dict[str, tuple[float, float]] = {}  # training films' mean and sd per aux target
         self.warm_start: dict | None = None  # what --init copied (see models.transfer)
+        # > 0: predict in passes of exactly this many rows (a server: answers independent of the batch).
+        self.pass_rows = 0
 
     @property
     def inputs(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -180,11 +182,15 @@ class FusionNetwork(Component):
 
     def logits(self, inputs: FilmInputs) -> np.ndarray:
         """Raw class logits (N, 8)."""
-        return predict_logits(self.model, self._own(inputs).tensors(), self.device).numpy()
+        return predict_logits(
+            self.model, self._own(inputs).tensors(), self.device, pass_rows=self.pass_rows
+        ).numpy()
 
     def log_revenue(self, inputs: FilmInputs) -> np.ndarray:
         """The multitask output: predicted log(1 + revenue $M)."""
-        raw = predict_logits(self.model, self._own(inputs).tensors(), self.device, raw=True).numpy()
+        raw = predict_logits(
+            self.model, self._own(inputs).tensors(), self.device, raw=True, pass_rows=self.pass_rows
+        ).numpy()
         mu, sd = self.log_revenue_scale
         return raw[:, -1] * sd + mu
 
@@ -195,18 +201,21 @@ class FusionNetwork(Component):
         import torch
 
         from reelcast.data.schema import aux_transform
-        from reelcast.training.loop import take
+        from reelcast.training.loop import fixed_passes, take
 
         tensors = self._own(inputs).tensors()
         self.model.eval()
-        n, step = len(tensors["mask"]), 256
+        n = len(tensors["mask"])
+        passes = (
+            fixed_passes(n, self.pass_rows)
+            if self.pass_rows > 0
+            else ((torch.arange(i, min(i + 256, n)), min(256, n - i)) for i in range(0, n, 256))
+        )
         with torch.no_grad():
-            raw = []
-            for i in range(0, n, step):
-                _, aux = self.model.forward_with_aux(
-                    take(tensors, torch.arange(i, min(i + step, n)), self.device)
-                )
-                raw.append(aux.cpu())
+            raw = [
+                self.model.forward_with_aux(take(tensors, idx, self.device))[1][:real].cpu()
+                for idx, real in passes
+            ]
         pred = torch.cat(raw).numpy() if raw else np.zeros((0, len(self.spec.aux_targets)))
         out = {}
         for j, name in enumerate(self.spec.aux_targets):

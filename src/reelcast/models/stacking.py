@@ -47,7 +47,9 @@ class TextStack:
 
     def predict(self, T: np.ndarray) -> np.ndarray:
         """Predicted log revenue for films the ridge did not train on."""
-        return self._z(T) @ np.asarray(self.coef) + self.intercept
+        # A row-wise sum, not a matrix product: BLAS may pick another kernel for another row count, and
+        # a served film's answer must not depend on the films batched with it.
+        return (self._z(T) * np.asarray(self.coef)).sum(axis=1) + self.intercept
 
     def to_dict(self) -> dict:
         """For the checkpoint."""

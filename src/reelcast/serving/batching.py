@@ -53,19 +53,9 @@ def masked_copies(inputs: FilmInputs) -> FilmInputs:
     )
 
 
-# Rows per pass of the network and trees. Matrix products take another kernel (another summation order)
-# for another row count; a fixed count makes a film's answer independent of its batch, bit for bit.
+# Rows per pass of the network: a fixed count makes a film's answer independent of its batch, bit for
+# bit (training.loop.fixed_passes). The trees and the rest are row by row already.
 PASS_ROWS = 16
-
-
-def in_fixed_passes(fn: Callable[[FilmInputs], np.ndarray], inputs: FilmInputs) -> np.ndarray:
-    """fn over the films in passes of exactly PASS_ROWS rows (the last one padded), results in order."""
-    out = []
-    for start in range(0, len(inputs), PASS_ROWS):
-        idx = np.arange(start, min(start + PASS_ROWS, len(inputs)))
-        padded = np.concatenate([idx, np.full(PASS_ROWS - len(idx), idx[0])])
-        out.append(fn(inputs.subset(padded))[: len(idx)])
-    return np.concatenate(out)
 
 
 class BatchScorer:
@@ -78,6 +68,7 @@ class BatchScorer:
         # The text vectors' store id hashes the text model's files: once here rather than per request.
         self.text_id = None if predictor.config.text.finetune else fz.text_encoder_id()
         self._threads = None  # set after the first pass, once the tree library is loaded
+        predictor.network.pass_rows = PASS_ROWS
 
     def _one_thread(self):
         # The network and trees see a few rows per request: splitting them over OpenMP threads costs more
@@ -113,7 +104,7 @@ class BatchScorer:
         inputs = p.shape_inputs(p.featurizer.build(df, text_id=self.text_id), df)
         n, rows = len(inputs), np.arange(len(inputs))
         with self._one_thread():
-            every = in_fixed_passes(p.proba, masked_copies(inputs))
+            every = p.proba(masked_copies(inputs))
         if self._threads is None:
             from threadpoolctl import ThreadpoolController
 
