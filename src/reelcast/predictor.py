@@ -139,7 +139,8 @@ class RevenuePredictor:
     def featurizer(self) -> Featurizer:
         """The (lazily built) featurizer for this predictor's config."""
         if self._featurizer is None:
-            self._featurizer = Featurizer(self.config, str(self.device), progress=self.progress)
+            dim = self.spec_.video_dim if self.components_ is not None else 0  # see Featurizer.frame_dim
+            self._featurizer = Featurizer(self.config, str(self.device), self.progress, dim)
         return self._featurizer
 
     def featurize(self, table: FilmTable) -> FilmInputs:
@@ -175,8 +176,7 @@ class RevenuePredictor:
             return assign_classes(rev, check_thresholds(self.config.labels.thresholds))
         return revenue_strata(rev, NUM_CLASSES)
 
-    def _fit_thresholds(self, rev: np.ndarray, split: Split) -> np.ndarray:
-        # Thresholds come from the training films only, then apply to every portion.
+    def _fit_thresholds(self, rev: np.ndarray, split: Split) -> np.ndarray:  # training films only
         strategy = self.config.labels.strategy
         if strategy == "quantile":
             return fit_quantile_thresholds(rev[split.train])

@@ -17,8 +17,18 @@ from reelcast.progress import Progress
 log = logging.getLogger(__name__)
 
 
-def load_text_backbone(name_or_path: str) -> tuple[nn.Module, object]:
-    """(model, tokenizer) from a hub id or a local directory."""
+def load_text_backbone(name_or_path: str, lean: bool = False) -> tuple[nn.Module, object]:
+    """(model, tokenizer) from a hub id or a local directory; lean=True reads a plain BERT folder
+    without transformers when it can (frozen inference only: encoders.bert)."""
+    if lean:
+        from reelcast.encoders.bert import load_lean_bert
+
+        try:
+            found = load_lean_bert(name_or_path)
+        except Exception as e:  # a corrupt file: the same clear error transformers' path gives
+            raise load_error("text", name_or_path, e) from e
+        if found is not None:
+            return found  # type: ignore[return-value]
     from transformers import AutoModel, AutoTokenizer
 
     try:
@@ -50,7 +60,7 @@ class TextEncoder:
     def __init__(self, cfg: TextConfig, device: str = "auto"):
         self.cfg = cfg
         self.device = resolve_device(device)
-        self.model, self.tokenizer = load_text_backbone(cfg.model)
+        self.model, self.tokenizer = load_text_backbone(cfg.model, lean=True)
         self.model.eval().to(self.device)
         self.dim = int(self.model.config.hidden_size)
         # The id covers everything that changes the output vectors.

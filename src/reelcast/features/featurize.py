@@ -88,10 +88,13 @@ def media_modalities(cfg: Config) -> list[str]:
 class Featurizer:
     """Computes (or reads back) every film's frozen features for the modalities a config asks for."""
 
-    def __init__(self, cfg: Config, device: str = "auto", progress: bool = True):
+    def __init__(self, cfg: Config, device: str = "auto", progress: bool = True, frame_dim: int = 0):
         from reelcast.encoders.common import resolve_device
 
         self.cfg = cfg
+        # Width of the frame vectors when known (a saved model's): films without trailers then never load
+        # the frame encoder just to learn it.
+        self.frame_dim = frame_dim
         self.device = str(resolve_device(device))
         self.progress = progress
         self.store = open_store(cfg.cache_dir)
@@ -204,7 +207,14 @@ class Featurizer:
             return self.simulated_media(films["film_id"].astype(str).tolist())
         from reelcast.media.extract import extract_media
 
-        return extract_media(films, self.cfg, self.store, lambda: self.frame_encoder, progress=self.progress)
+        return extract_media(
+            films,
+            self.cfg,
+            self.store,
+            lambda: self.frame_encoder,
+            progress=self.progress,
+            frame_dim=self.frame_dim,
+        )
 
     def simulated_media(self, ids: list[str]):
         """Deterministic noise per film id: shapes of real trailer inputs, no information about labels."""

@@ -92,10 +92,12 @@ def extract_media(
     progress: bool = True,
     timings: dict[str, float] | None = None,
     engine: Any = None,
+    frame_dim: int = 0,
 ):
     """Video (N, T, D) and audio (N, C, L) float16 arrays, their masks, and a status dict per film.
 
     `engine` (media.engines) runs the missing films: local worker processes by default, or Ray.
+    `frame_dim` (when known) is the video width should no film have frames.
     """
     from reelcast.media.engines import engine_for
 
@@ -167,7 +169,7 @@ def extract_media(
             films, cfg, store, get_frame_encoder, refs, keys, bad, (fid, aid, sid), progress, timings
         )
         assemble(bad)  # a film that fails again is masked with its status, never retried in a loop
-    dim = next(iter(frames_list.values())).shape[1] if frames_list else get_frame_encoder().dim
+    dim = next(iter(frames_list.values())).shape[1] if frames_list else frame_dim or get_frame_encoder().dim
     video = np.zeros((n, cfg.media.num_frames, dim), dtype=np.float16)
     audio = np.zeros((n, *a_shape), dtype=np.float16)
     vmask, amask = np.zeros(n, bool), np.zeros(n, bool)
