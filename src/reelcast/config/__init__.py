@@ -90,6 +90,9 @@ class TextConfig:
     pooling: str = "cls"  # cls | mean
     finetune: bool = False
     batch_size: int = 32
+    # Read a plain BERT folder with torch and `tokenizers` alone (the same vectors, seconds less start-up);
+    # false: always through transformers.
+    lean: bool = True
 
 
 @dataclass

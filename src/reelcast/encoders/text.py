@@ -60,7 +60,7 @@ class TextEncoder:
     def __init__(self, cfg: TextConfig, device: str = "auto"):
         self.cfg = cfg
         self.device = resolve_device(device)
-        self.model, self.tokenizer = load_text_backbone(cfg.model, lean=True)
+        self.model, self.tokenizer = load_text_backbone(cfg.model, lean=cfg.lean)
         self.model.eval().to(self.device)
         self.dim = int(self.model.config.hidden_size)
         # The id covers everything that changes the output vectors.
