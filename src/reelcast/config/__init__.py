@@ -167,6 +167,10 @@ class TabularConfig:
     columns: list[str] | None = None  # None = every pre-release column group the table has
     # Vocabulary sizes of the multi-hot / one-hot groups: the most frequent values in the training films.
     keywords_top_k: int = 100
+    # How keywords become features: multi_hot (one column per top-k keyword), track (the keywords' track
+    # record: how far above the market the earlier training films sharing a keyword did, as for
+    # studios; only films released before the film count) or both.
+    keywords_encoding: str = "multi_hot"  # multi_hot | track | both
     companies_top_k: int = 30
     countries_top_k: int = 15
     languages_top_k: int = 10
