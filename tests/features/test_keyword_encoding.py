@@ -35,8 +35,9 @@ def columns(enc: TabularEncoder, df: pd.DataFrame) -> dict[str, list[float]]:
     return {n: X[:, j].tolist() for j, n in enumerate(enc.feature_names)}
 
 
-def test_the_default_is_the_multi_hot_and_a_checkpoint_without_the_option_keeps_it():
-    enc = encoder().fit(films())
+def test_the_default_is_the_track_record_and_a_checkpoint_without_the_option_keeps_the_multi_hot():
+    assert encoder().fit(films()).feature_names[0] == "keywords:track_max"
+    enc = encoder("multi_hot").fit(films())
     assert enc.feature_names == ["kw:hero", "kw:boxing", "kw:drama", "kw:space", "known:keywords"]
     saved = enc.to_dict()
     del saved["settings"]["keywords_encoding"]
