@@ -98,3 +98,19 @@ def test_both_keeps_the_multi_hot_and_adds_the_record_and_masking_blanks_all_of_
 def test_an_unknown_encoding_is_one_error_naming_the_field():
     with pytest.raises(ValueError, match="keywords_encoding 'tfidf' is not one of multi_hot, track, both"):
         encoder("tfidf").fit(films())
+
+
+def test_an_undated_film_has_an_unknown_record_unless_it_has_no_keywords_at_all():
+    enc = encoder("track", none_means_unknown=False).fit(films())
+    undated = pd.DataFrame(
+        {
+            "title": ["F", "G"],
+            "year": [None, None],
+            "release_date": [pd.NaT, pd.NaT],
+            "keywords": [["hero"], []],
+        }
+    )
+    X = enc.encode(undated)
+    track = [enc.feature_names.index(f"keywords:{t}") for t in ("track_max", "track_mean", "track_count")]
+    assert np.isnan(X[0, track]).all()  # which "hero" films came before is unknown
+    assert X[1, track].tolist() == [0.0, 0.0, 0.0]  # no keyword, no record: a fact, not unknown

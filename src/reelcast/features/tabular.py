@@ -419,7 +419,10 @@ class TabularEncoder:
     def _tracks(self, name: str, entities: list[list[str]], df: pd.DataFrame) -> np.ndarray:
         feats = self._track(name).features(entities, df)
         days, years = day_and_year(df)
-        feats[~np.isfinite(days) & ~np.isfinite(years)] = np.nan  # no date: nothing is known to be before
+        # No date: nothing is known to be before, so an entity's record is unknown; no entity ("none")
+        # has no record whatever the date.
+        named = np.array([len(e) > 0 for e in entities], dtype=bool)
+        feats[~np.isfinite(days) & ~np.isfinite(years) & named] = np.nan
         return feats
 
     def _group(self, inp: InputCells, c: str) -> np.ndarray:
