@@ -1,6 +1,7 @@
 """Pre-release metadata as features: standardised numerics, log budget, multi-hot genres, and the
-named feature groups (keywords, companies with their track record, countries, language, franchise
-signals, release calendar, constant-dollar budget, budget flags, people track record).
+named feature groups (keywords as their track record and/or a multi-hot, companies with their track
+record, countries, language, franchise signals, release calendar, constant-dollar budget, budget flags,
+people track record).
 
 Unknown is not none. Every feature reads one or more *inputs* (canonical columns: keywords, companies,
 director, release_date, ...). An input is unknown for a film when the table lacks the column, the cell
