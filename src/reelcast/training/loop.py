@@ -284,7 +284,7 @@ def _train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip, foreach=True)  # one kernel per step
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip, foreach=True)
             opt.step()
             total_loss += batch_loss.item() * len(idx)
             correct += (logits.argmax(1) == target).sum().item()
