@@ -40,6 +40,7 @@ from accuracy_fits import ag_frame, apply_rule, choose_rule, column_sets, fit_au
 from sklearn.model_selection import train_test_split
 
 from reelcast.config import Config
+from reelcast.data.classes import fit_quantile_thresholds
 from reelcast.data.pool import pool_tables, pretrain_split
 from reelcast.data.splits import Split, make_folds
 from reelcast.evaluation.metrics import accuracy, one_away_accuracy, qwk
@@ -225,8 +226,17 @@ def run(args: argparse.Namespace) -> dict:
         if args.aux:
             variants["init-pool+aux"] = (variants["init-pool"][0], True)
 
+    if args.source_films:
+        variants["films"] = (None, False)
+    if args.only:
+        variants = {k: v for k, v in variants.items() if k in {"scratch", *args.only.split(",")}}
+
     base = RevenuePredictor(cfg, progress=False)
     inputs = base.featurize(table)
+    joined = None
+    if "films" in variants:  # target films first, so their positions are the same in both tables
+        both = pool_tables([table, src])
+        joined = (both, base.featurize(both))
     strata = base.strata(table)
     folds = make_folds(strata, args.folds, args.seed)
     sizes = [None if s == "all" else int(s) for s in args.n.split(",")]
@@ -261,10 +271,18 @@ def run(args: argparse.Namespace) -> dict:
                 vcfg.train.init = str(source) if source else None
                 vcfg.train.freeze_epochs = args.freeze_epochs if source else 0
                 vcfg.model.aux_targets = ["auto"] if aux else []
+                fit_table, fit_inputs, fit_split = table, inputs, split
+                if name == "films":  # the source films join the training films; edges stay the n films'
+                    fit_table, fit_inputs = joined
+                    rev = base.label_revenue(table.df)
+                    vcfg.labels.strategy = "thresholds"
+                    vcfg.labels.thresholds = [float(t) for t in fit_quantile_thresholds(rev[split.train])]
+                    extra = len(table.df) + np.arange(len(src.df))
+                    fit_split = Split(split.name, np.concatenate([split.train, extra]), split.val, split.test)
                 p = RevenuePredictor(vcfg, progress=False, featurizer=base.featurizer).fit(
-                    table, split, inputs
+                    fit_table, fit_split, fit_inputs
                 )
-                model_inputs = p.shape_inputs(inputs, table.df)
+                model_inputs = p.shape_inputs(fit_inputs, fit_table.df)
                 probs = p.proba(model_inputs.subset(split.test))
                 preds[name][split.test] = p.decide(probs)
                 y = p.labels_for(table)
@@ -416,6 +434,13 @@ def main() -> None:
         help="PATH[,section.field=value...]: a table of a base pretrained here (as `reelcast pretrain`) "
         "without the target's films; repeat per table. Adds the init-pool variant.",
     )
+    ap.add_argument(
+        "--source-films",
+        action="store_true",
+        help="Also `films`: the whole model on the n training films plus every source film (weight 1), "
+        "class edges from the n training films.",
+    )
+    ap.add_argument("--only", help="Comma list of variants to fit besides scratch (e.g. films).")
     ap.add_argument("--freeze-epochs", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--patience", type=int, default=8)
