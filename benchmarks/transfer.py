@@ -19,7 +19,9 @@ those tables less the target's films (and less films an earlier pool table holds
 Peers on the same n films, folds and edges: --peers gbm (the plain GBM), gbm+source (the plain GBM with the
 source films added to its training films, their total weight 0-16x the n films', chosen on the n films'
 validation part), autogluon (its own venv, --ag-time seconds per fit). The fusion network's own head is
-scored beside each variant. Text vectors are cached under --out.
+scored beside each variant. --source-films adds `films`: the whole model on the n training films plus every
+source film (edges still the n films'); --only keeps scratch and the named variants. Text vectors are cached
+under --out.
 
     PYTHONPATH=src python benchmarks/transfer.py --text-model minilm --n 100,200,400,all \
         --source ../shared/data/tmdb_5000/tmdb_5000_movies.csv \
