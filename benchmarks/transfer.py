@@ -14,7 +14,14 @@ By default the whole model is fit (network and trees: --init warm-starts the net
 the source's regressor as a prior feature); --network-only fits the fusion network alone. Class edges are
 the n films' own. Films the two tables share (same title and year) are dropped from the source table
 before its model is fit, so no test film's revenue reaches a variant through the source (--keep-shared
-keeps them). --peers gbm adds the plain GBM on the same n films; text vectors are cached under --out.
+keeps them). --pool PATH[,section.field=value...] (repeated) pretrains a base as `reelcast pretrain` does on
+those tables less the target's films (and less films an earlier pool table holds) and adds `init-pool`.
+Peers on the same n films, folds and edges: --peers gbm (the plain GBM), gbm+source (the plain GBM with the
+source films added to its training films, their total weight 0-16x the n films', chosen on the n films'
+validation part), autogluon (its own venv, --ag-time seconds per fit). The fusion network's own head is
+scored beside each variant. --source-films adds `films`: the whole model on the n training films plus every
+source film (edges still the n films'); --only keeps scratch and the named variants. Text vectors are cached
+under --out.
 
     PYTHONPATH=src python benchmarks/transfer.py --text-model minilm --n 100,200,400,all \
         --source ../shared/data/tmdb_5000/tmdb_5000_movies.csv \
@@ -31,10 +38,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from accuracy_fits import apply_rule, choose_rule, column_sets, fit_plain_gbm
+from accuracy_fits import ag_frame, apply_rule, choose_rule, column_sets, fit_autogluon, fit_plain_gbm
 from sklearn.model_selection import train_test_split
 
 from reelcast.config import Config
+from reelcast.data.classes import fit_quantile_thresholds
+from reelcast.data.pool import pool_tables, pretrain_split
 from reelcast.data.splits import Split, make_folds
 from reelcast.evaluation.metrics import accuracy, one_away_accuracy, qwk
 from reelcast.evaluation.stats import bootstrap_ci, paired_bootstrap
@@ -103,6 +112,88 @@ def fit_source(cfg: Config, table, out: Path, aux: bool) -> Path:
     return where
 
 
+def pool_specs(specs: list[str]) -> list[tuple[str, list[str]]]:
+    """`PATH[,section.field=value...]` of each --pool table: its path and how to read it."""
+    out = []
+    for spec in specs:
+        path, *settings = spec.split(",")
+        out.append((path, settings))
+    return out
+
+
+def pooled_table(cfg: Config, specs: list[str], target):
+    """The --pool tables as one corpus, less the target's films and less films an earlier pool table
+    already holds (same title and year: TMDB-5000 and IMDB-5000 share 3,033); counts per table."""
+    from dataclasses import replace
+
+    tables, counts, seen = [], [], set(film_keys(target.df))
+    for path, settings in pool_specs(specs):
+        full, _ = source_table(cfg, path, target, True, settings)
+        keys = film_keys(full.df)
+        keep = np.array([k not in seen for k in keys])
+        seen.update(keys)
+        tables.append(replace(full, df=full.df[keep].reset_index(drop=True)))
+        counts.append({"table": Path(path).name, "films": int(keep.sum()), "dropped": int((~keep).sum())})
+    return pool_tables(tables), counts
+
+
+def fit_pool(cfg: Config, pooled, out: Path) -> Path:
+    """The base `reelcast pretrain` fits, on the pooled corpus: the network (with aux targets, pretrain's
+    default) and the log-revenue trees, 10 % of the films held out for early stopping."""
+    where = out / "pool_base"
+    if (where / "best_multimodal_model.pth").exists():
+        return where
+    cfg = Config.from_dict(cfg.to_dict())
+    cfg.model.aux_targets = ["auto"]
+    if cfg.ensemble.enabled != "off":
+        cfg.ensemble.components = ["fusion", "gbm_regressor"]
+    t0 = time.perf_counter()
+    p = RevenuePredictor(cfg, progress=False)
+    p.fit(pooled, pretrain_split(p.label_revenue(pooled.df), 0.1, cfg.split.seed))
+    p.save(where)
+    logging.info("pooled base (%d films) in %.0f s", len(pooled.df), time.perf_counter() - t0)
+    return where
+
+
+# Source films' total weight relative to the n training films' (0: the plain GBM), chosen on the n films'
+# validation part: the only films the studio could choose it on.
+SOURCE_SHARES = (0.0, 0.25, 1.0, 4.0, 16.0)
+
+
+def fit_gbm_source(table, src, split: Split, y: np.ndarray, y_src: np.ndarray, cfg: Config):
+    """The plain GBM with the source films added to its training films at a weight chosen on the validation
+    films (rule and score as choose_rule's); ({"val", "test"} probabilities, the chosen share)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from reelcast.features.tabular import TabularEncoder
+    from reelcast.models.baselines import GBT_MAX_ITER, GBT_PARAMS
+    from reelcast.models.trees import balanced_weights, scorable_validation
+
+    enc = TabularEncoder(column_sets(table.df)["all"], settings=cfg.tabular).fit(table.df.iloc[split.train])
+    X, Xs = enc.transform(table.df)[0], enc.transform(src.df)[0]
+    tr, va = split.train, split.val[scorable_validation(y[split.train], y[split.val])]
+    best = (-np.inf, None, 0.0)
+    for share in SOURCE_SHARES:
+        w = balanced_weights(y[tr])
+        Xt, yt = X[tr], y[tr]
+        if share:
+            ws = balanced_weights(y_src) * share * w.sum() / len(y_src)
+            Xt, yt, w = np.vstack([Xt, Xs]), np.concatenate([yt, y_src]), np.concatenate([w, ws])
+        model = HistGradientBoostingClassifier(
+            max_iter=GBT_MAX_ITER, random_state=cfg.train.seed, **GBT_PARAMS
+        )
+        model.fit(
+            Xt, yt, sample_weight=w, X_val=X[va], y_val=y[va], sample_weight_val=balanced_weights(y[va])
+        )
+        arr = {"val": model.predict_proba(X[split.val]), "test": model.predict_proba(X[split.test])}
+        rule = choose_rule(arr["val"], y[split.val])
+        v = apply_rule(arr["val"], rule)
+        score = np.mean(v == y[split.val]) + qwk(y[split.val], v)
+        if score > best[0]:
+            best = (score, {**arr, "rule": rule}, share)
+    return best[1], best[2]
+
+
 def studio_split(fold: Split, strata: np.ndarray, n: int | None, seed: int) -> Split:
     """n films (all: None) of the fold's training and validation films, 80/20, stratified; its test films."""
     pool = np.concatenate([fold.train, fold.val])
@@ -129,9 +220,25 @@ def run(args: argparse.Namespace) -> dict:
         variants.update({"scratch+aux": (None, True), "init+aux": (sources[True], True)})
     if args.base:  # a `reelcast pretrain` base model (same text model), e.g. on the pooled tables
         variants["init-base"] = (Path(args.base), args.aux)
+    pool_counts = []
+    if args.pool:  # pretrained here, so the target's films are left out of it
+        pooled, pool_counts = pooled_table(cfg, args.pool, table)
+        logging.info("pool: %s", pool_counts)
+        variants["init-pool"] = (fit_pool(cfg, pooled, out), False)
+        if args.aux:
+            variants["init-pool+aux"] = (variants["init-pool"][0], True)
+
+    if args.source_films:
+        variants["films"] = (None, False)
+    if args.only:
+        variants = {k: v for k, v in variants.items() if k in {"scratch", *args.only.split(",")}}
 
     base = RevenuePredictor(cfg, progress=False)
     inputs = base.featurize(table)
+    joined = None
+    if "films" in variants:  # target films first, so their positions are the same in both tables
+        both = pool_tables([table, src])
+        joined = (both, base.featurize(both))
     strata = base.strata(table)
     folds = make_folds(strata, args.folds, args.seed)
     sizes = [None if s == "all" else int(s) for s in args.n.split(",")]
@@ -141,42 +248,87 @@ def run(args: argparse.Namespace) -> dict:
         "folds": args.folds,
         "source_films": len(src.df),
         "shared_dropped": dropped,
+        "pool": pool_counts,
+        "ag": {"time_limit": args.ag_time, "presets": args.ag_presets} if "autogluon" in args.peers else None,
         "model": "network" if args.network_only else "network + trees",
         "epochs": args.epochs,
         "tree_seeds": args.tree_seeds,
         "curves": {},
+        "fusion": {},
+        "seconds": {},
     }
     peers = [p for p in args.peers.split(",") if p]
     names = [*variants, *(f"peer:{p}" for p in peers)]
+    shares = results["source_shares"] = {}  # gbm+source: the share chosen on each fold
     for n in sizes:
         preds = {v: np.full(len(table.df), -1) for v in names}
+        fusion = {v: np.full(len(table.df), -1) for v in variants}  # the network alone, its rule on val
+        seconds = dict.fromkeys(names, 0.0)
         y_all = np.full(len(table.df), -1)
         for fold in folds:
             split = studio_split(fold, strata, n, args.seed)
             for name, (source, aux) in variants.items():
+                t0 = time.perf_counter()
                 vcfg = Config.from_dict(cfg.to_dict())
                 vcfg.train.init = str(source) if source else None
                 vcfg.train.freeze_epochs = args.freeze_epochs if source else 0
                 vcfg.model.aux_targets = ["auto"] if aux else []
+                fit_table, fit_inputs, fit_split = table, inputs, split
+                if name == "films":  # the source films join the training films; edges stay the n films'
+                    fit_table, fit_inputs = joined
+                    rev = base.label_revenue(table.df)
+                    vcfg.labels.strategy = "thresholds"
+                    vcfg.labels.thresholds = [float(t) for t in fit_quantile_thresholds(rev[split.train])]
+                    extra = len(table.df) + np.arange(len(src.df))
+                    fit_split = Split(split.name, np.concatenate([split.train, extra]), split.val, split.test)
                 p = RevenuePredictor(vcfg, progress=False, featurizer=base.featurizer).fit(
-                    table, split, inputs
+                    fit_table, fit_split, fit_inputs
                 )
-                model_inputs = p.shape_inputs(inputs, table.df)
+                model_inputs = p.shape_inputs(fit_inputs, fit_table.df)
                 probs = p.proba(model_inputs.subset(split.test))
                 preds[name][split.test] = p.decide(probs)
                 y = p.labels_for(table)
                 y_all[split.test] = y[split.test]
-            if "gbm" in peers:  # the plain GBM on the same films, the same edges, its rule chosen on val
-                arr, _ = fit_plain_gbm(table, split, y, column_sets(table.df)["all"], cfg)
-                rule = choose_rule(arr["val"], y[split.val])
-                preds["peer:gbm"][split.test] = apply_rule(arr["test"], rule)
-            logging.info("n=%s %s done", n or "all", fold.name)
+                if p.ensemble_ is None:
+                    fusion[name][split.test] = preds[name][split.test]
+                else:
+                    heads = {
+                        part: p.component_probs(model_inputs.subset(getattr(split, part)))
+                        for part in ("val", "test")
+                    }
+                    rule = choose_rule(heads["val"]["fusion"], y[split.val])
+                    fusion[name][split.test] = apply_rule(heads["test"]["fusion"], rule)
+                seconds[name] += time.perf_counter() - t0
+            for peer in peers:  # on the same films with the same edges, the rule chosen on val
+                t0 = time.perf_counter()
+                if peer == "gbm":
+                    arr, _ = fit_plain_gbm(table, split, y, column_sets(table.df)["all"], cfg)
+                elif peer == "gbm+source":
+                    arr, share = fit_gbm_source(table, src, split, y, p.labels_for(src), cfg)
+                    shares.setdefault(str(n or "all"), []).append(share)
+                elif peer == "autogluon":
+                    frame = ag_frame(table, split, column_sets(table.df)["all"], cfg)
+                    arr, _ = fit_autogluon(
+                        args.autogluon, frame, y, split, args.ag_time, args.ag_presets, args.seed
+                    )
+                else:
+                    raise SystemExit(f"--peers: unknown peer {peer!r} (gbm, gbm+source, autogluon)")
+                rule = arr.get("rule") or choose_rule(arr["val"], y[split.val])
+                preds[f"peer:{peer}"][split.test] = apply_rule(arr["test"], rule)
+                seconds[f"peer:{peer}"] += time.perf_counter() - t0
+            logging.info(
+                "n=%s %s done (%s)", n or "all", fold.name, {k: round(v) for k, v in seconds.items()}
+            )
         results["curves"][str(n or "all")] = summarise(y_all, preds, args)
+        results["fusion"][str(n or "all")] = summarise(y_all, fusion, args, ("qwk",))
+        results["seconds"][str(n or "all")] = {k: round(v, 1) for k, v in seconds.items()}
         write(out, results)
     return results
 
 
-def summarise(y: np.ndarray, preds: dict[str, np.ndarray], args: argparse.Namespace) -> dict:
+def summarise(
+    y: np.ndarray, preds: dict[str, np.ndarray], args: argparse.Namespace, metrics=tuple(METRICS)
+) -> dict:
     """Per variant: each metric with its interval, and (beside scratch) the paired difference and p."""
     tested = y >= 0
     y = y[tested]
@@ -184,7 +336,8 @@ def summarise(y: np.ndarray, preds: dict[str, np.ndarray], args: argparse.Namesp
     for name, pred in preds.items():
         pred = pred[tested]
         row = {}
-        for m, fn in METRICS.items():
+        for m in metrics:
+            fn = METRICS[m]
             value, low, high = bootstrap_ci(y, pred, fn, n_boot=args.bootstrap, seed=args.seed)
             row[m] = {"value": value, "ci": [low, high]}
             if name != "scratch":  # peers too: positive = better than reelcast from scratch
@@ -197,16 +350,17 @@ def summarise(y: np.ndarray, preds: dict[str, np.ndarray], args: argparse.Namesp
 
 
 def goal_lines(curves: dict) -> list[str]:
-    """The issue's goal at each n: the share of the QWK gap to all films that --init closes."""
+    """The issue's goal at each n: the share of the QWK gap to all films each warm start closes."""
     full = curves.get("all", {}).get("scratch")
     out = []
     for n, curve in curves.items():
-        if n == "all" or full is None or "init" not in curve:
+        if n == "all" or full is None:
             continue
         gap = full["qwk"]["value"] - curve["scratch"]["qwk"]["value"]
-        gain = curve["init"]["qwk"]["value"] - curve["scratch"]["qwk"]["value"]
-        share = f"{gain / gap:.0%}" if gap > 0 else "n/a (no gap)"
-        out.append(f"- n={n}: QWK gap to all films {gap:+.3f}; --init gains {gain:+.3f}, closing {share}")
+        for name in (v for v in curve if v.startswith("init")):
+            gain = curve[name]["qwk"]["value"] - curve["scratch"]["qwk"]["value"]
+            share = f"{gain / gap:.0%}" if gap > 0 else "n/a (no gap)"
+            out.append(f"- n={n}: QWK gap to all films {gap:+.3f}; {name} gains {gain:+.3f}, closing {share}")
     return ["", *out] if out else []
 
 
@@ -229,6 +383,17 @@ def write(out: Path, results: dict) -> None:
             delta = f"{vs['diff']:+.3f} (p={vs['p']:.3f})" if vs else ""
             lines.append(f"| {n} | {name} | {' | '.join(cells)} | {delta} |")
     lines += goal_lines(results["curves"])
+    if any(results["fusion"].values()):
+        lines += ["", "The fusion network alone (its head, the rule chosen on the validation films):", ""]
+        lines += ["| n | variant | QWK | vs scratch (p) |", "|---|---|---|---|"]
+        for n, curve in results["fusion"].items():
+            for name, row in curve.items():
+                q, vs = row["qwk"], row["qwk"].get("vs_scratch")
+                delta = f"{vs['diff']:+.3f} (p={vs['p']:.3f})" if vs else ""
+                lines.append(
+                    f"| {n} | {name} | {q['value']:.3f} [{q['ci'][0]:.3f}, {q['ci'][1]:.3f}] | {delta} |"
+                )
+    lines += ["", f"seconds per variant (all folds): {json.dumps(results['seconds'])}"]
     (out / "transfer_results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
 
@@ -253,9 +418,31 @@ def main() -> None:
     ap.add_argument("--network-only", action="store_true", help="Fit the fusion network alone (no trees).")
     ap.add_argument("--keep-shared", action="store_true", help="Keep the target's films in the source table.")
     ap.add_argument("--tree-seeds", type=int, default=3, help="Boosters per tree component (default 3).")
-    ap.add_argument("--peers", default="", help="'gbm': the plain GBM on the same films.")
+    ap.add_argument(
+        "--peers",
+        default="",
+        help="Comma list: 'gbm' (the plain GBM), 'gbm+source' (the plain GBM with the source films added "
+        "at a weight chosen on the validation films), 'autogluon' (in its own venv).",
+    )
+    ap.add_argument("--autogluon", default="/work/ag-venv/bin/python", help="Python of AutoGluon's venv.")
+    ap.add_argument("--ag-time", type=int, default=60, help="AutoGluon's time limit per fit (seconds).")
+    ap.add_argument("--ag-presets", default="medium_quality")
     ap.add_argument("--aux", action="store_true", help="Also the variants with aux targets (auto).")
     ap.add_argument("--base", help="Also --init from this saved base model (`reelcast pretrain --out`).")
+    ap.add_argument(
+        "--pool",
+        action="append",
+        default=[],
+        help="PATH[,section.field=value...]: a table of a base pretrained here (as `reelcast pretrain`) "
+        "without the target's films; repeat per table. Adds the init-pool variant.",
+    )
+    ap.add_argument(
+        "--source-films",
+        action="store_true",
+        help="Also `films`: the whole model on the n training films plus every source film (weight 1), "
+        "class edges from the n training films.",
+    )
+    ap.add_argument("--only", help="Comma list of variants to fit besides scratch (e.g. films).")
     ap.add_argument("--freeze-epochs", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--patience", type=int, default=8)
