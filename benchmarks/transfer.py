@@ -42,8 +42,7 @@ from accuracy_fits import ag_frame, apply_rule, choose_rule, column_sets, fit_au
 from sklearn.model_selection import train_test_split
 
 from reelcast.config import Config
-from reelcast.data.classes import fit_quantile_thresholds
-from reelcast.data.pool import pool_tables, pretrain_split
+from reelcast.data.pool import add_training_films, pool_tables, pretrain_split, with_added_films
 from reelcast.data.splits import Split, make_folds
 from reelcast.evaluation.metrics import accuracy, one_away_accuracy, qwk
 from reelcast.evaluation.stats import bootstrap_ci, paired_bootstrap
@@ -236,8 +235,8 @@ def run(args: argparse.Namespace) -> dict:
     base = RevenuePredictor(cfg, progress=False)
     inputs = base.featurize(table)
     joined = None
-    if "films" in variants:  # target films first, so their positions are the same in both tables
-        both = pool_tables([table, src])
+    if "films" in variants:  # `reelcast train --add-films`: target films first, positions unchanged
+        both, added = add_training_films(table, [src])
         joined = (both, base.featurize(both))
     strata = base.strata(table)
     folds = make_folds(strata, args.folds, args.seed)
@@ -276,11 +275,7 @@ def run(args: argparse.Namespace) -> dict:
                 fit_table, fit_inputs, fit_split = table, inputs, split
                 if name == "films":  # the source films join the training films; edges stay the n films'
                     fit_table, fit_inputs = joined
-                    rev = base.label_revenue(table.df)
-                    vcfg.labels.strategy = "thresholds"
-                    vcfg.labels.thresholds = [float(t) for t in fit_quantile_thresholds(rev[split.train])]
-                    extra = len(table.df) + np.arange(len(src.df))
-                    fit_split = Split(split.name, np.concatenate([split.train, extra]), split.val, split.test)
+                    fit_split = with_added_films(split, added, both.df, by_date=False)
                 p = RevenuePredictor(vcfg, progress=False, featurizer=base.featurizer).fit(
                     fit_table, fit_split, fit_inputs
                 )

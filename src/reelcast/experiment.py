@@ -32,6 +32,7 @@ from reelcast.data.classes import (
     describe_thresholds,
 )
 from reelcast.data.cpi import base_year
+from reelcast.data.pool import add_training_films, with_added_films
 from reelcast.data.splits import Split, day_and_year, make_folds, make_split
 from reelcast.data.table import FilmTable
 from reelcast.evaluation.evaluate import CALIBRATION_NOTE, split_extras, test_intervals
@@ -147,6 +148,9 @@ def _run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: boo
         raise ValueError(
             "every film falls in one class under labels.thresholds; check the revenues and thresholds"
         )
+    splits = make_splits(cfg, table, base)  # on the user's films alone; added films only ever train
+    table, added = add_training_films(table, [as_table(path, cfg) for path in cfg.train.add_films])
+    splits = [with_added_films(s, added, table.df, cfg.split.by == "date") for s in splits]
     t0 = time.perf_counter()
     if not main:
         distributed.barrier()  # rank 0 fills the feature store; the others then read it back
@@ -162,7 +166,7 @@ def _run_train(cfg: Config, data: str | Path, out_dir: str | Path, progress: boo
     )
 
     rows, dirs = [], {}
-    for split in make_splits(cfg, table, base):
+    for split in splits:
         t0 = time.perf_counter()
         outcome = fit_split(cfg, table, inputs, split, base, progress and main)  # every rank, data-parallel
         if not main:

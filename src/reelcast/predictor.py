@@ -179,7 +179,7 @@ class RevenuePredictor:
     def _fit_thresholds(self, rev: np.ndarray, split: Split) -> np.ndarray:  # training films only
         strategy = self.config.labels.strategy
         if strategy == "quantile":
-            return fit_quantile_thresholds(rev[split.train])
+            return fit_quantile_thresholds(rev[split.train if split.edges is None else split.edges])
         if strategy == "thresholds":
             return check_thresholds(self.config.labels.thresholds)
         raise ValueError(f"labels.strategy must be quantile or thresholds, got {strategy!r}")

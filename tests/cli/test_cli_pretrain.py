@@ -104,3 +104,20 @@ def test_pretrain_then_init_from_the_base(tiny_bert, tmp_path):
     model = RevenuePredictor.load(tmp_path / "run" / "split_70_20_10")
     assert model.network.warm_start["source"] == str(tmp_path / "base" / "best_multimodal_model.pth")
     assert "heads.text.weight" in model.network.warm_start["copied"]
+
+
+def test_train_add_films_flag_reaches_the_run(tiny_bert, tmp_path):
+    make_catalogue(64, seed=1).to_csv(tmp_path / "mine.csv", index=False)
+    public = make_catalogue(40, seed=2)
+    public["title"] = "Public " + public["title"]
+    public.to_csv(tmp_path / "public.csv", index=False)
+    args = ["train", "--data", str(tmp_path / "mine.csv"), "--out", str(tmp_path / "run")]
+    args += ["--add-films", str(tmp_path / "public.csv"), "--splits", "70-20-10", "--epochs", "1"]
+    args += ["--no-ablation", "--pure-network", "-q", "--text-model", str(tiny_bert)]
+    args += ["--set", f"cache_dir={tmp_path / 'cache'}", "--set", "text.max_length=64"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    ids = pd.read_csv(tmp_path / "run" / "split_70_20_10" / "split_ids.csv")
+    added = ids[ids["film_id"].astype(str).str.startswith("public:")]
+    assert len(added) == 40 and set(added["portion"]) == {"train"}
+    assert Config.load(tmp_path / "run" / "config.toml").train.add_films == [str(tmp_path / "public.csv")]

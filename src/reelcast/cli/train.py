@@ -101,6 +101,12 @@ class ScheduleOptions:
     freeze_epochs: int = option(
         None, "--freeze-epochs", help="With --init: epochs the transferred layers stay fixed first."
     )
+    add_films: list[str] = option(
+        None,
+        "--add-films",
+        help="Another film table whose films join the training films only (repeatable): never "
+        "validation, test or class edges; films your table holds are left out.",
+    )
 
     def flags(self) -> dict[str, Any]:
         """These flags as config keys (one seed for the splits and the training)."""
@@ -114,6 +120,7 @@ class ScheduleOptions:
             "eval.ablation": False if self.no_ablation else None,
             "train.init": self.init,
             "train.freeze_epochs": self.freeze_epochs,
+            "train.add_films": list(self.add_films) if self.add_films else None,
         }
 
 

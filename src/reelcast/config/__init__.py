@@ -283,6 +283,9 @@ class TrainConfig:
     parallel_films: int = 2000
     init: str | None = None  # a saved model (split folder) or base whose network layers start training
     freeze_epochs: int = 0  # epochs the warm-started layers stay frozen before all train
+    # Film tables (paths) whose films join every split's training films only: never validation, test or
+    # the class edges (--add-films; for a studio with few films of its own, docs/results.md, transfer).
+    add_films: list[str] = field(default_factory=list)
     # Data-sized batch and lr beyond scale_films training films (0 = off): see training.loop.scaled_for.
     scale_films: int = 2000
     max_batch_size: int = 256
@@ -413,6 +416,7 @@ class Config:
             value = getattr(node, key)
             if value and not Path(value).is_absolute() and Path(value).expanduser().exists():
                 setattr(node, key, str(Path(value).expanduser().resolve()))
+        out.train.add_films = [str(Path(p).expanduser().resolve()) for p in out.train.add_films]
         return out
 
     def override(self, assignments: list[str]) -> None:

@@ -7,6 +7,7 @@ the other's films, and every table's post-release columns stay refused as inputs
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,8 +16,10 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from reelcast.data.report import TableReport
-from reelcast.data.splits import Split, revenue_strata
+from reelcast.data.splits import Split, day_and_year, revenue_strata
 from reelcast.data.table import FilmTable
+
+log = logging.getLogger(__name__)
 
 
 def pool_tables(tables: list[FilmTable]) -> FilmTable:
@@ -49,3 +52,48 @@ def pretrain_split(revenue_musd: np.ndarray, val_fraction: float, seed: int) -> 
     strata = revenue_strata(revenue_musd, 8)
     train, val = train_test_split(np.arange(n), test_size=n_val, random_state=seed, stratify=strata)
     return Split("pretrain", np.sort(train), np.sort(val), np.zeros(0, dtype=np.int64))
+
+
+def _title_year(df: pd.DataFrame) -> pd.Series:
+    years = df["year"] if "year" in df else pd.Series([None] * len(df), index=df.index)
+    return df["title"].astype(str).str.strip().str.lower() + "|" + years.astype(str)
+
+
+def add_training_films(table: FilmTable, extra: list[FilmTable]) -> tuple[FilmTable, np.ndarray]:
+    """The user's table with the films of `extra` appended (ids prefixed by their file's name) and the
+    positions of the appended films. A film the user's table also holds (same title and year) is left
+    out, so none of the user's validation or test films comes back as a training film."""
+    if not extra:
+        return table, np.zeros(0, dtype=np.int64)
+    pooled = pool_tables([*extra])
+    known = set(_title_year(table.df))
+    keep = ~_title_year(pooled.df).isin(known).to_numpy()
+    added = pooled.df[keep]
+    log.info(
+        "--add-films: %d films added to every split's training films (%d left out: the table holds them)",
+        len(added),
+        int((~keep).sum()),
+    )
+    films = pd.concat([table.df, added], ignore_index=True)
+    post = tuple(dict.fromkeys([*table.schema.post_release_cols, *pooled.schema.post_release_cols]))
+    out = FilmTable(
+        df=films,
+        schema=replace(table.schema, post_release_cols=post),
+        report=table.report,
+        source=table.source,
+    )
+    return out, np.arange(len(table.df), len(films), dtype=np.int64)
+
+
+def with_added_films(split: Split, added: np.ndarray, films: pd.DataFrame, by_date: bool) -> Split:
+    """`split` with the added films among its training films, the class edges still its own training
+    films'; by date, only added films released before its first validation or test film."""
+    if not len(added):
+        return split
+    if by_date:
+        days, _ = day_and_year(films)
+        later = np.concatenate([split.val, split.test])
+        first = np.nanmin(days[later]) if len(later) and np.isfinite(days[later]).any() else np.inf
+        added = added[days[added] < first]  # an undated film cannot be shown to be earlier
+    train = np.concatenate([split.train, added])
+    return replace(split, train=train, edges=split.train if split.edges is None else split.edges)

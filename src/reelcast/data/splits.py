@@ -26,6 +26,9 @@ class Split:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    # The films whose revenues set the class edges; None: the training films. With --add-films the
+    # added films train but the edges stay the user's own.
+    edges: np.ndarray | None = None
 
     def sizes(self) -> dict[str, int]:
         """Counts per portion."""
