@@ -195,6 +195,9 @@ class TabularConfig:
     # (0.732 vs 0.734 without dropout) and lifts basic-columns-only QWK from 0.467 to 0.707; 0.3 gives
     # 0.718 / 0.715.
     group_dropout: float = 0.15
+    # replace: the masked films lose their values; augment: every film stays as it is and masked copies
+    # are appended, so the model still sees each film with all its inputs (docs/results.md, robustness).
+    group_dropout_mode: str = "replace"  # replace | augment
     # Films lacking every optional input take their own blend, which may weigh trees fit on the basic
     # columns alone (models.basics), with weights fit on validation films with those inputs masked. On
     # TMDB-5000's temporal split it lifts basics-only test QWK from 0.700 to 0.718 (a model trained on the
