@@ -21,8 +21,9 @@ def training_rows(
     tabular block; later columns are copied as they are), and which film (row of X) each row is.
 
     The first len(X) rows are the films in order. `replace` makes each optional input unknown for a
-    `settings.group_dropout` share of them; `augment` keeps them as they are and appends one copy of each
-    film that the same draw masks (copies with nothing masked would only repeat the film)."""
+    `settings.group_dropout` share of them; `augment` keeps them as they are and appends one copy of every
+    film in which each optional input is unknown with that probability, drawn again until at least one is
+    (at 0.5 every non-empty set of them is equally likely)."""
     n, rate, mode = len(X), settings.group_dropout, settings.group_dropout_mode
     if mode not in MODES:
         raise ValueError(f"tabular.group_dropout_mode {mode!r} is not one of {', '.join(MODES)}")
@@ -32,9 +33,11 @@ def training_rows(
         out = np.array(X, copy=True)
         out[:, : enc.dim] = enc.group_dropout(X[:, : enc.dim], rate, rng, fill=fill)
         return out, np.arange(n)
-    drop = {i: rng.random(n) < rate for i in enc.optional_inputs}
-    films = np.flatnonzero(np.any(list(drop.values()), axis=0))
-    copies = np.array(X[films], copy=True)
-    for i, rows in drop.items():
-        copies[:, : enc.dim] = enc.mask_inputs(copies[:, : enc.dim], rows[films], [i], fill=fill)
-    return np.concatenate([X, copies.astype(X.dtype)]), np.concatenate([np.arange(n), films])
+    inputs = list(enc.optional_inputs)
+    drop = np.zeros((n, len(inputs)), dtype=bool)
+    while len(empty := np.flatnonzero(~drop.any(1))):
+        drop[empty] = rng.random((len(empty), len(inputs))) < rate
+    copies = np.array(X, copy=True)
+    for j, i in enumerate(inputs):
+        copies[:, : enc.dim] = enc.mask_inputs(copies[:, : enc.dim], drop[:, j], [i], fill=fill)
+    return np.concatenate([X, copies.astype(X.dtype)]), np.concatenate([np.arange(n), np.arange(n)])
