@@ -72,6 +72,6 @@ def test_replace_masks_films_in_place_as_before_and_rate_zero_changes_nothing():
 
 def test_an_unknown_mode_is_one_clear_error():
     enc, X = encoded(20)
-    message = r"tabular.group_dropout_mode 'append' is not one of replace, augment"
+    message = r"tabular.group_dropout_mode 'append' is not one of augment, replace"
     with pytest.raises(ValueError, match=message):
         training_rows(enc, X, settings("append"), np.random.default_rng(0))

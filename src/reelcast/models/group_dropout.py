@@ -7,7 +7,7 @@ import numpy as np
 from reelcast.config import TabularConfig
 from reelcast.features.tabular import TabularEncoder
 
-MODES = ("replace", "augment")
+MODES = ("augment", "replace")
 
 
 def training_rows(
