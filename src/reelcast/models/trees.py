@@ -418,7 +418,7 @@ class TreeClassifier(Component):
         """Boosters on the training films, early-stopped on the validation films."""
         self.features, X = TreeFeatures.for_fit(data)
         (Xt, tr), va, y = data.shared["tree_rows"], data.split.val, data.y
-        with _stage(self.name, data, len(tr)) as bar:
+        with _stage(self.name, data, len(data.split.train)) as bar:
             self.model = GBMClassifier().fit(Xt, y[tr], X[va], y[va], data.config.ensemble, data.seed, bar)
             bar.close(_rounds_note(self.model.rounds, len(tr)))
         return self
@@ -458,7 +458,7 @@ class TreeRegressor(Component):
         self.thresholds = np.asarray(data.thresholds, dtype=np.float64)
         (Xt, tr), va = data.shared["tree_rows"], data.split.val
         log_rev = np.log1p(np.asarray(data.revenue_musd, dtype=np.float64))
-        with _stage(self.name, data, len(tr)) as bar:
+        with _stage(self.name, data, len(data.split.train)) as bar:
             self.model = GBMRegressor().fit(
                 Xt, log_rev[tr], X[va], log_rev[va], data.config.ensemble, data.seed, bar
             )
