@@ -1,16 +1,16 @@
 """Robustness table: what each model scores when test films arrive with fewer inputs than training films.
 
     python benchmarks/robustness.py                          # TMDB-5000, 80-10-10, seed 42, MiniLM
-    python benchmarks/robustness.py --split date --dropouts 0 0.15
+    python benchmarks/robustness.py --split date --dropouts 0 replace:0.15 augment:0.5
     python benchmarks/robustness.py --autogluon /work/ag-venv/bin/python --ag-time 60    # + column (d)
     python benchmarks/robustness.py --cv 5 --dropouts 0.15    # 5-fold CV rows: all inputs, basics only
     python benchmarks/robustness.py --set tabular.keywords_encoding=multi_hot   # another setting
 
 Rows are the inputs the test films have (all; each optional input removed alone; the basic columns only;
 no plot). Columns are exact / 1-away / QWK on the split's test films for
-  (a) reelcast's default model trained on every column, once per group-dropout rate (0 = no dropout,
-      the model before this change's training), predicting films that lack the row's inputs (the
-      column set to None for them, what a table without the column gives);
+  (a) reelcast's default model trained on every column, once per group dropout (RATE in the configured
+      mode or MODE:RATE; 0 = no dropout, the model before group dropout existed), predicting films
+      that lack the row's inputs (the column set to None for them, what a table without it gives);
   (b) reelcast trained on exactly the row's inputs (the lost columns None for every film; no dropout);
   (c) the plain GBM (reelcast's baseline) on the row's inputs;
   (d) with --autogluon PYTHON: AutoGluon Tabular in its own venv on the row's columns (raw values plus
@@ -18,8 +18,8 @@ no plot). Columns are exact / 1-away / QWK on the split's test films for
       no-plot row), --ag-time seconds per fit.
 With --cv K the rows "all inputs" and "basic columns only" are scored on K stratified folds (the same
 folds for every model) and printed as mean +- std over folds.
-The dropout rate the default ships with is the one with the best mean QWK over the validation rows that
-each fitted model stores (`RevenuePredictor.missing_`): the choice never sees a test film.
+The "(chosen)" dropout is the one with the best mean QWK over the validation rows that each fitted model
+stores (`RevenuePredictor.missing_`): the choice never sees a test film.
 Plot vectors (MiniLM, mean pooled) and every fit are cached under --cache, so a rerun only prints.
 """
 
@@ -87,16 +87,26 @@ def scores(y: np.ndarray, pred: np.ndarray) -> list[float]:
     return [float(accuracy(y, pred)), float(one_away_accuracy(y, pred)), float(qwk(y, pred))]
 
 
-def with_dropout(cfg: Config, rate: float) -> Config:
-    """A copy of the config with another group-dropout rate."""
+def dropout_key(cfg: Config, spec: str) -> str:
+    """A --dropouts entry (RATE in the configured mode, or MODE:RATE) as MODE-RATE, or 0.0 for none."""
+    mode, _, rate = spec.rpartition(":")
+    if float(rate) == 0:
+        return "0.0"
+    return f"{mode or cfg.tabular.group_dropout_mode}-{float(rate)}"
+
+
+def with_dropout(cfg: Config, key: str) -> Config:
+    """A copy of the config with another group dropout (a `dropout_key`)."""
     c = copy.deepcopy(cfg)
-    c.tabular.group_dropout = rate
+    mode, _, rate = key.rpartition("-")
+    c.tabular.group_dropout = float(rate)
+    c.tabular.group_dropout_mode = mode or c.tabular.group_dropout_mode
     return c
 
 
-def fit_default(cfg: Config, table, inputs, split, rate: float) -> tuple[dict, dict]:
-    """(a): the default model at one dropout rate; test classes for every row, validation costs."""
-    c = with_dropout(cfg, rate)
+def fit_default(cfg: Config, table, inputs, split, key: str) -> tuple[dict, dict]:
+    """(a): the default model with one group dropout; test classes for every row, validation costs."""
+    c = with_dropout(cfg, key)
     p = RevenuePredictor(c, progress=False).fit(table, split, inputs)
     out = {}
     for name, lost in ROWS.items():
@@ -110,7 +120,7 @@ def fit_default(cfg: Config, table, inputs, split, rate: float) -> tuple[dict, d
 
 def fit_own(cfg: Config, table, inputs, split, lost: list[str]) -> tuple[dict, dict]:
     """(b): reelcast trained and tested on exactly the row's inputs (no group dropout)."""
-    c = with_dropout(cfg, 0.0)
+    c = with_dropout(cfg, "0.0")
     films = lose(table, lost)
     x = without_plot(inputs) if PLOT in lost else inputs
     p = RevenuePredictor(c, progress=False).fit(films, split, x)
@@ -152,12 +162,12 @@ def run_split(a, cfg: Config, table, inputs, split, rows: dict[str, list[str]], 
             arr, info = cached(path, lambda lost=lost: fit_ag(a, table, split, y, lost, cfg))
             out["d"][name] = arr["test"].argmax(1)
             print(f"{split.name} (d) {name}: fitted in {info['seconds']} s", flush=True)
-    if 0.0 in out["default"]:  # trained on every input: the default model without dropout
-        out["b"]["all inputs"] = out["default"][0.0]["all inputs"]
+    if "0.0" in out["default"]:  # trained on every input: the default model without dropout
+        out["b"]["all inputs"] = out["default"]["0.0"]["all inputs"]
     return out
 
 
-def cells(run: dict, rates: list[float], rows, ag: bool) -> dict[str, list[list[float]]]:
+def cells(run: dict, rates: list[str], rows, ag: bool) -> dict[str, list[list[float]]]:
     """Per row: exact, 1-away, QWK of each column (NaN where a column was not fitted); (d) with `ag`."""
     yt, out = run["y"], {}
     for name in rows:
@@ -167,9 +177,9 @@ def cells(run: dict, rates: list[float], rows, ag: bool) -> dict[str, list[list[
     return out
 
 
-def header(a, rates: list[float], chosen: float | None) -> list[str]:
+def header(a, rates: list[str], chosen: str | None) -> list[str]:
     """The column names."""
-    head = [f"(a) dropout {r}" + (" (chosen)" if r == chosen else "") for r in rates]
+    head = [f"(a) dropout {r.replace('-', ' ')}" + (" (chosen)" if r == chosen else "") for r in rates]
     head += ["(b) trained on them", "(c) plain GBM"]
     if a.autogluon:
         head.append(f"(d) AutoGluon {a.ag_presets}, {a.ag_time} s per fit")
@@ -191,7 +201,9 @@ def main() -> None:
     ap.add_argument("--split", default="80-10-10", help="80-10-10 (stratified, seeded) or date")
     ap.add_argument("--cv", type=int, default=0, help="K-fold CV of the rows all / basics only instead")
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--dropouts", type=float, nargs="+", default=[0.0, 0.15, 0.3])
+    ap.add_argument(
+        "--dropouts", nargs="+", default=["0", "replace:0.15", "augment:0.5"], help="RATE or MODE:RATE each"
+    )
     ap.add_argument("--cache", type=Path, default=Path("/tmp/robust_cache"))
     ap.add_argument("--autogluon", default=None, help="python of a venv with autogluon.tabular: column (d)")
     ap.add_argument("--ag-time", type=int, default=60, help="AutoGluon time limit per fit, seconds")
@@ -210,6 +222,7 @@ def main() -> None:
     cfg.eval.ablation = False
     cfg.ensemble.threads = 1
     cfg.override(a.set)
+    a.dropouts = [dropout_key(cfg, d) for d in a.dropouts]
     table = as_table(TMDB, cfg)
     p0 = RevenuePredictor(cfg, progress=False)
     inputs = p0.featurize(table)

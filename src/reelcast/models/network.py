@@ -14,6 +14,7 @@ from reelcast.data.classes import NUM_CLASSES
 from reelcast.features.featurize import FilmInputs
 from reelcast.models.base import Component, FitData
 from reelcast.models.fusion import FusionModel, ModelSpec
+from reelcast.models.group_dropout import training_rows
 from reelcast.models.registry import register_component
 from reelcast.models.trees import gaussian_class_probs
 from reelcast.training.loop import TrainResult, predict_logits, seed_everything, train_model
@@ -98,13 +99,14 @@ class FusionNetwork(Component):
         seed_everything(cfg.train.seed)
         self.spec, self.model_config = model_spec(inputs, data), cfg.model
         self.model = FusionModel(self.spec, cfg.model)
-        tr, va = inputs.subset(split.train), inputs.subset(split.val)
-        enc, rate = data.tabular, cfg.tabular.group_dropout
-        if enc is not None and rate > 0 and "tabular" in tr.arrays and enc.optional_inputs:
-            # Once, before training: each optional input unknown for `rate` of the training films, with
-            # the value a film lacking it gets at prediction time (the training mean, known = 0).
+        tr, va, rows = inputs.subset(split.train), inputs.subset(split.val), split.train
+        if data.tabular is not None and "tabular" in tr.arrays:
+            # Once, before training: optional inputs unknown for a share of the training films (replaced,
+            # or masked copies appended), with the value a film lacking them gets at prediction time.
             rng = np.random.default_rng(data.seed + 1)
-            tr.arrays["tabular"] = enc.group_dropout(tr.arrays["tabular"], rate, rng, fill=True)
+            X, own = training_rows(data.tabular, tr.arrays["tabular"], cfg.tabular, rng, fill=True)
+            tr, rows = tr.subset(own), split.train[own]
+            tr.arrays["tabular"] = X
         # Multitask: the network also regresses log revenue, standardised on the training films.
         log_rev = np.log1p(np.clip(data.revenue_musd, 0, None))
         self.log_revenue_scale = (
@@ -125,16 +127,16 @@ class FusionNetwork(Component):
             train_model,
             self.model,
             tr.tensors(),
-            y[split.train],
+            y[rows],
             va.tensors(),
             y[split.val],
             device=self.device,
             modality_drop=cfg.model.modality_dropout,
             progress=data.progress,
             desc=f"train {split.name}",
-            regression_target=(log_rev[split.train] - mu) / sd,
+            regression_target=(log_rev[rows] - mu) / sd,
             regression_weight=cfg.model.regression_weight,
-            aux_target=self._aux_matrix(data, split.train) if self.spec.aux_targets else None,
+            aux_target=self._aux_matrix(data, rows) if self.spec.aux_targets else None,
         )
         if hold:  # the new layers first learn to read the transferred ones, then everything trains
             from reelcast.models.transfer import frozen

@@ -31,6 +31,7 @@ from scipy.special import ndtr  # the normal CDF, without importing all of scipy
 from reelcast.config import EnsembleConfig
 from reelcast.data.classes import NUM_CLASSES
 from reelcast.models.base import Component, FitData
+from reelcast.models.group_dropout import training_rows
 from reelcast.models.registry import register_component
 from reelcast.models.stacking import TextStack
 from reelcast.models.tree_prior import (
@@ -342,12 +343,11 @@ class TreeFeatures:
             rows, values = oof_text
             X[rows, text_col] = values
         self.background = sample_rows(X, train, data.seed)
-        rate = data.config.tabular.group_dropout
-        if enc is not None and rate > 0 and enc.optional_inputs:
-            # Training films lacking some optional inputs, as new films often do; the validation films
-            # that stop the boosting stay as they are.
-            rng = np.random.default_rng(data.seed)
-            X[train, : enc.dim] = enc.group_dropout(X[train, : enc.dim], rate, rng)
+        # Training films lacking some optional inputs, as new films often do (replaced in X, or copies
+        # appended); the validation films that stop the boosting stay as they are.
+        rows = training_rows(enc, X[train], data.config.tabular, np.random.default_rng(data.seed))
+        X[train] = rows[0][: len(train)]
+        data.shared["tree_rows"] = (rows[0], train[rows[1]])
         return self, X
 
     def to_dict(self) -> dict:
@@ -417,9 +417,9 @@ class TreeClassifier(Component):
     def fit(self, data: FitData) -> TreeClassifier:
         """Boosters on the training films, early-stopped on the validation films."""
         self.features, X = TreeFeatures.for_fit(data)
-        tr, va, y = data.split.train, data.split.val, data.y
-        with _stage(self.name, data, len(tr)) as bar:
-            self.model = GBMClassifier().fit(X[tr], y[tr], X[va], y[va], data.config.ensemble, data.seed, bar)
+        (Xt, tr), va, y = data.shared["tree_rows"], data.split.val, data.y
+        with _stage(self.name, data, len(data.split.train)) as bar:
+            self.model = GBMClassifier().fit(Xt, y[tr], X[va], y[va], data.config.ensemble, data.seed, bar)
             bar.close(_rounds_note(self.model.rounds, len(tr)))
         return self
 
@@ -456,11 +456,11 @@ class TreeRegressor(Component):
         """Boosters on the training films' log revenue; the error scale from the validation films."""
         self.features, X = TreeFeatures.for_fit(data)
         self.thresholds = np.asarray(data.thresholds, dtype=np.float64)
-        tr, va = data.split.train, data.split.val
+        (Xt, tr), va = data.shared["tree_rows"], data.split.val
         log_rev = np.log1p(np.asarray(data.revenue_musd, dtype=np.float64))
-        with _stage(self.name, data, len(tr)) as bar:
+        with _stage(self.name, data, len(data.split.train)) as bar:
             self.model = GBMRegressor().fit(
-                X[tr], log_rev[tr], X[va], log_rev[va], data.config.ensemble, data.seed, bar
+                Xt, log_rev[tr], X[va], log_rev[va], data.config.ensemble, data.seed, bar
             )
             bar.close(_rounds_note(self.model.rounds, len(tr)))
         return self
