@@ -3,9 +3,12 @@
 import os
 
 # OpenMP threads that spin while waiting make torch many times slower whenever another process wants
-# the same cores (benchmarks/train.py --busy measures it); a passive wait costs nothing when alone.
-# Only effective if set before torch loads, and the user's own setting wins.
+# the same cores (benchmarks/train.py --busy measures it). A purely passive wait costs the small fusion
+# network half its speed when alone, as every operation then wakes a sleeping thread; a short spin
+# (GOMP_SPINCOUNT, torch's libgomp) keeps most of both: benchmarks/train.py compares the three.
+# Only effective if set before torch loads, and the user's own settings win.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("GOMP_SPINCOUNT", "2000")
 
 from reelcast.data.classes import CLASS_NAMES  # noqa: E402
 

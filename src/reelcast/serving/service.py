@@ -334,7 +334,7 @@ class ModelService:
     def score_batch(self, films: list[FilmQuery]) -> list[dict[str, Any] | Exception]:
         """Each film's result (as `predict_film` gives it) or error; films of a failed batch run alone,
         so one film the model refuses fails only its own request."""
-        with self.lock, self.quiet_threads(len(films)):
+        with self.lock:  # the scorer sets torch's threads itself: every core for new plots only
             try:
                 return self.scorer.score(films)
             except Exception as e:
