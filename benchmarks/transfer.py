@@ -42,7 +42,7 @@ from accuracy_fits import ag_frame, apply_rule, choose_rule, column_sets, fit_au
 from sklearn.model_selection import train_test_split
 
 from reelcast.config import Config
-from reelcast.data.pool import add_training_films, pool_tables, pretrain_split, with_added_films
+from reelcast.data.pool import add_training_films, film_keys, pool_tables, pretrain_split, with_added_films
 from reelcast.data.splits import Split, make_folds
 from reelcast.evaluation.metrics import accuracy, one_away_accuracy, qwk
 from reelcast.evaluation.stats import bootstrap_ci, paired_bootstrap
@@ -75,12 +75,6 @@ def base_config(args: argparse.Namespace, out: Path) -> Config:
     cfg.train.threads = 1
     cfg.train.seed = cfg.split.seed = args.seed
     return cfg
-
-
-def film_keys(df) -> list[tuple[str, int]]:
-    """(lower-case title, year) of each film: how the same film is recognised in two tables."""
-    years = df["year"].fillna(-1).astype(int)
-    return list(zip(df["title"].astype(str).str.strip().str.lower(), years, strict=True))
 
 
 def source_table(cfg: Config, path: str, target, keep_shared: bool, settings: list[str] = ()):

@@ -54,9 +54,11 @@ def pretrain_split(revenue_musd: np.ndarray, val_fraction: float, seed: int) -> 
     return Split("pretrain", np.sort(train), np.sort(val), np.zeros(0, dtype=np.int64))
 
 
-def _title_year(df: pd.DataFrame) -> pd.Series:
-    years = df["year"] if "year" in df else pd.Series([None] * len(df), index=df.index)
-    return df["title"].astype(str).str.strip().str.lower() + "|" + years.astype(str)
+def film_keys(df: pd.DataFrame) -> list[tuple[str, int]]:
+    """(lower-case title, year; -1 when unknown) of each film: how the same film is recognised in two
+    tables."""
+    years = df["year"].fillna(-1).astype(int)
+    return list(zip(df["title"].astype(str).str.strip().str.lower(), years, strict=True))
 
 
 def add_training_films(table: FilmTable, extra: list[FilmTable]) -> tuple[FilmTable, np.ndarray]:
@@ -65,9 +67,9 @@ def add_training_films(table: FilmTable, extra: list[FilmTable]) -> tuple[FilmTa
     out, so none of the user's validation or test films comes back as a training film."""
     if not extra:
         return table, np.zeros(0, dtype=np.int64)
-    pooled = pool_tables([*extra])
-    known = set(_title_year(table.df))
-    keep = ~_title_year(pooled.df).isin(known).to_numpy()
+    pooled = pool_tables(extra)
+    known = set(film_keys(table.df))
+    keep = np.array([k not in known for k in film_keys(pooled.df)], dtype=bool)
     added = pooled.df[keep]
     log.info(
         "--add-films: %d films added to every split's training films (%d left out: the table holds them)",
