@@ -203,16 +203,11 @@ class FusionNetwork(Component):
         import torch
 
         from reelcast.data.schema import aux_transform
-        from reelcast.training.loop import fixed_passes, take
+        from reelcast.training.loop import row_passes, take
 
         tensors = self._own(inputs).tensors()
         self.model.eval()
-        n = len(tensors["mask"])
-        passes = (
-            fixed_passes(n, self.pass_rows)
-            if self.pass_rows > 0
-            else ((torch.arange(i, min(i + 256, n)), min(256, n - i)) for i in range(0, n, 256))
-        )
+        passes = row_passes(len(tensors["mask"]), self.pass_rows or 256, pad=self.pass_rows > 0)
         with torch.no_grad():
             raw = [
                 self.model.forward_with_aux(take(tensors, idx, self.device))[1][:real].cpu()

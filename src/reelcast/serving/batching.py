@@ -55,7 +55,7 @@ def masked_copies(inputs: FilmInputs) -> FilmInputs:
 
 
 # Rows per pass of the network: a fixed count makes a film's answer independent of its batch, bit for
-# bit (training.loop.fixed_passes). The trees and the rest are row by row already.
+# bit (training.loop.row_passes). The trees and the rest are row by row already.
 PASS_ROWS = 16
 
 

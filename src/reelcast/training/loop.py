@@ -70,14 +70,15 @@ def take(inputs: Batch, idx: torch.Tensor, device: torch.device) -> Batch:
     return out
 
 
-def fixed_passes(n: int, rows: int) -> Iterator[tuple[torch.Tensor, int]]:
-    """Row indices for passes of exactly `rows` rows (the last padded with its first row) and each
-    pass's count of real rows: matrix products take another kernel (another summation order) for
-    another row count, so a fixed count makes a film's output independent of its batch, bit for bit."""
+def row_passes(n: int, rows: int, pad: bool = False) -> Iterator[tuple[torch.Tensor, int]]:
+    """Row indices of n films in passes of `rows`, with each pass's count of real rows. pad=True makes
+    every pass exactly `rows` long (the last padded with its first row): matrix products take another
+    kernel (another summation order) for another row count, so a fixed count makes a film's output
+    independent of its batch, bit for bit."""
     for start in range(0, n, rows):
         real = min(rows, n - start)
         idx = torch.arange(start, start + real)
-        yield torch.cat([idx, idx[:1].expand(rows - real)]), real
+        yield (torch.cat([idx, idx[:1].expand(rows - real)]) if pad else idx), real
 
 
 @torch.no_grad()
@@ -90,17 +91,11 @@ def predict_logits(
     pass_rows: int = 0,
 ) -> torch.Tensor:
     """Class logits for every film in `inputs`, in order, on the CPU (raw=True: the output layer;
-    pass_rows > 0: in passes of exactly that many rows, see `fixed_passes`)."""
+    pass_rows > 0: in passes of exactly that many rows, see `row_passes`)."""
     model.eval()
-    n = len(inputs["mask"])
     fn = model.forward_raw if raw else model
-    if pass_rows > 0:
-        out = [fn(take(inputs, idx, device))[:real].cpu() for idx, real in fixed_passes(n, pass_rows)]
-    else:
-        out = [
-            fn(take(inputs, torch.arange(i, min(i + batch_size, n)), device)).cpu()
-            for i in range(0, n, batch_size)
-        ]
+    passes = row_passes(len(inputs["mask"]), pass_rows or batch_size, pad=pass_rows > 0)
+    out = [fn(take(inputs, idx, device))[:real].cpu() for idx, real in passes]
     return torch.cat(out) if out else torch.zeros(0, NUM_CLASSES)
 
 
