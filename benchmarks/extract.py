@@ -35,7 +35,8 @@ import torch
 
 from reelcast.config import AudioConfig, MediaConfig, VideoConfig
 from reelcast.encoders.audio import audio_input
-from reelcast.encoders.frames import FrameEncoder, create_frame_encoder, fold_batchnorm, native_bf16
+from reelcast.encoders.common import native_bf16
+from reelcast.encoders.frames import FrameEncoder, create_frame_encoder, fold_batchnorm
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_TRAILER = ROOT.parent / "shared" / "media" / "trailer_bbb.mp4"

@@ -193,15 +193,15 @@ def test_mobilenet_v2_from_state_dict_file(tmp_path):
 
 
 def test_bf16_is_opt_in_and_auto_follows_the_cpu_flags(monkeypatch):
-    import reelcast.encoders.frames as frames_mod
+    import reelcast.encoders.common as common_mod
     from reelcast.config import Config
 
     hub = "microsoft/resnet-50"
     assert Config().video.precision == "fp32" and frame_encoder_id(hub) == hub  # off by default
-    monkeypatch.setattr(frames_mod, "cpu_flags", lambda: frozenset({"avx512f", "avx2"}))
+    monkeypatch.setattr(common_mod, "cpu_flags", lambda: frozenset({"avx512f", "avx2"}))
     assert frame_encoder_id(hub, precision="auto") == hub
-    monkeypatch.setattr(frames_mod, "cpu_flags", lambda: frozenset({"avx512f", "amx_tile", "amx_bf16"}))
+    monkeypatch.setattr(common_mod, "cpu_flags", lambda: frozenset({"avx512f", "amx_tile", "amx_bf16"}))
     assert frame_encoder_id(hub, precision="auto") == hub + "+bf16"
-    monkeypatch.setattr(frames_mod, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    monkeypatch.setattr(common_mod, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
     assert frame_encoder_id(hub, precision="auto") == hub + "+bf16"
     assert frame_encoder_id(hub, device="meta", precision="auto") == hub  # no bf16 units off CPU/CUDA

@@ -139,9 +139,9 @@ class LeanBert:
         """Itself: it has no training mode."""
         return self
 
-    def to(self, device: Any) -> LeanBert:
-        """The weights on `device`."""
-        self.w = {k: v.to(device) for k, v in self.w.items()}
+    def to(self, device_or_dtype: Any) -> LeanBert:
+        """The weights on a device, or in a dtype (as `torch.Tensor.to`)."""
+        self.w = {k: v.to(device_or_dtype) for k, v in self.w.items()}
         return self
 
 

@@ -1,4 +1,4 @@
-"""What every encoder shares: a stable id for a model, device choice, clear load errors."""
+"""What every encoder shares: a stable id for a model, device choice, bf16 or not, clear load errors."""
 
 from __future__ import annotations
 
@@ -58,3 +58,43 @@ def read_config(directory: str | Path) -> dict:
     """The config.json of a local model directory, or {}."""
     p = Path(directory) / "config.json"
     return json.loads(p.read_text()) if p.exists() else {}
+
+
+# ---- precision -----------------------------------------------------------------------------------------
+PRECISIONS = ("auto", "fp32", "bf16")
+# CPU flags of native bf16 matrix units: AMX tiles (Sapphire Rapids+) or AVX512-BF16 (Cooper Lake+, Zen 4).
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def use_bf16(device: torch.device, precision: str) -> bool:
+    """Whether `precision` (auto | fp32 | bf16) means computing in bf16 on `device`."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    return precision == "bf16" or (precision == "auto" and native_bf16(device))
+
+
+def native_bf16(device: torch.device) -> bool:
+    """True when bf16 matmuls run on dedicated hardware (AMX or AVX512-BF16 on CPU, Ampere+ on CUDA)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    flags = cpu_flags()
+    if flags is not None:
+        return any(f in flags for f in BF16_CPU_FLAGS)
+    try:  # no /proc/cpuinfo (macOS, Windows): ask torch's own CPU probes
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    except AttributeError:  # older torch without these probes: stay in fp32
+        return False
+
+
+def cpu_flags() -> frozenset[str] | None:
+    """The CPU feature flags the Linux kernel reports (/proc/cpuinfo), or None where there are none."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        return None
+    return None

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reelcast.encoders.common import ModelLoadError, load_error, model_id
+from reelcast.encoders.common import ModelLoadError, load_error, model_id, use_bf16
 from reelcast.encoders.mobilenet import MobileNetV2, load_mobilenet_v2, packaged_weights_path
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,6 @@ log = logging.getLogger(__name__)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_MODEL = "microsoft/resnet-50"
-PRECISIONS = ("auto", "fp32", "bf16")
-# CPU flags of native bf16 matrix units: AMX tiles (Sapphire Rapids+) or AVX512-BF16 (Cooper Lake+, Zen 4).
-BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 # Largest forward batch on CPU. benchmarks/extract.py on a 2-core Xeon (AMX): ResNet-50 in bf16 runs 81, 97,
 # 86 and 62 images/s at batch 4, 8, 16 and 32 (fp32 folded: 36 at 8, 24 at 32): bigger batches' activations
 # no longer fit in cache, smaller ones pay per-call overhead. GPUs take `batch_size` as given.
@@ -332,40 +329,6 @@ register_frame_encoder("mobilenet_v2", _mobilenet_build, _mobilenet_id)
 
 
 # ---- speed levers ------------------------------------------------------------------------------------
-def use_bf16(device: torch.device, precision: str) -> bool:
-    """Whether `precision` (auto | fp32 | bf16) means bf16 autocast on `device`."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
-    return precision == "bf16" or (precision == "auto" and native_bf16(device))
-
-
-def native_bf16(device: torch.device) -> bool:
-    """True when bf16 matmuls run on dedicated hardware (AMX or AVX512-BF16 on CPU, Ampere+ on CUDA)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type != "cpu":
-        return False
-    flags = cpu_flags()
-    if flags is not None:
-        return any(f in flags for f in BF16_CPU_FLAGS)
-    try:  # no /proc/cpuinfo (macOS, Windows): ask torch's own CPU probes
-        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
-    except AttributeError:  # older torch without these probes: stay in fp32
-        return False
-
-
-def cpu_flags() -> frozenset[str] | None:
-    """The CPU feature flags the Linux kernel reports (/proc/cpuinfo), or None where there are none."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.partition(":")[2].split())
-    except OSError:
-        return None
-    return None
-
-
 def fold_batchnorm(model: nn.Module) -> nn.Module:
     """Fold eval-mode BatchNorm2d into the preceding Conv2d in place (one fewer pass over activations)."""
     for parent in model.modules():

@@ -133,7 +133,7 @@ class Featurizer:
         """The id the text features are stored under (without loading the model)."""
         from reelcast.encoders.text import text_encoder_id
 
-        return text_encoder_id(self.cfg.text)
+        return text_encoder_id(self.cfg.text, self.device)
 
     def encoder_ids(self, modalities: list[str], external: ExternalFeatures | None) -> dict[str, str]:
         """The id of the encoder behind each modality a model reads (saved with it, checked on load)."""
