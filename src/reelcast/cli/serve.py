@@ -65,6 +65,11 @@ def serve(
     batch_max_size: int = typer.Option(
         None, "--batch-max-size", help="The most requests scored in one model pass (16)."
     ),
+    answer_cache_entries: int = typer.Option(
+        None,
+        "--answer-cache-entries",
+        help="Answers kept for repeated requests without a trailer (1024; 0 = score every request).",
+    ),
     trust_modified: bool = TrustModifiedOpt,
     cache_dir: str = CacheDirOpt,
     *,
@@ -86,6 +91,7 @@ def serve(
             "max_upload_mb": max_upload_mb,
             "batch_window_ms": batch_window_ms,
             "batch_max_size": batch_max_size,
+            "answer_cache_entries": answer_cache_entries,
         }
         limit = {k: v for k, v in given.items() if v is not None}
         settings = ServeSettings(

@@ -235,6 +235,9 @@ class ModelInfo(BaseModel):
     allowed_extensions: list[str]
     batch_window_ms: float = Field(description="How long concurrent requests are collected into one batch")
     batch_max_size: int = Field(description="The most requests scored in one batch")
+    answer_cache_entries: int = Field(
+        description="Answers to trailer-less requests kept, by the whole request, and reused (0 = off)"
+    )
     arms: list[dict[str, Any]] = Field(default_factory=list, description="Every model behind the server")
     metadata_fields: list[str] = Field(
         default_factory=list,

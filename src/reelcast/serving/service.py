@@ -20,6 +20,7 @@ from reelcast.data.classes import CLASS_NAMES, describe_thresholds
 from reelcast.data.schema import aux_estimate_text
 from reelcast.media.decode import TOO_LARGE, MediaError, check_frame_sizes
 from reelcast.media.refs import TrailerRefError, parse_remote_ref, parse_trailer_ref
+from reelcast.serving.answers import AnswerCache, answer_key
 from reelcast.serving.batching import BatchScorer, FilmQuery, MicroBatcher
 from reelcast.serving.limits import pixel_problem, redact_paths, video_pixels
 from reelcast.serving.schemas import (
@@ -116,6 +117,7 @@ class ModelService:
         if self.media_mode != "trailers":
             # A trailer model would load its frame encoder for a film without one; others are cheap.
             self.scorer.warm_up()
+        self.answers = AnswerCache(settings.answer_cache_entries)
         # Requests without a trailer are scored together when they arrive within the batch window.
         self.batcher = (
             MicroBatcher(
@@ -160,6 +162,7 @@ class ModelService:
             allowed_extensions=list(self.settings.allowed_extensions),
             batch_window_ms=self.settings.batch_window_ms,
             batch_max_size=self.settings.batch_max_size,
+            answer_cache_entries=self.settings.answer_cache_entries,
         )
 
     def trailer_reference(self, ref: str | None) -> tuple[str | None, list[str], dict[str, Any] | None]:
@@ -251,9 +254,14 @@ class ModelService:
             trailer, more, fetched, lease = await self.fetch(trailer)
             notes, status = [*notes, *more], fetched or status
         try:
+            if trailer is None:  # the answer depends on the request alone: maybe it was given before
+                kept = self.answers.get(answer_key(description, title, metadata, options))
+                if kept is not None:
+                    return self.response(kept, notes, None, shown_name, upload, status)
             # Batched: films without a trailer and without per-request options (breakeven, reasons).
             if trailer is None and self.batcher is not None and not any((options or {}).values()):
                 result = await self.batcher.submit(FilmQuery(description, title, None, metadata))
+                self.answers.put(answer_key(description, title, metadata, options), result)
                 return self.response(result, notes, None, shown_name, upload, status)
             async with self._model_queue():
                 return await asyncio.to_thread(
@@ -307,6 +315,8 @@ class ModelService:
                 result = self.predictor.predict_film(
                     description, title=title, trailer=trailer, metadata=metadata, **(options or {})
                 )
+                if trailer is None:
+                    self.answers.put(answer_key(description, title, metadata, options), result)
             except Exception as e:
                 if trailer is None:
                     raise

@@ -79,6 +79,10 @@ class ServeSettings:
     # wait, then scored in one pass of the model; a request that arrives alone is not held. 0 = each alone.
     batch_window_ms: float = 5.0
     batch_max_size: int = 16
+    # Answers to requests without a trailer, kept by the whole request (plot, title, metadata, options):
+    # the model is deterministic, so the same request gets the same answer without scoring it again
+    # (the prediction log still records it). 0 = off.
+    answer_cache_entries: int = 1024
     # Host name -> addresses; None = the system resolver. Tests inject one so no real name is looked up.
     resolver: Callable[[str, int], list[str]] | None = field(default=None, repr=False)
 
@@ -111,6 +115,8 @@ class ServeSettings:
                 f"batch_window_ms must be >= 0 (0 = no batching) and batch_max_size >= 1, got "
                 f"{self.batch_window_ms} and {self.batch_max_size}"
             )
+        if self.answer_cache_entries < 0:
+            raise ValueError(f"answer_cache_entries must be >= 0 (0 = off), got {self.answer_cache_entries}")
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("api_key must not be empty (leave it unset for an open server)")
         for net in self.fetch_allowed_networks:
