@@ -374,7 +374,8 @@ class RevenuePredictor:
         probs = self.proba(inputs)
         contrib = self.contributions(inputs, probs)[0]
         k = int(self.decide(probs)[0])
-        out = self.film_answer(inputs, probs[0], k, contrib, warnings, title, metadata, breakeven)
+        revenue = film_revenue(self.intervals_, self.components_, inputs, metadata, breakeven)
+        out = self.film_answer(inputs, probs[0], k, contrib, warnings, revenue, title)
         if explain:
             out["reasons"] = film_reasons(self.components_, inputs, self.tabular_, films.iloc[0])
         return out
@@ -386,11 +387,11 @@ class RevenuePredictor:
         k: int,
         contrib: np.ndarray,
         warnings: list[str],
+        revenue: dict[str, Any] | None,
         title: str = "",
-        metadata: dict[str, Any] | None = None,
-        breakeven: str | float | None = None,
     ) -> dict[str, Any]:
-        """`predict_film`'s answer for one scored film (`inputs`: that film alone); served batches too."""
+        """`predict_film`'s answer for one scored film (`inputs`: that film alone, `revenue`: its range
+        from `film_revenue`); served batches too."""
         status = inputs.status[0] if inputs.status else {}
         used = {m: bool(on) for m, on in zip(inputs.modalities, inputs.mask[0], strict=True)}
         for m, on in used.items():
@@ -409,7 +410,7 @@ class RevenuePredictor:
             "contributions": {m: float(c) for m, c in zip(inputs.modalities, contrib, strict=True)},
             "trailer_status": status,
             "warnings": warnings,
-            "revenue": film_revenue(self.intervals_, self.components_, inputs, metadata, breakeven),
+            "revenue": revenue,
             **self.network.labelled_estimates(inputs),
             **unknown,
         }

@@ -392,3 +392,11 @@ def film_revenue(
     t = None if threshold is None else np.array([threshold])
     rng, p = intervals.for_films(ensemble.components, inputs.subset(np.array([0])), t)
     return revenue_object(rng, 0, intervals.dollars, threshold, p)
+
+
+def films_revenue(intervals: RevenueIntervals | None, ensemble, inputs: FilmInputs) -> list[dict | None]:
+    """Every film's `revenue` (no breakeven) from one pass over the films: what `film_revenue` gives each."""
+    if intervals is None:
+        return [None] * len(inputs)
+    rng, _ = intervals.for_films(ensemble.components, inputs)
+    return [revenue_object(rng, i, intervals.dollars, None, None) for i in range(len(inputs))]
