@@ -102,9 +102,12 @@ class BatchScorer:
         """Per film, the dict `predict_film` returns (class, probabilities, contributions, warnings)."""
         p = self.predictor
         df = self.frame(films)
-        # A new plot's text encoder pass is worth every core (1.6-1.8x on two, benchmarks/serve.py);
-        # the passes after it are a few rows each, and run on one thread (torch_threads_for).
-        features = p.featurizer.build(df, text_id=self.text_id)
+        # The text encoder pass over several new plots is worth every core (8 plots: 1.8x on two in fp32,
+        # 1.2x in bf16); one plot's operations are too small for it: waking the second thread for each
+        # costs more than it saves (bf16 MiniLM: 6.3 ms on one thread, 8.1 on two). The passes after it
+        # are a few rows each, and run on one thread (torch_threads_for).
+        with torch_threads_for(1, p.config.train) if len(films) == 1 else contextlib.nullcontext():
+            features = p.featurizer.build(df, text_id=self.text_id)
         with torch_threads_for(len(films), p.config.train):
             return self._answers(films, df, features)
 
@@ -130,7 +133,11 @@ class BatchScorer:
             ],
             axis=1,
         )
+        from reelcast.models.intervals import films_revenue  # with the model: torch is loaded by now
+
         warnings = self._token_warnings(films)
+        with self._one_thread():
+            revenue = films_revenue(p.intervals_, p.components_, inputs)
         return [
             p.film_answer(
                 inputs.subset(np.array([i])),
@@ -138,8 +145,8 @@ class BatchScorer:
                 int(pred[i]),
                 contrib[i],
                 warnings[i],
+                revenue[i],
                 films[i].title,
-                films[i].metadata,
             )
             for i in rows
         ]
