@@ -89,7 +89,7 @@ def speed_and_vectors(model: str, texts: list[str]) -> None:
             ms = {p: p50_ms(encoders[p], texts, size, threads) for p in PRECISIONS}
             rows.append((size, threads, ms["fp32"], ms["bf16"], ms["fp32"] / ms["bf16"]))
     print(
-        f"text encoder {Path(model).name or model}, {len(texts)} plots; {cores} cores, torch "
+        f"text encoder {'/'.join(Path(model).parts[-2:])}, {len(texts)} plots; {cores} cores, torch "
         f"{torch.__version__}, native bf16 units: {native_bf16(torch.device('cpu'))}"
     )
     print(f"{'plots per call':>14}  {'threads':>7}  {'fp32 ms':>8}  {'bf16 ms':>8}  {'fp32/bf16':>9}")

@@ -93,9 +93,10 @@ class TextConfig:
     # Read a plain BERT folder with torch and `tokenizers` alone (the same vectors, seconds less start-up);
     # false: always through transformers.
     lean: bool = True
-    # fp32 | bf16 | auto (bf16 where the CPU/GPU has native bf16 units). bf16 weights encode a plot
-    # 2.2x faster on one core of an AMX Xeon, the vectors within 0.2 % of fp32 (benchmarks/text.py);
-    # opt-in, since a model's text vectors must be computed one way. The store keeps the two apart.
+    # fp32 | bf16 | auto (bf16 where the CPU/GPU has native bf16 units). On a 2-core AMX Xeon bf16
+    # weights encode one plot 1.9x faster (8 plots on both cores: 1.8x), the vectors within 1.1 % (L2)
+    # of fp32's (benchmarks/text.py). Opt-in: a model is trained and served with one precision, and the
+    # store keeps their vectors apart.
     precision: str = "fp32"
 
 

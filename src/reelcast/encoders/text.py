@@ -70,12 +70,12 @@ class TextEncoder:
     def __init__(self, cfg: TextConfig, device: str = "auto"):
         self.cfg = cfg
         self.device = resolve_device(device)
-        bf16 = _bf16(cfg, self.device)
+        self.bf16 = _bf16(cfg, self.device)
         self.model, self.tokenizer = load_text_backbone(cfg.model, lean=cfg.lean)
         # bf16 weights rather than autocast: autocast converts every weight on every call, and was no
         # faster than fp32 for a plot.
         self.model.eval().to(self.device)
-        if bf16:
+        if self.bf16:
             self.model.to(torch.bfloat16)
         self.dim = int(self.model.config.hidden_size)
         # The id covers everything that changes the output vectors.

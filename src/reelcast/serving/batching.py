@@ -69,6 +69,9 @@ class BatchScorer:
         # The text vectors' store id hashes the text model's files: once here rather than per request.
         self.text_id = None if predictor.config.text.finetune else fz.text_encoder_id()
         self._threads = None  # set after the first pass, once the tree library is loaded
+        self.lone_plot_one_thread = (
+            self.reads_text and fz.text_encoder.bf16 and fz.text_encoder.device.type == "cpu"
+        )
         predictor.network.pass_rows = PASS_ROWS
 
     def _one_thread(self):
@@ -102,11 +105,13 @@ class BatchScorer:
         """Per film, the dict `predict_film` returns (class, probabilities, contributions, warnings)."""
         p = self.predictor
         df = self.frame(films)
-        # The text encoder pass over several new plots is worth every core (8 plots: 1.8x on two in fp32,
-        # 1.2x in bf16); one plot's operations are too small for it: waking the second thread for each
-        # costs more than it saves (bf16 MiniLM: 6.3 ms on one thread, 8.1 on two). The passes after it
-        # are a few rows each, and run on one thread (torch_threads_for).
-        with torch_threads_for(1, p.config.train) if len(films) == 1 else contextlib.nullcontext():
+        # The text encoder pass over new plots is worth every core (benchmarks/text.py, MiniLM on two
+        # cores: 8 plots 1.8x faster in fp32 and in bf16, one plot 1.3x in fp32), except one plot in bf16
+        # on CPU, whose operations are too small: waking the second thread for each cost more than it
+        # saved (8.7 ms on one thread, 13.0 on two). The passes after it are a few rows each, and run on
+        # one thread (torch_threads_for).
+        lone = len(films) == 1 and self.lone_plot_one_thread
+        with torch_threads_for(1, p.config.train) if lone else contextlib.nullcontext():
             features = p.featurizer.build(df, text_id=self.text_id)
         with torch_threads_for(len(films), p.config.train):
             return self._answers(films, df, features)
