@@ -1,25 +1,29 @@
 """Micro-batching off vs on: issue 20's serving rows, printed by `python benchmarks/serve.py` (last table)
 or alone with `python benchmarks/serve.py --model <run>/split_80_10_10 --batching-only`.
 
-The model is served twice, batch_window_ms=0 and the window asked for, both with the SQLite prediction
-log on. The p50 rows come from requests alternating between the two servers (the same machine load for
-both): a new plot each time; the same plot with a budget no request had (its text vector cached, the rest
-scored); the identical request (the answer cache). Then --clients concurrent clients send new plots to
-each in turn, two rounds each in swapped order. Requests carry metadata when the model reads it (so the
-trees run). The clients run in a process of their own (serve_clients.py), as a server's clients do: in
-the server's process they would compete for its interpreter lock.
+The model is served twice, batch_window_ms=0 and the window asked for, each in a process of its own
+(serve_server.py, as `reelcast serve` runs) with the SQLite prediction log on. The p50 rows come from
+requests alternating between the two servers, in blocks (the same machine load for both): a new plot
+each time; the same plot with a budget no request had (its text vector cached, the rest scored); the
+identical request (the answer cache). Then --clients concurrent clients send --load-requests new plots
+to each in turn, two rounds each in swapped order. Requests carry metadata when the model reads it (so
+the trees run). The clients run in a process of their own too (serve_clients.py), as a server's
+clients do: in the server's process they would compete for its interpreter lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
-from serve import PLOT, Server, percentile
+from serve import PLOT, percentile
 
 # Issue 20's measurements (TMDB-5000 model, MiniLM + metadata, busy 2-core machine) and its goals. The
 # issue's repeated plot was the identical request each time: the server now answers that from its answer
@@ -50,53 +54,78 @@ def run_clients(task: dict) -> dict:
     return json.loads(out.stdout)
 
 
-def batching_table(model: Path, tmp: Path, args) -> list[tuple[str, ...]]:
-    """The issue's rows with micro-batching off and on (a server each, prediction log on), and ratios."""
-    from reelcast.predictor import RevenuePredictor
-    from reelcast.serving.app import create_app
-    from reelcast.serving.arms import ABSettings
-    from reelcast.serving.settings import ServeSettings
+def free_port() -> int:
+    """A loopback port nothing listens on (the OS's choice)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
+
+@contextlib.contextmanager
+def server_process(model: Path, fields: dict, log_db: Path, device: str | None):
+    """serve_server.py serving `model` in a process of its own; yields its base URL, stops it after."""
+    port = free_port()
+    cmd = [sys.executable, str(Path(__file__).with_name("serve_server.py")), str(model), str(port)]
+    proc = subprocess.Popen([*cmd, json.dumps(fields), str(log_db), *([device] if device else [])])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the benchmark server for {model} did not start (exit {proc.poll()})")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()  # uvicorn finishes its requests and the log is committed
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def batching_table(model: Path, tmp: Path, args) -> list[tuple[str, ...]]:
+    """The issue's rows with micro-batching off and on (a server process each, prediction log on)."""
     windows = {"off": 0.0, "on": args.batch_window_ms}
-    apps = {}
-    for key, window in windows.items():
-        # A predictor each: the two servers share no feature memory, encoder or lock.
-        settings = ServeSettings(
-            batch_window_ms=window, batch_max_size=args.batch_max_size, device=args.device
-        )
-        ab = ABSettings(log_db=str(tmp / f"log_{key}.sqlite"))
-        apps[key] = create_app(
-            predictor=RevenuePredictor.load(model, device=args.device), settings=settings, ab=ab
-        )
-    meta = BENCH_METADATA if apps["on"].state.service.predictor.tabular_ is not None else None
     seq: dict[str, dict[str, list[float]]] = {case: {"off": [], "on": []} for case in CASES}
     load: dict[str, dict] = {k: {"n": 0, "wall": 0.0, "errors": 0} for k in windows}
-    with Server(apps["off"]) as base_off, Server(apps["on"]) as base_on:
-        bases = {"off": base_off, "on": base_on}
-        with (
-            httpx.Client(base_url=base_off, timeout=300) as off,
-            httpx.Client(base_url=base_on, timeout=300) as on,
-        ):
-            clients = {"off": off, "on": on}
-            for c in clients.values():
+    with contextlib.ExitStack() as stack:
+        # A process each, as `reelcast serve` runs: no shared interpreter lock, heap or model caches.
+        bases = {
+            key: stack.enter_context(
+                server_process(
+                    model,
+                    {"batch_window_ms": window, "batch_max_size": args.batch_max_size},
+                    tmp / f"log_{key}.sqlite",
+                    args.device,
+                )
+            )
+            for key, window in windows.items()
+        }
+        meta = BENCH_METADATA if httpx.get(f"{bases['on']}/bench/stats").json()["metadata"] else None
+        for base in bases.values():
+            with httpx.Client(base_url=base, timeout=300) as c:
                 for _ in range(3):
-                    c.post("/predict", json={"description": PLOT, "metadata": meta})
-            for case in CASES:
-                task = {"kind": "seq", "bases": bases, "case": case, "requests": args.requests}
-                seq[case] = run_clients({**task, "seconds": args.seconds, "metadata": meta})
-        stats = apps["on"].state.service.batcher.stats
-        seq_batches, seq_films = stats.batches, stats.films
+                    c.post("/predict", json={"description": PLOT, "metadata": meta}).raise_for_status()
+        for case in CASES:
+            task = {"kind": "seq", "bases": bases, "case": case, "requests": args.requests}
+            seq[case] = run_clients({**task, "seconds": args.seconds, "metadata": meta})
+        before = httpx.get(f"{bases['on']}/bench/stats").json()
         for round_ in range(2):
             for key in ("off", "on") if round_ == 0 else ("on", "off"):
                 task = {"kind": "load", "base": bases[key], "clients": args.clients, "tag": f"r{round_}"}
                 r = run_clients(
-                    {**task, "total": args.load_requests // 2, "seconds": args.seconds, "metadata": meta}
+                    {**task, "total": args.load_requests, "seconds": args.seconds, "metadata": meta}
                 )
                 load[key]["n"] += r["n"]
                 load[key]["wall"] += r["n"] / r["rps"] if r["rps"] else 0.0
                 load[key]["errors"] += r["errors"]
-    for app in apps.values():
-        app.state.arms.close()
+        stats = httpx.get(f"{bases['on']}/bench/stats").json()
     rows = []
     for case, label in CASES.items():
         a, b = percentile(seq[case]["off"], 50), percentile(seq[case]["on"], 50)
@@ -116,11 +145,11 @@ def batching_table(model: Path, tmp: Path, args) -> list[tuple[str, ...]]:
         )
     )
     errors = load["off"]["errors"] + load["on"]["errors"]
+    batches, films = stats["batches"] - before["batches"], stats["films"] - before["films"]
     rows.append(
         (
-            f"under the clients' load (on): {stats.batches - seq_batches} batches, mean size "
-            f"{(stats.films - seq_films) / max(stats.batches - seq_batches, 1):.1f}, "
-            f"largest {stats.largest}; {errors} errors",
+            f"under the clients' load (on): {batches} batches, mean size {films / max(batches, 1):.1f}, "
+            f"largest {stats['largest']}; {errors} errors",
             "",
             "",
             "",
