@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from reelcast.data.splits import day_and_year
 from reelcast.data.table import parse_number
 from reelcast.features.leakage import refuse_leaky_keywords
 
@@ -47,6 +48,12 @@ class InputCells:
     def __init__(self, df: pd.DataFrame, none_means_unknown: bool):
         self.df, self.n, self.none_means_unknown = df, len(df), none_means_unknown
         self._cache: dict[str, tuple[list | np.ndarray, np.ndarray]] = {}
+
+    def day_and_year(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each film's release day ordinal and year (NaN: unknown), as `data.splits.day_and_year`."""
+        if "<day_and_year>" not in self._cache:
+            self._cache["<day_and_year>"] = day_and_year(self.df)
+        return self._cache["<day_and_year>"]
 
     def get(self, name: str) -> tuple[list | np.ndarray, np.ndarray]:
         """(values, known): lists, texts, dates or floats per film, and a bool mask of known films."""

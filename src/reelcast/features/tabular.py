@@ -29,7 +29,6 @@ import pandas as pd
 
 from reelcast.config import TabularConfig
 from reelcast.data.cpi import to_constant_dollars
-from reelcast.data.splits import day_and_year
 from reelcast.features.inputs import InputCells
 from reelcast.features.leakage import (  # noqa: F401  (callers import the checks with the encoder)
     POST_RELEASE,
@@ -417,9 +416,9 @@ class TabularEncoder:
                     m[r, index[v]] = 1.0
         return m
 
-    def _tracks(self, name: str, entities: list[list[str]], df: pd.DataFrame) -> np.ndarray:
-        feats = self._track(name).features(entities, df)
-        days, years = day_and_year(df)
+    def _tracks(self, name: str, entities: list[list[str]], inp: InputCells) -> np.ndarray:
+        days, years = inp.day_and_year()
+        feats = self._track(name).features(entities, days, years)
         # No date: nothing is known to be before, so an entity's record is unknown; no entity ("none")
         # has no record whatever the date.
         named = np.array([len(e) > 0 for e in entities], dtype=bool)
@@ -435,7 +434,7 @@ class TabularEncoder:
             lists = inp.get(_MULTI_HOT[c][0])[0]
             block = self._multi_hot(lists, self.vocab[c])
             if c in self.tracks:
-                block = np.concatenate([block, self._tracks(c, lists, df)], axis=1)
+                block = np.concatenate([block, self._tracks(c, lists, inp)], axis=1)
             return block
         if c == "language":
             langs = inp.get("language")[0]
@@ -455,8 +454,8 @@ class TabularEncoder:
             return np.where(np.isfinite(b), b < IMPLAUSIBLE_BUDGET_MUSD, False)[:, None].astype(np.float32)
         if c == "people":
             director = [[v] if v else [] for v in inp.get("director")[0]]
-            d = self._tracks("director", director, df)[:, [0, 2]]
-            k = self._tracks("cast", inp.get("cast")[0], df)
+            d = self._tracks("director", director, inp)[:, [0, 2]]
+            k = self._tracks("cast", inp.get("cast")[0], inp)
             return np.concatenate([d, k], axis=1)
         x = self._raw_numeric(df, c)
         return ((x - self.means[c]) / self.scales[c])[:, None]

@@ -90,9 +90,9 @@ class TrackRecord:
         mean = (r.sum() + self.smoothing * prior) / (len(r) + self.smoothing)
         return float(mean - prior), len(r)
 
-    def features(self, entities: list[list[str]], films: pd.DataFrame) -> np.ndarray:
-        """Per film: max and mean track value over its entities, log1p of the largest earlier count."""
-        days, years = day_and_year(films)
+    def features(self, entities: list[list[str]], days: np.ndarray, years: np.ndarray) -> np.ndarray:
+        """Per film (release day ordinal and year, `day_and_year`): max and mean track value over its
+        entities, log1p of the largest earlier count."""
         out = np.zeros((len(entities), 3), dtype=np.float64)
         for i, names in enumerate(entities):
             names = list(dict.fromkeys(names))
