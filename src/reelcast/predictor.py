@@ -390,8 +390,7 @@ class RevenuePredictor:
         revenue: dict[str, Any] | None,
         title: str = "",
     ) -> dict[str, Any]:
-        """`predict_film`'s answer for one scored film (`inputs`: that film alone, `revenue`: its range
-        from `film_revenue`); served batches too."""
+        """`predict_film`'s answer for one scored film (`inputs`: that film alone); served batches too."""
         status = inputs.status[0] if inputs.status else {}
         used = {m: bool(on) for m, on in zip(inputs.modalities, inputs.mask[0], strict=True)}
         for m, on in used.items():
