@@ -85,3 +85,4 @@ def test_the_key_is_the_whole_request():
     assert key != answer_key("p", "t", {**meta, "budget_musd": 11.0}, {"explain": False})
     assert key != answer_key("p", "t", meta, {"explain": True})
     assert key != answer_key("p", "", meta, {"explain": False})
+    assert len(answer_key("a long plot " * 8000, "t", meta, None)) == len(key) == 64  # memory per entry

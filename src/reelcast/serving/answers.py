@@ -8,14 +8,18 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from reelcast.files import sha256_text
+
 
 def answer_key(
     description: str, title: str, metadata: dict[str, Any] | None, options: dict[str, Any] | None
 ) -> str:
-    """Everything a trailer-less answer depends on, as one string (dict order does not matter)."""
-    return json.dumps(
+    """Everything a trailer-less answer depends on, hashed (dict order does not matter): a key is 64
+    characters however long the plot, so the cache's memory is bounded by its entries."""
+    request = json.dumps(
         [description, title, metadata or {}, options or {}], sort_keys=True, default=str, ensure_ascii=False
     )
+    return sha256_text(request)
 
 
 class AnswerCache:
