@@ -147,3 +147,18 @@ def test_predict_command_exits_2_on_an_empty_checkpoint(tmp_path):
     r = CliRunner().invoke(app, ["predict", "--model", str(tmp_path), "--description", "A heist."])
     assert r.exit_code == 2, r.output
     assert "not a reelcast model" in r.output and "aborted" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("saved_id", "pinned"), [("text:m:cls:256+bf16", "bf16"), ("text:m:cls:256", "fp32")]
+)
+def test_an_auto_text_precision_is_read_as_the_one_the_model_was_trained_with(saved_id, pinned):
+    from reelcast.checkpoint import trained_config
+    from reelcast.config import Config
+
+    cfg = Config()
+    cfg.text.precision = "auto"
+    state = {"config": cfg.to_dict(), "encoder_ids": {"text": saved_id}}
+    assert trained_config(state).text.precision == pinned
+    cfg.text.precision = "fp32"
+    assert trained_config({**state, "config": cfg.to_dict()}).text.precision == "fp32"  # explicit stays

@@ -163,6 +163,16 @@ def upgrade_format1(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def trained_config(state: dict[str, Any]) -> Config:
+    """The saved config, with an `auto` text precision pinned to the one the model was trained with (its
+    text encoder id says), so that a model reads plots as it learned them on any machine."""
+    cfg = Config.from_dict(state["config"])
+    enc = (state.get("encoder_ids") or {}).get("text")
+    if cfg.text.precision == "auto" and enc:
+        cfg.text.precision = "bf16" if enc.endswith("+bf16") else "fp32"
+    return cfg
+
+
 def refuse_stale_encoding(state: dict[str, Any], path: str | Path) -> None:
     """Refuse a model whose metadata encoder read a missing column as "none" (no neutral values): its
     predictions for films lacking inputs would be wrong, and its feature layout is not today's."""

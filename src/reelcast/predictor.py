@@ -483,7 +483,7 @@ class RevenuePredictor:
         """
         state = checkpoint.read(directory, trust_modified=trust_modified)
         checkpoint.refuse_stale_encoding(state, directory)
-        cfg = Config.from_dict(state["config"])
+        cfg = checkpoint.trained_config(state)
         if overrides:
             cfg.update(overrides)
         self = cls(cfg, device=device, progress=progress)

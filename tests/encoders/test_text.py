@@ -60,3 +60,12 @@ def test_auto_precision_follows_the_cpu(tiny_bert, monkeypatch):
     assert not text_encoder_id(cfg).endswith("+bf16")
     monkeypatch.setattr(common, "cpu_flags", lambda: frozenset({"avx512f", "amx_bf16"}))
     assert text_encoder_id(cfg).endswith("+bf16")
+
+
+def test_bf16_without_bf16_units_says_it_is_slow(tiny_bert, monkeypatch, caplog):
+    import reelcast.encoders.common as common
+
+    monkeypatch.setattr(common, "cpu_flags", lambda: frozenset({"avx2"}))
+    with caplog.at_level("WARNING", logger="reelcast.encoders.text"):
+        TextEncoder(TextConfig(model=str(tiny_bert), precision="bf16"), "cpu")
+    assert "emulated in bf16, slower than fp32" in caplog.text

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from reelcast.config import TextConfig
-from reelcast.encoders.common import load_error, model_id, resolve_device, use_bf16
+from reelcast.encoders.common import load_error, model_id, native_bf16, resolve_device, use_bf16
 from reelcast.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,12 @@ class TextEncoder:
         self.model.eval().to(self.device)
         if self.bf16:
             self.model.to(torch.bfloat16)
+            if not native_bf16(self.device):
+                log.warning(
+                    "text.precision bf16 on a %s without bf16 units (AMX, AVX512-BF16): the text encoder is "
+                    "emulated in bf16, slower than fp32",
+                    self.device.type.upper(),
+                )
         self.dim = int(self.model.config.hidden_size)
         # The id covers everything that changes the output vectors.
         self.encoder_id = text_encoder_id(cfg, self.device)
