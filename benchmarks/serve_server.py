@@ -2,8 +2,9 @@
 
     python serve_server.py MODEL PORT '<ServeSettings fields as JSON>' LOG_DB [DEVICE]
 
-serves MODEL on 127.0.0.1:PORT with the SQLite prediction log at LOG_DB, plus GET /bench/stats (the
-micro-batcher's counts), a route only this benchmark adds. It stops on SIGTERM.
+serves MODEL on 127.0.0.1:PORT under `reelcast serve`'s uvicorn configuration, with the SQLite
+prediction log at LOG_DB, plus GET /bench/stats (the micro-batcher's counts), a route only this benchmark
+adds. It stops on SIGTERM.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ def main() -> None:
     from reelcast.predictor import RevenuePredictor
     from reelcast.serving.app import create_app
     from reelcast.serving.arms import ABSettings
+    from reelcast.serving.server import server_config
     from reelcast.serving.settings import ServeSettings
 
     model, port, fields, log_db = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
     device = sys.argv[5] if len(sys.argv) > 5 else None
-    settings = ServeSettings(**fields, device=device)
+    settings = ServeSettings(**fields, device=device, host="127.0.0.1")
     app = create_app(
         predictor=RevenuePredictor.load(model, device=device), settings=settings, ab=ABSettings(log_db=log_db)
     )
@@ -40,7 +42,8 @@ def main() -> None:
             "metadata": svc.predictor.tabular_ is not None,
         }
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # The configuration `reelcast serve` runs (its protocol, keep-alive and shutdown bounds).
+    uvicorn.Server(server_config(app, settings, port=port, log_level="warning", access_log=False)).run()
 
 
 if __name__ == "__main__":
