@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+from serve import free_port, server_process
 
 REPO = Path(__file__).resolve().parents[1]
 TMDB = REPO.parent / "shared" / "data" / "tmdb_5000" / "tmdb_5000_movies.csv"
@@ -66,13 +65,6 @@ def train(table: Path, run: Path, text_model: str, cache: Path, epochs: int) -> 
     )  # fmt: skip
     print(f"trained {model} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return model
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def requests_for(quarter: Path) -> list[dict]:
@@ -119,41 +111,22 @@ def serve_and_predict(models: dict[str, Path], db: Path, quarter: Path, traffic:
         cmd += ["--model", f"{name}={path}"]
     cmd += ["--traffic", traffic, "--shadow", "--log-db", f"sqlite:///{db}"]
     bodies = requests_for(quarter)
-    server = subprocess.Popen(cmd, env=env)
     served: dict[str, int] = {}
-    try:
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=120) as client:
-            deadline = time.monotonic() + 300
-            while True:
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("reelcast serve did not start")
-                time.sleep(0.5)
-            t0 = time.perf_counter()
-            for body in bodies:
-                r = client.post("/predict", json=body)
-                r.raise_for_status()
-                served[r.json()["arm"]] = served.get(r.json()["arm"], 0) + 1
-            seconds = time.perf_counter() - t0
-            expected = len(bodies) * len(models)  # served + shadow
-            while time.monotonic() < deadline + 600:
-                health = client.get("/health").json()
-                done = health["prediction_log"]["written"] + health["prediction_log"]["dropped"]
-                if done >= expected:
-                    break
-                time.sleep(0.5)
-    finally:
-        server.send_signal(signal.SIGINT)  # uvicorn's graceful stop: the log is flushed and closed
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    deadline = time.monotonic() + 300  # to start; the log then has 600 s more to be written
+    with server_process(cmd, port, env) as base, httpx.Client(base_url=base, timeout=120) as client:
+        t0 = time.perf_counter()
+        for body in bodies:
+            r = client.post("/predict", json=body)
+            r.raise_for_status()
+            served[r.json()["arm"]] = served.get(r.json()["arm"], 0) + 1
+        seconds = time.perf_counter() - t0
+        expected = len(bodies) * len(models)  # served + shadow
+        while time.monotonic() < deadline + 600:
+            health = client.get("/health").json()
+            done = health["prediction_log"]["written"] + health["prediction_log"]["dropped"]
+            if done >= expected:
+                break
+            time.sleep(0.5)
     return {"films": len(bodies), "served": served, "seconds": seconds, "health": health}
 
 

@@ -33,11 +33,16 @@ process RSS, the download folder against its cap, feature-store files, in-memory
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -92,6 +97,41 @@ class Server:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server_process(cmd: list[str], port: int, env: dict | None = None) -> Iterator[str]:
+    """`cmd`, a server that listens on 127.0.0.1:`port`, in a process of its own: yields its base URL
+    once GET /health answers (300 s at most); afterwards stops it with SIGINT, uvicorn's graceful stop
+    (open requests finish, the prediction log is committed), and kills it if that takes over 60 s."""
+    proc = subprocess.Popen(cmd, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{' '.join(cmd[:4])} ... did not start (exit {proc.poll()})")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def percentile(values: list[float], q: float) -> float:

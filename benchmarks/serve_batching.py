@@ -16,14 +16,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
-from serve import PLOT, percentile
+from serve import PLOT, free_port, percentile, server_process
 
 # Issue 20's measurements (TMDB-5000 model, MiniLM + metadata, busy 2-core machine) and its goals. The
 # issue's repeated plot was the identical request each time: the server now answers that from its answer
@@ -54,39 +52,11 @@ def run_clients(task: dict) -> dict:
     return json.loads(out.stdout)
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on (the OS's choice)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def server_process(model: Path, fields: dict, log_db: Path, device: str | None):
-    """serve_server.py serving `model` in a process of its own; yields its base URL, stops it after."""
+def model_server(model: Path, fields: dict, log_db: Path, device: str | None):
+    """serve_server.py serving `model` in a process of its own (`serve.server_process`)."""
     port = free_port()
     cmd = [sys.executable, str(Path(__file__).with_name("serve_server.py")), str(model), str(port)]
-    proc = subprocess.Popen([*cmd, json.dumps(fields), str(log_db), *([device] if device else [])])
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the benchmark server for {model} did not start (exit {proc.poll()})")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()  # uvicorn finishes its requests and the log is committed
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    return server_process([*cmd, json.dumps(fields), str(log_db), *([device] if device else [])], port)
 
 
 def batching_table(model: Path, tmp: Path, args) -> list[tuple[str, ...]]:
@@ -98,7 +68,7 @@ def batching_table(model: Path, tmp: Path, args) -> list[tuple[str, ...]]:
         # A process each, as `reelcast serve` runs: no shared interpreter lock, heap or model caches.
         bases = {
             key: stack.enter_context(
-                server_process(
+                model_server(
                     model,
                     {"batch_window_ms": window, "batch_max_size": args.batch_max_size},
                     tmp / f"log_{key}.sqlite",

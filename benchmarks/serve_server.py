@@ -4,7 +4,7 @@
 
 serves MODEL on 127.0.0.1:PORT under `reelcast serve`'s uvicorn configuration, with the SQLite
 prediction log at LOG_DB, plus GET /bench/stats (the micro-batcher's counts), a route only this benchmark
-adds. It stops on SIGTERM.
+adds. It stops on SIGINT.
 """
 
 from __future__ import annotations
