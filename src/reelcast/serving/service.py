@@ -255,13 +255,14 @@ class ModelService:
             notes, status = [*notes, *more], fetched or status
         try:
             if trailer is None:  # the answer depends on the request alone: maybe it was given before
-                kept = self.answers.get(answer_key(description, title, metadata, options))
+                key = answer_key(description, title, metadata, options)
+                kept = self.answers.get(key)
                 if kept is not None:
                     return self.response(kept, notes, None, shown_name, upload, status)
             # Batched: films without a trailer and without per-request options (breakeven, reasons).
             if trailer is None and self.batcher is not None and not any((options or {}).values()):
                 result = await self.batcher.submit(FilmQuery(description, title, None, metadata))
-                self.answers.put(answer_key(description, title, metadata, options), result)
+                self.answers.put(key, result)
                 return self.response(result, notes, None, shown_name, upload, status)
             async with self._model_queue():
                 return await asyncio.to_thread(
