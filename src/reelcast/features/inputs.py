@@ -9,6 +9,7 @@ a refused tag is as if nobody had written it.
 from __future__ import annotations
 
 import math
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -49,11 +50,10 @@ class InputCells:
         self.df, self.n, self.none_means_unknown = df, len(df), none_means_unknown
         self._cache: dict[str, tuple[list | np.ndarray, np.ndarray]] = {}
 
+    @cached_property
     def day_and_year(self) -> tuple[np.ndarray, np.ndarray]:
         """Each film's release day ordinal and year (NaN: unknown), as `data.splits.day_and_year`."""
-        if "<day_and_year>" not in self._cache:
-            self._cache["<day_and_year>"] = day_and_year(self.df)
-        return self._cache["<day_and_year>"]
+        return day_and_year(self.df)
 
     def get(self, name: str) -> tuple[list | np.ndarray, np.ndarray]:
         """(values, known): lists, texts, dates or floats per film, and a bool mask of known films."""

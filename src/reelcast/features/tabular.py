@@ -417,7 +417,7 @@ class TabularEncoder:
         return m
 
     def _tracks(self, name: str, entities: list[list[str]], inp: InputCells) -> np.ndarray:
-        days, years = inp.day_and_year()
+        days, years = inp.day_and_year
         feats = self._track(name).features(entities, days, years)
         # No date: nothing is known to be before, so an entity's record is unknown; no entity ("none")
         # has no record whatever the date.

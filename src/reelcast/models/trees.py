@@ -345,9 +345,9 @@ class TreeFeatures:
         self.background = sample_rows(X, train, data.seed)
         # Training films lacking some optional inputs, as new films often do (replaced in X, or copies
         # appended); the validation films that stop the boosting stay as they are.
-        rows = training_rows(enc, X[train], data.config.tabular, np.random.default_rng(data.seed))
-        X[train] = rows[0][: len(train)]
-        data.shared["tree_rows"] = (rows[0], train[rows[1]])
+        X_fit, film = training_rows(enc, X[train], data.config.tabular, np.random.default_rng(data.seed))
+        X[train] = X_fit[: len(train)]
+        data.shared["tree_rows"] = (X_fit, train[film])
         return self, X
 
     def to_dict(self) -> dict:
