@@ -33,6 +33,7 @@ from reelcast.data.classes import NUM_CLASSES
 from reelcast.models.base import Component, FitData
 from reelcast.models.group_dropout import training_rows
 from reelcast.models.registry import register_component
+from reelcast.models.row_memo import RowMemo
 from reelcast.models.stacking import TextStack
 from reelcast.models.tree_prior import (
     PRIOR_FEATURE,
@@ -81,6 +82,13 @@ def _predict(models: list, X: np.ndarray) -> np.ndarray:
     return np.mean(
         [m.predict(X, num_iteration=m.best_iteration or None, num_threads=threads) for m in models], axis=0
     )
+
+
+def _loaded(model: GBMClassifier | GBMRegressor) -> list:
+    """The model's boosters, parsed from their text on first use."""
+    if not model._models:
+        model._models = [_lgb().Booster(model_str=s) for s in model.boosters]
+    return model._models
 
 
 def _params(cfg: EnsembleConfig, seed: int, objective: str, n_train: int, **extra) -> dict:
@@ -153,6 +161,7 @@ class GBMClassifier:
     rounds: list[int] = field(default_factory=list)
     seconds: float = 0.0
     _models: list = field(default_factory=list, repr=False)
+    _memo: RowMemo = field(default_factory=RowMemo, repr=False)
 
     def fit(self, X, y, Xv, yv, cfg: EnsembleConfig, seed: int, bar: Progress | None = None) -> GBMClassifier:
         """Fit one booster per seed on the training films, early-stopped on the validation films."""
@@ -172,14 +181,11 @@ class GBMClassifier:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(N, 8) class probabilities, the mean over seeds."""
-        models = self._models or [_lgb().Booster(model_str=s) for s in self.boosters]
-        self._models = models
-        return _predict(models, X)
+        return self._memo.predict(X, lambda rows: _predict(_loaded(self), rows))
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP per seed: (seeds, N, 8, F + 1) raw-score contributions, the bias last."""
-        self.predict_proba(X[:1])  # loads the boosters
-        out = [m.predict(X, num_iteration=m.best_iteration or None, pred_contrib=True) for m in self._models]
+        out = [m.predict(X, num_iteration=m.best_iteration or None, pred_contrib=True) for m in _loaded(self)]
         return np.stack([c.reshape(len(X), NUM_CLASSES, -1) for c in out])
 
     def to_dict(self) -> dict:
@@ -201,6 +207,7 @@ class GBMRegressor:
     sigma: float = 1.0  # residual scale on the validation films, log units
     seconds: float = 0.0
     _models: list = field(default_factory=list, repr=False)
+    _memo: RowMemo = field(default_factory=RowMemo, repr=False)
 
     def fit(
         self, X, log_rev, Xv, log_rev_v, cfg: EnsembleConfig, seed: int, bar: Progress | None = None
@@ -224,14 +231,11 @@ class GBMRegressor:
 
     def predict_log_revenue(self, X: np.ndarray) -> np.ndarray:
         """Predicted log(1 + revenue $M), the mean over seeds."""
-        models = self._models or [_lgb().Booster(model_str=s) for s in self.boosters]
-        self._models = models
-        return _predict(models, X)
+        return self._memo.predict(X, lambda rows: _predict(_loaded(self), rows))
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP of the log revenue, mean over seeds: (N, F + 1), the bias last."""
-        self.predict_log_revenue(X[:1])  # loads the boosters
-        out = [m.predict(X, num_iteration=m.best_iteration or None, pred_contrib=True) for m in self._models]
+        out = [m.predict(X, num_iteration=m.best_iteration or None, pred_contrib=True) for m in _loaded(self)]
         return np.mean(out, axis=0)
 
     def predict_proba(self, X: np.ndarray, thresholds_musd: np.ndarray) -> np.ndarray:
