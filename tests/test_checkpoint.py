@@ -162,3 +162,28 @@ def test_an_auto_text_precision_is_read_as_the_one_the_model_was_trained_with(sa
     assert trained_config(state).text.precision == pinned
     cfg.text.precision = "fp32"
     assert trained_config({**state, "config": cfg.to_dict()}).text.precision == "fp32"  # explicit stays
+
+
+@pytest.mark.parametrize(("saved_id", "pinned"), [("mobilenet_v2+bf16", "bf16"), ("mobilenet_v2", "fp32")])
+def test_an_auto_video_precision_is_read_as_the_one_the_model_was_trained_with(saved_id, pinned):
+    from reelcast.checkpoint import trained_config
+    from reelcast.config import Config
+
+    cfg = Config()
+    cfg.video.precision = "auto"
+    state = {"config": cfg.to_dict(), "encoder_ids": {"video": saved_id}}
+    assert trained_config(state).video.precision == pinned
+    assert trained_config(state).text.precision == cfg.text.precision  # no text id: left as saved
+
+
+def test_a_models_video_id_names_the_precision_its_frames_were_encoded_in():
+    from reelcast.config import Config
+    from reelcast.features.featurize import Featurizer
+
+    cfg = Config()
+    cfg.media.mode = "trailers"
+    cfg.video.model = "mobilenet_v2"
+    cfg.video.precision = "bf16"
+    assert Featurizer(cfg, "cpu").encoder_ids(["video"], None)["video"] == "mobilenet_v2+bf16"
+    cfg.video.precision = "fp32"
+    assert Featurizer(cfg, "cpu").encoder_ids(["video"], None)["video"] == "mobilenet_v2"

@@ -164,12 +164,14 @@ def upgrade_format1(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def trained_config(state: dict[str, Any]) -> Config:
-    """The saved config, with an `auto` text precision pinned to the one the model was trained with (its
-    text encoder id says), so that a model reads plots as it learned them on any machine."""
+    """The saved config, with an `auto` text or video precision pinned to the one the model was trained
+    with (its encoder id says), so that a model reads plots and frames as it learned them on any machine."""
     cfg = Config.from_dict(state["config"])
-    enc = (state.get("encoder_ids") or {}).get("text")
-    if cfg.text.precision == "auto" and enc:
-        cfg.text.precision = "bf16" if enc.endswith("+bf16") else "fp32"
+    ids = state.get("encoder_ids") or {}
+    for key, section in (("text", cfg.text), ("video", cfg.video)):
+        enc = ids.get(key)
+        if section.precision == "auto" and enc:
+            section.precision = "bf16" if enc.endswith("+bf16") else "fp32"
     return cfg
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from reelcast.config import Config
+from reelcast.encoders.common import use_bf16
 from reelcast.features.external import ExternalFeatures
 from reelcast.features.tabular import TabularEncoder, check_leakage, default_columns
 from reelcast.files import sha256_text
@@ -141,7 +142,10 @@ class Featurizer:
         if "text" in modalities:
             ids["text"] = self.text_encoder_id()
         if "video" in modalities:
-            ids["video"] = "simulated" if cfg.media.mode == "simulated" else cfg.video.model
+            # The precision is part of the id: a model served where `auto` means something else must
+            # still read frames as it was trained to (checkpoint.trained_config pins it from here).
+            bf16 = "+bf16" if use_bf16(torch.device(self.device), cfg.video.precision) else ""
+            ids["video"] = "simulated" if cfg.media.mode == "simulated" else cfg.video.model + bf16
         if "external" in modalities and external is not None:
             ids["external"] = f"file:{Path(external.source).name}"
         if "audio" in modalities:
