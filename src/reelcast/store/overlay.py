@@ -1,9 +1,9 @@
 """Per-request features kept in memory: the server never adds files to the feature store.
 
-A training run's store is read as usual (films seen in training answer from it), but what a request
-computes (a new description's text vector, an uploaded trailer's frame features and status) goes into
-a bounded least-recently-used cache in memory. Without it every distinct description sent to the server
-left a file on disk, with no bound.
+A training run's store is read as usual (films seen in training answer from it, and what was read is
+kept in memory too), but what a request computes (a new description's text vector, an uploaded
+trailer's frame features and status) goes into a bounded least-recently-used cache in memory. Without
+it every distinct description sent to the server left a file on disk, with no bound.
 """
 
 from __future__ import annotations
@@ -37,7 +37,10 @@ class MemoryOverlayStore:
         """The array from memory, else from the base store (None when missing or not of `shape`)."""
         hit = self._get((kind, encoder_id, content_hash, "npy"))
         if hit is None:
-            return self.base.get(kind, encoder_id, content_hash, shape)
+            found = self.base.get(kind, encoder_id, content_hash, shape)
+            if found is not None:  # entries are content-addressed: a repeated plot need not be read again
+                self.put(kind, encoder_id, content_hash, found)
+            return found
         if shape is not None and not (
             hit.ndim == len(shape) and all(w is None or w == n for w, n in zip(shape, hit.shape, strict=True))
         ):
