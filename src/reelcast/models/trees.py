@@ -289,8 +289,9 @@ class TreeFeatures:
         if tab is None:
             raise ValueError("the tree components need the films' metadata (the tabular modality)")
         X = np.where(tab_on[:, None], tab, np.nan)
-        for known, cols in self.blanks.items():
-            X[np.ix_(X[:, known] == 0, cols)] = np.nan
+        if self.blanks:  # one boolean product for every input at once (a known column reads no input)
+            known, reads = self._blank_reads(X.shape[1])
+            X[(X[:, known] == 0) @ reads] = np.nan
         text, text_on = _column(inputs, "text")
         if self.text_stack is not None:
             t = np.full(len(X), np.nan)
@@ -306,6 +307,16 @@ class TreeFeatures:
             plot = None if text is None else np.where(text_on[:, None], text, np.nan)
             X = np.concatenate([X, self.prior.predict(X[:, : tab.shape[1]], plot)[:, None]], axis=1)
         return X
+
+    def _blank_reads(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        # (known columns, (K, width) bool: which columns read each one's input), built once per model.
+        if "_reads" not in self.__dict__:
+            known = np.fromiter(self.blanks, dtype=np.int64, count=len(self.blanks))
+            reads = np.zeros((len(known), width), dtype=bool)
+            for r, cols in enumerate(self.blanks.values()):
+                reads[r, cols] = True
+            self.__dict__["_reads"] = (known, reads)
+        return self.__dict__["_reads"]
 
     @classmethod
     def for_fit(cls, data: FitData) -> tuple[TreeFeatures, np.ndarray]:
