@@ -184,6 +184,34 @@ def test_concurrent_http_clients_get_their_own_answers(ensemble_run, tmp_path, o
         assert_same(resp.json(), ref, r)
 
 
+def test_with_batching_off_a_film_gets_the_bits_of_a_batch_of_one(ensemble_run, tmp_path, one_thread):
+    requests = films(4, "off")
+    requests[1] = {**requests[1], "metadata": {"release_date": "2024-13-45"}}
+    on = ModelService(load(ensemble_run, tmp_path, "on"), ServeSettings(batch_window_ms=50))
+    off = ModelService(load(ensemble_run, tmp_path, "off"), ServeSettings(batch_window_ms=0))
+
+    def refused(*a, **k):
+        raise AssertionError("a film without a trailer or options is scored by the batch scorer")
+
+    off.predictor.predict_film = refused
+
+    async def one_after_another(svc):
+        out = []
+        for r in requests:
+            try:
+                out.append(
+                    await svc.predict_async(r["description"], r["title"], None, [], metadata=r["metadata"])
+                )
+            except ValueError as e:
+                out.append(e)
+        return out
+
+    alone, batched = asyncio.run(one_after_another(off)), asyncio.run(one_after_another(on))
+    assert str(alone[1]) == str(batched[1]) and str(alone[1]).startswith("film 1: release_date")
+    for i in (0, 2, 3):
+        assert alone[i].model_dump() == batched[i].model_dump()
+
+
 def test_model_info_reports_batching_off(tiny_run):
     with TestClient(create_app(tiny_run, settings=ServeSettings(batch_window_ms=0))) as client:
         info = client.get("/model").json()

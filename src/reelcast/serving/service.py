@@ -259,9 +259,18 @@ class ModelService:
                 kept = self.answers.get(key)
                 if kept is not None:
                     return self.response(kept, notes, None, shown_name, upload, status)
-            # Batched: films without a trailer and without per-request options (breakeven, reasons).
-            if trailer is None and self.batcher is not None and not any((options or {}).values()):
-                result = await self.batcher.submit(FilmQuery(description, title, None, metadata))
+            # Films without a trailer and without per-request options (breakeven, reasons) go through the
+            # scorer: batched with the requests that overlap them, else alone (a batch of one, the same
+            # bits): one pass over a film and its masked copies instead of predict_film's two.
+            if trailer is None and not any((options or {}).values()):
+                film = FilmQuery(description, title, None, metadata)
+                if self.batcher is not None:
+                    result = await self.batcher.submit(film)
+                else:
+                    async with self._model_queue():
+                        (result,) = await asyncio.to_thread(self.score_batch, [film])
+                    if isinstance(result, Exception):
+                        raise result
                 self.answers.put(key, result)
                 return self.response(result, notes, None, shown_name, upload, status)
             async with self._model_queue():
