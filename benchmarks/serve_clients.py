@@ -11,36 +11,13 @@ Tasks:
 
 from __future__ import annotations
 
-import http.client
 import json
 import sys
 import time
-from urllib.parse import urlsplit
 
-from serve import PLOT, load_test
+from serve import PLOT, Connection, load_test
 
 BLOCK = 10
-
-
-class Connection:
-    """POST JSON over one keep-alive HTTP/1.1 connection."""
-
-    def __init__(self, base: str):
-        url = urlsplit(base)
-        self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=300)
-
-    def post(self, path: str, body: dict) -> bytes:
-        """The response body; an error for any status but 200."""
-        self.conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
-        r = self.conn.getresponse()
-        data = r.read()
-        if r.status != 200:
-            raise RuntimeError(f"POST {path}: HTTP {r.status}: {data[:500]!r}")
-        return data
-
-    def close(self) -> None:
-        """Close the connection."""
-        self.conn.close()
 
 
 def sequential(task: dict) -> dict[str, list[float]]:
