@@ -17,8 +17,8 @@ from reelcast.config import Config
 from reelcast.data.splits import Split
 from reelcast.features.tabular import TabularEncoder
 from reelcast.models.explain import input_effects
+from reelcast.models.gbm import GBMRegressor
 from reelcast.models.intervals import LEVELS, RevenueIntervals, RevenueRange, conformal_quantile, level_key
-from reelcast.models.trees import GBMRegressor
 from reelcast.predictor import RevenuePredictor
 
 Arrays = dict[str, np.ndarray]

@@ -160,7 +160,7 @@ def fit_gbm_source(table, src, split: Split, y: np.ndarray, y_src: np.ndarray, c
 
     from reelcast.features.tabular import TabularEncoder
     from reelcast.models.baselines import GBT_MAX_ITER, GBT_PARAMS
-    from reelcast.models.trees import balanced_weights, scorable_validation
+    from reelcast.models.gbm import balanced_weights, scorable_validation
 
     enc = TabularEncoder(column_sets(table.df)["all"], settings=cfg.tabular).fit(table.df.iloc[split.train])
     X, Xs = enc.transform(table.df)[0], enc.transform(src.df)[0]

@@ -7,8 +7,8 @@ import copy
 import numpy as np
 
 from reelcast.config import EnsembleConfig
+from reelcast.models.gbm import GBMRegressor
 from reelcast.models.row_memo import SMALL_BATCH, RowMemo
-from reelcast.models.trees import GBMRegressor
 
 
 def _counting(score):

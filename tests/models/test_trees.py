@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from reelcast.config import EnsembleConfig
-from reelcast.models.trees import GBMClassifier, _params, round_budget
+from reelcast.models.gbm import GBMClassifier, booster_params, round_budget
 
 
 def test_round_budget_grows_with_the_films_up_to_the_configured_cap():
@@ -36,7 +36,7 @@ def test_boosting_on_small_data_stops_long_before_the_cap():
 
 def test_small_data_trains_on_one_thread_unless_threads_are_set():
     cfg = EnsembleConfig()
-    assert _params(cfg, 0, "huber", 500)["num_threads"] == 1
-    assert _params(cfg, 0, "huber", cfg.parallel_films)["num_threads"] == 0  # LightGBM's default: all
+    assert booster_params(cfg, 0, "huber", 500)["num_threads"] == 1
+    assert booster_params(cfg, 0, "huber", cfg.parallel_films)["num_threads"] == 0  # LightGBM's default: all
     cfg.threads = 2
-    assert _params(cfg, 0, "huber", 500)["num_threads"] == 2
+    assert booster_params(cfg, 0, "huber", 500)["num_threads"] == 2

@@ -231,7 +231,7 @@ class EnsembleConfig:
     reg_lambda: float = 1.0
     max_rounds: int = 3000
     early_stopping_rounds: int = 100
-    # Rounds sized to the data: see models.trees.round_budget.
+    # Rounds sized to the data: see models.gbm.round_budget.
     rounds_per_film: float = 2.0
     min_rounds: int = 200
     early_stopping_min_delta: float = 1e-4  # a gain below this is no gain: stopping stops

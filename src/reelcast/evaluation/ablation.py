@@ -22,7 +22,7 @@ from reelcast.evaluation.stats import bootstrap_ci, expected_calibration_error, 
 from reelcast.features.featurize import FilmInputs
 from reelcast.features.tabular import check_leakage, default_columns
 from reelcast.models.baselines import GBTBaseline, fit_gbt
-from reelcast.models.trees import openmp_threads_for
+from reelcast.models.gbm import openmp_threads_for
 from reelcast.predictor import RevenuePredictor
 from reelcast.progress import Progress
 

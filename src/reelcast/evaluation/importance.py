@@ -12,7 +12,7 @@ from reelcast.config import Config
 from reelcast.evaluation.metrics import metric_fns
 from reelcast.features.featurize import FilmInputs
 from reelcast.features.tabular import TabularEncoder
-from reelcast.models.trees import openmp_threads_for
+from reelcast.models.gbm import openmp_threads_for
 from reelcast.progress import Progress
 
 if TYPE_CHECKING:

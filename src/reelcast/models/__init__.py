@@ -8,17 +8,11 @@ from reelcast.models.base import Component, FitData
 from reelcast.models.basics import BasicsTrees
 from reelcast.models.ensemble import Blend, Ensemble, decide, fit_blend, simplex_grid
 from reelcast.models.fusion import FusionModel, ModelSpec
+from reelcast.models.gbm import GBMClassifier, GBMRegressor, gaussian_class_probs
 from reelcast.models.network import FusionNetwork, softmax
 from reelcast.models.registry import component_class, create_component, list_components, register_component
 from reelcast.models.stacking import TextStack
-from reelcast.models.trees import (
-    GBMClassifier,
-    GBMRegressor,
-    TreeClassifier,
-    TreeFeatures,
-    TreeRegressor,
-    gaussian_class_probs,
-)
+from reelcast.models.trees import TreeClassifier, TreeFeatures, TreeRegressor
 
 __all__ = [
     "BasicsTrees",

@@ -3,7 +3,7 @@
 It stays scikit-learn's HistGradientBoostingClassifier (what a reader can reproduce with scikit-learn
 alone, and what earlier reports measured) rather than the LightGBM of the model's own tree components,
 which the ablation already reports one by one; both follow the same class-balancing and
-early-stopping rules, `balanced_weights` and `scorable_validation` of models.trees.
+early-stopping rules, `balanced_weights` and `scorable_validation` of models.gbm.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from reelcast.data.classes import NUM_CLASSES
 from reelcast.data.splits import Split
 from reelcast.data.table import FilmTable
 from reelcast.features.tabular import TabularEncoder
-from reelcast.models.trees import balanced_weights, scorable_validation
+from reelcast.models.gbm import balanced_weights, scorable_validation
 
 # Gradient-boosted trees on the metadata. Early stopping watches the class-weighted log-loss of the
 # split's own validation films (never the test films), with up to GBT_MAX_ITER boosting rounds.

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from reelcast.models.trees import gaussian_class_probs
+from reelcast.models.gbm import gaussian_class_probs
 
 if TYPE_CHECKING:
     from reelcast.features.featurize import FilmInputs

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reelcast.models.base import FitData
+from reelcast.models.gbm import booster_params  # the trees' settings, so cqr matches them
 from reelcast.models.trees import TreeFeatures
-from reelcast.models.trees import _params as tree_params  # the trees' settings, so cqr matches them
 
 if TYPE_CHECKING:
     from reelcast.features.featurize import FilmInputs
@@ -336,7 +336,7 @@ def fit_revenue_intervals(
         cfg = data.config.ensemble
         reg = components.get("gbm_regressor")
         rounds = int(np.mean(reg.model.rounds)) if reg is not None else cfg.fixed_rounds
-        params = tree_params(cfg, data.seed, "quantile", len(train))
+        params = booster_params(cfg, data.seed, "quantile", len(train))
         out = RevenueIntervals.fit_cqr(
             X[train], log_rev[train], X[val], log_rev[val], params, rounds, dollars
         )

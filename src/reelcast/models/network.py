@@ -14,9 +14,9 @@ from reelcast.data.classes import NUM_CLASSES
 from reelcast.features.featurize import FilmInputs
 from reelcast.models.base import Component, FitData
 from reelcast.models.fusion import FusionModel, ModelSpec
+from reelcast.models.gbm import gaussian_class_probs
 from reelcast.models.group_dropout import training_rows
 from reelcast.models.registry import register_component
-from reelcast.models.trees import gaussian_class_probs
 from reelcast.training.loop import TrainResult, predict_logits, seed_everything, train_model
 
 
