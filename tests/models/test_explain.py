@@ -89,3 +89,17 @@ def test_a_bigger_budget_is_a_bigger_reason_for_a_bigger_class(model):
 
 def test_reasons_are_only_given_when_asked(model):
     assert "reasons" not in model.predict_film(PLOT, metadata={"budget_musd": 20.0})
+
+
+def test_the_networks_reason_for_an_input_is_its_drop_in_expected_class_without_it(model, films):
+    from reelcast.models.explain import _masked, network_effects
+
+    net = next(c for c in model.components_.components.values() if c.kind == "network")
+    effects = network_effects(net, films, model.tabular_)
+    plot = films.modalities.index("text")
+    for head, probs in net.heads(films).items():
+        without = net.heads(_masked(films, [plot]))[head]
+        # every film's inputs and their variants go through the network in one pass: the same numbers
+        drop = expected_class(probs) - expected_class(without)
+        assert effects[head]["plot"] == pytest.approx(drop, abs=1e-5)
+        assert set(effects[head]) >= {"plot", "budget", "genres"}

@@ -52,6 +52,18 @@ class FilmInputs:
             status=[self.status[i] for i in idx] if self.status else [],
         )
 
+    @staticmethod
+    def stack(parts: list[FilmInputs]) -> FilmInputs:
+        """The films of several inputs with the same modalities, one after another."""
+        first = parts[0]
+        return FilmInputs(
+            [f for part in parts for f in part.film_ids],
+            list(first.modalities),
+            {k: np.concatenate([part.arrays[k] for part in parts]) for k in first.arrays},
+            np.concatenate([part.mask for part in parts]),
+            [s for part in parts for s in part.status] if all(part.status for part in parts) else [],
+        )
+
     def with_tabular(self, feats: np.ndarray, present: np.ndarray) -> FilmInputs:
         """A copy with the tabular modality added (fit per split, so added late)."""
         return self.with_modality("tabular", feats, present)

@@ -172,7 +172,6 @@ def network_effects(
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per head of the network and input: (N,) drop of the head's expected class when the input is
     taken away (the plot, the trailer, each metadata input)."""
-    full = {h: expected_class(p) for h, p in component.heads(inputs).items()}
     variants: dict[str, FilmInputs] = {}
     mods = inputs.modalities
     for m in component.inputs:
@@ -189,10 +188,15 @@ def network_effects(
             for idx, genres in blocks:
                 v = _without_column(v, idx, genres)
             variants[name] = v
-    out: dict[str, dict[str, np.ndarray]] = {h: {} for h in full}
-    for name, v in variants.items():
-        for h, p in component.heads(v).items():
-            out[h][name] = full[h] - expected_class(p)
+    # The films and every variant in one pass of the network (TMDB's 13 inputs: 14 passes took 7 ms of a
+    # 23 ms film with reasons).
+    n = len(inputs)
+    heads = component.heads(type(inputs).stack([inputs, *variants.values()]))
+    out: dict[str, dict[str, np.ndarray]] = {h: {} for h in heads}
+    for h, p in heads.items():
+        e = expected_class(p)
+        for i, name in enumerate(variants, start=1):
+            out[h][name] = e[:n] - e[i * n : (i + 1) * n]
     return out
 
 
