@@ -12,6 +12,11 @@ from typer.testing import CliRunner
 from reelcast.cli import app
 
 
+def fresh_copy(run: Path, to: Path) -> Path:
+    """The model folder without the prediction log other tests' servers left beside the shared model."""
+    return shutil.copytree(run, to, ignore=shutil.ignore_patterns("predictions.sqlite*"))
+
+
 @pytest.fixture
 def serve(monkeypatch):
     """Run `reelcast serve ARGS` up to the point it would listen; returns its stderr."""
@@ -37,7 +42,7 @@ def serve(monkeypatch):
 
 
 def test_prediction_log_defaults_to_beside_the_model(tiny_run, tmp_path, serve):
-    model = shutil.copytree(tiny_run, tmp_path / "model")
+    model = fresh_copy(tiny_run, tmp_path / "model")
     assert f"reelcast: prediction log sqlite:///{model / 'predictions.sqlite'}" in serve("--model", model)
     assert (model / "predictions.sqlite").is_file()
     elsewhere = tmp_path / "log.sqlite"
@@ -46,7 +51,7 @@ def test_prediction_log_defaults_to_beside_the_model(tiny_run, tmp_path, serve):
 
 
 def test_read_only_model_folder_turns_the_log_off(tiny_run, tmp_path, serve, monkeypatch):
-    model = shutil.copytree(tiny_run, tmp_path / "model")
+    model = fresh_copy(tiny_run, tmp_path / "model")
     # A folder of a deployed image; chmod cannot stand in for it, as root may write anywhere.
     real_access = os.access
 
@@ -85,7 +90,7 @@ def test_bad_batch_flags_are_refused_naming_them(tiny_run, serve):
 
 
 def test_an_edited_model_is_served_only_with_trust_modified(tiny_run, tmp_path, serve):
-    model = shutil.copytree(tiny_run, tmp_path / "model")
+    model = fresh_copy(tiny_run, tmp_path / "model")
     cfg = model / "config.toml"
     cfg.write_text(cfg.read_text() + "\n# edited\n")
     assert "trust-modified" in serve("--model", model, "--no-log", code=2)
