@@ -69,9 +69,7 @@ class BatchScorer:
         # The text vectors' store id hashes the text model's files: once here rather than per request.
         self.text_id = None if predictor.config.text.finetune else fz.text_encoder_id()
         self._threads = None  # set after the first pass, once the tree library is loaded
-        self.lone_plot_one_thread = (
-            self.reads_text and fz.text_encoder.bf16 and fz.text_encoder.device.type == "cpu"
-        )
+        self.lone_plot_one_thread = self.reads_text and fz.text_encoder.device.type == "cpu"
         predictor.network.pass_rows = PASS_ROWS
 
     def _one_thread(self):
@@ -105,11 +103,13 @@ class BatchScorer:
         """Per film, the dict `predict_film` returns (class, probabilities, contributions, warnings)."""
         p = self.predictor
         df = self.frame(films)
-        # The text encoder pass over new plots is worth every core (benchmarks/text.py, MiniLM on two
-        # cores: 8 plots 1.8x faster in fp32 and in bf16, one plot 1.3x in fp32), except one plot in bf16
-        # on CPU, whose operations are too small: waking the second thread for each cost more than it
-        # saved (8.7 ms on one thread, 13.0 on two). The passes after it are a few rows each, and run on
-        # one thread (torch_threads_for).
+        # The text encoder pass over several new plots is worth every core (benchmarks/text.py, MiniLM on
+        # two cores: 8 plots 1.8x faster in fp32 and in bf16). One plot is not, in a server: its ~100
+        # small operations each wake the second thread, which shares its core with the event loop, the
+        # log and the clients. Served alone on one thread, a new plot took 24.2 and 26.2 ms against 27.4
+        # on two (fp32 MiniLM, 200 requests alternating between the two servers; bf16: 8.7 ms against
+        # 13.0 in-process). The passes after it are a few rows each, and run on one thread
+        # (torch_threads_for).
         lone = len(films) == 1 and self.lone_plot_one_thread
         with torch_threads_for(1, p.config.train) if lone else contextlib.nullcontext():
             features = p.featurizer.build(df, text_id=self.text_id)
