@@ -163,15 +163,32 @@ def upgrade_format1(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def encoder_precisions(cfg: Config, device: str | torch.device) -> dict[str, str]:
+    """The precision each frozen encoder computes in on `device` (`auto` resolved), saved with a model."""
+    from reelcast.encoders.common import use_bf16
+
+    dev = torch.device(device)
+    return {
+        key: "bf16" if use_bf16(dev, section.precision) else "fp32"
+        for key, section in (("text", cfg.text), ("video", cfg.video))
+    }
+
+
 def trained_config(state: dict[str, Any]) -> Config:
     """The saved config, with an `auto` text or video precision pinned to the one the model was trained
-    with (its encoder id says), so that a model reads plots and frames as it learned them on any machine."""
+    with, so that a model reads plots and frames as it learned them on any machine.
+
+    The precisions are saved with the model; a model saved before that names its text precision in its
+    text encoder id (`+bf16`), and leaves a video `auto` to the machine, as it was then.
+    """
     cfg = Config.from_dict(state["config"])
-    ids = state.get("encoder_ids") or {}
+    saved = dict(state.get("precisions") or {})
+    text_id = (state.get("encoder_ids") or {}).get("text")
+    if "text" not in saved and text_id:
+        saved["text"] = "bf16" if text_id.endswith("+bf16") else "fp32"
     for key, section in (("text", cfg.text), ("video", cfg.video)):
-        enc = ids.get(key)
-        if section.precision == "auto" and enc:
-            section.precision = "bf16" if enc.endswith("+bf16") else "fp32"
+        if section.precision == "auto" and key in saved:
+            section.precision = saved[key]
     return cfg
 
 

@@ -461,6 +461,7 @@ class RevenuePredictor:
             "class_names": CLASS_NAMES,
             "inputs": self.inputs_.state(),
             "encoder_ids": self.encoder_ids_,
+            "precisions": checkpoint.encoder_precisions(cfg, self.device),
             "ensemble": self.components_.state(),
             "metrics": self.metrics_,
             "revenue_intervals": self.intervals_.to_dict() if self.intervals_ is not None else None,

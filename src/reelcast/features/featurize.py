@@ -154,8 +154,8 @@ class Featurizer:
         if "text" in modalities:
             ids["text"] = self.text_encoder_id()
         if "video" in modalities:
-            # The precision is part of the id: a model served where `auto` means something else must
-            # still read frames as it was trained to (checkpoint.trained_config pins it from here).
+            # The precision is part of the id, as it is of the store's: frames encoded in bf16 are not
+            # the fp32 ones.
             bf16 = "+bf16" if use_bf16(torch.device(self.device), cfg.video.precision) else ""
             ids["video"] = "simulated" if cfg.media.mode == "simulated" else cfg.video.model + bf16
         if "external" in modalities and external is not None:
