@@ -322,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-requests", type=int, default=100, help="Request pairs in the log-overhead rows.")
     ap.add_argument("--hostile", action="store_true", help="Slow, failing and refused trailers mixed in.")
     ap.add_argument("--batching-only", action="store_true", help="Only the batching off/on table.")
+    ap.add_argument("--runs", type=int, default=1, help="Runs of the batching table (medians printed).")
     ap.add_argument("--batch-window-ms", type=float, default=None, help="Batch window of the 'on' server.")
     ap.add_argument("--batch-max-size", type=int, default=None, help="Batch size limit of both servers.")
     args = ap.parse_args(argv)

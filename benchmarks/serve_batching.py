@@ -1,14 +1,16 @@
 """Micro-batching off vs on: issue 20's serving rows, printed by `python benchmarks/serve.py` (last table)
-or alone with `python benchmarks/serve.py --model <run>/split_80_10_10 --batching-only`.
+or alone with `python benchmarks/serve.py --model <run>/split_80_10_10 --batching-only [--runs 3]`.
 
 The model is served twice, batch_window_ms=0 and the window asked for, each in a process of its own
 (serve_server.py, as `reelcast serve` runs) with the SQLite prediction log on. The p50 rows come from
 requests alternating between the two servers, in blocks (the same machine load for both): a new plot
 each time; the same plot with a budget no request had (its text vector cached, the rest scored); the
 identical request (the answer cache). Then --clients concurrent clients send --load-requests new plots
-to each in turn, two rounds each in swapped order. Requests carry metadata when the model reads it (so
-the trees run). The clients run in a process of their own too (serve_clients.py), as a server's
-clients do: in the server's process they would compete for its interpreter lock.
+to each in turn, two rounds each in swapped order. With --runs N all of it runs N times, with fresh
+servers each time, and the table gives the medians and each run's value with batching on. Requests
+carry metadata when the model reads it (so the trees run). The clients run in a process of their own
+too (serve_clients.py), as a server's clients do: in the server's process they would compete for its
+interpreter lock.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -59,8 +62,8 @@ def model_server(model: Path, fields: dict, log_db: Path, device: str | None):
     return server_process([*cmd, json.dumps(fields), str(log_db), *([device] if device else [])], port)
 
 
-def batching_table(model: Path, tmp: Path, args) -> list[tuple[str, ...]]:
-    """The issue's rows with micro-batching off and on (a server process each, prediction log on)."""
+def measure(model: Path, tmp: Path, args, run: int) -> dict:
+    """One run with fresh servers: each case's p50 (off, on), the throughput (off, on), batch counts."""
     windows = {"off": 0.0, "on": args.batch_window_ms}
     seq: dict[str, dict[str, list[float]]] = {case: {"off": [], "on": []} for case in CASES}
     load: dict[str, dict] = {k: {"n": 0, "wall": 0.0, "errors": 0} for k in windows}
@@ -71,7 +74,7 @@ def batching_table(model: Path, tmp: Path, args) -> list[tuple[str, ...]]:
                 model_server(
                     model,
                     {"batch_window_ms": window, "batch_max_size": args.batch_max_size},
-                    tmp / f"log_{key}.sqlite",
+                    tmp / f"log_{key}_{run}.sqlite",
                     args.device,
                 )
             )
@@ -96,36 +99,41 @@ def batching_table(model: Path, tmp: Path, args) -> list[tuple[str, ...]]:
                 load[key]["wall"] += r["n"] / r["rps"] if r["rps"] else 0.0
                 load[key]["errors"] += r["errors"]
         stats = httpx.get(f"{bases['on']}/bench/stats").json()
-    rows = []
-    for case, label in CASES.items():
-        a, b = percentile(seq[case]["off"], 50), percentile(seq[case]["on"], 50)
-        rows.append(
-            (label, f"{len(seq[case]['on'])}", f"{a:.1f}", f"{b:.1f}", f"{b / a:.2f}", *ISSUE_ROWS[label])
-        )
-    rps = {k: v["n"] / v["wall"] if v["wall"] else float("nan") for k, v in load.items()}
+    return {
+        "p50": {c: (percentile(v["off"], 50), percentile(v["on"], 50)) for c, v in seq.items()},
+        "n": {c: len(v["on"]) for c, v in seq.items()},
+        "rps": tuple(v["n"] / v["wall"] if v["wall"] else float("nan") for v in load.values()),
+        "load_n": load["on"]["n"],
+        "errors": load["off"]["errors"] + load["on"]["errors"],
+        "batches": stats["batches"] - before["batches"],
+        "films": stats["films"] - before["films"],
+        "largest": stats["largest"],
+    }
+
+
+def batching_table(model: Path, tmp: Path, args) -> list[tuple[str, ...]]:
+    """The issue's rows with micro-batching off and on (a server process each, prediction log on): the
+    median over --runs runs, each with fresh servers, and every run's value with batching on."""
+    runs = [measure(model, tmp, args, r) for r in range(args.runs)]
+
+    def row(label: str, n: int, pairs: list[tuple[float, float]], fmt: str) -> tuple[str, ...]:
+        off, on = (statistics.median(p[i] for p in pairs) for i in (0, 1))
+        each = ", ".join(format(p[1], fmt) for p in pairs)
+        return (label, f"{n}", format(off, fmt), format(on, fmt), f"{on / off:.2f}", each)
+
+    rows = [
+        (*row(label, runs[0]["n"][case], [r["p50"][case] for r in runs], ".1f"), *ISSUE_ROWS[label])
+        for case, label in CASES.items()
+    ]
     label = "concurrent clients, new plots (req/s)"
-    rows.append(
-        (
-            f"{args.clients} {label}",
-            f"{load['on']['n']}",
-            f"{rps['off']:.1f}",
-            f"{rps['on']:.1f}",
-            f"{rps['on'] / rps['off']:.2f}",
-            *ISSUE_ROWS[label],
-        )
-    )
-    errors = load["off"]["errors"] + load["on"]["errors"]
-    batches, films = stats["batches"] - before["batches"], stats["films"] - before["films"]
+    rps = row(f"{args.clients} {label}", runs[0]["load_n"], [r["rps"] for r in runs], ".1f")
+    rows.append((*rps, *ISSUE_ROWS[label]))
+    batches, films = sum(r["batches"] for r in runs), sum(r["films"] for r in runs)
     rows.append(
         (
             f"under the clients' load (on): {batches} batches, mean size {films / max(batches, 1):.1f}, "
-            f"largest {stats['largest']}; {errors} errors",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
+            f"largest {max(r['largest'] for r in runs)}; {sum(r['errors'] for r in runs)} errors",
+            *[""] * 7,
         )
     )
     return rows
@@ -152,5 +160,5 @@ def print_batching(args, rows: list[tuple[str, ...]], load_before: tuple[float, 
         f"{os.cpu_count()} CPU cores; "
         f"load average {load_before[0]:.2f} before, {after[0]:.2f} after (1 min)"
     )
-    header = ("case", "n (on)", "off", "on", "on/off", "issue 20 now", "goal")
+    header = ("case", "n (on)", "off", "on", "on/off", "on, each run", "issue 20 now", "goal")
     print_table(header, rows, left=(0,))
