@@ -9,6 +9,7 @@ adds. It stops on SIGINT.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -42,8 +43,10 @@ def main() -> None:
             "metadata": svc.predictor.tabular_ is not None,
         }
 
-    # The configuration `reelcast serve` runs (its protocol, keep-alive and shutdown bounds).
-    uvicorn.Server(server_config(app, settings, port=port, log_level="warning", access_log=False)).run()
+    # The configuration `reelcast serve` runs (its protocol, keep-alive and shutdown bounds). uvicorn
+    # re-raises the SIGINT that stopped it once it has shut down: that is the normal end here.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(server_config(app, settings, port=port, log_level="warning", access_log=False)).run()
 
 
 if __name__ == "__main__":
