@@ -71,6 +71,25 @@ def _loaded(model: GBMClassifier | GBMRegressor) -> list:
     return model._models
 
 
+def _mean_prediction(model: GBMClassifier | GBMRegressor, X: np.ndarray) -> np.ndarray:
+    """The mean over seeds of X's predictions; rows the model scored lately come from its memo."""
+    return model._memo.predict(X, lambda rows: _predict(_loaded(model), rows))
+
+
+def _shap(model: GBMClassifier | GBMRegressor, X: np.ndarray) -> list[np.ndarray]:
+    """Exact TreeSHAP per seed (LightGBM's pred_contrib): raw-score contributions, the bias last."""
+    return [m.predict(X, num_iteration=m.best_iteration or None, pred_contrib=True) for m in _loaded(model)]
+
+
+def _keep(model: GBMClassifier | GBMRegressor, booster, bar: Progress | None) -> None:
+    """Add one seed's fitted booster to a model (the object, its text, its best round); tick the bar."""
+    model._models.append(booster)
+    model.boosters.append(booster.model_to_string())
+    model.rounds.append(int(booster.best_iteration or booster.current_iteration()))
+    if bar is not None:
+        bar.update()
+
+
 def booster_params(cfg: EnsembleConfig, seed: int, objective: str, n_train: int, **extra) -> dict:
     threads = _threads(cfg, n_train)
     return {
@@ -151,22 +170,17 @@ class GBMClassifier:
         for s in range(cfg.seeds):
             params = booster_params(cfg, seed + s, "multiclass", len(X), num_class=NUM_CLASSES)
             b = _train(cfg, params, X, y, balanced_weights(y), Xv, yv, balanced_weights(yv), bar)
-            self._models.append(b)
-            self.boosters.append(b.model_to_string())
-            self.rounds.append(int(b.best_iteration or b.current_iteration()))
-            if bar is not None:
-                bar.update()
+            _keep(self, b, bar)
         self.seconds = time.perf_counter() - t0
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(N, 8) class probabilities, the mean over seeds."""
-        return self._memo.predict(X, lambda rows: _predict(_loaded(self), rows))
+        return _mean_prediction(self, X)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP per seed: (seeds, N, 8, F + 1) raw-score contributions, the bias last."""
-        out = [m.predict(X, num_iteration=m.best_iteration or None, pred_contrib=True) for m in _loaded(self)]
-        return np.stack([c.reshape(len(X), NUM_CLASSES, -1) for c in out])
+        return np.stack([c.reshape(len(X), NUM_CLASSES, -1) for c in _shap(self, X)])
 
     def to_dict(self) -> dict:
         """For the checkpoint (plain strings and numbers)."""
@@ -196,12 +210,7 @@ class GBMRegressor:
         t0 = time.perf_counter()
         for s in range(cfg.seeds):
             params = booster_params(cfg, seed + s, "huber", len(X), alpha=1.0)
-            b = _train(cfg, params, X, log_rev, None, Xv, log_rev_v, None, bar)
-            self._models.append(b)
-            self.boosters.append(b.model_to_string())
-            self.rounds.append(int(b.best_iteration or b.current_iteration()))
-            if bar is not None:
-                bar.update()
+            _keep(self, _train(cfg, params, X, log_rev, None, Xv, log_rev_v, None, bar), bar)
         if Xv is not None and len(Xv) > 1:
             self.sigma = float(max(np.std(log_rev_v - self.predict_log_revenue(Xv)), 1e-3))
         else:  # no validation films: the training residuals understate the error, but it is all there is
@@ -211,12 +220,11 @@ class GBMRegressor:
 
     def predict_log_revenue(self, X: np.ndarray) -> np.ndarray:
         """Predicted log(1 + revenue $M), the mean over seeds."""
-        return self._memo.predict(X, lambda rows: _predict(_loaded(self), rows))
+        return _mean_prediction(self, X)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP of the log revenue, mean over seeds: (N, F + 1), the bias last."""
-        out = [m.predict(X, num_iteration=m.best_iteration or None, pred_contrib=True) for m in _loaded(self)]
-        return np.mean(out, axis=0)
+        return np.mean(_shap(self, X), axis=0)
 
     def predict_proba(self, X: np.ndarray, thresholds_musd: np.ndarray) -> np.ndarray:
         """(N, 8): the mass of N(prediction, sigma) between consecutive log class edges."""
