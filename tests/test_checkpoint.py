@@ -179,6 +179,17 @@ def test_an_auto_video_precision_is_read_as_the_one_the_model_was_trained_with(s
     assert trained_config(state).video.precision == "auto"
 
 
+def test_a_fine_tuned_text_encoder_is_recorded_and_reloaded_as_the_fp32_it_runs_in():
+    from reelcast.checkpoint import encoder_precisions, trained_config
+    from reelcast.config import Config
+
+    cfg = Config()
+    cfg.text.finetune, cfg.text.precision = True, "auto"  # auto never means bf16 for a fine-tuned encoder
+    saved = encoder_precisions(cfg, "cpu")
+    assert saved["text"] == "fp32"
+    assert trained_config({"config": cfg.to_dict(), "precisions": saved}).text.precision == "fp32"
+
+
 def test_a_saved_model_records_the_precisions_its_encoders_ran_in(tiny_run):
     from reelcast.checkpoint import read
 

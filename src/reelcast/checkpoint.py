@@ -164,14 +164,14 @@ def upgrade_format1(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def encoder_precisions(cfg: Config, device: str | torch.device) -> dict[str, str]:
-    """The precision each frozen encoder computes in on `device` (`auto` resolved), saved with a model."""
+    """The precision each encoder computes in on `device` (`auto` resolved), saved with a model: the
+    encoders' own rules, so a fine-tuned text encoder (always fp32) is recorded as it ran."""
     from reelcast.encoders.common import use_bf16
+    from reelcast.encoders.text import text_bf16
 
     dev = torch.device(device)
-    return {
-        key: "bf16" if use_bf16(dev, section.precision) else "fp32"
-        for key, section in (("text", cfg.text), ("video", cfg.video))
-    }
+    bf16 = {"text": text_bf16(cfg.text, dev), "video": use_bf16(dev, cfg.video.precision)}
+    return {key: "bf16" if on else "fp32" for key, on in bf16.items()}
 
 
 def trained_config(state: dict[str, Any]) -> Config:

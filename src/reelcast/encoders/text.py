@@ -49,7 +49,7 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> to
     raise ValueError(f"text pooling must be cls or mean, got {pooling!r}")
 
 
-def _bf16(cfg: TextConfig, device: torch.device) -> bool:
+def text_bf16(cfg: TextConfig, device: torch.device) -> bool:
     """Whether the frozen encoder computes in bf16 (auto: where the device has bf16 units)."""
     if cfg.finetune:  # the backbone trains in fp32 with the network
         if cfg.precision == "bf16":
@@ -60,7 +60,7 @@ def _bf16(cfg: TextConfig, device: torch.device) -> bool:
 
 def text_encoder_id(cfg: TextConfig, device: str | torch.device = "cpu") -> str:
     """Store id of text vectors: the model and every setting that changes them (no model load)."""
-    bf16 = _bf16(cfg, torch.device(device))
+    bf16 = text_bf16(cfg, torch.device(device))
     return f"text:{model_id(cfg.model)}:{cfg.pooling}:{cfg.max_length}" + ("+bf16" if bf16 else "")
 
 
@@ -70,7 +70,7 @@ class TextEncoder:
     def __init__(self, cfg: TextConfig, device: str = "auto"):
         self.cfg = cfg
         self.device = resolve_device(device)
-        self.bf16 = _bf16(cfg, self.device)
+        self.bf16 = text_bf16(cfg, self.device)
         self.model, self.tokenizer = load_text_backbone(cfg.model, lean=cfg.lean)
         # bf16 weights rather than autocast: autocast converts every weight on every call, and was no
         # faster than fp32 for a plot.
