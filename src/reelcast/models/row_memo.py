@@ -54,8 +54,3 @@ class RowMemo:
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["entries"])
-
-    def clear(self) -> None:
-        """Forget every row (the model changed)."""
-        with self._lock:
-            self._rows.clear()
