@@ -91,6 +91,7 @@ def _keep(model: GBMClassifier | GBMRegressor, booster, bar: Progress | None) ->
 
 
 def booster_params(cfg: EnsembleConfig, seed: int, objective: str, n_train: int, **extra) -> dict:
+    """LightGBM parameters of one booster: the ensemble settings, its seed, objective and threads."""
     threads = _threads(cfg, n_train)
     return {
         "objective": objective,
