@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -117,7 +116,7 @@ def batching_table(model: Path, tmp: Path, args) -> list[tuple[str, ...]]:
     runs = [measure(model, tmp, args, r) for r in range(args.runs)]
 
     def row(label: str, n: int, pairs: list[tuple[float, float]], fmt: str) -> tuple[str, ...]:
-        off, on = (statistics.median(p[i] for p in pairs) for i in (0, 1))
+        off, on = (percentile([p[i] for p in pairs], 50) for i in (0, 1))
         each = ", ".join(format(p[1], fmt) for p in pairs)
         return (label, f"{n}", format(off, fmt), format(on, fmt), f"{on / off:.2f}", each)
 
