@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from reelcast import __version__
+from reelcast.serving import model_thread
 from reelcast.serving.arms import ABSettings, build_arms
 from reelcast.serving.limits import LimitsMiddleware, clean_validation_errors, redact_paths
 from reelcast.serving.routes import pages, predict, service, whatif
@@ -78,7 +79,10 @@ def create_app(
     settings = settings or ServeSettings()
     if settings.temp_dir is not None:
         Path(settings.temp_dir).mkdir(parents=True, exist_ok=True)
-    arms = build_arms(ab, lambda p: ModelService(p, settings), settings.device, run_dir, predictor)
+    # Loaded and warmed up where they will run (model_thread: torch's threads stay fast there).
+    arms = model_thread.call(
+        build_arms, ab, lambda p: ModelService(p, settings), settings.device, run_dir, predictor
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):

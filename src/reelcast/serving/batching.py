@@ -4,7 +4,7 @@
 rounding), but for a whole batch: one featurize call (one text-encoder pass over the new plots), then
 the network and every tree model over the films and their modality-masked copies together, from which
 the contributions come, in passes of a fixed row count. `MicroBatcher` gathers requests that overlap
-on the event loop, for a short window or up to a size, and hands them to one worker-thread call.
+on the event loop, for a short window or up to a size, and hands them to one call on the model thread.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +69,8 @@ class BatchScorer:
         # The text vectors' store id hashes the text model's files: once here rather than per request.
         self.text_id = None if predictor.config.text.finetune else fz.text_encoder_id()
         self._threads = None  # set after the first pass, once the tree library is loaded
-        self.lone_plot_one_thread = self.reads_text and fz.text_encoder.device.type == "cpu"
+        enc = fz.text_encoder if self.reads_text else None
+        self.lone_plot_one_thread = enc is not None and enc.device.type == "cpu" and enc.bf16
         predictor.network.pass_rows = PASS_ROWS
 
     def _one_thread(self):
@@ -104,12 +105,11 @@ class BatchScorer:
         p = self.predictor
         df = self.frame(films)
         # The text encoder pass over several new plots is worth every core (benchmarks/text.py, MiniLM on
-        # two cores: 8 plots 1.8x faster in fp32 and in bf16). One plot is not, in a server: its ~100
-        # small operations each wake the second thread, which shares its core with the event loop, the
-        # log and the clients. Served alone on one thread, a new plot took 24.2 and 26.2 ms against 27.4
-        # on two (fp32 MiniLM, 200 requests alternating between the two servers; bf16: 8.7 ms against
-        # 13.0 in-process). The passes after it are a few rows each, and run on one thread
-        # (torch_threads_for).
+        # two cores: 8 plots 1.8x faster in fp32 and in bf16), and so is one plot in fp32: served on the
+        # model thread, MiniLM's pass over a 39-token plot took 9.3 ms on two threads against 11.5-13.1
+        # on one. Not in bf16, whose matrix products over one plot are too short to split: 5.5-6.6 ms on
+        # one thread against 7.1-7.9 on two (TMDB models, 150 requests per server, two servers taking
+        # turns). The passes after it are a few rows each, and run on one thread (torch_threads_for).
         lone = len(films) == 1 and self.lone_plot_one_thread
         with torch_threads_for(1, p.config.train) if lone else contextlib.nullcontext():
             features = p.featurizer.build(df, text_id=self.text_id)
@@ -188,15 +188,15 @@ class BatchStats:
 
 
 class MicroBatcher:
-    """Runs waiting requests together in one worker-thread call of `run` (a result or an exception per
-    item): at most `max_size`, collected for up to `window_s` while requests overlap.
+    """Runs waiting requests together in one awaited call of `run` (off the event loop: a result or an
+    exception per item): at most `max_size`, collected for up to `window_s` while requests overlap.
 
     `gate` gives the event loop's lock for the model, shared with requests scored one at a time.
     """
 
     def __init__(
         self,
-        run: Callable[[list[Any]], list[Any]],
+        run: Callable[[list[Any]], Awaitable[list[Any]]],
         window_s: float,
         max_size: int,
         gate: Callable[[], asyncio.Lock],
@@ -240,7 +240,7 @@ class MicroBatcher:
                 continue
             try:
                 async with self.gate():
-                    results = await asyncio.to_thread(self.run, [item for item, _ in batch])
+                    results = await self.run([item for item, _ in batch])
             except BaseException as e:  # cancelled at shutdown, or a bug in `run`: no caller waits forever
                 for _, fut in batch:
                     if not fut.done():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import os
@@ -20,6 +21,7 @@ from reelcast.data.classes import CLASS_NAMES, describe_thresholds
 from reelcast.data.schema import aux_estimate_text
 from reelcast.media.decode import TOO_LARGE, MediaError, check_frame_sizes
 from reelcast.media.refs import TrailerRefError, parse_remote_ref, parse_trailer_ref
+from reelcast.serving import model_thread
 from reelcast.serving.answers import AnswerCache, answer_key
 from reelcast.serving.batching import BatchScorer, FilmQuery, MicroBatcher
 from reelcast.serving.limits import pixel_problem, redact_paths, video_pixels
@@ -121,7 +123,10 @@ class ModelService:
         # Requests without a trailer are scored together when they arrive within the batch window.
         self.batcher = (
             MicroBatcher(
-                self.score_batch, settings.batch_window_ms / 1000, settings.batch_max_size, self._model_queue
+                functools.partial(model_thread.run, self.score_batch),
+                settings.batch_window_ms / 1000,
+                settings.batch_max_size,
+                self._model_queue,
             )
             if settings.batch_window_ms > 0
             else None
@@ -268,13 +273,13 @@ class ModelService:
                     result = await self.batcher.submit(film)
                 else:
                     async with self._model_queue():
-                        (result,) = await asyncio.to_thread(self.score_batch, [film])
+                        (result,) = await model_thread.run(self.score_batch, [film])
                     if isinstance(result, Exception):
                         raise result
                 self.answers.put(key, result)
                 return self.response(result, notes, None, shown_name, upload, status)
             async with self._model_queue():
-                return await asyncio.to_thread(
+                return await model_thread.run(
                     self.predict,
                     description,
                     title,

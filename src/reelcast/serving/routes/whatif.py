@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter
 
 from reelcast.evaluation import whatif as w
+from reelcast.serving import model_thread
 from reelcast.serving.deps import Service, Settings, field_error
 from reelcast.serving.limits import redact_paths
 from reelcast.serving.model_card import metadata_fields
@@ -77,7 +77,7 @@ async def whatif(req: WhatIfRequest, service: Service, settings: Settings) -> Wh
         film = w.Film(req.description, req.title, trailer, metadata)
         varies = [to_vary(spec, film, i) for i, spec in enumerate(req.vary)]
         try:
-            curve = await asyncio.to_thread(_sweep, service, film, varies)
+            curve = await model_thread.run(_sweep, service, film, varies)
         except ValueError as e:
             raise field_error("vary", redact_paths(str(e))) from None
     finally:
