@@ -18,7 +18,6 @@ def main() -> None:
     """Serve until terminated."""
     import uvicorn
 
-    from reelcast.predictor import RevenuePredictor
     from reelcast.serving.app import create_app
     from reelcast.serving.arms import ABSettings
     from reelcast.serving.server import server_config
@@ -27,9 +26,8 @@ def main() -> None:
     model, port, fields, log_db = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
     device = sys.argv[5] if len(sys.argv) > 5 else None
     settings = ServeSettings(**fields, device=device, host="127.0.0.1")
-    app = create_app(
-        predictor=RevenuePredictor.load(model, device=device), settings=settings, ab=ABSettings(log_db=log_db)
-    )
+    # Loaded by create_app, on the model thread, as `reelcast serve` loads it (serving.model_thread).
+    app = create_app(run_dir=model, settings=settings, ab=ABSettings(log_db=log_db))
 
     @app.get("/bench/stats")
     def stats() -> dict:
