@@ -333,6 +333,7 @@ def main() -> None:
         # reelcast's default (a passive wait after a short spin), a purely passive wait, spinning.
         policies = {
             "PASSIVE+2000": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "2000"},
+            "PASSIVE+20000": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "20000"},
             "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "0"},
             "ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": ""},
         }

@@ -74,7 +74,10 @@ def create_app(
 ) -> FastAPI:
     """A FastAPI app serving one model, loaded once here from `run_dir` (or given as `predictor`).
 
-    `ab` serves several models instead (A/B arms, shadow mode) and/or logs every prediction.
+    `ab` serves several models instead (A/B arms, shadow mode) and/or logs every prediction. Where
+    speed matters give `run_dir`: the model is then loaded on the model thread. A predictor fitted or
+    loaded on another thread answers the same, but if that thread ran torch on several threads, every
+    team of torch threads now sleeps between operations (serving.model_thread).
     """
     settings = settings or ServeSettings()
     if settings.temp_dir is not None:
