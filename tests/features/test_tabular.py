@@ -238,7 +238,7 @@ def test_constant_dollar_budget_uses_the_cpi_table():
     from reelcast.data.cpi import base_year, cpi_table
 
     enc = TabularEncoder(["budget_real"]).fit(films8())
-    raw = enc._raw_numeric(films8(), "budget_real")
+    raw = enc._raw_numeric(enc._read(films8()), "budget_real")
     t = cpi_table()
     assert raw[0] == pytest.approx(np.log1p(100.0 * t[base_year()] / t[2010]))
     assert np.isnan(raw[2])

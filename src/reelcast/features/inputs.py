@@ -49,6 +49,7 @@ class InputCells:
     def __init__(self, df: pd.DataFrame, none_means_unknown: bool):
         self.df, self.n, self.none_means_unknown = df, len(df), none_means_unknown
         self._cache: dict[str, tuple[list | np.ndarray, np.ndarray]] = {}
+        self._numeric: dict[str, np.ndarray] = {}
 
     @cached_property
     def day_and_year(self) -> tuple[np.ndarray, np.ndarray]:
@@ -89,13 +90,20 @@ class InputCells:
         return x, np.isfinite(x)
 
     def numeric(self, name: str) -> np.ndarray:
-        """A numeric input as floats (NaN = unknown); budgets as log1p millions."""
+        """A numeric input as floats (NaN = unknown; read-only, shared); budgets as log1p millions."""
+        if name not in self._numeric:
+            self._numeric[name] = self._read_numeric(name)
+        return self._numeric[name]
+
+    def _read_numeric(self, name: str) -> np.ndarray:
         source = self.df[name] if name in self.df else self.df.get(f"src:{name}")
         if source is None:
-            return np.full(self.n, np.nan)
-        x = np.array([num(v) for v in source], dtype=np.float64).reshape(self.n)
+            x = np.full(self.n, np.nan)
+        else:
+            x = np.array([num(v) for v in source], dtype=np.float64).reshape(self.n)
         if name == "budget_musd":
             x = np.log1p(np.where(x >= 0, x, np.nan))  # budgets span 4 orders of magnitude
+        x.flags.writeable = False  # read by several features: none may change it for the others
         return x
 
 

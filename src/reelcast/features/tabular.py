@@ -158,11 +158,11 @@ class TabularEncoder:
     def _read(self, df: pd.DataFrame) -> InputCells:
         return InputCells(df, self.settings.none_means_unknown)
 
-    def _raw_numeric(self, df: pd.DataFrame, col: str) -> np.ndarray:
-        inp = self._read(df)
+    @staticmethod
+    def _raw_numeric(inp: InputCells, col: str) -> np.ndarray:
         if col == "budget_real":  # log constant-dollar budget: 1980's $20 M is not 2015's
             budget, years = inp.numeric("budget_musd"), inp.numeric("year")
-            return np.log1p(np.expm1(budget) * to_constant_dollars(np.ones(len(df)), years))
+            return np.log1p(np.expm1(budget) * to_constant_dollars(np.ones(inp.n), years))
         return inp.numeric(col)
 
     def fit(self, df: pd.DataFrame) -> TabularEncoder:
@@ -193,7 +193,7 @@ class TabularEncoder:
             else:
                 if c != "budget_real" and c not in df and f"src:{c}" not in df:
                     raise KeyError(f"tabular column {c!r} is not in the table")
-                x = self._raw_numeric(df, c)
+                x = self._raw_numeric(inp, c)
                 mean = float(np.nanmean(x)) if np.isfinite(x).any() else 0.0
                 std = float(np.nanstd(x)) if np.isfinite(x).sum() > 1 else 1.0
                 self.means[c], self.scales[c] = mean, std if std > 0 else 1.0
@@ -427,7 +427,7 @@ class TabularEncoder:
 
     def _group(self, inp: InputCells, c: str) -> np.ndarray:
         """One group's value columns; unknown inputs are blanked to NaN by `encode`."""
-        n, df = inp.n, inp.df
+        n = inp.n
         if c == "genres":
             return self._multi_hot(inp.get("genres")[0], self.genres)
         if c in _MULTI_HOT:
@@ -457,7 +457,7 @@ class TabularEncoder:
             d = self._tracks("director", director, inp)[:, [0, 2]]
             k = self._tracks("cast", inp.get("cast")[0], inp)
             return np.concatenate([d, k], axis=1)
-        x = self._raw_numeric(df, c)
+        x = self._raw_numeric(inp, c)
         return ((x - self.means[c]) / self.scales[c])[:, None]
 
     # ---- checkpoint ----------------------------------------------------------------------------------
