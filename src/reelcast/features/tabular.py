@@ -199,8 +199,8 @@ class TabularEncoder:
                 self.means[c], self.scales[c] = mean, std if std > 0 else 1.0
         reads = {i for c in self.columns for _, r in self._values(c) for i in r}
         self.unread = sorted(i for i in reads | {*self._owned_all()} if not inp.get(i)[1].any())
-        self.__dict__.pop("_layout_cache", None)
-        self.__dict__.pop("_keep_cache", None)
+        for cache in ("_layout_cache", "_keep_cache", "_blank_cache"):
+            self.__dict__.pop(cache, None)
         X = self.encode(df)
         seen = np.isfinite(X).any(0)
         neutral = np.zeros(X.shape[1])
@@ -275,6 +275,19 @@ class TabularEncoder:
             self.__dict__["_keep_cache"] = cached
         return cached
 
+    def _blanks(self) -> tuple[list[str], np.ndarray]:
+        """The inputs some output reads, and (inputs, outputs) bool: which outputs each input blanks."""
+        cached = self.__dict__.get("_blank_cache")
+        if cached is None:
+            reads = self._layout()[1]
+            inputs = sorted({i for r in reads for i in r})
+            at = {i: k for k, i in enumerate(inputs)}
+            blanks = np.zeros((len(inputs), len(reads)), dtype=bool)
+            for j, r in enumerate(reads):
+                blanks[[at[i] for i in r], j] = True
+            cached = self.__dict__["_blank_cache"] = (inputs, blanks)
+        return cached
+
     def _layout(self) -> tuple[list[str], list[tuple[str, ...]], dict[str, list[str]]]:
         """(output names, inputs each output reads (() for known columns), known inputs owned per group)."""
         cached = self.__dict__.get("_layout_cache")
@@ -339,7 +352,7 @@ class TabularEncoder:
     def encode(self, df: pd.DataFrame) -> np.ndarray:
         """(N, dim) float32 features with NaN wherever a feature's input is unknown (for the trees)."""
         inp = self._read(df)
-        _, reads, owned = self._layout()
+        _, _, owned = self._layout()
         parts = []
         keeps = self._keep_positions()
         for c in self.columns:
@@ -347,9 +360,10 @@ class TabularEncoder:
             known = [inp.get(i)[1].astype(np.float32) for i in owned[c]]
             parts.append(np.stack(known, 1) if known else np.zeros((inp.n, 0), np.float32))
         X = np.concatenate(parts, axis=1).astype(np.float64) if parts else np.zeros((inp.n, 0))
-        for j, r in enumerate(reads):
-            for i in r:
-                X[~inp.get(i)[1], j] = np.nan
+        inputs, blanks = self._blanks()
+        if inputs:  # an output is unknown when any input it reads is
+            unknown = ~np.stack([inp.get(i)[1] for i in inputs], axis=1)
+            X[unknown @ blanks] = np.nan
         return X.astype(np.float32)
 
     def fill_unknown(self, X: np.ndarray) -> np.ndarray:
