@@ -87,3 +87,24 @@ def test_loading_scoring_reasons_and_whatif_all_run_on_the_model_thread(
     assert set(threads) == {"load", "score", "predict_film", "sweep"}
     used = set().union(*threads.values())
     assert len(used) == 1 and used.pop().startswith(model_thread.NAME), threads
+
+
+def _child_call(out) -> None:
+    out.put(model_thread.call(here))
+
+
+def test_a_forked_child_gets_a_model_thread_of_its_own():
+    import multiprocessing as mp
+
+    parent = model_thread.call(here)  # the parent's thread exists before the fork
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_child_call, args=(out,))
+    child.start()
+    child.join(timeout=30)
+    if child.is_alive():  # the call queued on the parent's thread, which the child does not have
+        child.kill()
+        child.join()
+        pytest.fail("a model call in a forked child never ran")
+    assert child.exitcode == 0 and out.get(timeout=5).startswith(model_thread.NAME)
+    assert model_thread.call(here) == parent

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,16 @@ _pool_lock = threading.Lock()
 
 def _mark() -> None:
     _here.model_thread = True
+
+
+def _forget_in_child() -> None:
+    # A forked child (gunicorn --preload, multiprocessing) has the executor but not its thread: calls
+    # would queue forever. It starts a thread of its own on its first call.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def _executor() -> ThreadPoolExecutor:
