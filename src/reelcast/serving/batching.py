@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -42,16 +43,9 @@ class FilmQuery:
 
 def masked_copies(inputs: FilmInputs) -> FilmInputs:
     """The films, then the films with each modality masked in turn: (M + 1) * N rows in one input."""
-    from reelcast.features.featurize import FilmInputs
-
     m = len(inputs.modalities)
     masks = [inputs.mask] + [inputs.mask & (np.arange(m) != j) for j in range(m)]
-    return FilmInputs(
-        inputs.film_ids * (m + 1),
-        list(inputs.modalities),
-        {k: np.concatenate([v] * (m + 1)) for k, v in inputs.arrays.items()},
-        np.concatenate(masks),
-    )
+    return type(inputs).stack([dataclasses.replace(inputs, mask=mask) for mask in masks])
 
 
 # Rows per pass of the network: a fixed count makes a film's answer independent of its batch, bit for
