@@ -23,6 +23,7 @@ import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -199,7 +200,7 @@ class TabularEncoder:
                 self.means[c], self.scales[c] = mean, std if std > 0 else 1.0
         reads = {i for c in self.columns for _, r in self._values(c) for i in r}
         self.unread = sorted(i for i in reads | {*self._owned_all()} if not inp.get(i)[1].any())
-        for cache in ("_layout_cache", "_keep_cache", "_blank_cache"):
+        for cache in ("_layout", "_keep_positions", "_blanks"):  # the cached_properties below
             self.__dict__.pop(cache, None)
         X = self.encode(df)
         seen = np.isfinite(X).any(0)
@@ -264,35 +265,30 @@ class TabularEncoder:
         """The value columns of a group that read no unread input."""
         return [(n, r) for n, r in self._values(c) if not set(r) & set(self.unread)]
 
+    # The layout and what derives from it are computed once (encode runs per request); fit forgets them.
+    @cached_property
     def _keep_positions(self) -> dict[str, list[int]]:
-        """Per group, the positions of its kept value columns (computed once: encode runs per request)."""
-        cached = self.__dict__.get("_keep_cache")
-        if cached is None:
-            cached = {}
-            for c in self.columns:
-                kept = {n for n, _ in self._kept(c)}
-                cached[c] = [j for j, (name, _) in enumerate(self._values(c)) if name in kept]
-            self.__dict__["_keep_cache"] = cached
-        return cached
+        """Per group, the positions of its kept value columns."""
+        keep = {}
+        for c in self.columns:
+            kept = {n for n, _ in self._kept(c)}
+            keep[c] = [j for j, (name, _) in enumerate(self._values(c)) if name in kept]
+        return keep
 
+    @cached_property
     def _blanks(self) -> tuple[list[str], np.ndarray]:
         """The inputs some output reads, and (inputs, outputs) bool: which outputs each input blanks."""
-        cached = self.__dict__.get("_blank_cache")
-        if cached is None:
-            reads = self._layout()[1]
-            inputs = sorted({i for r in reads for i in r})
-            at = {i: k for k, i in enumerate(inputs)}
-            blanks = np.zeros((len(inputs), len(reads)), dtype=bool)
-            for j, r in enumerate(reads):
-                blanks[[at[i] for i in r], j] = True
-            cached = self.__dict__["_blank_cache"] = (inputs, blanks)
-        return cached
+        reads = self._layout[1]
+        inputs = sorted({i for r in reads for i in r})
+        at = {i: k for k, i in enumerate(inputs)}
+        blanks = np.zeros((len(inputs), len(reads)), dtype=bool)
+        for j, r in enumerate(reads):
+            blanks[[at[i] for i in r], j] = True
+        return inputs, blanks
 
+    @cached_property
     def _layout(self) -> tuple[list[str], list[tuple[str, ...]], dict[str, list[str]]]:
         """(output names, inputs each output reads (() for known columns), known inputs owned per group)."""
-        cached = self.__dict__.get("_layout_cache")
-        if cached is not None:
-            return cached
         names, reads, owned, seen = [], [], {}, set()
         for c in self.columns:
             vals = self._kept(c)
@@ -302,23 +298,22 @@ class TabularEncoder:
             seen.update(owned[c])
             names += [f"known:{i}" for i in owned[c]]
             reads += [()] * len(owned[c])
-        self.__dict__["_layout_cache"] = (names, reads, owned)
         return names, reads, owned
 
     @property
     def feature_names(self) -> list[str]:
         """Names of the output columns, for permutation importance and reports."""
-        return list(self._layout()[0])
+        return list(self._layout[0])
 
     @property
     def dim(self) -> int:
         """Output width."""
-        return len(self._layout()[0])
+        return len(self._layout[0])
 
     @property
     def inputs(self) -> list[str]:
         """Every input the encoder reads, in the order of `known`'s columns."""
-        return [i for own in self._layout()[2].values() for i in own]
+        return [i for own in self._layout[2].values() for i in own]
 
     @property
     def optional_inputs(self) -> list[str]:
@@ -330,17 +325,17 @@ class TabularEncoder:
     @property
     def column_inputs(self) -> list[tuple[str, ...]]:
         """Per output column, the inputs it reads (empty for the known columns)."""
-        return list(self._layout()[1])
+        return list(self._layout[1])
 
     def known_columns(self) -> dict[str, int]:
         """The position of each input's `known:<input>` column."""
-        names = self._layout()[0]
+        names = self._layout[0]
         return {i: names.index(f"known:{i}") for i in self.inputs}
 
     def blocks(self) -> dict[str, np.ndarray]:
         """Feature positions of each column or group, known columns included (a group moves together)."""
         out, start = {}, 0
-        _, _, owned = self._layout()
+        _, _, owned = self._layout
         for c in self.columns:
             width = len(self._kept(c)) + len(owned[c])
             if width:
@@ -352,15 +347,15 @@ class TabularEncoder:
     def encode(self, df: pd.DataFrame) -> np.ndarray:
         """(N, dim) float32 features with NaN wherever a feature's input is unknown (for the trees)."""
         inp = self._read(df)
-        _, _, owned = self._layout()
+        _, _, owned = self._layout
         parts = []
-        keeps = self._keep_positions()
+        keeps = self._keep_positions
         for c in self.columns:
             parts.append(self._group(inp, c)[:, keeps[c]])
             known = [inp.get(i)[1].astype(np.float32) for i in owned[c]]
             parts.append(np.stack(known, 1) if known else np.zeros((inp.n, 0), np.float32))
         X = np.concatenate(parts, axis=1).astype(np.float64) if parts else np.zeros((inp.n, 0))
-        inputs, blanks = self._blanks()
+        inputs, blanks = self._blanks
         if inputs:  # an output is unknown when any input it reads is
             unknown = ~np.stack([inp.get(i)[1] for i in inputs], axis=1)
             X[unknown @ blanks] = np.nan
