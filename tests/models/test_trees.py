@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import lightgbm
 import numpy as np
 
 from reelcast.config import EnsembleConfig
@@ -27,9 +28,10 @@ def test_boosting_on_small_data_stops_long_before_the_cap():
     cfg = EnsembleConfig(seeds=1)
     m = GBMClassifier().fit(X, y, Xv, yv, cfg, seed=0)
     cap, patience = round_budget(cfg, len(X))
-    booster = m._models[0]
-    # Early stopping ran: the booster holds its best round plus at most `patience` more, never the cap.
-    assert booster.current_iteration() <= m.rounds[0] + patience < cap
+    # Early stopping ran: boosting stopped `patience` rounds after the best, long before the cap, and the
+    # model keeps (and scores with) the rounds up to the best.
+    assert m.rounds[0] + patience < cap
+    assert lightgbm.Booster(model_str=m.boosters[0]).current_iteration() == m.rounds[0]
     probs = m.predict_proba(Xv)
     assert probs.shape == (60, 8) and np.allclose(probs.sum(1), 1)
 

@@ -27,6 +27,7 @@ from scipy.special import ndtr  # the normal CDF, without importing all of scipy
 
 from reelcast.config import EnsembleConfig
 from reelcast.data.classes import NUM_CLASSES
+from reelcast.models.booster import Booster
 from reelcast.models.row_memo import RowMemo
 from reelcast.progress import Progress
 
@@ -56,35 +57,34 @@ def openmp_threads_for(films: int, cfg: EnsembleConfig | None = None) -> Iterato
         yield
 
 
-def _predict(models: list, X: np.ndarray) -> np.ndarray:
+def predict_mean(models: list[Booster], X: np.ndarray) -> np.ndarray:
     """The mean prediction over seeds (threads by the default rule: saved boosters keep no config)."""
     threads = _threads(EnsembleConfig(), len(X))
-    return np.mean(
-        [m.predict(X, num_iteration=m.best_iteration or None, num_threads=threads) for m in models], axis=0
-    )
+    return np.mean([m.predict(X, threads=threads) for m in models], axis=0)
 
 
-def _loaded(model: GBMClassifier | GBMRegressor) -> list:
+def _loaded(model: GBMClassifier | GBMRegressor) -> list[Booster]:
     """The model's boosters, parsed from their text on first use."""
     if not model._models:
-        model._models = [_lgb().Booster(model_str=s) for s in model.boosters]
+        model._models = [Booster(s) for s in model.boosters]
     return model._models
 
 
 def _mean_prediction(model: GBMClassifier | GBMRegressor, X: np.ndarray) -> np.ndarray:
     """The mean over seeds of X's predictions; rows the model scored lately come from its memo."""
-    return model._memo.predict(X, lambda rows: _predict(_loaded(model), rows))
+    return model._memo.predict(X, lambda rows: predict_mean(_loaded(model), rows))
 
 
 def _shap(model: GBMClassifier | GBMRegressor, X: np.ndarray) -> list[np.ndarray]:
     """Exact TreeSHAP per seed (LightGBM's pred_contrib): raw-score contributions, the bias last."""
-    return [m.predict(X, num_iteration=m.best_iteration or None, pred_contrib=True) for m in _loaded(model)]
+    return [m.predict(X, contrib=True) for m in _loaded(model)]
 
 
 def _keep(model: GBMClassifier | GBMRegressor, booster, bar: Progress | None) -> None:
-    """Add one seed's fitted booster to a model (the object, its text, its best round); tick the bar."""
-    model._models.append(booster)
+    """Add one seed's fitted booster to a model (its text up to its best round, and that round); tick
+    the bar. The model scores with the saved text, as it will once loaded."""
     model.boosters.append(booster.model_to_string())
+    model._models.append(Booster(model.boosters[-1]))
     model.rounds.append(int(booster.best_iteration or booster.current_iteration()))
     if bar is not None:
         bar.update()

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reelcast.models.base import FitData
-from reelcast.models.gbm import booster_params  # the trees' settings, so cqr matches them
+from reelcast.models.booster import Booster
+from reelcast.models.gbm import booster_params, predict_mean  # the trees' settings, so cqr matches them
 from reelcast.models.trees import TreeFeatures
 
 if TYPE_CHECKING:
@@ -120,7 +121,6 @@ class RevenueIntervals:
             p = {**params, "objective": "quantile", "alpha": q}
             b = lgb.train(p, lgb.Dataset(X, log_rev), num_boost_round=rounds)
             self.quantiles[f"{q:g}"] = [b.model_to_string()]
-            self._models[f"{q:g}"] = [b]
         for level in self.levels:
             lo, hi = self._raw(Xv, level)
             scores = np.maximum(lo - log_rev_v, log_rev_v - hi)
@@ -136,12 +136,10 @@ class RevenueIntervals:
         )
 
     def _quantile(self, X: np.ndarray, q: float) -> np.ndarray:
-        import lightgbm as lgb
-
         key = f"{q:g}"
         if key not in self._models:
-            self._models[key] = [lgb.Booster(model_str=s) for s in self.quantiles[key]]
-        return np.mean([m.predict(X) for m in self._models[key]], axis=0)
+            self._models[key] = [Booster(s) for s in self.quantiles[key]]
+        return predict_mean(self._models[key], X)
 
     def _raw(self, X: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
         lo = self._quantile(X, round((1 - level) / 2, 4))

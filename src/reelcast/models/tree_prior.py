@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 import reelcast.checkpoint as checkpoint
+from reelcast.models.booster import Booster
+from reelcast.models.gbm import predict_mean
 from reelcast.models.stacking import TextStack
 
 PRIOR_FEATURE = "prior:source_log_revenue"
@@ -71,15 +73,12 @@ class TreePrior:
         return X
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
-        out = [m.predict(X, num_iteration=m.best_iteration or None, num_threads=1) for m in self._models]
-        return np.mean(out, axis=0)
+        return predict_mean(self._models, X)
 
     def predict(self, tab: np.ndarray, text: np.ndarray | None) -> np.ndarray:
         """The source regressor's log(1 + revenue $M) for these films."""
-        import lightgbm
-
         if not self._models:
-            self._models = [lightgbm.Booster(model_str=s) for s in self.boosters]
+            self._models = [Booster(s) for s in self.boosters]
         X = self.source_matrix(tab, text)
         filled = {s for _, s, _, _ in self.columns} | ({self.text_column} if self.text_column >= 0 else set())
         absent = np.array(sorted(set(range(self.source_features)) - filled), dtype=np.int64)
