@@ -56,6 +56,7 @@ class Booster:
 
     def __init__(self, model_str: str):
         lib, self._text = _lib(), model_str
+        self._free = lib.LGBM_BoosterFree  # kept: at interpreter exit the module's globals may be gone
         self._handle = ctypes.c_void_p()
         iterations, n = ctypes.c_int(), ctypes.c_int()
         _check(
@@ -109,5 +110,5 @@ class Booster:
     def __del__(self):
         handle = getattr(self, "_handle", None)
         if handle is not None and handle.value:
-            _lib().LGBM_BoosterFree(handle)
+            self._free(handle)
             handle.value = None
