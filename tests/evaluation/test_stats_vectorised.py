@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reelcast.evaluation.metrics import SCALAR_METRICS, metric_fns
-from reelcast.evaluation.stats import bootstrap_ci, paired_bootstrap
+from reelcast.evaluation.stats import bootstrap_ci, bootstrap_reduce_ci, paired_bootstrap
 
 FNS = metric_fns()
 
@@ -42,3 +42,15 @@ def test_confusion_metrics_match_the_scalar_metrics_row_by_row():
     for m in SCALAR_METRICS:
         got = FNS[m].batched(cms)
         assert np.allclose(got, [FNS[m](t[i], p[i]) for i in idx], atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 87])
+@pytest.mark.parametrize("reduce", [np.mean, np.median])
+def test_reduced_per_film_values_bootstrap_as_the_plain_loop(n, reduce):
+    # Revenue-range coverage and widths are a mean and medians of per-film values.
+    v = np.random.default_rng(n).lognormal(3, 1.5, n)
+
+    def plain(t, _):  # one resample at a time, through bootstrap_ci
+        return float(reduce(t))
+
+    assert bootstrap_reduce_ci(v, reduce, 300, 0.9, 5) == bootstrap_ci(v, v, plain, 300, 0.9, 5)

@@ -11,21 +11,18 @@ from typing import Any
 
 import numpy as np
 
-from reelcast.evaluation.stats import bootstrap_ci
+from reelcast.evaluation.stats import bootstrap_ci, bootstrap_reduce_ci
 from reelcast.models.intervals import RevenueRange
 
 
-def _covered(t: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean((t >= b[:, 0]) & (t <= b[:, 1])))
-
-
-def _median_width(t: np.ndarray, b: np.ndarray) -> float:
-    return float(np.median(b[:, 1] - b[:, 0]))
-
-
-def _median_log_width(t: np.ndarray, b: np.ndarray) -> float:
-    # log(1 + high) - log(1 + low): the width as a ratio, comparable across small and large films
-    return float(np.median(np.log1p(b[:, 1]) - np.log1p(b[:, 0])))
+def _per_film(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> dict[str, np.ndarray]:
+    """Each film's part of each measure: whether the range holds its revenue, its width, its log width."""
+    return {
+        "coverage": ((t >= lo) & (t <= hi)).astype(np.float64),
+        "median_width_musd": hi - lo,
+        # log(1 + high) - log(1 + low): the width as a ratio, comparable across small and large films
+        "median_log_width": np.log1p(hi) - np.log1p(lo),
+    }
 
 
 def _ci(point_low_high: tuple[float, float, float]) -> dict[str, float]:
@@ -41,13 +38,10 @@ def interval_coverage(
     t = np.asarray(revenue_musd, dtype=np.float64)
     out: dict[str, Any] = {}
     for key, (lo, hi) in rng.bounds_musd.items():
-        b = np.stack([lo, hi], 1)
-        out[key] = {
-            "nominal": int(key) / 100,
-            "coverage": _ci(bootstrap_ci(t, b, _covered, n_boot, confidence, seed)),
-            "median_width_musd": _ci(bootstrap_ci(t, b, _median_width, n_boot, confidence, seed)),
-            "median_log_width": _ci(bootstrap_ci(t, b, _median_log_width, n_boot, confidence, seed)),
-        }
+        out[key] = {"nominal": int(key) / 100}
+        for name, values in _per_film(t, np.asarray(lo, np.float64), np.asarray(hi, np.float64)).items():
+            reduce = np.mean if name == "coverage" else np.median
+            out[key][name] = _ci(bootstrap_reduce_ci(values, reduce, n_boot, confidence, seed))
     out["films"] = len(t)
     out["median_abs_log_error"] = float(np.median(np.abs(np.log1p(t) - np.log1p(rng.median_musd))))
     return out

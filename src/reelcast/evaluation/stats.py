@@ -139,6 +139,23 @@ def bootstrap_ci(
     return point, low, high
 
 
+def bootstrap_reduce_ci(
+    values,
+    reduce: Callable[..., np.ndarray],
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Point and percentile-bootstrap CI of `reduce(values)` over the films (`reduce` takes axis=, as
+    np.mean and np.median do): every resample in one call, with bootstrap_ci's draws."""
+    _check_boot(n_boot, confidence)
+    v = np.asarray(values, dtype=np.float64)
+    n = _check_lengths(v)
+    stat = lambda i, axis=-1: reduce(v[i], axis=axis)  # noqa: E731
+    low, high, _ = _resampled((n,), stat, n_boot, confidence, seed, vectorized=True)
+    return float(reduce(v)), low, high
+
+
 def paired_bootstrap(
     y_true,
     pred_a,
