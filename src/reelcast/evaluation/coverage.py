@@ -7,6 +7,7 @@ films, like every other test metric.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,13 +16,14 @@ from reelcast.evaluation.stats import bootstrap_ci, bootstrap_reduce_ci
 from reelcast.models.intervals import RevenueRange
 
 
-def _per_film(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> dict[str, np.ndarray]:
-    """Each film's part of each measure: whether the range holds its revenue, its width, its log width."""
+def _measures(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> dict[str, tuple[np.ndarray, Callable]]:
+    """Each measure as (each film's part, how the films' parts combine): whether the range holds the
+    film's revenue (a mean), its width and its log width (medians)."""
     return {
-        "coverage": ((t >= lo) & (t <= hi)).astype(np.float64),
-        "median_width_musd": hi - lo,
+        "coverage": (((t >= lo) & (t <= hi)).astype(np.float64), np.mean),
+        "median_width_musd": (hi - lo, np.median),
         # log(1 + high) - log(1 + low): the width as a ratio, comparable across small and large films
-        "median_log_width": np.log1p(hi) - np.log1p(lo),
+        "median_log_width": (np.log1p(hi) - np.log1p(lo), np.median),
     }
 
 
@@ -39,8 +41,8 @@ def interval_coverage(
     out: dict[str, Any] = {}
     for key, (lo, hi) in rng.bounds_musd.items():
         out[key] = {"nominal": int(key) / 100}
-        for name, values in _per_film(t, np.asarray(lo, np.float64), np.asarray(hi, np.float64)).items():
-            reduce = np.mean if name == "coverage" else np.median
+        measures = _measures(t, np.asarray(lo, np.float64), np.asarray(hi, np.float64))
+        for name, (values, reduce) in measures.items():
             out[key][name] = _ci(bootstrap_reduce_ci(values, reduce, n_boot, confidence, seed))
     out["films"] = len(t)
     out["median_abs_log_error"] = float(np.median(np.abs(np.log1p(t) - np.log1p(rng.median_musd))))
