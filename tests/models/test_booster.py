@@ -28,7 +28,9 @@ def test_predictions_and_contributions_are_the_packages_bit_for_bit(objective, e
     ours = Booster(theirs.model_to_string())
     for threads in (1, 2):
         assert np.array_equal(ours.predict(X, threads=threads), theirs.predict(X))
-        assert np.array_equal(ours.predict(X, contrib=True), theirs.predict(X, pred_contrib=True))
+        assert np.array_equal(
+            ours.predict(X, contrib=True, threads=threads), theirs.predict(X, pred_contrib=True)
+        )
 
 
 def test_shapes_copies_and_wrong_widths():
